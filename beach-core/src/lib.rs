@@ -1,0 +1,24 @@
+//! The core of beach: everything that does no I/O of its own.
+//!
+//! beach runs actors (small async services) on a private cluster of `beach-node` daemons and
+//! addresses them by **category** inside a **realm**. This crate holds the parts that decide
+//! things, written as pure state machines (inputs carry `now`, outputs are drained by the
+//! caller), so that the TCP transport, the in-memory simulator and property tests all drive the
+//! same code:
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`model`] | realms, categories (prefix semantics), node and actor ids |
+//! | [`value`] | the dynamic payload, pre-encoded CBOR payloads, JSON conversion |
+//! | [`wire`] | envelopes and the length-prefixed CBOR frame codec |
+//! | [`directory`] | the owner-partitioned actor directory and its anti-entropy |
+//! | [`membership`] | the SWIM membership driver around `foca` |
+//! | [`placement`] | spawn strategies, each with an explanation |
+//! | [`routing`] | request modes, rendezvous hashing and the retry policy |
+//! | [`config`] | `cluster.yaml`, validated |
+//!
+//! It is not a runtime: it never spawns tasks, reads the clock or draws from a global random
+//! source. Time comes in as arguments, randomness from a seeded [`rng::NodeRng`].
+
+pub mod model;
+pub mod value;
