@@ -20,5 +20,11 @@
 //! It is not a runtime: it never spawns tasks, reads the clock or draws from a global random
 //! source. Time comes in as arguments, randomness from a seeded [`rng::NodeRng`].
 
+pub mod config;
+pub mod directory;
 pub mod model;
+pub mod placement;
+pub mod rng;
+pub mod routing;
 pub mod value;
+pub mod wire;

@@ -1,0 +1,289 @@
+//! `cluster.yaml`: the one file every node of a cluster is started with.
+//!
+//! Every key is optional (a lone node needs none); a multi-node cluster names its
+//! `seed_nodes`. Durations are written like `"30s"`, `"500ms"` or `"1m 30s"`, sizes like
+//! `16777216`, `"64KiB"` or `"16MiB"`. Paths are relative to the file's folder. Unknown keys and
+//! bad values are errors that name the file and the key.
+//!
+//! ```
+//! use std::time::Duration;
+//! use beach_core::config::ClusterConfig;
+//!
+//! let config = ClusterConfig::from_yaml_str(
+//!     "cluster_name: lab\nseed_nodes: [node1, 'node2:5000']\nsync_interval: 500ms\n",
+//!     "cluster.yaml",
+//!     "/etc/beach".as_ref(),
+//! ).unwrap();
+//! assert_eq!(config.seed_nodes[0].to_string(), "node1:4999");
+//! assert_eq!(config.sync_interval, Duration::from_millis(500));
+//!
+//! let err = ClusterConfig::from_yaml_str("sync_intervall: 1s\n", "cluster.yaml", "/".as_ref()).unwrap_err();
+//! assert!(err.to_string().contains("sync_intervall"));
+//! ```
+
+mod raw;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::model::{ActorType, Realm};
+use crate::wire::DEFAULT_MAX_FRAME_SIZE;
+
+/// The port a node listens on when none is configured.
+pub const DEFAULT_PORT: u16 = 4999;
+
+/// The size of a cluster secret, in bytes.
+pub const SECRET_LEN: usize = 32;
+
+/// Why a configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {message}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The operating system's reason.
+        message: String,
+    },
+    /// The file is not YAML of the expected shape (unknown keys, wrong types); the message
+    /// names the key and the line.
+    #[error("{file}: {message}")]
+    Syntax {
+        /// The file.
+        file: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key has a value that is not allowed.
+    #[error("{file}: {key}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// The key, dotted for nested keys (`log.level`).
+        key: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+}
+
+/// A `host:port` address as written in the configuration. The host stays a name: it is
+/// resolved (and re-resolved on retry) by the transport.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostPort {
+    /// A host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl HostPort {
+    /// Parses `host`, `host:port`, `[v6]` or `[v6]:port`, using `default_port` when none is
+    /// written. A bare IPv6 address without brackets is taken as a host without port.
+    pub fn parse(text: &str, default_port: u16) -> Result<Self, String> {
+        let text = text.trim();
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            let (host, after) =
+                rest.split_once(']').ok_or_else(|| format!("{text:?}: missing ']'"))?;
+            match after {
+                "" => (host, None),
+                _ => (
+                    host,
+                    Some(
+                        after
+                            .strip_prefix(':')
+                            .ok_or_else(|| format!("{text:?}: expected ':' after ']'"))?,
+                    ),
+                ),
+            }
+        } else {
+            match text.matches(':').count() {
+                0 => (text, None),
+                1 => text.split_once(':').map(|(h, p)| (h, Some(p))).expect("one colon"),
+                _ => (text, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("{text:?}: empty host"));
+        }
+        if host.chars().any(|c| c.is_whitespace() || c.is_control() || "/#@".contains(c)) {
+            return Err(format!("{text:?}: host contains a character not allowed in a host name"));
+        }
+        let port = match port {
+            None => default_port,
+            Some(p) => match p.parse::<u16>() {
+                Ok(p) if p > 0 => p,
+                _ => return Err(format!("{text:?}: port must be a number from 1 to 65535")),
+            },
+        };
+        Ok(Self { host: host.to_owned(), port })
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl FromStr for HostPort {
+    type Err = String;
+    /// Parses with [`DEFAULT_PORT`] as the default port.
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::parse(s, DEFAULT_PORT)
+    }
+}
+
+/// What a realm offers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RealmConfig {
+    /// The actor types that may be spawned in the realm; `None` allows every registered type.
+    pub actors: Option<BTreeSet<ActorType>>,
+}
+
+/// The log output's format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// The format.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".to_owned(), format: LogFormat::Text }
+    }
+}
+
+/// A validated `cluster.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// The cluster's name; nodes and clients of another cluster are refused.
+    pub cluster_name: String,
+    /// The nodes a starting node announces itself to.
+    pub seed_nodes: Vec<HostPort>,
+    /// The address to listen on; by default all interfaces at `port`.
+    pub listen: HostPort,
+    /// The address peers should use for this node, when it differs from `listen` (behind NAT,
+    /// or when listening on all interfaces).
+    pub advertise: Option<HostPort>,
+    /// The default port, for `listen` and for seeds written without one.
+    pub port: u16,
+    /// The folder that holds one sub-folder of actor code per realm.
+    pub code_directory: Option<PathBuf>,
+    /// The realms offered and what each allows; empty means every realm allows every type.
+    pub realms: BTreeMap<Realm, RealmConfig>,
+    /// The file holding the cluster secret (32 bytes); peers must prove they know it.
+    pub secret_file: Option<PathBuf>,
+    /// The token admin calls must carry.
+    pub admin_token: Option<String>,
+    /// The HTTP gateway's listen address; no gateway when absent.
+    pub http: Option<HostPort>,
+    /// How often a node runs a directory anti-entropy exchange.
+    pub sync_interval: Duration,
+    /// How often membership probes a random member.
+    pub probe_interval: Duration,
+    /// How long a suspected member has to refute before it is declared down.
+    pub suspect_timeout: Duration,
+    /// A request's timeout when the caller names none.
+    pub request_timeout_default: Duration,
+    /// The largest frame accepted, in bytes.
+    pub max_frame_size: usize,
+    /// How many requests may wait for an actor before `queue full` is answered.
+    pub actor_queue_limit: usize,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            cluster_name: "beach".to_owned(),
+            seed_nodes: Vec::new(),
+            listen: HostPort { host: "0.0.0.0".to_owned(), port: DEFAULT_PORT },
+            advertise: None,
+            port: DEFAULT_PORT,
+            code_directory: None,
+            realms: BTreeMap::new(),
+            secret_file: None,
+            admin_token: None,
+            http: None,
+            sync_interval: Duration::from_secs(1),
+            probe_interval: Duration::from_secs(1),
+            suspect_timeout: Duration::from_secs(3),
+            request_timeout_default: Duration::from_secs(30),
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            actor_queue_limit: 1000,
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// Reads and validates a configuration file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { file: file.clone(), message: e.to_string() })?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Self::from_yaml_str(&text, &file, base)
+    }
+
+    /// Parses and validates YAML text; `file` names it in errors and relative paths resolve
+    /// against `base`.
+    pub fn from_yaml_str(text: &str, file: &str, base: &Path) -> Result<Self, ConfigError> {
+        raw::parse(text, file, base)
+    }
+
+    /// Whether `realm` may host actors of type `actor_type`.
+    pub fn allows(&self, realm: &Realm, actor_type: &ActorType) -> bool {
+        if self.realms.is_empty() {
+            return true;
+        }
+        match self.realms.get(realm) {
+            None => false,
+            Some(r) => r.actors.as_ref().is_none_or(|a| a.contains(actor_type)),
+        }
+    }
+
+    /// Reads the cluster secret named by `secret_file`: `Ok(None)` when none is configured, an
+    /// error naming the key when the file cannot be read or is not exactly [`SECRET_LEN`]
+    /// bytes.
+    pub fn read_secret(&self) -> Result<Option<[u8; SECRET_LEN]>, ConfigError> {
+        let Some(path) = &self.secret_file else { return Ok(None) };
+        let invalid = |message: String| ConfigError::Invalid {
+            file: path.display().to_string(),
+            key: "secret_file".to_owned(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| invalid(format!("cannot read: {e}")))?;
+        let secret: [u8; SECRET_LEN] = bytes.as_slice().try_into().map_err(|_| {
+            invalid(format!(
+                "the secret must be exactly {SECRET_LEN} bytes, the file has {} (make one with `beach gen-key FILE`)",
+                bytes.len()
+            ))
+        })?;
+        Ok(Some(secret))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,269 @@
+//! The YAML shape of `cluster.yaml` and its validation into [`ClusterConfig`].
+//!
+//! Parsing has two steps so that every error names its key: serde checks the shape (unknown
+//! keys, wrong types), then each value is checked here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{ClusterConfig, ConfigError, HostPort, LogConfig, LogFormat, RealmConfig};
+use crate::model::{ActorType, Realm};
+
+/// A scalar written either as a string or a number.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Number(u64),
+    Text(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    cluster_name: Option<String>,
+    seed_nodes: Option<Vec<String>>,
+    listen: Option<String>,
+    advertise: Option<String>,
+    port: Option<u16>,
+    code_directory: Option<String>,
+    realms: Option<BTreeMap<String, Option<RawRealm>>>,
+    secret_file: Option<String>,
+    admin_token: Option<String>,
+    http: Option<String>,
+    sync_interval: Option<Scalar>,
+    probe_interval: Option<Scalar>,
+    suspect_timeout: Option<Scalar>,
+    request_timeout_default: Option<Scalar>,
+    max_frame_size: Option<Scalar>,
+    actor_queue_limit: Option<u64>,
+    log: Option<RawLog>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRealm {
+    actors: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<String>,
+    format: Option<String>,
+}
+
+const LOG_LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
+
+pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig, ConfigError> {
+    // An empty file (or one of only comments) is the default configuration.
+    let raw: RawConfig = if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        RawConfig::default()
+    } else {
+        serde_yaml::from_str(text)
+            .map_err(|e| ConfigError::Syntax { file: file.to_owned(), message: e.to_string() })?
+    };
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        file: file.to_owned(),
+        key: key.to_owned(),
+        message,
+    };
+    let defaults = ClusterConfig::default();
+
+    let cluster_name = match raw.cluster_name {
+        Some(n) if n.trim().is_empty() || n.chars().any(char::is_control) => {
+            return Err(invalid(
+                "cluster_name",
+                "must be a non-empty name without control characters".into(),
+            ));
+        }
+        Some(n) => n,
+        None => defaults.cluster_name,
+    };
+    let port = match raw.port {
+        Some(0) => return Err(invalid("port", "must be a number from 1 to 65535".into())),
+        Some(p) => p,
+        None => defaults.port,
+    };
+    let seed_nodes = raw
+        .seed_nodes
+        .unwrap_or_default()
+        .iter()
+        .map(|s| HostPort::parse(s, port).map_err(|m| invalid("seed_nodes", m)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let listen = match raw.listen {
+        Some(l) => HostPort::parse(&l, port).map_err(|m| invalid("listen", m))?,
+        None => HostPort { host: "0.0.0.0".to_owned(), port },
+    };
+    let advertise = raw
+        .advertise
+        .map(|a| HostPort::parse(&a, listen.port).map_err(|m| invalid("advertise", m)))
+        .transpose()?;
+    let http = raw
+        .http
+        .map(|h| {
+            if !h.contains(':') {
+                return Err(invalid("http", format!("{h:?}: expected host:port")));
+            }
+            HostPort::parse(&h, 0).map_err(|m| invalid("http", m))
+        })
+        .transpose()?;
+
+    let path = |key: &str, p: Option<String>| -> Result<_, ConfigError> {
+        match p {
+            Some(p) if p.trim().is_empty() => Err(invalid(key, "must be a path, not empty".into())),
+            Some(p) => Ok(Some(base.join(p))),
+            None => Ok(None),
+        }
+    };
+    let code_directory = path("code_directory", raw.code_directory)?;
+    let secret_file = path("secret_file", raw.secret_file)?;
+
+    let mut realms = BTreeMap::new();
+    for (name, r) in raw.realms.unwrap_or_default() {
+        let key = format!("realms.{name}");
+        let realm = Realm::new(&name).map_err(|e| invalid(&key, e.to_string()))?;
+        let actors = r
+            .and_then(|r| r.actors)
+            .map(|a| {
+                a.iter()
+                    .map(|t| {
+                        ActorType::new(t)
+                            .map_err(|e| invalid(&format!("{key}.actors"), e.to_string()))
+                    })
+                    .collect::<Result<BTreeSet<_>, _>>()
+            })
+            .transpose()?;
+        realms.insert(realm, RealmConfig { actors });
+    }
+
+    let admin_token = match raw.admin_token {
+        Some(t) if t.is_empty() => return Err(invalid("admin_token", "must not be empty".into())),
+        t => t,
+    };
+
+    let duration =
+        |key: &str, v: Option<Scalar>, default: Duration| -> Result<Duration, ConfigError> {
+            let d = match v {
+                None => return Ok(default),
+                Some(Scalar::Number(n)) => {
+                    return Err(invalid(
+                        key,
+                        format!("{n} has no unit: write a duration like \"{n}s\" or \"{n}ms\""),
+                    ));
+                }
+                Some(Scalar::Text(t)) => humantime::parse_duration(t.trim()).map_err(|e| {
+                    invalid(key, format!("{t:?} is not a duration like \"30s\" or \"500ms\" ({e})"))
+                })?,
+            };
+            if d.is_zero() {
+                return Err(invalid(key, "must be longer than zero".into()));
+            }
+            Ok(d)
+        };
+    let sync_interval = duration("sync_interval", raw.sync_interval, defaults.sync_interval)?;
+    let probe_interval = duration("probe_interval", raw.probe_interval, defaults.probe_interval)?;
+    let suspect_timeout =
+        duration("suspect_timeout", raw.suspect_timeout, defaults.suspect_timeout)?;
+    let request_timeout_default = duration(
+        "request_timeout_default",
+        raw.request_timeout_default,
+        defaults.request_timeout_default,
+    )?;
+    if probe_interval < Duration::from_millis(10) {
+        return Err(invalid("probe_interval", "must be at least 10ms".into()));
+    }
+
+    let max_frame_size = match raw.max_frame_size {
+        None => defaults.max_frame_size,
+        Some(s) => {
+            let n = match s {
+                Scalar::Number(n) => n,
+                Scalar::Text(t) => parse_size(&t).map_err(|m| invalid("max_frame_size", m))?,
+            };
+            if !(1024..=u64::from(u32::MAX)).contains(&n) {
+                return Err(invalid(
+                    "max_frame_size",
+                    format!("{n} bytes: must be from 1KiB to 4GiB-1"),
+                ));
+            }
+            n as usize
+        }
+    };
+    let actor_queue_limit = match raw.actor_queue_limit {
+        Some(0) => return Err(invalid("actor_queue_limit", "must be at least 1".into())),
+        Some(n) => {
+            usize::try_from(n).map_err(|_| invalid("actor_queue_limit", "too large".into()))?
+        }
+        None => defaults.actor_queue_limit,
+    };
+
+    let log = match raw.log {
+        None => LogConfig::default(),
+        Some(l) => {
+            let level = l.level.unwrap_or_else(|| "info".to_owned()).to_ascii_lowercase();
+            if !LOG_LEVELS.contains(&level.as_str()) {
+                return Err(invalid(
+                    "log.level",
+                    format!("{level:?}: expected one of {}", LOG_LEVELS.join(", ")),
+                ));
+            }
+            let format = match l.format.as_deref() {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(f) => {
+                    return Err(invalid("log.format", format!("{f:?}: expected text or json")));
+                }
+            };
+            LogConfig { level, format }
+        }
+    };
+
+    Ok(ClusterConfig {
+        cluster_name,
+        seed_nodes,
+        listen,
+        advertise,
+        port,
+        code_directory,
+        realms,
+        secret_file,
+        admin_token,
+        http,
+        sync_interval,
+        probe_interval,
+        suspect_timeout,
+        request_timeout_default,
+        max_frame_size,
+        actor_queue_limit,
+        log,
+    })
+}
+
+/// Parses `1024`, `64KiB`, `16MiB`, `1GiB`, `100kB`, `2MB` (binary and decimal units).
+pub(super) fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| format!("{text:?} is not a size like 16MiB"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        u => {
+            return Err(format!(
+                "{text:?}: unknown unit {u:?} (use B, KiB, MiB, GiB, kB, MB or GB)"
+            ));
+        }
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("{text:?} is too large"))
+}

@@ -1,0 +1,442 @@
+//! Routing: which member of a category serves a request, and whether a failed attempt is
+//! retried on another.
+//!
+//! - [`Mode`]: `random` prefers members on nodes already connected, `local` prefers members on
+//!   this node, `affinity` maps a key to one member by [`rendezvous`] hashing.
+//! - [`Attempts`]: the retry policy of one request, a small object in the manner of tower's
+//!   `Policy`: it picks each attempt's member (never one already tried while others remain),
+//!   keeps the request id and the deadline across attempts, and says after a failure whether
+//!   to try again ([`Attempts::on_failure`]).
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use beach_core::model::{ActorId, NodeId};
+//! use beach_core::routing::{Attempts, Failure, Mode, RetryDecision};
+//! use beach_core::rng::seeded;
+//!
+//! let local: NodeId = "a:1#1".parse().unwrap();
+//! let members: Vec<ActorId> = (0..3).map(|i| local.actor_id(i)).collect();
+//! let now = Instant::now();
+//! let mut attempts = Attempts::new(42, now + Duration::from_secs(5), 2);
+//! let mut rng = seeded(1);
+//! let first = attempts.pick(Mode::Random, &members, None, &local, |_| true, &mut rng).unwrap();
+//! assert!(matches!(attempts.on_failure(now, &Failure::QueueFull, &members), RetryDecision::Retry { .. }));
+//! let second = attempts.pick(Mode::Random, &members, None, &local, |_| true, &mut rng).unwrap();
+//! assert_ne!(first, second);
+//! assert_eq!(attempts.request_id(), 42);
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::model::{ActorId, NodeId};
+use crate::wire::codes;
+
+/// How a handle picks the member that serves a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// A random member, preferring those on nodes already connected. The default outside
+    /// actors.
+    Random,
+    /// A member on this node if there is one, else as `random`. The default inside actors.
+    Local,
+    /// The member that the request's key maps to by rendezvous hashing: every client maps a
+    /// key to the same member, and a membership change moves only the changed member's keys.
+    Affinity,
+}
+
+impl Mode {
+    /// The mode's name as users write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Random => "random",
+            Mode::Local => "local",
+            Mode::Affinity => "affinity",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Mode {
+    type Err = RoutingError;
+    fn from_str(s: &str) -> Result<Self, RoutingError> {
+        [Mode::Random, Mode::Local, Mode::Affinity]
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| RoutingError::UnknownMode(s.to_owned()))
+    }
+}
+
+/// Why no member could be picked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoutingError {
+    /// The category has no member (the request fails at once, not after its timeout).
+    #[error("no actor in the category")]
+    NoMembers,
+    /// `affinity` mode needs a key.
+    #[error("affinity routing needs a key")]
+    AffinityWithoutKey,
+    /// The mode name is not one of `random`, `local`, `affinity`.
+    #[error("unknown routing mode {0:?}: expected random, local or affinity")]
+    UnknownMode(String),
+}
+
+/// The rendezvous (highest random weight) score of `member` for `key`.
+///
+/// xxh3 over a fixed byte layout (lengths and integers little-endian), so the score is the same
+/// in every process, build and platform.
+pub fn rendezvous_score(key: &[u8], member: &ActorId) -> u64 {
+    let mut h = Xxh3::new();
+    let node = member.node();
+    h.update(&(key.len() as u64).to_le_bytes());
+    h.update(key);
+    h.update(node.endpoint().as_str().as_bytes());
+    h.update(&node.generation().to_le_bytes());
+    h.update(&member.seq().to_le_bytes());
+    h.digest()
+}
+
+/// The member `key` maps to: the one with the highest [`rendezvous_score`] (ties, vanishingly
+/// rare, go to the greater id). `None` when there are no members.
+pub fn rendezvous<'a>(
+    key: &[u8],
+    members: impl IntoIterator<Item = &'a ActorId>,
+) -> Option<&'a ActorId> {
+    members.into_iter().max_by_key(|m| (rendezvous_score(key, m), *m))
+}
+
+/// Picks one member for a request, excluding `exclude` as long as any other member remains.
+///
+/// `is_connected` says whether this side already holds a connection to a node; members on
+/// `local` always count as connected.
+pub fn choose<'a, R: RngExt + ?Sized>(
+    mode: Mode,
+    members: &'a [ActorId],
+    key: Option<&[u8]>,
+    local: &NodeId,
+    is_connected: impl Fn(&NodeId) -> bool,
+    exclude: &[ActorId],
+    rng: &mut R,
+) -> Result<&'a ActorId, RoutingError> {
+    if mode == Mode::Affinity && key.is_none() {
+        return Err(RoutingError::AffinityWithoutKey);
+    }
+    if members.is_empty() {
+        return Err(RoutingError::NoMembers);
+    }
+    let fresh: Vec<&ActorId> = members.iter().filter(|m| !exclude.contains(m)).collect();
+    let pool: Vec<&ActorId> = if fresh.is_empty() { members.iter().collect() } else { fresh };
+    let pick = |rng: &mut R, from: &[&'a ActorId]| from[rng.random_range(0..from.len())];
+    let connected = |pool: &[&'a ActorId]| -> Vec<&'a ActorId> {
+        pool.iter().copied().filter(|m| m.node() == local || is_connected(m.node())).collect()
+    };
+    Ok(match mode {
+        Mode::Affinity => {
+            rendezvous(key.unwrap_or_default(), pool.iter().copied()).expect("pool is not empty")
+        }
+        Mode::Local => {
+            let here: Vec<&ActorId> = pool.iter().copied().filter(|m| m.node() == local).collect();
+            if !here.is_empty() {
+                pick(rng, &here)
+            } else {
+                let near = connected(&pool);
+                pick(rng, if near.is_empty() { &pool } else { &near })
+            }
+        }
+        Mode::Random => {
+            let near = connected(&pool);
+            pick(rng, if near.is_empty() { &pool } else { &near })
+        }
+    })
+}
+
+/// How an attempt failed, as far as retrying is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No reply in time, or the actor answered `timeout`.
+    Timeout,
+    /// The actor is not on the node the request reached (`wrong dest`).
+    WrongDest,
+    /// The actor's queue was full (`queue full`).
+    QueueFull,
+    /// The actor's node could not be reached (connection refused or lost).
+    Unreachable,
+    /// Any other error reply; final.
+    Remote(String),
+}
+
+impl Failure {
+    /// The failure an error reply's message stands for.
+    pub fn from_message(message: &str) -> Self {
+        match message {
+            codes::TIMEOUT => Failure::Timeout,
+            codes::WRONG_DEST => Failure::WrongDest,
+            codes::QUEUE_FULL => Failure::QueueFull,
+            other => Failure::Remote(other.to_owned()),
+        }
+    }
+
+    /// Whether another attempt may succeed: `timeout`, `wrong dest`, `queue full` and an
+    /// unreachable node are retried; every other error is the handler's answer.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, Failure::Remote(_))
+    }
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryDecision {
+    /// Try again after `after` (zero when an untried member remains; a short backoff when
+    /// only already-tried members are left).
+    Retry {
+        /// How long to wait first.
+        after: Duration,
+    },
+    /// Give up and report the failure.
+    GiveUp,
+}
+
+/// The backoff before retrying a member that was already tried, per retry already made.
+const SAME_MEMBER_BACKOFF: Duration = Duration::from_millis(20);
+
+/// The retry policy and state of one request across its attempts.
+#[derive(Debug, Clone)]
+pub struct Attempts {
+    request_id: u64,
+    deadline: Instant,
+    retries_left: u32,
+    attempt: u32,
+    tried: Vec<ActorId>,
+}
+
+impl Attempts {
+    /// A request `request_id` that must be answered by `deadline`, retried at most `retries`
+    /// times.
+    pub fn new(request_id: u64, deadline: Instant, retries: u32) -> Self {
+        Self { request_id, deadline, retries_left: retries, attempt: 0, tried: Vec::new() }
+    }
+
+    /// The request id, the same for every attempt so a handler can de-duplicate.
+    pub fn request_id(&self) -> u64 {
+        self.request_id
+    }
+
+    /// The deadline shared by every attempt.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// The number of the current attempt, 0 for the first.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The members tried so far, in order.
+    pub fn tried(&self) -> &[ActorId] {
+        &self.tried
+    }
+
+    /// Time left before the deadline, or `None` when it has passed.
+    pub fn remaining(&self, now: Instant) -> Option<Duration> {
+        self.deadline.checked_duration_since(now).filter(|d| !d.is_zero())
+    }
+
+    /// Picks the member for the next attempt (see [`choose`]) and records it as tried.
+    pub fn pick<R: RngExt + ?Sized>(
+        &mut self,
+        mode: Mode,
+        members: &[ActorId],
+        key: Option<&[u8]>,
+        local: &NodeId,
+        is_connected: impl Fn(&NodeId) -> bool,
+        rng: &mut R,
+    ) -> Result<ActorId, RoutingError> {
+        let chosen = choose(mode, members, key, local, is_connected, &self.tried, rng)?.clone();
+        if !self.tried.contains(&chosen) {
+            self.tried.push(chosen.clone());
+        }
+        Ok(chosen)
+    }
+
+    /// After a failed attempt at `now`: retry if the failure is retryable, retries are left
+    /// and the deadline has not passed. `members` is the category's current membership.
+    pub fn on_failure(
+        &mut self,
+        now: Instant,
+        failure: &Failure,
+        members: &[ActorId],
+    ) -> RetryDecision {
+        if !failure.is_retryable() || self.retries_left == 0 {
+            return RetryDecision::GiveUp;
+        }
+        let Some(left) = self.remaining(now) else { return RetryDecision::GiveUp };
+        self.retries_left -= 1;
+        self.attempt += 1;
+        let untried = members.iter().any(|m| !self.tried.contains(m));
+        let after = if untried { Duration::ZERO } else { SAME_MEMBER_BACKOFF * self.attempt };
+        if after >= left {
+            return RetryDecision::GiveUp;
+        }
+        RetryDecision::Retry { after }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::seeded;
+    use proptest::prelude::*;
+
+    fn node(i: u64) -> NodeId {
+        format!("10.0.0.{i}:4999#{i:x}").parse().unwrap()
+    }
+
+    fn members(n: u64) -> Vec<ActorId> {
+        (0..n).map(|i| node(i % 3).actor_id(i)).collect()
+    }
+
+    /// Pinned outputs: if these change, every deployed client would map keys differently.
+    #[test]
+    fn rendezvous_is_stable_across_builds() {
+        let m = members(5);
+        let picks: Vec<String> = ["user:1", "user:2", "order/77", ""]
+            .iter()
+            .map(|k| rendezvous(k.as_bytes(), &m).unwrap().to_string())
+            .collect();
+        assert_eq!(picks, PINNED_PICKS);
+        assert_eq!(rendezvous_score(b"user:1", &m[0]), PINNED_SCORE);
+    }
+
+    // Cross-checked against Python's `xxhash.xxh3_64_intdigest` over the same byte layout.
+    const PINNED_PICKS: [&str; 4] =
+        ["0@10.0.0.0:4999#0", "4@10.0.0.1:4999#1", "4@10.0.0.1:4999#1", "2@10.0.0.2:4999#2"];
+    const PINNED_SCORE: u64 = 14019078867580491747;
+
+    #[test]
+    fn affinity_needs_a_key_and_empty_categories_fail_at_once() {
+        let m = members(3);
+        let local = node(0);
+        let err = choose(Mode::Affinity, &m, None, &local, |_| true, &[], &mut seeded(1));
+        assert_eq!(err, Err(RoutingError::AffinityWithoutKey));
+        let err = choose(Mode::Random, &[], None, &local, |_| true, &[], &mut seeded(1));
+        assert_eq!(err, Err(RoutingError::NoMembers));
+        assert!("nearest".parse::<Mode>().unwrap_err().to_string().contains("affinity"));
+    }
+
+    #[test]
+    fn local_prefers_this_node_and_random_prefers_connected_nodes() {
+        let m = members(9);
+        for seed in 0..20 {
+            let mut rng = seeded(seed);
+            let l = choose(Mode::Local, &m, None, &node(1), |_| false, &[], &mut rng).unwrap();
+            assert_eq!(l.node(), &node(1));
+            let r =
+                choose(Mode::Random, &m, None, &node(7), |n| *n == node(2), &[], &mut rng).unwrap();
+            assert_eq!(r.node(), &node(2));
+        }
+        // Nothing connected: any member.
+        let r = choose(Mode::Random, &m, None, &node(7), |_| false, &[], &mut seeded(1)).unwrap();
+        assert!(m.contains(r));
+    }
+
+    #[test]
+    fn retries_never_repeat_a_member_while_others_remain() {
+        let m = members(4);
+        let now = Instant::now();
+        let mut a = Attempts::new(9, now + Duration::from_secs(10), 10);
+        let mut rng = seeded(5);
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            seen.push(a.pick(Mode::Random, &m, None, &node(0), |_| true, &mut rng).unwrap());
+            assert_eq!(a.on_failure(now, &Failure::Unreachable, &m), {
+                if seen.len() < 4 {
+                    RetryDecision::Retry { after: Duration::ZERO }
+                } else {
+                    RetryDecision::Retry { after: SAME_MEMBER_BACKOFF * 4 }
+                }
+            });
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 4);
+        assert_eq!(a.request_id(), 9);
+        assert_eq!(a.attempt(), 4);
+    }
+
+    #[test]
+    fn only_transient_failures_are_retried_and_only_before_the_deadline() {
+        let m = members(3);
+        let now = Instant::now();
+        let mut a = Attempts::new(1, now + Duration::from_secs(1), 3);
+        assert_eq!(a.on_failure(now, &Failure::from_message("boom"), &m), RetryDecision::GiveUp);
+        assert_eq!(
+            a.on_failure(now, &Failure::from_message(codes::UNAUTHORIZED), &m),
+            RetryDecision::GiveUp
+        );
+        for code in [codes::TIMEOUT, codes::WRONG_DEST, codes::QUEUE_FULL] {
+            assert!(Failure::from_message(code).is_retryable());
+        }
+        let late = now + Duration::from_secs(1);
+        assert_eq!(a.on_failure(late, &Failure::QueueFull, &m), RetryDecision::GiveUp);
+        let mut b = Attempts::new(1, now + Duration::from_secs(1), 1);
+        assert!(matches!(b.on_failure(now, &Failure::Timeout, &m), RetryDecision::Retry { .. }));
+        assert_eq!(
+            b.on_failure(now, &Failure::Timeout, &m),
+            RetryDecision::GiveUp,
+            "retries used up"
+        );
+    }
+
+    #[test]
+    fn affinity_retries_go_to_the_next_highest_member() {
+        let m = members(5);
+        let now = Instant::now();
+        let mut a = Attempts::new(1, now + Duration::from_secs(1), 1);
+        let first =
+            a.pick(Mode::Affinity, &m, Some(b"k"), &node(0), |_| true, &mut seeded(1)).unwrap();
+        a.on_failure(now, &Failure::Unreachable, &m);
+        let second =
+            a.pick(Mode::Affinity, &m, Some(b"k"), &node(0), |_| true, &mut seeded(1)).unwrap();
+        let without: Vec<ActorId> = m.iter().filter(|x| **x != first).cloned().collect();
+        assert_eq!(&second, rendezvous(b"k", &without).unwrap());
+    }
+
+    proptest! {
+        #[test]
+        fn removing_a_member_moves_only_its_keys(n in 2u64..20, gone in any::<prop::sample::Index>(), keys in proptest::collection::vec(any::<u64>(), 1..200)) {
+            let all = members(n);
+            let gone = all[gone.index(all.len())].clone();
+            let rest: Vec<ActorId> = all.iter().filter(|m| **m != gone).cloned().collect();
+            for k in keys {
+                let k = k.to_le_bytes();
+                let before = rendezvous(&k, &all).unwrap();
+                let after = rendezvous(&k, &rest).unwrap();
+                if *before != gone {
+                    prop_assert_eq!(before, after);
+                }
+            }
+        }
+
+        #[test]
+        fn member_order_does_not_matter(n in 1u64..20, key: Vec<u8>, seed: u64) {
+            let mut m = members(n);
+            let a = rendezvous(&key, &m).unwrap().clone();
+            let mut rng = seeded(seed);
+            for i in (1..m.len()).rev() {
+                m.swap(i, rng.random_range(0..=i));
+            }
+            prop_assert_eq!(&a, rendezvous(&key, &m).unwrap());
+        }
+    }
+}

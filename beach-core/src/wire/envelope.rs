@@ -1,0 +1,341 @@
+//! The envelopes: every message that travels between nodes, clients and isolated actor
+//! processes.
+//!
+//! User data is always a [`Payload`] (pre-encoded CBOR), so a node routes and forwards requests
+//! without decoding what is inside them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::directory::{Digest, Partition, PartitionDelta};
+use crate::model::{ActorId, ActorType, Category, NodeId, Realm};
+use crate::placement::Strategy;
+use crate::value::{Payload, Value};
+
+/// One message on a connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Envelope {
+    /// A step of the connection handshake; nothing else is accepted before it completes.
+    Handshake(Handshake),
+    /// A request to one actor that expects a [`Reply`].
+    Request(Request),
+    /// A message to one actor that expects no reply (shoot, broadcast).
+    OneWay(Request),
+    /// The answer to a [`Request`].
+    Reply(Reply),
+    /// An administrative call (spawn, stop, directory, ...).
+    Admin(AdminCall),
+    /// The answer to an [`AdminCall`].
+    AdminReply(AdminReply),
+    /// A SWIM packet for the membership layer, opaque here.
+    Membership(Bytes),
+    /// Anti-entropy: the sender's directory digest; answered with [`Envelope::Partitions`].
+    Digest(Digest),
+    /// Anti-entropy: whole partitions newer than the receiver's digest said, and the sender's
+    /// own digest so the receiver can send back what the sender lacks.
+    Partitions {
+        /// The partitions the receiver lacks or holds an older version of.
+        partitions: Vec<Partition>,
+        /// The sender's digest, present when the sender wants the receiver's newer partitions.
+        digest: Option<Digest>,
+    },
+    /// The fast path: a change to the sender's own partition.
+    Delta(PartitionDelta),
+}
+
+/// The handshake, in the order its steps are sent.
+///
+/// 1. The connecting side sends [`Handshake::Hello`].
+/// 2. The accepting side checks version and cluster name and answers [`Handshake::Welcome`]
+///    (or [`Handshake::Refused`]). With a cluster secret, its proof covers both nonces.
+/// 3. With a cluster secret, the connecting side checks that proof and sends its own
+///    [`Handshake::Proof`]; only then does either side accept other envelopes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Handshake {
+    /// Step 1: who is connecting, to which cluster, with which protocol version.
+    Hello {
+        /// The connecting side's [`super::PROTOCOL_VERSION`].
+        version: u16,
+        /// The cluster it wants to join or talk to.
+        cluster: String,
+        /// Who is connecting.
+        peer: Peer,
+        /// A fresh random nonce for the secret proof.
+        nonce: Bytes,
+    },
+    /// Step 2: the accepting node's identity and nonce, and its proof of the secret.
+    Welcome {
+        /// The accepting side's protocol version.
+        version: u16,
+        /// The accepting node.
+        node: NodeId,
+        /// A fresh random nonce for the secret proof.
+        nonce: Bytes,
+        /// HMAC of both nonces under the cluster secret, when one is configured.
+        proof: Option<Bytes>,
+    },
+    /// Step 3: the connecting side's proof of the secret.
+    Proof {
+        /// HMAC of both nonces (in the other order) under the cluster secret.
+        proof: Bytes,
+    },
+    /// The connection is refused; the reason is logged on both sides.
+    Refused {
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// Who is on the other end of a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Peer {
+    /// A cluster member.
+    Node(NodeId),
+    /// An outside client (a program, the CLI, the HTTP gateway); not a member.
+    Client {
+        /// A name for logs.
+        name: String,
+    },
+}
+
+/// A request to one actor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// The request id, chosen by the caller and kept across retries so a handler can
+    /// de-duplicate.
+    pub id: u64,
+    /// The actor it is for.
+    pub to: ActorId,
+    /// The realm the caller addressed; an actor of another realm answers `wrong dest`.
+    pub realm: Realm,
+    /// The request type, such as `ping`.
+    pub kind: String,
+    /// The request data.
+    pub data: Payload,
+    /// Milliseconds left before the caller gives up, as of sending. Carried as a duration, not
+    /// a clock reading, because nodes' clocks are not synchronised.
+    pub timeout_ms: u64,
+    /// The caller's ident, checked against the actor's trusted idents.
+    pub ident: Option<String>,
+    /// Which attempt this is (0 for the first); retries go to another actor.
+    pub attempt: u32,
+}
+
+/// The answer to a [`Request`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    /// The id of the request answered.
+    pub id: u64,
+    /// The reply data, or the error.
+    pub result: Result<Payload, RemoteError>,
+}
+
+/// An error reply: a message that clients match on (see [`crate::wire::codes`]) and optional
+/// data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteError {
+    /// The error message, such as `queue full` or `timeout`.
+    pub error: String,
+    /// Data the handler attached to the error.
+    pub data: Option<Payload>,
+}
+
+/// An administrative call, made by a client or forwarded between nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminCall {
+    /// The call id, echoed in the [`AdminReply`].
+    pub id: u64,
+    /// The admin token, required when the cluster configures one (`unprivileged` otherwise).
+    pub token: Option<String>,
+    /// What to do.
+    pub op: AdminOp,
+}
+
+/// The administrative operations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AdminOp {
+    /// Add actors (placing them first, unless the spec names the node it was sent to).
+    Spawn(SpawnSpec),
+    /// Stop actors by id or by category prefix.
+    Stop {
+        /// The realm of the category prefixes.
+        realm: Realm,
+        /// Actors to stop by id.
+        ids: Vec<ActorId>,
+        /// Stop every actor in a category starting with one of these.
+        categories: Vec<String>,
+        /// Milliseconds to wait before stopping.
+        delay_ms: u64,
+    },
+    /// Stop every actor in every realm.
+    Flush,
+    /// Add a category to a live actor.
+    AddCategory {
+        /// The actor.
+        id: ActorId,
+        /// The category to add.
+        category: Category,
+    },
+    /// Remove a category from a live actor.
+    RemoveCategory {
+        /// The actor.
+        id: ActorId,
+        /// The category to remove.
+        category: Category,
+    },
+    /// The directory of a realm, optionally only categories starting with a prefix.
+    Directory {
+        /// The realm.
+        realm: Realm,
+        /// Only categories starting with this.
+        prefix: String,
+    },
+    /// The members of the cluster as the answering node sees them.
+    Nodes,
+    /// CPU and memory of every node.
+    Health,
+    /// Per-actor load and statistics.
+    Load,
+    /// Per-node actor metadata, private parameters masked.
+    Metadata,
+}
+
+/// Everything that describes actors to add.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpawnSpec {
+    /// The realm the actors live in.
+    pub realm: Realm,
+    /// The registered actor type.
+    pub actor_type: ActorType,
+    /// The categories the actors join.
+    pub categories: Vec<Category>,
+    /// How to choose the node.
+    pub strategy: Strategy,
+    /// The strategy's hint (a category or a node), when it takes one.
+    pub hint: Option<String>,
+    /// A node already chosen; set when the entry node forwards a placed spawn to its target.
+    pub node: Option<NodeId>,
+    /// Parameters for init; keys starting with `_` are private.
+    pub parameters: BTreeMap<String, Value>,
+    /// Logical resource name to category, given to init.
+    pub resources: BTreeMap<String, Category>,
+    /// Run each actor in its own child process.
+    pub isolated: bool,
+    /// The ident the actor's own requests carry.
+    pub ident: Option<String>,
+    /// Idents allowed to call the actor; empty means everyone.
+    pub trusted: BTreeSet<String>,
+    /// How many requests the actor serves at once; `None` for no limit.
+    pub n_concurrent: Option<u32>,
+    /// Who owns the actor, for bookkeeping.
+    pub owner: Option<String>,
+    /// Whether the actor has a drain hook to wait for.
+    pub drainable: bool,
+    /// How many actors to add.
+    pub count: u32,
+    /// Only compute and return the placement.
+    pub dry_run: bool,
+}
+
+/// The answer to an [`AdminCall`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminReply {
+    /// The id of the call answered.
+    pub id: u64,
+    /// The answer, or an error message (`unprivileged`, a spawn's init error, ...).
+    pub result: Result<AdminAnswer, String>,
+}
+
+/// The answers to the administrative operations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AdminAnswer {
+    /// The actors added, with their nodes.
+    Spawned(Vec<ActorId>),
+    /// A dry run's placement: the node and the reason for each actor.
+    Placement(Vec<(NodeId, String)>),
+    /// The actors stopped.
+    Stopped(Vec<ActorId>),
+    /// How many actors a flush stopped.
+    Flushed(u64),
+    /// Done, nothing to report.
+    Done,
+    /// A realm's directory: category to actor ids.
+    Directory(BTreeMap<Category, Vec<ActorId>>),
+    /// The members.
+    Nodes(Vec<NodeInfo>),
+    /// Health per node.
+    Health(Vec<NodeHealth>),
+    /// Load per actor.
+    Load(Vec<ActorLoad>),
+    /// Metadata per node.
+    Metadata(Vec<NodeMetadata>),
+}
+
+/// A member as one node sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// Its identity.
+    pub id: NodeId,
+    /// `alive` or `suspect`.
+    pub state: String,
+    /// How many actors it hosts.
+    pub actors: u64,
+}
+
+/// A node's resource use, as fractions of its capacity (0.0 to 1.0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeHealth {
+    /// The node.
+    pub node: NodeId,
+    /// CPU use.
+    pub cpu: f64,
+    /// Memory use.
+    pub memory: f64,
+}
+
+/// One actor's load and statistics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActorLoad {
+    /// The actor.
+    pub id: ActorId,
+    /// Requests being served now.
+    pub in_flight: u64,
+    /// Requests received.
+    pub received: u64,
+    /// Error replies by message.
+    pub errors: BTreeMap<String, u64>,
+    /// Median latency in milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile latency in milliseconds.
+    pub p99_ms: f64,
+}
+
+/// The actors of one node, described.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeMetadata {
+    /// The node.
+    pub node: NodeId,
+    /// Its actors.
+    pub actors: Vec<ActorMetadata>,
+}
+
+/// One actor, described; private parameters are shown as `<PRIVATE>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActorMetadata {
+    /// The actor.
+    pub id: ActorId,
+    /// Its registered type.
+    pub actor_type: ActorType,
+    /// Its realm.
+    pub realm: Realm,
+    /// Its categories.
+    pub categories: Vec<Category>,
+    /// Its parameters, private ones masked.
+    pub params: BTreeMap<String, Value>,
+    /// Whether it runs in its own process.
+    pub isolated: bool,
+    /// Its owner.
+    pub owner: Option<String>,
+}

@@ -1,0 +1,161 @@
+//! The wire: envelopes and the frame codec.
+//!
+//! A frame is a `u32` big-endian length followed by that many bytes of CBOR holding one
+//! [`Envelope`]. Decoding has two phases, as in mini-redis: [`FrameCodec::check`] says whether a
+//! whole frame is buffered (and refuses an oversized length before anything is allocated), then
+//! [`FrameCodec::decode`] parses it. A bad frame is an error for that connection to act on,
+//! never a panic.
+//!
+//! ```
+//! use beach_core::wire::{Envelope, FrameCodec};
+//! use bytes::BytesMut;
+//!
+//! let codec = FrameCodec::default();
+//! let mut buf = BytesMut::new();
+//! codec.encode(&Envelope::Digest(Default::default()), &mut buf).unwrap();
+//! let half = buf.split_to(3);
+//! let mut partial = BytesMut::from(&half[..]);
+//! assert_eq!(codec.decode(&mut partial).unwrap(), None); // not enough bytes yet
+//! partial.extend_from_slice(&buf);
+//! assert_eq!(codec.decode(&mut partial).unwrap(), Some(Envelope::Digest(Default::default())));
+//! assert!(partial.is_empty());
+//! ```
+
+mod envelope;
+
+use bytes::{Buf, BufMut, BytesMut};
+
+pub use envelope::*;
+
+/// The protocol version spoken by this build; peers with another version are refused at the
+/// handshake.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// The largest frame accepted unless configured otherwise: 16 MiB.
+pub const DEFAULT_MAX_FRAME_SIZE: usize = 16 * 1024 * 1024;
+
+/// The length prefix's size in bytes.
+pub const LENGTH_PREFIX: usize = 4;
+
+/// The error messages that clients match on. They are part of the protocol **(fixed)**.
+pub mod codes {
+    /// The caller's ident is not among the actor's trusted idents.
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    /// The actor's queue is full; retried on another actor.
+    pub const QUEUE_FULL: &str = "queue full";
+    /// No reply before the deadline; retried on another actor while time remains.
+    pub const TIMEOUT: &str = "timeout";
+    /// An admin call without the right admin token.
+    pub const UNPRIVILEGED: &str = "unprivileged";
+    /// The actor is not (or no longer) on the node the request reached; retried elsewhere.
+    pub const WRONG_DEST: &str = "wrong dest";
+    /// The handler panicked or failed unexpectedly.
+    pub const EXCEPTION: &str = "exception";
+    /// The actor has no handler for the request type.
+    pub const UNSUPPORTED: &str = "request type not supported by actor";
+}
+
+/// Why a frame could not be encoded or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// The length prefix announces more than the configured maximum.
+    #[error("frame of {len} bytes exceeds the maximum of {max} bytes")]
+    FrameTooLarge {
+        /// The announced length.
+        len: u64,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// The length prefix announces an empty frame, which no envelope encodes to.
+    #[error("empty frame")]
+    EmptyFrame,
+    /// The frame body is not the CBOR of an envelope.
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    /// The frame body holds bytes after the envelope.
+    #[error("malformed frame: {0} bytes after the envelope")]
+    TrailingBytes(usize),
+    /// An envelope could not be encoded.
+    #[error("cannot encode envelope: {0}")]
+    Encode(String),
+}
+
+/// Encodes and decodes frames, enforcing a maximum frame size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameCodec {
+    max_frame_size: usize,
+}
+
+impl Default for FrameCodec {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_FRAME_SIZE)
+    }
+}
+
+impl FrameCodec {
+    /// A codec that refuses frames whose body is larger than `max_frame_size` bytes (capped
+    /// at `u32::MAX`, the largest length the prefix can express).
+    pub fn new(max_frame_size: usize) -> Self {
+        Self { max_frame_size: max_frame_size.min(u32::MAX as usize) }
+    }
+
+    /// The largest body accepted, in bytes.
+    pub fn max_frame_size(&self) -> usize {
+        self.max_frame_size
+    }
+
+    /// Appends one frame holding `envelope` to `out`. An envelope that would exceed the maximum
+    /// is an error and leaves `out` as it was.
+    pub fn encode(&self, envelope: &Envelope, out: &mut BytesMut) -> Result<(), WireError> {
+        let start = out.len();
+        out.put_u32(0);
+        if let Err(e) = ciborium::into_writer(envelope, out.writer()) {
+            out.truncate(start);
+            return Err(WireError::Encode(e.to_string()));
+        }
+        let len = out.len() - start - LENGTH_PREFIX;
+        if len > self.max_frame_size {
+            out.truncate(start);
+            return Err(WireError::FrameTooLarge { len: len as u64, max: self.max_frame_size });
+        }
+        out[start..start + LENGTH_PREFIX].copy_from_slice(&(len as u32).to_be_bytes());
+        Ok(())
+    }
+
+    /// Phase one: `Ok(Some(n))` when `buf` starts with a whole frame of `n` bytes (prefix
+    /// included), `Ok(None)` when more bytes are needed, an error when the announced length is
+    /// refused. Nothing is allocated.
+    pub fn check(&self, buf: &[u8]) -> Result<Option<usize>, WireError> {
+        let Some(prefix) = buf.get(..LENGTH_PREFIX) else { return Ok(None) };
+        let len = u32::from_be_bytes(prefix.try_into().expect("four bytes")) as usize;
+        if len == 0 {
+            return Err(WireError::EmptyFrame);
+        }
+        if len > self.max_frame_size {
+            return Err(WireError::FrameTooLarge { len: len as u64, max: self.max_frame_size });
+        }
+        let total = LENGTH_PREFIX + len;
+        Ok((buf.len() >= total).then_some(total))
+    }
+
+    /// Phase two, with phase one first: takes one whole frame off the front of `buf` and
+    /// decodes it, or returns `Ok(None)` (leaving `buf` alone) when more bytes are needed.
+    pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Envelope>, WireError> {
+        let Some(total) = self.check(buf)? else { return Ok(None) };
+        let frame = buf.split_to(total);
+        decode_body(&frame[LENGTH_PREFIX..]).map(Some)
+    }
+}
+
+/// Decodes a frame body (the bytes after the length prefix) into an envelope.
+pub fn decode_body(mut body: &[u8]) -> Result<Envelope, WireError> {
+    let envelope =
+        ciborium::from_reader(&mut body).map_err(|e| WireError::Malformed(e.to_string()))?;
+    if body.has_remaining() {
+        return Err(WireError::TrailingBytes(body.len()));
+    }
+    Ok(envelope)
+}
+
+#[cfg(test)]
+mod tests;
