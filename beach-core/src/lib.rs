@@ -22,6 +22,7 @@
 
 pub mod config;
 pub mod directory;
+pub mod membership;
 pub mod model;
 pub mod placement;
 pub mod rng;

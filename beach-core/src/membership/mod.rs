@@ -1,0 +1,387 @@
+//! Membership: which nodes are alive, by SWIM (the `foca` crate), behind a driver of our own.
+//!
+//! [`Membership`] is a sans-IO state machine in the manner of quinn-proto: packets come in
+//! through [`Membership::handle_packet`], time through [`Membership::handle_timeout`] (with
+//! `now` as an argument: it never reads a clock), and the caller drains what it must do:
+//! [`Membership::poll_transmit`] (bytes to send to an endpoint),
+//! [`Membership::poll_timeout`] (when to call back) and [`Membership::poll_event`] (nodes up,
+//! down, renamed; this node idle or active again).
+//!
+//! Timers are kept in one queue ordered by (deadline, sequence), so two timers due at the same
+//! instant always fire in the order they were set, and the same seed gives the same run.
+//!
+//! A starting node announces itself to every seed, and announces again every
+//! [`MembershipConfig::announce_interval`] for as long as it knows no other member.
+
+mod identity;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use foca::{
+    AccumulatingRuntime, Foca, NoCustomBroadcast, OwnedNotification, PeriodicParams, Timer,
+};
+
+use identity::CborCodec;
+pub use identity::SwimIdentity;
+
+use crate::config::ClusterConfig;
+use crate::model::{Endpoint, NodeId};
+use crate::rng::NodeRng;
+
+/// Tuning of the membership protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipConfig {
+    /// How often a random member is probed.
+    pub probe_interval: Duration,
+    /// How long a suspected member has to refute before it is declared down.
+    pub suspect_timeout: Duration,
+    /// How often a node that knows no other member announces itself to the seeds again.
+    pub announce_interval: Duration,
+    /// The largest membership packet, in bytes. Packets ride on a reliable transport, so they
+    /// may be far larger than a UDP datagram; larger packets carry more updates each.
+    pub max_packet_size: usize,
+    /// The cluster size foca tunes its dissemination for.
+    pub expected_cluster_size: u32,
+}
+
+impl Default for MembershipConfig {
+    fn default() -> Self {
+        Self {
+            probe_interval: Duration::from_secs(1),
+            suspect_timeout: Duration::from_secs(3),
+            announce_interval: Duration::from_secs(1),
+            max_packet_size: 16 * 1024,
+            expected_cluster_size: 32,
+        }
+    }
+}
+
+impl MembershipConfig {
+    /// The membership settings of a cluster configuration.
+    pub fn from_cluster(config: &ClusterConfig) -> Self {
+        Self {
+            probe_interval: config.probe_interval,
+            suspect_timeout: config.suspect_timeout,
+            ..Self::default()
+        }
+    }
+
+    fn to_foca(&self) -> foca::Config {
+        let size = NonZeroU32::new(self.expected_cluster_size.max(1)).expect("at least one");
+        let mut c = foca::Config::new_lan(size);
+        c.probe_period = self.probe_interval;
+        // A reliable transport on a LAN answers well within half a period.
+        c.probe_rtt = self.probe_interval / 2;
+        c.suspect_to_down_after = self.suspect_timeout;
+        c.max_packet_size = NonZeroUsize::new(self.max_packet_size.max(1024)).expect("non-zero");
+        // Stragglers: ask one member for its view of the cluster every few seconds, so a node
+        // that missed updates catches up without waiting for gossip to reach it.
+        c.periodic_announce = Some(PeriodicParams {
+            frequency: self.probe_interval * 5,
+            num_members: NonZeroUsize::MIN,
+        });
+        c
+    }
+}
+
+/// Something membership learnt, for the node to act on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MembershipEvent {
+    /// A node joined (or came back after being declared down).
+    Up(NodeId),
+    /// A node left or was declared down.
+    Down(NodeId),
+    /// A node restarted: the same endpoint with a new generation. The old one is gone for good.
+    Renamed {
+        /// The old identity.
+        from: NodeId,
+        /// The new identity.
+        to: NodeId,
+    },
+    /// This node knows no other member; it keeps announcing itself to the seeds.
+    Idle,
+    /// This node knows other members again.
+    Active,
+    /// This node was declared down by the others and rejoined under a renewed identity (its
+    /// node id, and so its actors, are unchanged).
+    Rejoined,
+}
+
+/// Bytes for the transport to deliver to an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to.
+    pub to: Endpoint,
+    /// The packet.
+    pub data: Bytes,
+}
+
+/// Why membership refused something.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MembershipError {
+    /// Generation 0 stands for "a seed whose generation is unknown" and cannot be a node's.
+    #[error("node {0} has generation 0, which is reserved")]
+    ReservedGeneration(NodeId),
+    /// foca refused a packet (malformed, from ourselves, too large, ...).
+    #[error("membership packet refused: {0}")]
+    Packet(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DriverTimer {
+    Swim(Timer<SwimIdentity>),
+    Announce,
+}
+
+#[derive(Debug)]
+struct Scheduled {
+    at: Instant,
+    seq: u64,
+    timer: DriverTimer,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// The membership state machine of one node.
+pub struct Membership {
+    foca: Foca<SwimIdentity, CborCodec, NodeRng, NoCustomBroadcast>,
+    runtime: AccumulatingRuntime<SwimIdentity>,
+    timers: BinaryHeap<Reverse<Scheduled>>,
+    next_seq: u64,
+    me: NodeId,
+    seeds: Vec<Endpoint>,
+    announce_interval: Duration,
+    announcing: bool,
+    members: BTreeSet<NodeId>,
+    events: VecDeque<MembershipEvent>,
+    transmits: VecDeque<Transmit>,
+}
+
+impl std::fmt::Debug for Membership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Membership")
+            .field("me", &self.me)
+            .field("members", &self.members)
+            .field("timers", &self.timers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Membership {
+    /// The membership of node `me`, which will announce itself to `seeds` (its own endpoint
+    /// among them is skipped). `rng` must be seeded for reproducible runs.
+    pub fn new(
+        me: NodeId,
+        seeds: Vec<Endpoint>,
+        config: &MembershipConfig,
+        rng: NodeRng,
+    ) -> Result<Self, MembershipError> {
+        if me.generation() == 0 {
+            return Err(MembershipError::ReservedGeneration(me));
+        }
+        let identity = SwimIdentity { node: me.clone(), renewal: 0 };
+        let foca =
+            Foca::new(identity, config.to_foca(), rng, CborCodec::new(me.endpoint().clone()));
+        let mut m = Self {
+            foca,
+            runtime: AccumulatingRuntime::new(),
+            timers: BinaryHeap::new(),
+            next_seq: 0,
+            me,
+            seeds: Vec::new(),
+            announce_interval: config.announce_interval,
+            announcing: false,
+            members: BTreeSet::new(),
+            events: VecDeque::new(),
+            transmits: VecDeque::new(),
+        };
+        m.set_seeds(seeds);
+        Ok(m)
+    }
+
+    /// This node.
+    pub fn me(&self) -> &NodeId {
+        &self.me
+    }
+
+    /// Replaces the seeds (for instance after resolving their names again).
+    pub fn set_seeds(&mut self, seeds: Vec<Endpoint>) {
+        let mut seeds: Vec<Endpoint> =
+            seeds.into_iter().filter(|s| s != self.me.endpoint()).collect();
+        seeds.sort();
+        seeds.dedup();
+        self.seeds = seeds;
+    }
+
+    /// Joins: announces this node to every seed and keeps doing so while alone.
+    pub fn start(&mut self, now: Instant) {
+        self.announce_to_seeds(now);
+        self.arm_announce(now);
+    }
+
+    /// Handles a membership packet received from a peer.
+    pub fn handle_packet(&mut self, now: Instant, data: &[u8]) -> Result<(), MembershipError> {
+        let result = self.foca.handle_data(data, &mut self.runtime);
+        self.drain(now);
+        result.map_err(|e| MembershipError::Packet(e.to_string()))
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse(s)) = self.timers.peek() {
+            if s.at > now {
+                break;
+            }
+            let Reverse(s) = self.timers.pop().expect("peeked");
+            match s.timer {
+                DriverTimer::Swim(t) => {
+                    // A timer for a state foca has left (a member already gone) is harmless;
+                    // foca reports it as an error we have nothing to do about.
+                    let _ = self.foca.handle_timer(t, &mut self.runtime);
+                }
+                DriverTimer::Announce => {
+                    self.announcing = false;
+                    if self.foca.num_members() == 0 {
+                        self.announce_to_seeds(s.at);
+                        self.arm_announce(s.at);
+                    }
+                }
+            }
+            self.drain(now);
+        }
+    }
+
+    /// When [`Membership::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse(s)| s.at)
+    }
+
+    /// The next packet to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<MembershipEvent> {
+        self.events.pop_front()
+    }
+
+    /// Tells the cluster this node is leaving; peers drop it without waiting for suspicion.
+    pub fn leave(&mut self, now: Instant) {
+        let _ = self.foca.leave_cluster(&mut self.runtime);
+        self.drain(now);
+    }
+
+    /// The other nodes currently alive (or suspected but not yet down), sorted.
+    pub fn members(&self) -> impl Iterator<Item = &NodeId> {
+        self.members.iter()
+    }
+
+    /// Whether this node knows no other member.
+    pub fn is_alone(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    fn announce_to_seeds(&mut self, now: Instant) {
+        for seed in self.seeds.clone() {
+            let _ = self.foca.announce(SwimIdentity::seed(seed), &mut self.runtime);
+        }
+        self.drain(now);
+    }
+
+    fn arm_announce(&mut self, now: Instant) {
+        if !self.announcing && !self.seeds.is_empty() {
+            self.announcing = true;
+            self.schedule(now + self.announce_interval, DriverTimer::Announce);
+        }
+    }
+
+    fn schedule(&mut self, at: Instant, timer: DriverTimer) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.timers.push(Reverse(Scheduled { at, seq, timer }));
+    }
+
+    /// Moves what foca produced into our queues, turning notifications into events.
+    fn drain(&mut self, now: Instant) {
+        while let Some((to, data)) = self.runtime.to_send() {
+            self.transmits.push_back(Transmit { to: to.node.endpoint().clone(), data });
+        }
+        while let Some((after, timer)) = self.runtime.to_schedule() {
+            self.schedule(now + after, DriverTimer::Swim(timer));
+        }
+        let mut membership_changed = false;
+        while let Some(n) = self.runtime.to_notify() {
+            match n {
+                OwnedNotification::MemberUp(_)
+                | OwnedNotification::MemberDown(_)
+                | OwnedNotification::Rename(..) => membership_changed = true,
+                OwnedNotification::Idle => {
+                    self.events.push_back(MembershipEvent::Idle);
+                    self.announce_to_seeds(now);
+                    self.arm_announce(now);
+                }
+                OwnedNotification::Active => self.events.push_back(MembershipEvent::Active),
+                OwnedNotification::Rejoin(_) => self.events.push_back(MembershipEvent::Rejoined),
+                // Defunct: declared down and could not rejoin, which cannot happen with a
+                // renewable identity; foca keeps retrying through its own announces.
+                _ => {}
+            }
+        }
+        if membership_changed {
+            self.sync_members();
+        }
+    }
+
+    /// Recomputes the member set from foca's and reports the difference: the events always
+    /// agree with foca's state, whatever order its notifications came in.
+    fn sync_members(&mut self) {
+        let now: BTreeSet<NodeId> = self
+            .foca
+            .iter_members()
+            .map(|m| m.id().node.clone())
+            .filter(|n| n != &self.me)
+            .collect();
+        let mut downs: BTreeMap<Endpoint, NodeId> =
+            self.members.difference(&now).map(|n| (n.endpoint().clone(), n.clone())).collect();
+        let ups: Vec<NodeId> = now.difference(&self.members).cloned().collect();
+        let mut out = Vec::new();
+        for up in ups {
+            match downs.remove(up.endpoint()) {
+                Some(from) if from.generation() < up.generation() => {
+                    out.push(MembershipEvent::Renamed { from, to: up });
+                }
+                Some(from) => {
+                    out.push(MembershipEvent::Down(from));
+                    out.push(MembershipEvent::Up(up));
+                }
+                None => out.push(MembershipEvent::Up(up)),
+            }
+        }
+        self.events.extend(downs.into_values().map(MembershipEvent::Down));
+        self.events.extend(out);
+        self.members = now;
+    }
+}
+
+#[cfg(test)]
+mod tests;

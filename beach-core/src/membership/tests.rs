@@ -1,0 +1,254 @@
+//! A small discrete-event simulation: nodes exchange packets with seeded latency, time is
+//! virtual, and the trace of events is compared across runs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand::RngExt;
+
+use super::*;
+use crate::rng::{derive, seeded};
+
+struct Sim {
+    base: Instant,
+    now: Instant,
+    seed: u64,
+    rng: NodeRng,
+    nodes: BTreeMap<Endpoint, Membership>,
+    silenced: BTreeSet<Endpoint>,
+    /// Packets in flight: (arrival, sequence) → (to, data).
+    in_flight: BTreeMap<(Instant, u64), (Endpoint, Bytes)>,
+    seq: u64,
+    trace: Vec<String>,
+    events: Vec<(Duration, Endpoint, MembershipEvent)>,
+}
+
+fn endpoint(i: usize) -> Endpoint {
+    Endpoint::new(format!("10.0.0.{i}:4999")).unwrap()
+}
+
+impl Sim {
+    fn new(seed: u64) -> Self {
+        let base = Instant::now();
+        Self {
+            base,
+            now: base,
+            seed,
+            rng: seeded(seed),
+            nodes: BTreeMap::new(),
+            silenced: BTreeSet::new(),
+            in_flight: BTreeMap::new(),
+            seq: 0,
+            trace: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Starts node `i` with generation `generation`, announcing to node 0.
+    fn start(&mut self, i: usize, generation: u64) -> NodeId {
+        let id = NodeId::new(endpoint(i), generation);
+        let rng = derive(self.seed, (i as u64) << 32 | generation);
+        let mut m =
+            Membership::new(id.clone(), vec![endpoint(0)], &MembershipConfig::default(), rng)
+                .unwrap();
+        m.start(self.now);
+        self.nodes.insert(endpoint(i), m);
+        self.silenced.remove(&endpoint(i));
+        self.pump();
+        id
+    }
+
+    fn pump(&mut self) {
+        let eps: Vec<Endpoint> = self.nodes.keys().cloned().collect();
+        for ep in eps {
+            let m = self.nodes.get_mut(&ep).unwrap();
+            while let Some(t) = m.poll_transmit() {
+                if self.silenced.contains(&ep) {
+                    continue;
+                }
+                let latency = Duration::from_micros(self.rng.random_range(200..3_000));
+                self.seq += 1;
+                self.in_flight.insert((self.now + latency, self.seq), (t.to, t.data));
+            }
+            while let Some(e) = m.poll_event() {
+                let at = self.now - self.base;
+                self.trace.push(format!("{}ms {ep} {e:?}", at.as_millis()));
+                self.events.push((at, ep.clone(), e));
+            }
+        }
+    }
+
+    fn run_for(&mut self, d: Duration) {
+        let end = self.now + d;
+        loop {
+            let next_packet = self.in_flight.keys().next().map(|k| k.0);
+            let next_timer = self
+                .nodes
+                .iter()
+                .filter(|(ep, _)| !self.silenced.contains(*ep))
+                .filter_map(|(_, m)| m.poll_timeout())
+                .min();
+            let Some(next) = [next_packet, next_timer].into_iter().flatten().min() else { break };
+            if next > end {
+                break;
+            }
+            self.now = self.now.max(next);
+            while let Some(entry) = self.in_flight.first_entry() {
+                if entry.key().0 > self.now {
+                    break;
+                }
+                let (to, data) = entry.remove();
+                if self.silenced.contains(&to) {
+                    continue;
+                }
+                if let Some(m) = self.nodes.get_mut(&to) {
+                    let _ = m.handle_packet(self.now, &data);
+                }
+            }
+            for (ep, m) in self.nodes.iter_mut() {
+                if !self.silenced.contains(ep) {
+                    m.handle_timeout(self.now);
+                }
+            }
+            self.pump();
+        }
+        self.now = end;
+    }
+
+    fn members_of(&self, i: usize) -> Vec<NodeId> {
+        self.nodes[&endpoint(i)].members().cloned().collect()
+    }
+}
+
+fn five_nodes(seed: u64) -> (Sim, Vec<NodeId>) {
+    let mut sim = Sim::new(seed);
+    let ids = (0..5).map(|i| sim.start(i, 1)).collect();
+    sim.run_for(Duration::from_secs(5));
+    (sim, ids)
+}
+
+#[test]
+fn all_nodes_learn_each_other() {
+    for seed in 0..5 {
+        let (sim, ids) = five_nodes(seed);
+        for (i, me) in ids.iter().enumerate() {
+            let expected: Vec<NodeId> = ids.iter().filter(|n| *n != me).cloned().collect();
+            assert_eq!(sim.members_of(i), expected, "node {i} with BEACH_SIM_SEED={seed}");
+        }
+    }
+}
+
+#[test]
+fn a_silenced_node_is_declared_down_everywhere() {
+    for seed in 0..5 {
+        let (mut sim, ids) = five_nodes(seed);
+        let t0 = sim.now - sim.base;
+        sim.silenced.insert(endpoint(4));
+        sim.run_for(Duration::from_secs(15));
+        for i in 0..4 {
+            assert!(
+                !sim.members_of(i).contains(&ids[4]),
+                "node {i} still lists node 4 (BEACH_SIM_SEED={seed})"
+            );
+            let when = sim
+                .events
+                .iter()
+                .find(|(_, ep, e)| {
+                    *ep == endpoint(i) && *e == MembershipEvent::Down(ids[4].clone())
+                })
+                .map(|(at, ..)| *at - t0)
+                .unwrap_or_else(|| panic!("node {i} saw no Down (BEACH_SIM_SEED={seed})"));
+            assert!(
+                when < Duration::from_secs(10),
+                "detection took {when:?} (BEACH_SIM_SEED={seed})"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_restarted_node_replaces_its_old_self() {
+    for seed in 0..5 {
+        let (mut sim, ids) = five_nodes(seed);
+        // Node 2 dies and comes back at once with a new generation, before anyone notices.
+        let new = sim.start(2, 2);
+        sim.run_for(Duration::from_secs(10));
+        for i in [0, 1, 3, 4] {
+            let members = sim.members_of(i);
+            assert!(
+                members.contains(&new),
+                "node {i} lacks the new node 2 (BEACH_SIM_SEED={seed})"
+            );
+            assert!(
+                !members.contains(&ids[2]),
+                "node {i} still lists the old node 2 (BEACH_SIM_SEED={seed})"
+            );
+            let replaced = sim.events.iter().any(|(_, ep, e)| {
+                *ep == endpoint(i)
+                    && matches!(e, MembershipEvent::Renamed { from, to } if *from == ids[2] && *to == new)
+            });
+            assert!(replaced, "node {i} saw no rename (BEACH_SIM_SEED={seed}): {:#?}", sim.trace);
+        }
+        assert_eq!(sim.members_of(2).len(), 4);
+    }
+}
+
+#[test]
+fn a_node_that_leaves_is_dropped_without_suspicion() {
+    let (mut sim, ids) = five_nodes(3);
+    let t0 = sim.now;
+    sim.nodes.get_mut(&endpoint(1)).unwrap().leave(sim.now);
+    sim.pump();
+    // The goodbye packets are in flight; the node itself does no more.
+    sim.nodes.remove(&endpoint(1));
+    // Well under probe period + suspect timeout (4s): nobody had to suspect it.
+    sim.run_for(Duration::from_secs(2));
+    for i in [0, 2, 3, 4] {
+        assert!(!sim.members_of(i).contains(&ids[1]), "node {i} kept a node that left");
+    }
+    assert!(sim.now - t0 <= Duration::from_secs(2));
+}
+
+#[test]
+fn a_lone_node_keeps_announcing_until_a_seed_appears() {
+    let mut sim = Sim::new(9);
+    sim.start(1, 1);
+    sim.run_for(Duration::from_secs(5));
+    assert!(sim.members_of(1).is_empty());
+    sim.start(0, 1);
+    sim.run_for(Duration::from_secs(3));
+    assert_eq!(sim.members_of(1).len(), 1, "{:#?}", sim.trace);
+    assert_eq!(sim.members_of(0).len(), 1);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_trace() {
+    let run = |seed| {
+        let (mut sim, _) = five_nodes(seed);
+        sim.silenced.insert(endpoint(3));
+        sim.run_for(Duration::from_secs(10));
+        sim.start(3, 2);
+        sim.run_for(Duration::from_secs(5));
+        sim.trace
+    };
+    let a = run(42);
+    assert!(!a.is_empty());
+    assert_eq!(a, run(42));
+    assert_ne!(a, run(43), "a different seed should time things differently");
+}
+
+#[test]
+fn generation_zero_is_reserved() {
+    let id = NodeId::new(endpoint(0), 0);
+    let err = Membership::new(id, vec![], &MembershipConfig::default(), seeded(1)).unwrap_err();
+    assert!(matches!(err, MembershipError::ReservedGeneration(_)));
+}
+
+#[test]
+fn garbage_packets_are_errors() {
+    let id = NodeId::new(endpoint(0), 1);
+    let mut m = Membership::new(id, vec![], &MembershipConfig::default(), seeded(1)).unwrap();
+    let now = Instant::now();
+    assert!(m.handle_packet(now, b"\xff\x00garbage").is_err());
+    assert!(m.handle_packet(now, &[]).is_err());
+    assert!(m.is_alone());
+}
