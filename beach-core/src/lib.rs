@@ -20,12 +20,18 @@
 //! It is not a runtime: it never spawns tasks, reads the clock or draws from a global random
 //! source. Time comes in as arguments, randomness from a seeded [`rng::NodeRng`].
 
+pub mod actor;
+pub mod client;
 pub mod config;
 pub mod directory;
+mod link;
 pub mod membership;
 pub mod model;
+pub mod node;
 pub mod placement;
 pub mod rng;
 pub mod routing;
+pub mod runtime;
+pub mod transport;
 pub mod value;
 pub mod wire;

@@ -19,9 +19,9 @@
 //! let now = Instant::now();
 //! let mut attempts = Attempts::new(42, now + Duration::from_secs(5), 2);
 //! let mut rng = seeded(1);
-//! let first = attempts.pick(Mode::Random, &members, None, &local, |_| true, &mut rng).unwrap();
+//! let first = attempts.pick(Mode::Random, &members, None, Some(&local), |_| true, &mut rng).unwrap();
 //! assert!(matches!(attempts.on_failure(now, &Failure::QueueFull, &members), RetryDecision::Retry { .. }));
-//! let second = attempts.pick(Mode::Random, &members, None, &local, |_| true, &mut rng).unwrap();
+//! let second = attempts.pick(Mode::Random, &members, None, Some(&local), |_| true, &mut rng).unwrap();
 //! assert_ne!(first, second);
 //! assert_eq!(attempts.request_id(), 42);
 //! ```
@@ -119,12 +119,12 @@ pub fn rendezvous<'a>(
 /// Picks one member for a request, excluding `exclude` as long as any other member remains.
 ///
 /// `is_connected` says whether this side already holds a connection to a node; members on
-/// `local` always count as connected.
+/// `local` (this node; `None` for an outside client) always count as connected.
 pub fn choose<'a, R: RngExt + ?Sized>(
     mode: Mode,
     members: &'a [ActorId],
     key: Option<&[u8]>,
-    local: &NodeId,
+    local: Option<&NodeId>,
     is_connected: impl Fn(&NodeId) -> bool,
     exclude: &[ActorId],
     rng: &mut R,
@@ -139,14 +139,15 @@ pub fn choose<'a, R: RngExt + ?Sized>(
     let pool: Vec<&ActorId> = if fresh.is_empty() { members.iter().collect() } else { fresh };
     let pick = |rng: &mut R, from: &[&'a ActorId]| from[rng.random_range(0..from.len())];
     let connected = |pool: &[&'a ActorId]| -> Vec<&'a ActorId> {
-        pool.iter().copied().filter(|m| m.node() == local || is_connected(m.node())).collect()
+        pool.iter().copied().filter(|m| Some(m.node()) == local || is_connected(m.node())).collect()
     };
     Ok(match mode {
         Mode::Affinity => {
             rendezvous(key.unwrap_or_default(), pool.iter().copied()).expect("pool is not empty")
         }
         Mode::Local => {
-            let here: Vec<&ActorId> = pool.iter().copied().filter(|m| m.node() == local).collect();
+            let here: Vec<&ActorId> =
+                pool.iter().copied().filter(|m| Some(m.node()) == local).collect();
             if !here.is_empty() {
                 pick(rng, &here)
             } else {
@@ -258,7 +259,7 @@ impl Attempts {
         mode: Mode,
         members: &[ActorId],
         key: Option<&[u8]>,
-        local: &NodeId,
+        local: Option<&NodeId>,
         is_connected: impl Fn(&NodeId) -> bool,
         rng: &mut R,
     ) -> Result<ActorId, RoutingError> {
@@ -327,9 +328,9 @@ mod tests {
     fn affinity_needs_a_key_and_empty_categories_fail_at_once() {
         let m = members(3);
         let local = node(0);
-        let err = choose(Mode::Affinity, &m, None, &local, |_| true, &[], &mut seeded(1));
+        let err = choose(Mode::Affinity, &m, None, Some(&local), |_| true, &[], &mut seeded(1));
         assert_eq!(err, Err(RoutingError::AffinityWithoutKey));
-        let err = choose(Mode::Random, &[], None, &local, |_| true, &[], &mut seeded(1));
+        let err = choose(Mode::Random, &[], None, Some(&local), |_| true, &[], &mut seeded(1));
         assert_eq!(err, Err(RoutingError::NoMembers));
         assert!("nearest".parse::<Mode>().unwrap_err().to_string().contains("affinity"));
     }
@@ -339,14 +340,17 @@ mod tests {
         let m = members(9);
         for seed in 0..20 {
             let mut rng = seeded(seed);
-            let l = choose(Mode::Local, &m, None, &node(1), |_| false, &[], &mut rng).unwrap();
+            let l =
+                choose(Mode::Local, &m, None, Some(&node(1)), |_| false, &[], &mut rng).unwrap();
             assert_eq!(l.node(), &node(1));
             let r =
-                choose(Mode::Random, &m, None, &node(7), |n| *n == node(2), &[], &mut rng).unwrap();
+                choose(Mode::Random, &m, None, Some(&node(7)), |n| *n == node(2), &[], &mut rng)
+                    .unwrap();
             assert_eq!(r.node(), &node(2));
         }
         // Nothing connected: any member.
-        let r = choose(Mode::Random, &m, None, &node(7), |_| false, &[], &mut seeded(1)).unwrap();
+        let r =
+            choose(Mode::Random, &m, None, Some(&node(7)), |_| false, &[], &mut seeded(1)).unwrap();
         assert!(m.contains(r));
     }
 
@@ -358,7 +362,7 @@ mod tests {
         let mut rng = seeded(5);
         let mut seen = Vec::new();
         for _ in 0..4 {
-            seen.push(a.pick(Mode::Random, &m, None, &node(0), |_| true, &mut rng).unwrap());
+            seen.push(a.pick(Mode::Random, &m, None, Some(&node(0)), |_| true, &mut rng).unwrap());
             assert_eq!(a.on_failure(now, &Failure::Unreachable, &m), {
                 if seen.len() < 4 {
                     RetryDecision::Retry { after: Duration::ZERO }
@@ -403,11 +407,13 @@ mod tests {
         let m = members(5);
         let now = Instant::now();
         let mut a = Attempts::new(1, now + Duration::from_secs(1), 1);
-        let first =
-            a.pick(Mode::Affinity, &m, Some(b"k"), &node(0), |_| true, &mut seeded(1)).unwrap();
+        let first = a
+            .pick(Mode::Affinity, &m, Some(b"k"), Some(&node(0)), |_| true, &mut seeded(1))
+            .unwrap();
         a.on_failure(now, &Failure::Unreachable, &m);
-        let second =
-            a.pick(Mode::Affinity, &m, Some(b"k"), &node(0), |_| true, &mut seeded(1)).unwrap();
+        let second = a
+            .pick(Mode::Affinity, &m, Some(b"k"), Some(&node(0)), |_| true, &mut seeded(1))
+            .unwrap();
         let without: Vec<ActorId> = m.iter().filter(|x| **x != first).cloned().collect();
         assert_eq!(&second, rendezvous(b"k", &without).unwrap());
     }

@@ -1,8 +1,23 @@
-//! The in-memory transport of beach and `SimCluster`, its deterministic simulator.
+//! The in-memory transport of beach and [`SimCluster`], its deterministic simulator.
 //!
-//! It will run whole clusters inside one process in virtual time, from a seed, with
-//! per-link latency, loss, duplication, reordering, partitions, crashes and restarts, and an
-//! event trace whose hash is the same for the same seed. It is for tests and experiments, not
-//! for deployments (use `beach-transport-tcp` there).
+//! It runs whole clusters of real beach nodes inside one process, in virtual time, from a
+//! seed: per-link latency, loss, duplication and reordering, one-way and two-way partitions,
+//! crashes and restarts (with a new generation), and a trace of events whose hash is the same
+//! for the same seed. It is for tests and experiments; deployments use `beach-transport-tcp`.
 //!
-//! This crate is filled in by the actor-runtime/simulator issue; today it is an empty library.
+//! ```
+//! use std::time::Duration;
+//! use beach_transport_mem::SimBuilder;
+//!
+//! SimBuilder::new(7).run(|mut sim| async move {
+//!     sim.add_nodes(3).await;
+//!     let took = sim.run_until(Duration::from_secs(10), |s| s.converged()).await;
+//!     assert!(took.is_some(), "three nodes find each other within 10 virtual seconds");
+//! });
+//! ```
+
+mod network;
+mod sim;
+
+pub use network::{LinkConfig, MemNetwork, MemTransport};
+pub use sim::{SEED_VAR, SimBuilder, SimCluster, SimRuntime, seed_from_env};

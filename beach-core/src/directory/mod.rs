@@ -179,6 +179,10 @@ pub struct Directory {
     /// The newest generation seen per endpoint: an older generation is dead for good.
     newest_generation: BTreeMap<Endpoint, u64>,
     index: CategoryIndex,
+    /// Changes to other owners' actors learnt from their direct answers to admin calls, ahead
+    /// of their partitions: `(owner's version after the change, entry or None if removed)`.
+    /// Dropped as soon as the owner's partition reaches that version.
+    learnt: BTreeMap<ActorId, (u64, Option<Entry>)>,
 }
 
 impl Directory {
@@ -194,6 +198,7 @@ impl Directory {
             alive: BTreeSet::new(),
             newest_generation,
             index: CategoryIndex::default(),
+            learnt: BTreeMap::new(),
         }
     }
 
@@ -327,6 +332,7 @@ impl Directory {
     /// be installed again unless membership says it is alive again.
     pub fn node_down(&mut self, node: &NodeId) {
         self.alive.remove(node);
+        self.learnt.retain(|id, _| id.node() != node);
         if let Some(p) = self.peers.remove(node) {
             for (id, entry) in &p.entries {
                 self.index.remove(id, entry);
@@ -382,8 +388,33 @@ impl Directory {
         for (id, entry) in &partition.entries {
             self.index.add(id, entry);
         }
+        self.forget_learnt(&partition.owner, partition.version);
         self.peers.insert(partition.owner.clone(), partition);
         true
+    }
+
+    /// Records a change to another node's actor that its owner reported directly (the answer
+    /// to a spawn, stop or category change made through this node), so queries show it
+    /// before the owner's partition arrives: read-your-writes for admin calls. `entry` is the
+    /// actor's entry after the change, `None` when it was stopped; `version` is the owner's
+    /// partition version after the change. Ignored for this node's own actors, for a change
+    /// the held partition already includes, and for an owner known to be dead.
+    pub fn learn(&mut self, id: &ActorId, entry: Option<Entry>, version: u64) {
+        let owner = id.node();
+        if owner == self.me()
+            || self.newest_generation.get(owner.endpoint()).is_some_and(|&g| g > owner.generation())
+            || self.peers.get(owner).is_some_and(|p| p.version >= version)
+            || self.learnt.get(id).is_some_and(|(v, _)| *v >= version)
+        {
+            return;
+        }
+        self.learnt.insert(id.clone(), (version, entry));
+    }
+
+    fn forget_learnt(&mut self, owner: &NodeId, version: u64) {
+        if !self.learnt.is_empty() {
+            self.learnt.retain(|id, (v, _)| id.node() != owner || *v > version);
+        }
     }
 
     /// Applies a delta on top of the partition held, if that is exactly at the delta's base.
@@ -421,6 +452,7 @@ impl Directory {
             }
         }
         partition.version = delta.version;
+        self.forget_learnt(&delta.owner, delta.version);
         DeltaOutcome::Applied
     }
 
@@ -428,23 +460,64 @@ impl Directory {
 
     /// Every actor in `realm` with a category starting with `prefix`, sorted, each once.
     pub fn lookup(&self, realm: &Realm, prefix: &str) -> Vec<ActorId> {
-        self.index.lookup(realm, prefix)
+        let mut ids = self.index.lookup(realm, prefix);
+        if self.learnt.is_empty() {
+            return ids;
+        }
+        ids.retain(|id| !self.learnt.contains_key(id));
+        for (id, (_, entry)) in &self.learnt {
+            if entry.as_ref().is_some_and(|e| {
+                e.realm == *realm && e.categories.iter().any(|c| c.matches(prefix))
+            }) {
+                ids.push(id.clone());
+            }
+        }
+        ids.sort();
+        ids
     }
 
     /// The categories of `realm` starting with `prefix`, each with its actors.
     pub fn categories(&self, realm: &Realm, prefix: &str) -> BTreeMap<Category, Vec<ActorId>> {
-        self.index.categories(realm, prefix)
+        let mut cats = self.index.categories(realm, prefix);
+        if self.learnt.is_empty() {
+            return cats;
+        }
+        for ids in cats.values_mut() {
+            ids.retain(|id| !self.learnt.contains_key(id));
+        }
+        for (id, (_, entry)) in &self.learnt {
+            let Some(e) = entry.as_ref().filter(|e| e.realm == *realm) else { continue };
+            for c in e.categories.iter().filter(|c| c.matches(prefix)) {
+                let ids = cats.entry(c.clone()).or_default();
+                ids.push(id.clone());
+                ids.sort();
+            }
+        }
+        cats.retain(|_, ids| !ids.is_empty());
+        cats
     }
 
     /// The sub-categories one level below `root`, each with the actors it reaches, for group
     /// handles: with `svc/a/1` and `svc/b/2` present, root `svc/` gives `svc/a/` and `svc/b/`.
     /// A category with no further `/` is its own sub-category (`svc/c` under `svc/`).
     pub fn subcategories(&self, realm: &Realm, root: &str) -> BTreeMap<String, Vec<ActorId>> {
-        self.index.subcategories(realm, root)
+        if self.learnt.is_empty() {
+            return self.index.subcategories(realm, root);
+        }
+        let mut groups: BTreeMap<String, std::collections::BTreeSet<ActorId>> = BTreeMap::new();
+        for (c, ids) in self.categories(realm, root) {
+            if let Some(g) = index::subcategory(c.as_str(), root) {
+                groups.entry(g.to_owned()).or_default().extend(ids);
+            }
+        }
+        groups.into_iter().map(|(g, ids)| (g, ids.into_iter().collect())).collect()
     }
 
     /// The entry of an actor, if it is known and its owner alive (or this node).
     pub fn entry(&self, id: &ActorId) -> Option<&Entry> {
+        if let Some((_, learnt)) = self.learnt.get(id) {
+            return learnt.as_ref();
+        }
         self.partition(id.node())?.entries.get(id)
     }
 

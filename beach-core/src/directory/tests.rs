@@ -139,6 +139,35 @@ fn digest_answer_asks_back_only_for_what_is_newer() {
     assert_eq!(b.handle_digest(&a.digest()), DigestAnswer::default());
 }
 
+#[test]
+fn learnt_changes_show_until_the_partition_catches_up() {
+    let mut b = Directory::new(node(1));
+    b.node_up(&node(0));
+    let id = node(0).actor_id(1);
+    b.learn(&id, Some(entry(&["x"])), 1);
+    assert_eq!(b.lookup(&realm(), "x"), vec![id.clone()], "visible before the partition arrives");
+    assert_eq!(b.categories(&realm(), "").len(), 1);
+    assert_eq!(b.subcategories(&realm(), "").len(), 1);
+    assert!(b.entry(&id).is_some());
+    // The partition at version 1 arrives: the learnt entry is dropped, the partition rules.
+    let mut p = Partition::empty(node(0));
+    p.version = 1;
+    p.entries.insert(id.clone(), entry(&["x"]));
+    assert!(b.install(p.clone()));
+    assert!(b.learnt.is_empty());
+    // A learnt removal hides the actor until the partition without it arrives.
+    b.learn(&id, None, 2);
+    assert_eq!(b.lookup(&realm(), "x"), vec![]);
+    assert!(b.entry(&id).is_none());
+    b.learn(&id, Some(entry(&["x"])), 1);
+    assert_eq!(b.lookup(&realm(), "x"), vec![], "an older learnt change never wins");
+    // The owner dies: whatever was learnt of it goes too.
+    b.node_down(&node(0));
+    assert!(b.learnt.is_empty());
+    b.learn(&node(1).actor_id(5), Some(entry(&["y"])), 1);
+    assert!(b.learnt.is_empty(), "own actors are never learnt");
+}
+
 // ----- property tests: anti-entropy converges under any order and duplication -----
 
 const NODES: usize = 4;

@@ -43,6 +43,16 @@ pub enum Envelope {
     },
     /// The fast path: a change to the sender's own partition.
     Delta(PartitionDelta),
+    /// A client asks its entry node for the directory: the client's digest.
+    ViewRequest(Digest),
+    /// The answer to [`Envelope::ViewRequest`]: the live nodes and the partitions newer than
+    /// the client's digest. Clients hold a read-only copy of the directory this way.
+    View {
+        /// The nodes alive, the answering node included.
+        alive: Vec<NodeId>,
+        /// The partitions the client lacks or holds an older version of.
+        partitions: Vec<Partition>,
+    },
 }
 
 /// The handshake, in the order its steps are sent.
@@ -128,6 +138,9 @@ pub struct Request {
 pub struct Reply {
     /// The id of the request answered.
     pub id: u64,
+    /// The attempt answered: a late reply to an earlier attempt is told apart from the
+    /// current one.
+    pub attempt: u32,
     /// The reply data, or the error.
     pub result: Result<Payload, RemoteError>,
 }
@@ -171,6 +184,9 @@ pub enum AdminOp {
     },
     /// Stop every actor in every realm.
     Flush,
+    /// Do `op` on the receiving node only: what an entry node sends to the node that owns
+    /// the actors concerned, or to every node when it fans a cluster-wide call out.
+    OnNode(Box<AdminOp>),
     /// Add a category to a live actor.
     AddCategory {
         /// The actor.
@@ -248,15 +264,29 @@ pub struct AdminReply {
     pub result: Result<AdminAnswer, String>,
 }
 
+/// An actor changed by an admin call, with its owner's partition version after the change, so
+/// the caller can show the change before the owner's partition reaches it (read-your-writes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActorRecord {
+    /// The actor.
+    pub id: ActorId,
+    /// Its entry after the change (before it, for a stopped actor).
+    pub entry: crate::directory::Entry,
+    /// The owner's partition version after the change.
+    pub version: u64,
+}
+
 /// The answers to the administrative operations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AdminAnswer {
-    /// The actors added, with their nodes.
-    Spawned(Vec<ActorId>),
+    /// The actors added.
+    Spawned(Vec<ActorRecord>),
     /// A dry run's placement: the node and the reason for each actor.
     Placement(Vec<(NodeId, String)>),
     /// The actors stopped.
-    Stopped(Vec<ActorId>),
+    Stopped(Vec<ActorRecord>),
+    /// The actor whose categories changed.
+    Recategorized(ActorRecord),
     /// How many actors a flush stopped.
     Flushed(u64),
     /// Done, nothing to report.

@@ -66,9 +66,10 @@ fn samples() -> Vec<Envelope> {
         Envelope::Handshake(Handshake::Refused { reason: "wrong cluster".into() }),
         Envelope::Request(request.clone()),
         Envelope::OneWay(request),
-        Envelope::Reply(Reply { id: 99, result: Ok(Payload::null()) }),
+        Envelope::Reply(Reply { id: 99, attempt: 0, result: Ok(Payload::null()) }),
         Envelope::Reply(Reply {
             id: 99,
+            attempt: 2,
             result: Err(RemoteError { error: codes::QUEUE_FULL.into(), data: None }),
         }),
         Envelope::Admin(AdminCall { id: 1, token: Some("t".into()), op: AdminOp::Spawn(spec) }),
@@ -84,8 +85,19 @@ fn samples() -> Vec<Envelope> {
         }),
         Envelope::AdminReply(AdminReply {
             id: 1,
-            result: Ok(AdminAnswer::Spawned(vec![id.clone()])),
+            result: Ok(AdminAnswer::Spawned(vec![ActorRecord {
+                id: id.clone(),
+                entry: entry.clone(),
+                version: 4,
+            }])),
         }),
+        Envelope::Admin(AdminCall {
+            id: 3,
+            token: None,
+            op: AdminOp::OnNode(Box::new(AdminOp::Flush)),
+        }),
+        Envelope::ViewRequest(Digest::default()),
+        Envelope::View { alive: vec![node()], partitions: vec![] },
         Envelope::AdminReply(AdminReply { id: 2, result: Err(codes::UNPRIVILEGED.into()) }),
         Envelope::Membership(Bytes::from_static(b"swim")),
         Envelope::Digest(Digest { versions: BTreeMap::from([(node(), 3)]) }),
@@ -124,7 +136,7 @@ fn every_envelope_round_trips_and_frames_stream_back_to_back() {
 #[test]
 fn payloads_travel_as_opaque_byte_strings() {
     let payload = Payload::encode(&Value::map([("k", "v")])).unwrap();
-    let reply = Envelope::Reply(Reply { id: 1, result: Ok(payload.clone()) });
+    let reply = Envelope::Reply(Reply { id: 1, attempt: 0, result: Ok(payload.clone()) });
     let buf = frames(&[reply]);
     // The payload's exact bytes appear inside the frame, unchanged (a CBOR byte string).
     assert!(buf.windows(payload.as_bytes().len()).any(|w| w == payload.as_bytes()));

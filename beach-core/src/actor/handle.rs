@@ -1,0 +1,484 @@
+//! Handles: virtual references to a category (or one actor) that pick a member per request,
+//! retry elsewhere, and fan out.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::model::{ActorId, NodeId, Realm};
+use crate::rng::NodeRng;
+use crate::routing::{Attempts, Failure, Mode, RetryDecision, RoutingError};
+use crate::runtime::Runtime;
+use crate::value::{Payload, ValueError};
+use crate::wire::{self, RemoteError, codes};
+
+/// What a handle needs from the node or client it belongs to.
+#[async_trait]
+pub(crate) trait Port: Send + Sync + 'static {
+    fn runtime(&self) -> &dyn Runtime;
+    /// The members of `realm` whose category starts with `prefix`, from the local view.
+    fn members(&self, realm: &Realm, prefix: &str) -> Vec<ActorId>;
+    fn subcategories(&self, realm: &Realm, root: &str) -> BTreeMap<String, Vec<ActorId>>;
+    /// Asks an authoritative source when the local view has no member (a client asks its
+    /// entry node); a node's own view is authoritative.
+    async fn resolve(&self, realm: &Realm, prefix: &str) -> Vec<ActorId>;
+    fn local_node(&self) -> Option<&NodeId>;
+    fn is_connected(&self, node: &NodeId) -> bool;
+    fn fork_rng(&self) -> NodeRng;
+    fn next_request_id(&self) -> u64;
+    fn default_timeout(&self) -> Duration;
+    /// Sends one attempt and waits for its reply until `request.timeout_ms` runs out.
+    async fn call(&self, request: wire::Request) -> Result<Payload, CallError>;
+    /// Sends a one-way message; `false` when it could not even be sent.
+    fn tell(&self, request: wire::Request) -> bool;
+    /// Requests in flight from this port to `actor`.
+    fn pending(&self, actor: &ActorId) -> u64;
+    /// Stops a hosted actor (an actor stopping itself); nothing for a client.
+    fn stop_actor(&self, id: &ActorId);
+}
+
+/// How one attempt failed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum CallError {
+    Unreachable(String),
+    Timeout,
+    Remote(RemoteError),
+}
+
+impl CallError {
+    fn failure(&self) -> Failure {
+        match self {
+            CallError::Unreachable(_) => Failure::Unreachable,
+            CallError::Timeout => Failure::Timeout,
+            CallError::Remote(r) => Failure::from_message(&r.error),
+        }
+    }
+}
+
+impl From<CallError> for RequestError {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Unreachable(why) => RequestError::Unreachable(why),
+            CallError::Timeout => RequestError::Timeout,
+            CallError::Remote(r) => RequestError::Remote { error: r.error, data: r.data },
+        }
+    }
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RequestError {
+    /// No actor matches the category (answered at once, not after the timeout).
+    #[error("no actor in category {category:?}")]
+    NoActors {
+        /// The category asked.
+        category: String,
+    },
+    /// No reply before the deadline, on every attempt.
+    #[error("timeout")]
+    Timeout,
+    /// The actor's node could not be reached.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// The actor answered with an error (see [`crate::wire::codes`] for the fixed ones).
+    #[error("{error}")]
+    Remote {
+        /// The error message.
+        error: String,
+        /// Data attached to the error.
+        data: Option<Payload>,
+    },
+    /// The request could not be routed (affinity without a key).
+    #[error(transparent)]
+    Routing(#[from] RoutingError),
+    /// The request data could not be encoded, or the reply decoded.
+    #[error(transparent)]
+    Payload(#[from] ValueError),
+}
+
+impl RequestError {
+    /// The error message as clients match on it: `timeout`, `queue full`, `unauthorized`, a
+    /// handler's own message, ...
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+
+    /// Whether this is the error reply `code` (one of [`crate::wire::codes`]).
+    pub fn is(&self, code: &str) -> bool {
+        match self {
+            RequestError::Remote { error, .. } => error == code,
+            RequestError::Timeout => code == codes::TIMEOUT,
+            _ => false,
+        }
+    }
+}
+
+/// Per-request settings of a handle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestOptions {
+    /// The deadline for the whole request, all attempts included; `None` takes the cluster's
+    /// `request_timeout_default`.
+    pub timeout: Option<Duration>,
+    /// How many times a `timeout`, `wrong dest`, `queue full` or unreachable node is retried
+    /// on another actor.
+    pub retries: u32,
+    /// The key for `affinity` mode.
+    pub key: Option<Vec<u8>>,
+    /// How the member is picked.
+    pub mode: Mode,
+    /// The ident checked against the actor's trusted idents.
+    pub ident: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Category(String),
+    Actor(ActorId),
+}
+
+/// A virtual handle to the actors of a category (or to one actor): it resolves members from
+/// the directory view at each request, picks one by its mode, and retries elsewhere. Cheap to
+/// clone; the builder methods return a copy with one setting changed.
+#[derive(Clone)]
+pub struct Handle {
+    port: Arc<dyn Port>,
+    realm: Realm,
+    target: Target,
+    options: RequestOptions,
+    rng: Arc<Mutex<NodeRng>>,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("realm", &self.realm)
+            .field("target", &self.target)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl Handle {
+    pub(crate) fn new(
+        port: Arc<dyn Port>,
+        realm: Realm,
+        category: &str,
+        mode: Mode,
+        ident: Option<String>,
+    ) -> Self {
+        let rng = Arc::new(Mutex::new(port.fork_rng()));
+        Self {
+            port,
+            realm,
+            target: Target::Category(category.to_owned()),
+            options: RequestOptions { timeout: None, retries: 0, key: None, mode, ident },
+            rng,
+        }
+    }
+
+    /// A handle to one actor by id, with the same settings.
+    pub fn to_actor(&self, id: ActorId) -> Self {
+        Self { target: Target::Actor(id), ..self.clone() }
+    }
+
+    /// The category this handle reaches (the printed id for a one-actor handle).
+    pub fn category(&self) -> String {
+        match &self.target {
+            Target::Category(c) => c.clone(),
+            Target::Actor(id) => id.to_string(),
+        }
+    }
+
+    /// The realm.
+    pub fn realm(&self) -> &Realm {
+        &self.realm
+    }
+
+    /// The settings.
+    pub fn options(&self) -> &RequestOptions {
+        &self.options
+    }
+
+    /// With a deadline for each request (all attempts included).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = Some(timeout);
+        self
+    }
+
+    /// With `retries` retries on other actors.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.options.retries = retries;
+        self
+    }
+
+    /// With a routing mode.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.options.mode = mode;
+        self
+    }
+
+    /// With an affinity key (and `affinity` mode).
+    pub fn key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.options.key = Some(key.as_ref().to_vec());
+        self.options.mode = Mode::Affinity;
+        self
+    }
+
+    /// With an ident.
+    pub fn ident(mut self, ident: impl Into<String>) -> Self {
+        self.options.ident = Some(ident.into());
+        self
+    }
+
+    /// The current members, from the local directory view.
+    pub fn members(&self) -> Vec<ActorId> {
+        match &self.target {
+            Target::Category(c) => self.port.members(&self.realm, c),
+            Target::Actor(id) => vec![id.clone()],
+        }
+    }
+
+    /// Whether any actor matches.
+    pub fn is_available(&self) -> bool {
+        !self.members().is_empty()
+    }
+
+    /// How many actors match.
+    pub fn num_available(&self) -> usize {
+        self.members().len()
+    }
+
+    /// Requests in flight from this node or client, per member.
+    pub fn pending(&self) -> BTreeMap<ActorId, u64> {
+        self.members().into_iter().map(|m| (m.clone(), self.port.pending(&m))).collect()
+    }
+
+    fn timeout_or_default(&self) -> Duration {
+        self.options.timeout.unwrap_or_else(|| self.port.default_timeout())
+    }
+
+    fn wire_request(
+        &self,
+        id: u64,
+        to: ActorId,
+        kind: &str,
+        data: Payload,
+        timeout: Duration,
+        attempt: u32,
+    ) -> wire::Request {
+        wire::Request {
+            id,
+            to,
+            realm: self.realm.clone(),
+            kind: kind.to_owned(),
+            data,
+            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1),
+            ident: self.options.ident.clone(),
+            attempt,
+        }
+    }
+
+    /// Sends `data` (any serde value) as a request of type `kind` and waits for the reply.
+    pub async fn request<T: Serialize + ?Sized>(
+        &self,
+        kind: &str,
+        data: &T,
+    ) -> Result<Payload, RequestError> {
+        self.request_payload(kind, Payload::encode(data)?).await
+    }
+
+    /// Sends a request and decodes the reply into `R`.
+    pub async fn ask<T: Serialize + ?Sized, R: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+        data: &T,
+    ) -> Result<R, RequestError> {
+        Ok(self.request(kind, data).await?.decode()?)
+    }
+
+    /// [`Handle::request`] with already-encoded data.
+    pub async fn request_payload(
+        &self,
+        kind: &str,
+        data: Payload,
+    ) -> Result<Payload, RequestError> {
+        let rt = self.port.runtime();
+        let mut members = self.members();
+        if members.is_empty()
+            && let Target::Category(c) = &self.target
+        {
+            members = self.port.resolve(&self.realm, c).await;
+        }
+        if members.is_empty() {
+            return Err(RequestError::NoActors { category: self.category() });
+        }
+        let mut attempts = Attempts::new(
+            self.port.next_request_id(),
+            rt.now() + self.timeout_or_default(),
+            self.options.retries,
+        );
+        loop {
+            let target = {
+                let mut rng = self.rng.lock().expect("handle rng");
+                attempts.pick(
+                    self.options.mode,
+                    &members,
+                    self.options.key.as_deref(),
+                    self.port.local_node(),
+                    |n| self.port.is_connected(n),
+                    &mut *rng,
+                )?
+            };
+            let Some(left) = attempts.remaining(rt.now()) else {
+                return Err(RequestError::Timeout);
+            };
+            let req = self.wire_request(
+                attempts.request_id(),
+                target,
+                kind,
+                data.clone(),
+                left,
+                attempts.attempt(),
+            );
+            let err = match self.port.call(req).await {
+                Ok(reply) => return Ok(reply),
+                Err(e) => e,
+            };
+            match attempts.on_failure(rt.now(), &err.failure(), &members) {
+                RetryDecision::GiveUp => return Err(err.into()),
+                RetryDecision::Retry { after } => {
+                    if !after.is_zero() {
+                        rt.sleep(after).await;
+                    }
+                    let fresh = self.members();
+                    if !fresh.is_empty() {
+                        members = fresh;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a request that expects no reply to one member (fire and forget). Fails only
+    /// when no member matches or the data cannot be encoded.
+    pub fn shoot<T: Serialize + ?Sized>(&self, kind: &str, data: &T) -> Result<(), RequestError> {
+        let data = Payload::encode(data)?;
+        let members = self.members();
+        let target = {
+            let mut rng = self.rng.lock().expect("handle rng");
+            crate::routing::choose(
+                self.options.mode,
+                &members,
+                self.options.key.as_deref(),
+                self.port.local_node(),
+                |n| self.port.is_connected(n),
+                &[],
+                &mut *rng,
+            )
+            .map_err(|e| match e {
+                RoutingError::NoMembers => RequestError::NoActors { category: self.category() },
+                e => e.into(),
+            })?
+            .clone()
+        };
+        let req = self.wire_request(
+            self.port.next_request_id(),
+            target,
+            kind,
+            data,
+            self.timeout_or_default(),
+            0,
+        );
+        self.port.tell(req);
+        Ok(())
+    }
+
+    /// Sends a message that expects no reply to every current member; returns how many were
+    /// sent.
+    pub fn broadcast<T: Serialize + ?Sized>(
+        &self,
+        kind: &str,
+        data: &T,
+    ) -> Result<usize, RequestError> {
+        let data = Payload::encode(data)?;
+        let id = self.port.next_request_id();
+        let timeout = self.timeout_or_default();
+        let members = self.members();
+        let sent = members
+            .into_iter()
+            .filter(|m| {
+                self.port.tell(self.wire_request(id, m.clone(), kind, data.clone(), timeout, 0))
+            })
+            .count();
+        Ok(sent)
+    }
+
+    /// Sends the request to every current member at once and collects one result each, in
+    /// member order. No retries: each answer is that member's.
+    pub async fn request_from_all<T: Serialize + ?Sized>(
+        &self,
+        kind: &str,
+        data: &T,
+    ) -> Result<Vec<(ActorId, Result<Payload, RequestError>)>, RequestError> {
+        let data = Payload::encode(data)?;
+        let id = self.port.next_request_id();
+        let timeout = self.timeout_or_default();
+        let calls = self.members().into_iter().map(|m| {
+            let req = self.wire_request(id, m.clone(), kind, data.clone(), timeout, 0);
+            async move { (m, self.port.call(req).await.map_err(RequestError::from)) }
+        });
+        Ok(futures::future::join_all(calls).await)
+    }
+}
+
+/// A group handle: the sub-categories one level below a root (`svc/` → `svc/a/`, `svc/b/`). A
+/// request goes to one actor of each sub-category and returns one result per sub-category.
+#[derive(Debug, Clone)]
+pub struct Group {
+    root: Handle,
+}
+
+impl Group {
+    pub(crate) fn new(root: Handle) -> Self {
+        Self { root }
+    }
+
+    /// The root handle, for settings.
+    pub fn root(&self) -> &Handle {
+        &self.root
+    }
+
+    /// With settings changed on the root handle (timeout, retries, ident, mode).
+    pub fn configure(mut self, f: impl FnOnce(Handle) -> Handle) -> Self {
+        self.root = f(self.root);
+        self
+    }
+
+    /// The current sub-categories, sorted.
+    pub fn subcategories(&self) -> Vec<String> {
+        self.root.port.subcategories(&self.root.realm, &self.root.category()).into_keys().collect()
+    }
+
+    /// Sends the request to one actor of each sub-category, concurrently; one result per
+    /// sub-category, sorted by sub-category.
+    pub async fn request<T: Serialize + ?Sized>(
+        &self,
+        kind: &str,
+        data: &T,
+    ) -> Result<Vec<(String, Result<Payload, RequestError>)>, RequestError> {
+        let data = Payload::encode(data)?;
+        let calls = self.subcategories().into_iter().map(|sub| {
+            let handle = Handle { target: Target::Category(sub.clone()), ..self.root.clone() };
+            let data = data.clone();
+            async move {
+                let r = handle.request_payload(kind, data).await;
+                (sub, r)
+            }
+        });
+        Ok(futures::future::join_all(calls).await)
+    }
+}

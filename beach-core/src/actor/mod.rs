@@ -1,0 +1,108 @@
+//! Actors: the [`Actor`] trait, what a handler receives ([`Request`]) and returns
+//! ([`Response`]), the [`Context`] of an actor's services, and the [`Registry`] of actor types a
+//! node can spawn.
+//!
+//! Handlers run **concurrently** on one actor (as in py-beach: A may ask B, which asks A, without
+//! deadlock), so they take `&self`; keep mutable state behind a lock or atomics.
+//!
+//! ```
+//! use async_trait::async_trait;
+//! use beach_core::actor::{Actor, Context, InitError, Request, Response};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Time { time: f64 }
+//!
+//! /// Answers `ping` with the time.
+//! struct Pong;
+//!
+//! #[async_trait]
+//! impl Actor for Pong {
+//!     async fn init(_ctx: &Context) -> Result<Self, InitError> {
+//!         Ok(Pong)
+//!     }
+//!
+//!     async fn handle(&self, ctx: &Context, request: Request) -> Response {
+//!         match request.kind() {
+//!             "ping" => Response::ok(&Time { time: ctx.unix_time() }),
+//!             _ => Response::unsupported(),
+//!         }
+//!     }
+//! }
+//! ```
+
+mod context;
+mod handle;
+mod registry;
+mod request;
+mod stats;
+
+use async_trait::async_trait;
+
+pub use context::Context;
+pub(crate) use context::ContextParts;
+pub(crate) use handle::{CallError, Port};
+pub use handle::{Group, Handle, RequestError, RequestOptions};
+pub use registry::Registry;
+pub(crate) use registry::panic_message;
+pub use request::{Request, Response};
+pub use stats::{ActorStats, LatencyHistogram};
+
+/// Why an actor could not start; it becomes the spawn's error, message included.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InitError(pub String);
+
+impl InitError {
+    /// An init error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl From<String> for InitError {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for InitError {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+/// An actor: constructed by [`Actor::init`], then serving requests with [`Actor::handle`]
+/// until stopped, when [`Actor::drain`] and [`Actor::deinit`] run.
+#[async_trait]
+pub trait Actor: Send + Sync + 'static {
+    /// Builds the actor from its context (parameters, resources, handles). An error aborts the
+    /// spawn and is reported to whoever spawned it. The spawn returns only after this
+    /// succeeded.
+    async fn init(ctx: &Context) -> Result<Self, InitError>
+    where
+        Self: Sized;
+
+    /// Serves one request. Runs concurrently with other calls; a panic becomes an
+    /// `exception` reply and the actor keeps serving.
+    async fn handle(&self, ctx: &Context, request: Request) -> Response;
+
+    /// Called when the actor is asked to stop, before in-flight requests are waited for
+    /// (within the grace period). Only called for actors spawned as `drainable`.
+    async fn drain(&self, _ctx: &Context) {}
+
+    /// Called once after the actor stopped serving.
+    async fn deinit(&self, _ctx: &Context) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The engine holds actors as `Arc<dyn Actor>`: this must compile.
+    #[test]
+    fn actor_is_object_safe() {
+        fn takes(_: Option<&dyn Actor>) {}
+        takes(None);
+    }
+}

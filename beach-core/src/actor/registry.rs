@@ -1,0 +1,104 @@
+//! The registry of actor types a node can spawn, by name.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt;
+
+use super::{Actor, Context, InitError};
+use crate::model::{ActorType, ModelError};
+use crate::runtime::BoxFuture;
+
+/// Builds one actor of a registered type from its context; panics in `init` become errors.
+pub(crate) type Factory =
+    Arc<dyn Fn(Context) -> BoxFuture<'static, Result<Arc<dyn Actor>, InitError>> + Send + Sync>;
+
+/// The actor types a node knows, by the name spawns use (`Pong`).
+///
+/// ```
+/// # use async_trait::async_trait;
+/// # use beach_core::actor::{Actor, Context, InitError, Request, Response};
+/// # struct Pong;
+/// # #[async_trait]
+/// # impl Actor for Pong {
+/// #     async fn init(_: &Context) -> Result<Self, InitError> { Ok(Pong) }
+/// #     async fn handle(&self, _: &Context, _: Request) -> Response { Response::unsupported() }
+/// # }
+/// use beach_core::actor::Registry;
+///
+/// let registry = Registry::new().with::<Pong>("Pong");
+/// assert!(registry.contains("Pong"));
+/// ```
+#[derive(Clone, Default)]
+pub struct Registry {
+    types: BTreeMap<ActorType, Factory>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.types.keys()).finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `A` under `name`, replacing any type of that name.
+    pub fn register<A: Actor>(&mut self, name: &str) -> Result<(), ModelError> {
+        let factory: Factory = Arc::new(|ctx: Context| {
+            Box::pin(async move {
+                match AssertUnwindSafe(A::init(&ctx)).catch_unwind().await {
+                    Ok(Ok(actor)) => Ok(Arc::new(actor) as Arc<dyn Actor>),
+                    Ok(Err(e)) => Err(e),
+                    Err(panic) => {
+                        Err(InitError(format!("init panicked: {}", panic_message(&*panic))))
+                    }
+                }
+            })
+        });
+        self.types.insert(ActorType::new(name)?, factory);
+        Ok(())
+    }
+
+    /// Registers `A` under `name`, builder style.
+    ///
+    /// # Panics
+    /// If `name` is not a valid actor type name (empty, too long, control characters): type
+    /// names are written in code, so this is a programming error.
+    pub fn with<A: Actor>(mut self, name: &str) -> Self {
+        if let Err(e) = self.register::<A>(name) {
+            panic!("invalid actor type name {name:?}: {e}");
+        }
+        self
+    }
+
+    /// Whether a type of that name is registered.
+    pub fn contains(&self, name: &str) -> bool {
+        self.types.contains_key(name)
+    }
+
+    /// The registered type names, sorted.
+    pub fn types(&self) -> impl Iterator<Item = &ActorType> {
+        self.types.keys()
+    }
+
+    pub(crate) fn factory(&self, name: &str) -> Option<&Factory> {
+        self.types.get(name)
+    }
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_owned()
+    }
+}

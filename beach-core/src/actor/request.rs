@@ -1,0 +1,125 @@
+//! What a handler receives and returns.
+
+use std::time::Instant;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::value::{Payload, Value, ValueError};
+use crate::wire::{RemoteError, codes};
+
+/// A request as a handler sees it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub(crate) id: u64,
+    pub(crate) kind: String,
+    pub(crate) data: Payload,
+    pub(crate) ident: Option<String>,
+    pub(crate) attempt: u32,
+    pub(crate) deadline: Instant,
+}
+
+impl Request {
+    /// The request type, such as `ping`.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The request data, decoded into `T`.
+    pub fn data<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
+        self.data.decode()
+    }
+
+    /// The request data as a dynamic value.
+    pub fn value(&self) -> Result<Value, ValueError> {
+        self.data.to_value()
+    }
+
+    /// The raw request data.
+    pub fn payload(&self) -> &Payload {
+        &self.data
+    }
+
+    /// The request id: the same on every retry, so a handler can de-duplicate.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Which attempt this is, 0 for the first.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The caller's ident, if it sent one.
+    pub fn ident(&self) -> Option<&str> {
+        self.ident.as_deref()
+    }
+
+    /// When the caller gives up; work past it is wasted.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+}
+
+/// A handler's answer: data, or an error message (with optional data) that the caller gets
+/// as [`crate::actor::RequestError::Remote`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response(pub(crate) Result<Payload, RemoteError>);
+
+impl Response {
+    /// Success with `data`. If `data` cannot be encoded, the caller gets an `exception` error
+    /// saying why.
+    pub fn ok<T: Serialize + ?Sized>(data: &T) -> Self {
+        match Payload::encode(data) {
+            Ok(p) => Response(Ok(p)),
+            Err(e) => Self::error(format!("{}: {e}", codes::EXCEPTION)),
+        }
+    }
+
+    /// Success with already-encoded data.
+    pub fn payload(data: Payload) -> Self {
+        Response(Ok(data))
+    }
+
+    /// Success without data.
+    pub fn empty() -> Self {
+        Response(Ok(Payload::null()))
+    }
+
+    /// An error with a message.
+    pub fn error(message: impl Into<String>) -> Self {
+        Response(Err(RemoteError { error: message.into(), data: None }))
+    }
+
+    /// An error with a message and data.
+    pub fn error_with<T: Serialize + ?Sized>(message: impl Into<String>, data: &T) -> Self {
+        Response(Err(RemoteError { error: message.into(), data: Payload::encode(data).ok() }))
+    }
+
+    /// The answer to a request type the actor does not handle:
+    /// `request type not supported by actor`.
+    pub fn unsupported() -> Self {
+        Self::error(codes::UNSUPPORTED)
+    }
+
+    /// Whether this is a success.
+    pub fn is_ok(&self) -> bool {
+        self.0.is_ok()
+    }
+
+    /// The result inside.
+    pub fn into_result(self) -> Result<Payload, RemoteError> {
+        self.0
+    }
+}
+
+impl<T: Serialize, E: std::fmt::Display> From<Result<T, E>> for Response {
+    /// `Ok` data becomes a success, an `Err` becomes an error with its message, so handlers can
+    /// use `?`-style helpers and convert at the end.
+    fn from(r: Result<T, E>) -> Self {
+        match r {
+            Ok(v) => Response::ok(&v),
+            Err(e) => Response::error(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Built-in per-actor statistics: counts, errors by kind, in-flight, latency.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Sub-buckets per power of two: latencies are kept within about 19% of their value.
+const SUB: u32 = 4;
+const BUCKETS: usize = 64 * SUB as usize;
+
+/// A log-scale latency histogram in microseconds: constant memory, percentiles within one
+/// bucket (about 19%).
+#[derive(Debug, Clone)]
+pub struct LatencyHistogram {
+    counts: Vec<u64>,
+    total: u64,
+    sum_us: u128,
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self { counts: vec![0; BUCKETS], total: 0, sum_us: 0 }
+    }
+}
+
+impl LatencyHistogram {
+    /// Values below 8µs have a bucket each; above, each power of two has `SUB` buckets.
+    fn bucket(us: u64) -> usize {
+        if us < 8 {
+            return us as usize;
+        }
+        let log = 63 - us.leading_zeros();
+        let frac = (us >> (log - 2)) & 0b11;
+        8 + ((log - 3) * SUB) as usize + frac as usize
+    }
+
+    fn upper_bound(bucket: usize) -> u64 {
+        if bucket < 8 {
+            return bucket as u64;
+        }
+        let log = (bucket - 8) as u32 / SUB + 3;
+        let frac = (bucket - 8) as u64 % u64::from(SUB);
+        let step = 1u64 << (log - 2);
+        (1u64 << log).saturating_add(frac * step).saturating_add(step - 1)
+    }
+
+    /// Records one latency.
+    pub fn record(&mut self, latency: Duration) {
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.counts[Self::bucket(us)] += 1;
+        self.total += 1;
+        self.sum_us += u128::from(us);
+    }
+
+    /// How many latencies were recorded.
+    pub fn count(&self) -> u64 {
+        self.total
+    }
+
+    /// The mean, or zero when empty.
+    pub fn mean(&self) -> Duration {
+        if self.total == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_micros((self.sum_us / u128::from(self.total)) as u64)
+    }
+
+    /// The `q` quantile (0.0 to 1.0), as the upper bound of its bucket; zero when empty.
+    pub fn quantile(&self, q: f64) -> Duration {
+        if self.total == 0 {
+            return Duration::ZERO;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * self.total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Duration::from_micros(Self::upper_bound(i));
+            }
+        }
+        Duration::from_micros(Self::upper_bound(BUCKETS - 1))
+    }
+}
+
+/// The counters of one actor, updated as it serves.
+#[derive(Debug, Default)]
+pub struct ActorStats {
+    received: AtomicU64,
+    replied: AtomicU64,
+    queue_full: AtomicU64,
+    dropped: AtomicU64,
+    in_flight: AtomicU64,
+    errors: Mutex<BTreeMap<String, u64>>,
+    latency: Mutex<LatencyHistogram>,
+}
+
+impl ActorStats {
+    pub(crate) fn received(&self) {
+        self.received.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn started(&self) {
+        self.in_flight.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn finished(&self, latency: Duration, error: Option<&str>) {
+        self.in_flight.fetch_sub(1, Relaxed);
+        self.replied.fetch_add(1, Relaxed);
+        self.latency.lock().expect("stats lock").record(latency);
+        if let Some(e) = error {
+            self.error(e);
+        }
+    }
+
+    pub(crate) fn error(&self, kind: &str) {
+        // Group by the message's first words so that messages with details do not explode
+        // the map (`exception: index out of range` counts as `exception`).
+        let kind = kind.split(':').next().unwrap_or(kind);
+        *self.errors.lock().expect("stats lock").entry(kind.to_owned()).or_insert(0) += 1;
+    }
+
+    pub(crate) fn queue_full(&self) {
+        self.queue_full.fetch_add(1, Relaxed);
+        self.error(crate::wire::codes::QUEUE_FULL);
+    }
+
+    pub(crate) fn dropped(&self) {
+        self.dropped.fetch_add(1, Relaxed);
+    }
+
+    /// Requests received.
+    pub fn received_count(&self) -> u64 {
+        self.received.load(Relaxed)
+    }
+
+    /// Requests answered (successes and errors).
+    pub fn replied_count(&self) -> u64 {
+        self.replied.load(Relaxed)
+    }
+
+    /// Requests refused with `queue full`.
+    pub fn queue_full_count(&self) -> u64 {
+        self.queue_full.load(Relaxed)
+    }
+
+    /// Requests dropped unanswered because their deadline had passed.
+    pub fn dropped_count(&self) -> u64 {
+        self.dropped.load(Relaxed)
+    }
+
+    /// Requests being served now.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Relaxed)
+    }
+
+    /// Error replies by kind.
+    pub fn errors(&self) -> BTreeMap<String, u64> {
+        self.errors.lock().expect("stats lock").clone()
+    }
+
+    /// A copy of the latency histogram.
+    pub fn latency(&self) -> LatencyHistogram {
+        self.latency.lock().expect("stats lock").clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_land_within_a_bucket() {
+        let mut h = LatencyHistogram::default();
+        for us in 1..=1000u64 {
+            h.record(Duration::from_micros(us));
+        }
+        let p50 = h.quantile(0.5).as_micros() as f64;
+        let p99 = h.quantile(0.99).as_micros() as f64;
+        assert!((500.0..=500.0 * 1.25).contains(&p50), "{p50}");
+        assert!((990.0..=990.0 * 1.25).contains(&p99), "{p99}");
+        assert_eq!(h.mean(), Duration::from_micros(500));
+        assert_eq!(LatencyHistogram::default().quantile(0.5), Duration::ZERO);
+        for us in [0u64, 1, 2, 3, 7, 8, 9, 15, 16, 100, 1 << 40, u64::MAX] {
+            let b = LatencyHistogram::bucket(us);
+            assert!(b < BUCKETS);
+            assert!(LatencyHistogram::upper_bound(b) >= us, "{us} in bucket {b}");
+            assert!(
+                b < 8 || LatencyHistogram::upper_bound(b - 1) < us,
+                "{us} belongs lower than {b}"
+            );
+        }
+    }
+}

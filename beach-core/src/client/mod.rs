@@ -1,0 +1,459 @@
+//! The client: how programs outside the cluster (and the CLI) deploy actors and talk to
+//! categories.
+//!
+//! [`Beach::connect`] reaches any seed; that node is the client's entry for admin calls and
+//! keeps the client's read-only copy of the directory fresh (every sync period, or at once
+//! after the client's own changes). Requests go straight to the node hosting the chosen actor.
+
+mod port;
+mod spec;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::actor::{Group, Handle};
+use crate::config::ClusterConfig;
+use crate::directory::Directory;
+use crate::link::{Dispatch, Links, Outbox};
+use crate::model::{ActorId, Category, Endpoint, NodeId, Realm};
+use crate::rng::{NodeRng, derive};
+use crate::routing::Mode;
+use crate::runtime::{Runtime, timeout};
+use crate::transport::Transport;
+use crate::wire::{
+    ActorLoad, ActorRecord, AdminAnswer, AdminOp, Envelope, Handshake, NodeHealth, NodeInfo,
+    NodeMetadata, PROTOCOL_VERSION, Peer, SpawnSpec,
+};
+use port::ClientPort;
+
+/// How a client connects.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// The nodes to try, in order; any node of the cluster works as entry.
+    pub seeds: Vec<Endpoint>,
+    /// The cluster's name (checked by the nodes).
+    pub cluster_name: String,
+    /// The admin token, for spawns, stops and the like.
+    pub admin_token: Option<String>,
+    /// The default request timeout.
+    pub request_timeout: Duration,
+    /// How often the directory copy is refreshed.
+    pub sync_interval: Duration,
+    /// The seed of the client's random choices.
+    pub rng_seed: u64,
+    /// A name for the nodes' logs.
+    pub name: String,
+}
+
+impl ClientOptions {
+    /// Options for `seeds`, with the defaults of an empty `cluster.yaml`.
+    pub fn new(seeds: Vec<Endpoint>) -> Self {
+        Self::from_config(&ClusterConfig::default(), seeds)
+    }
+
+    /// Options from a cluster configuration (name, token, timings) and seeds.
+    pub fn from_config(config: &ClusterConfig, seeds: Vec<Endpoint>) -> Self {
+        Self {
+            seeds,
+            cluster_name: config.cluster_name.clone(),
+            admin_token: config.admin_token.clone(),
+            request_timeout: config.request_timeout_default,
+            sync_interval: config.sync_interval,
+            rng_seed: 0,
+            name: "client".to_owned(),
+        }
+    }
+}
+
+/// Why a client call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// No seed answered.
+    #[error("cannot reach any seed ({seeds}): {reason}; is beach-node running?")]
+    NoSeed {
+        /// The seeds tried.
+        seeds: String,
+        /// The last failure.
+        reason: String,
+    },
+    /// The cluster answered with an error (`unprivileged`, an init error, an unknown type,
+    /// ...).
+    #[error("{0}")]
+    Cluster(String),
+    /// The cluster answered something this client did not expect.
+    #[error("unexpected answer from the cluster: {0}")]
+    Protocol(String),
+}
+
+/// How long connecting to one seed may take.
+const SEED_WAIT: Duration = Duration::from_secs(3);
+
+/// A connection to a cluster. Cheap to clone; [`Beach::with_realm`] gives a copy working in
+/// another realm over the same connections.
+#[derive(Clone)]
+pub struct Beach {
+    inner: Arc<ClientInner>,
+    realm: Realm,
+}
+
+impl fmt::Debug for Beach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Beach").field("realm", &self.realm).finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct ClientInner {
+    pub(crate) options: ClientOptions,
+    pub(crate) runtime: Arc<dyn Runtime>,
+    pub(crate) links: Arc<Links>,
+    pub(crate) view: Mutex<Directory>,
+    pub(crate) entry: Mutex<Endpoint>,
+    pub(crate) rng: Mutex<NodeRng>,
+    pub(crate) next_request_id: AtomicU64,
+    view_updated: Notify,
+}
+
+impl Beach {
+    /// Connects to the first seed that answers, and loads the directory.
+    pub async fn connect(
+        options: ClientOptions,
+        realm: Realm,
+        transport: Arc<dyn Transport>,
+        runtime: Arc<dyn Runtime>,
+    ) -> Result<Beach, ClientError> {
+        let me = NodeId::new(
+            Endpoint::new(format!("client-{}", options.name))
+                .unwrap_or_else(|_| Endpoint::new("client").expect("valid")),
+            1,
+        );
+        let links = Links::new(transport, runtime.clone());
+        let mut rng = derive(options.rng_seed, 7);
+        let first_id = rand::RngExt::random::<u64>(&mut rng) >> 1;
+        let first_seed = options.seeds.first().cloned().ok_or(ClientError::NoSeed {
+            seeds: String::new(),
+            reason: "no seed given".to_owned(),
+        })?;
+        let inner = Arc::new(ClientInner {
+            options: options.clone(),
+            runtime: runtime.clone(),
+            links: links.clone(),
+            view: Mutex::new(Directory::new(me)),
+            entry: Mutex::new(first_seed),
+            rng: Mutex::new(rng),
+            next_request_id: AtomicU64::new(first_id),
+            view_updated: Notify::new(),
+        });
+        links.set_dispatch(Arc::downgrade(&inner) as Weak<dyn Dispatch>);
+        let mut reason = String::new();
+        let mut entry = None;
+        for seed in &options.seeds {
+            match links.admin(seed, None, AdminOp::Nodes, SEED_WAIT).await {
+                Ok(_) => {
+                    entry = Some(seed.clone());
+                    break;
+                }
+                Err(e) => reason = e,
+            }
+        }
+        let Some(entry) = entry else {
+            links.close();
+            let seeds =
+                options.seeds.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            return Err(ClientError::NoSeed { seeds, reason });
+        };
+        *inner.entry.lock().expect("client lock") = entry;
+        let client = Beach { inner, realm };
+        client.refresh().await;
+        let weak = Arc::downgrade(&client.inner);
+        links.spawn(async move {
+            loop {
+                let Some(c) = weak.upgrade() else { return };
+                let rt = c.runtime.clone();
+                let every = c.options.sync_interval;
+                c.request_view();
+                drop(c);
+                rt.sleep(every).await;
+            }
+        });
+        Ok(client)
+    }
+
+    /// The realm this client works in.
+    pub fn realm(&self) -> &Realm {
+        &self.realm
+    }
+
+    /// This client working in another realm, over the same connections.
+    pub fn with_realm(&self, realm: Realm) -> Beach {
+        Beach { inner: self.inner.clone(), realm }
+    }
+
+    /// The node this client uses as its entry.
+    pub fn entry(&self) -> Endpoint {
+        self.inner.entry.lock().expect("client lock").clone()
+    }
+
+    /// A spawn spec for `actor_type` in `categories`, in this client's realm, to adjust and
+    /// pass to [`Beach::add_actor`].
+    pub fn actor<C: AsRef<str>>(
+        &self,
+        actor_type: &str,
+        categories: impl IntoIterator<Item = C>,
+    ) -> Result<SpawnSpec, crate::model::ModelError> {
+        Ok(SpawnSpec::new(actor_type, categories)?.realm(self.realm.clone()))
+    }
+
+    /// Adds actors as `spec` says; returns their ids once every `init` succeeded. The new
+    /// actors are visible to this client's handles at once.
+    pub async fn add_actor(&self, mut spec: SpawnSpec) -> Result<Vec<ActorId>, ClientError> {
+        spec.dry_run = false;
+        match self.admin(AdminOp::Spawn(spec)).await? {
+            AdminAnswer::Spawned(records) => {
+                self.learn(&records, true);
+                Ok(records.into_iter().map(|r| r.id).collect())
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Where `spec`'s actors would be placed, and why, without spawning them.
+    pub async fn place(&self, mut spec: SpawnSpec) -> Result<Vec<(NodeId, String)>, ClientError> {
+        spec.dry_run = true;
+        match self.admin(AdminOp::Spawn(spec)).await? {
+            AdminAnswer::Placement(p) => Ok(p),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The realm's directory as the entry node sees it: categories starting with `prefix`,
+    /// each with its actors.
+    pub async fn directory(
+        &self,
+        prefix: &str,
+    ) -> Result<BTreeMap<Category, Vec<ActorId>>, ClientError> {
+        match self
+            .admin(AdminOp::Directory { realm: self.realm.clone(), prefix: prefix.to_owned() })
+            .await?
+        {
+            AdminAnswer::Directory(d) => Ok(d),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Stops every actor in every realm; returns how many.
+    pub async fn flush(&self) -> Result<u64, ClientError> {
+        match self.admin(AdminOp::Flush).await? {
+            AdminAnswer::Flushed(n) => {
+                self.refresh().await;
+                Ok(n)
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Stops actors by id and by category prefix (in this realm); returns those stopped.
+    pub async fn stop_actors(
+        &self,
+        ids: &[ActorId],
+        categories: &[&str],
+    ) -> Result<Vec<ActorId>, ClientError> {
+        self.stop_actors_after(ids, categories, Duration::ZERO).await
+    }
+
+    /// [`Beach::stop_actors`] after a delay.
+    pub async fn stop_actors_after(
+        &self,
+        ids: &[ActorId],
+        categories: &[&str],
+        delay: Duration,
+    ) -> Result<Vec<ActorId>, ClientError> {
+        let op = AdminOp::Stop {
+            realm: self.realm.clone(),
+            ids: ids.to_vec(),
+            categories: categories.iter().map(|c| (*c).to_owned()).collect(),
+            delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+        };
+        match self.admin(op).await? {
+            AdminAnswer::Stopped(records) => {
+                self.learn(&records, false);
+                Ok(records.into_iter().map(|r| r.id).collect())
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The nodes of the cluster.
+    pub async fn nodes(&self) -> Result<Vec<NodeInfo>, ClientError> {
+        match self.admin(AdminOp::Nodes).await? {
+            AdminAnswer::Nodes(n) => Ok(n),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// How many nodes the cluster has.
+    pub async fn node_count(&self) -> Result<usize, ClientError> {
+        Ok(self.nodes().await?.len())
+    }
+
+    /// CPU and memory use of every node.
+    pub async fn cluster_health(&self) -> Result<Vec<NodeHealth>, ClientError> {
+        match self.admin(AdminOp::Health).await? {
+            AdminAnswer::Health(h) => Ok(h),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Load and statistics of every actor.
+    pub async fn load_info(&self) -> Result<Vec<ActorLoad>, ClientError> {
+        match self.admin(AdminOp::Load).await? {
+            AdminAnswer::Load(l) => Ok(l),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Metadata of every actor, per node, private parameters masked.
+    pub async fn node_metadata(&self) -> Result<Vec<NodeMetadata>, ClientError> {
+        match self.admin(AdminOp::Metadata).await? {
+            AdminAnswer::Metadata(m) => Ok(m),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Adds `category` to a live actor.
+    pub async fn add_to_category(&self, id: &ActorId, category: &str) -> Result<(), ClientError> {
+        let category = Category::new(category).map_err(|e| ClientError::Cluster(e.to_string()))?;
+        self.recategorize(AdminOp::AddCategory { id: id.clone(), category }).await
+    }
+
+    /// Removes `category` from a live actor.
+    pub async fn remove_from_category(
+        &self,
+        id: &ActorId,
+        category: &str,
+    ) -> Result<(), ClientError> {
+        let category = Category::new(category).map_err(|e| ClientError::Cluster(e.to_string()))?;
+        self.recategorize(AdminOp::RemoveCategory { id: id.clone(), category }).await
+    }
+
+    async fn recategorize(&self, op: AdminOp) -> Result<(), ClientError> {
+        match self.admin(op).await? {
+            AdminAnswer::Recategorized(r) => {
+                self.learn(std::slice::from_ref(&r), true);
+                Ok(())
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// A handle to the actors of this realm whose category starts with `category`; outside
+    /// actors the default mode is `random`.
+    pub fn handle(&self, category: &str) -> Handle {
+        Handle::new(self.port(), self.realm.clone(), category, Mode::Random, None)
+    }
+
+    /// A group handle over the sub-categories one level below `root`.
+    pub fn group(&self, root: &str) -> Group {
+        Group::new(self.handle(root))
+    }
+
+    /// Closes every connection; handles made from this client stop working.
+    pub fn close(&self) {
+        self.inner.links.close();
+    }
+
+    /// Fetches the directory from the entry node now and waits for it (up to a second).
+    pub async fn refresh(&self) {
+        let updated = self.inner.view_updated.notified();
+        futures::pin_mut!(updated);
+        // Registered before asking, so an answer that beats us to the await still counts.
+        updated.as_mut().enable();
+        self.inner.request_view();
+        let _ = timeout(&*self.inner.runtime, Duration::from_secs(1), updated).await;
+    }
+
+    fn port(&self) -> Arc<ClientPort> {
+        Arc::new(ClientPort::new(self.inner.clone()))
+    }
+
+    fn learn(&self, records: &[ActorRecord], present: bool) {
+        let mut view = self.inner.view.lock().expect("client lock");
+        for r in records {
+            view.learn(&r.id, present.then(|| r.entry.clone()), r.version);
+        }
+    }
+
+    async fn admin(&self, op: AdminOp) -> Result<AdminAnswer, ClientError> {
+        let entry = self.entry();
+        let token = self.inner.options.admin_token.clone();
+        // Spawns wait for init on every node: give them the request timeout and then some.
+        let wait = self.inner.options.request_timeout + Duration::from_secs(5);
+        self.inner.links.admin(&entry, token, op, wait).await.map_err(ClientError::Cluster)
+    }
+}
+
+fn unexpected(answer: &AdminAnswer) -> ClientError {
+    ClientError::Protocol(format!("{answer:?}"))
+}
+
+impl ClientInner {
+    fn request_view(&self) {
+        let entry = self.entry.lock().expect("client lock").clone();
+        let digest = self.view.lock().expect("client lock").digest();
+        self.links.send(&entry, Envelope::ViewRequest(digest));
+    }
+}
+
+impl Dispatch for ClientInner {
+    fn dispatch(&self, envelope: Envelope, _reply: &Outbox) {
+        if let Envelope::View { alive, partitions } = envelope {
+            let mut view = self.view.lock().expect("client lock");
+            let gone: Vec<NodeId> = view.alive().filter(|n| !alive.contains(n)).cloned().collect();
+            for n in gone {
+                view.node_down(&n);
+            }
+            for n in &alive {
+                view.node_up(n);
+            }
+            for p in partitions {
+                view.install(p);
+            }
+            drop(view);
+            self.view_updated.notify_waiters();
+        }
+    }
+
+    fn hello(&self) -> Handshake {
+        Handshake::Hello {
+            version: PROTOCOL_VERSION,
+            cluster: self.options.cluster_name.clone(),
+            peer: Peer::Client { name: self.options.name.clone() },
+            nonce: bytes::Bytes::new(),
+        }
+    }
+
+    fn welcome(&self, _hello: &Handshake) -> Result<(Handshake, Option<NodeId>), String> {
+        Err("a client does not accept connections".to_owned())
+    }
+
+    fn link_lost(&self, endpoint: &Endpoint) {
+        // The entry node is gone: move to another live node, or back to the seeds.
+        let mut entry = self.entry.lock().expect("client lock");
+        if *entry != *endpoint {
+            return;
+        }
+        let view = self.view.lock().expect("client lock");
+        let next = view
+            .alive()
+            .map(|n| n.endpoint().clone())
+            .find(|e| e != endpoint)
+            .or_else(|| self.options.seeds.iter().find(|s| *s != endpoint).cloned());
+        if let Some(next) = next {
+            *entry = next;
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The client side of handles: members come from the client's copy of the directory, requests
+//! go straight to the hosting node.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::{RngExt, SeedableRng};
+
+use super::ClientInner;
+use crate::actor::{CallError, Port};
+use crate::model::{ActorId, NodeId, Realm};
+use crate::rng::NodeRng;
+use crate::runtime::Runtime;
+use crate::value::Payload;
+use crate::wire::{self, AdminAnswer, AdminOp, Envelope};
+
+pub(crate) struct ClientPort {
+    client: Arc<ClientInner>,
+}
+
+impl ClientPort {
+    pub(crate) fn new(client: Arc<ClientInner>) -> Self {
+        Self { client }
+    }
+}
+
+#[async_trait]
+impl Port for ClientPort {
+    fn runtime(&self) -> &dyn Runtime {
+        &*self.client.runtime
+    }
+
+    fn members(&self, realm: &Realm, prefix: &str) -> Vec<ActorId> {
+        self.client.view.lock().expect("client lock").lookup(realm, prefix)
+    }
+
+    fn subcategories(&self, realm: &Realm, root: &str) -> BTreeMap<String, Vec<ActorId>> {
+        self.client.view.lock().expect("client lock").subcategories(realm, root)
+    }
+
+    /// The local copy had nobody: ask the entry node, whose view is fresher.
+    async fn resolve(&self, realm: &Realm, prefix: &str) -> Vec<ActorId> {
+        let entry = self.client.entry.lock().expect("client lock").clone();
+        let op = AdminOp::Directory { realm: realm.clone(), prefix: prefix.to_owned() };
+        match self.client.links.admin(&entry, None, op, Duration::from_secs(2)).await {
+            Ok(AdminAnswer::Directory(d)) => {
+                let mut ids: Vec<ActorId> = d.into_values().flatten().collect();
+                ids.sort();
+                ids.dedup();
+                ids
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn local_node(&self) -> Option<&NodeId> {
+        None
+    }
+
+    fn is_connected(&self, node: &NodeId) -> bool {
+        self.client.links.is_connected(node.endpoint())
+    }
+
+    fn fork_rng(&self) -> NodeRng {
+        NodeRng::seed_from_u64(self.client.rng.lock().expect("client lock").random())
+    }
+
+    fn next_request_id(&self) -> u64 {
+        self.client.next_request_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn default_timeout(&self) -> Duration {
+        self.client.options.request_timeout
+    }
+
+    async fn call(&self, request: wire::Request) -> Result<Payload, CallError> {
+        self.client.links.call(request).await
+    }
+
+    fn tell(&self, request: wire::Request) -> bool {
+        let to = request.to.node().endpoint().clone();
+        self.client.links.send(&to, Envelope::OneWay(request))
+    }
+
+    fn pending(&self, actor: &ActorId) -> u64 {
+        self.client.links.in_flight(actor)
+    }
+
+    fn stop_actor(&self, _id: &ActorId) {}
+}

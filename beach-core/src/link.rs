@@ -1,0 +1,492 @@
+//! Connections to peers, shared by nodes and clients: one outbound link per endpoint, opened on
+//! first use, with the handshake, a writer task that sends whatever queued up in one batch, a
+//! reader task that dispatches what arrives, and the table of calls waiting for replies.
+//!
+//! A connection a node accepts from another node also serves as this node's link to it, so a
+//! pair of nodes usually shares one connection. When a link fails, every call waiting on it
+//! fails at once as unreachable (and is retried elsewhere by its handle).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use futures::future::{AbortHandle, abortable};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::actor::CallError;
+use crate::model::{ActorId, Endpoint, NodeId};
+use crate::runtime::{Runtime, timeout};
+use crate::transport::{Connection, FrameSink, FrameStream, Transport};
+use crate::value::Payload;
+use crate::wire::{
+    AdminAnswer, AdminCall, AdminOp, AdminReply, Envelope, Handshake, Reply, Request,
+};
+
+/// Where envelopes for one connection are queued.
+pub(crate) type Outbox = mpsc::UnboundedSender<Envelope>;
+
+/// The most envelopes written in one batch.
+const MAX_BATCH: usize = 256;
+
+/// How long connecting and the handshake may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What a node or client does with what arrives.
+pub(crate) trait Dispatch: Send + Sync + 'static {
+    /// Handles an envelope other than a reply; `reply` sends back on the same connection.
+    fn dispatch(&self, envelope: Envelope, reply: &Outbox);
+    /// The first step of the handshake this side sends when it connects.
+    fn hello(&self) -> Handshake;
+    /// Checks a peer's first step; the answer to send, and the peer's node id if it is a node.
+    fn welcome(&self, hello: &Handshake) -> Result<(Handshake, Option<NodeId>), String>;
+    /// The link to `endpoint` failed.
+    fn link_lost(&self, _endpoint: &Endpoint) {}
+}
+
+struct PendingCall {
+    endpoint: Endpoint,
+    actor: ActorId,
+    tx: oneshot::Sender<Result<Payload, CallError>>,
+}
+
+struct PendingAdmin {
+    endpoint: Endpoint,
+    tx: oneshot::Sender<Result<AdminAnswer, String>>,
+}
+
+#[derive(Default)]
+struct State {
+    links: BTreeMap<Endpoint, Outbox>,
+    calls: BTreeMap<(u64, u32), PendingCall>,
+    admin: BTreeMap<u64, PendingAdmin>,
+    in_flight: BTreeMap<ActorId, u64>,
+    tasks: BTreeMap<u64, AbortHandle>,
+    next_task: u64,
+    next_admin: u64,
+    closed: bool,
+}
+
+/// The links of one node or client.
+pub(crate) struct Links {
+    transport: Arc<dyn Transport>,
+    runtime: Arc<dyn Runtime>,
+    dispatch: Mutex<Option<Weak<dyn Dispatch>>>,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Links {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.state.lock().expect("links lock");
+        f.debug_struct("Links")
+            .field("links", &s.links.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Links {
+    pub(crate) fn new(transport: Arc<dyn Transport>, runtime: Arc<dyn Runtime>) -> Arc<Self> {
+        Arc::new(Self {
+            transport,
+            runtime,
+            dispatch: Mutex::new(None),
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    /// Sets who handles what arrives (the node or client owning these links).
+    pub(crate) fn set_dispatch(&self, dispatch: Weak<dyn Dispatch>) {
+        *self.dispatch.lock().expect("links lock") = Some(dispatch);
+    }
+
+    fn dispatcher(&self) -> Option<Arc<dyn Dispatch>> {
+        self.dispatch.lock().expect("links lock").as_ref()?.upgrade()
+    }
+
+    /// Runs `task` until it ends or the links close; aborted by [`Links::close`].
+    pub(crate) fn spawn(
+        self: &Arc<Self>,
+        task: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let (task, handle) = abortable(task);
+        let key = {
+            let mut s = self.state.lock().expect("links lock");
+            if s.closed {
+                return;
+            }
+            s.next_task += 1;
+            let key = s.next_task;
+            s.tasks.insert(key, handle);
+            key
+        };
+        let me = Arc::downgrade(self);
+        self.runtime.spawn(Box::pin(async move {
+            let _ = task.await;
+            if let Some(me) = me.upgrade() {
+                me.state.lock().expect("links lock").tasks.remove(&key);
+            }
+        }));
+    }
+
+    /// Whether a link to `endpoint` is open or opening.
+    pub(crate) fn is_connected(&self, endpoint: &Endpoint) -> bool {
+        self.state.lock().expect("links lock").links.contains_key(endpoint)
+    }
+
+    /// Requests in flight to `actor`.
+    pub(crate) fn in_flight(&self, actor: &ActorId) -> u64 {
+        self.state.lock().expect("links lock").in_flight.get(actor).copied().unwrap_or(0)
+    }
+
+    /// Counts a call to `actor` served on this node as in flight, until [`Links::end_local`].
+    pub(crate) fn begin_local(&self, actor: &ActorId) {
+        *self.state.lock().expect("links lock").in_flight.entry(actor.clone()).or_insert(0) += 1;
+    }
+
+    /// Ends what [`Links::begin_local`] began.
+    pub(crate) fn end_local(&self, actor: &ActorId) {
+        decrement(&mut self.state.lock().expect("links lock").in_flight, actor);
+    }
+
+    /// Queues `envelope` for `to`, opening the link if there is none. `false` when the links
+    /// are closed.
+    pub(crate) fn send(self: &Arc<Self>, to: &Endpoint, envelope: Envelope) -> bool {
+        let outbox = {
+            let mut s = self.state.lock().expect("links lock");
+            if s.closed {
+                return false;
+            }
+            match s.links.get(to) {
+                Some(o) if !o.is_closed() => o.clone(),
+                _ => {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    s.links.insert(to.clone(), tx.clone());
+                    drop(s);
+                    self.open(to.clone(), tx.clone(), rx);
+                    tx
+                }
+            }
+        };
+        outbox.send(envelope).is_ok()
+    }
+
+    /// Opens the link to `to` in the background; envelopes queue in `rx` meanwhile.
+    fn open(self: &Arc<Self>, to: Endpoint, tx: Outbox, rx: mpsc::UnboundedReceiver<Envelope>) {
+        let me = self.clone();
+        self.spawn(async move {
+            let Some(dispatch) = me.dispatcher() else { return };
+            let hello = dispatch.hello();
+            drop(dispatch);
+            let opened = timeout(&*me.runtime, CONNECT_TIMEOUT, async {
+                let Connection { mut sink, mut stream, peer } =
+                    me.transport.connect(&to).await.map_err(|e| e.to_string())?;
+                sink.send(&[Envelope::Handshake(hello)]).await.map_err(|e| e.to_string())?;
+                match stream.recv().await {
+                    Ok(Some(Envelope::Handshake(Handshake::Welcome { .. }))) => {
+                        Ok((sink, stream, peer))
+                    }
+                    Ok(Some(Envelope::Handshake(Handshake::Refused { reason }))) => {
+                        Err(format!("refused by {to}: {reason}"))
+                    }
+                    Ok(Some(other)) => {
+                        Err(format!("{to} answered the handshake with {}", kind_of(&other)))
+                    }
+                    Ok(None) => Err(format!("{to} closed the connection during the handshake")),
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+            .await;
+            match opened {
+                Some(Ok((sink, stream, _peer))) => me.run(to, tx, rx, sink, stream).await,
+                Some(Err(why)) => {
+                    tracing::debug!(%to, %why, "cannot open link");
+                    me.lost(&to, &tx, &why);
+                }
+                None => me.lost(&to, &tx, "connect timed out"),
+            }
+        });
+    }
+
+    /// Serves a connection a peer opened: the handshake, then the same reading and writing as
+    /// an outbound link.
+    pub(crate) fn accept(self: &Arc<Self>, conn: Connection) {
+        let me = self.clone();
+        self.spawn(async move {
+            let Connection { mut sink, mut stream, peer } = conn;
+            let Some(dispatch) = me.dispatcher() else { return };
+            let first = timeout(&*me.runtime, CONNECT_TIMEOUT, stream.recv()).await;
+            let answer = match first {
+                Some(Ok(Some(Envelope::Handshake(hello)))) => dispatch.welcome(&hello),
+                Some(Ok(Some(other))) => {
+                    Err(format!("expected a handshake, got {}", kind_of(&other)))
+                }
+                Some(Ok(None)) => return,
+                Some(Err(e)) => Err(e.to_string()),
+                None => Err("no handshake in time".to_owned()),
+            };
+            drop(dispatch);
+            let peer_node = match answer {
+                Ok((welcome, peer_node)) => {
+                    if sink.send(&[Envelope::Handshake(welcome)]).await.is_err() {
+                        return;
+                    }
+                    peer_node
+                }
+                Err(reason) => {
+                    tracing::warn!(%peer, %reason, "refused a connection");
+                    let _ = sink.send(&[Envelope::Handshake(Handshake::Refused { reason })]).await;
+                    return;
+                }
+            };
+            let (tx, rx) = mpsc::unbounded_channel();
+            // A node that connected to us: use this connection for our messages to it too.
+            let endpoint = peer_node.map(|n| n.endpoint().clone());
+            if let Some(ep) = &endpoint {
+                let mut s = me.state.lock().expect("links lock");
+                match s.links.get(ep) {
+                    Some(o) if !o.is_closed() => {}
+                    _ => {
+                        s.links.insert(ep.clone(), tx.clone());
+                    }
+                }
+            }
+            let name = endpoint.unwrap_or_else(|| {
+                Endpoint::new(format!("client-{peer}"))
+                    .unwrap_or_else(|_| Endpoint::new("client").expect("valid"))
+            });
+            me.run(name, tx, rx, sink, stream).await;
+        });
+    }
+
+    /// Reads and writes an established connection until either side fails.
+    async fn run(
+        self: &Arc<Self>,
+        endpoint: Endpoint,
+        tx: Outbox,
+        mut rx: mpsc::UnboundedReceiver<Envelope>,
+        mut sink: Box<dyn FrameSink>,
+        mut stream: Box<dyn FrameStream>,
+    ) {
+        let reader = {
+            let me = self.clone();
+            let tx = tx.clone();
+            async move {
+                loop {
+                    match stream.recv().await {
+                        Ok(Some(env)) => me.receive(env, &tx),
+                        Ok(None) => return "closed by peer".to_owned(),
+                        Err(e) => return e.to_string(),
+                    }
+                }
+            }
+        };
+        let writer = async move {
+            let mut batch = Vec::with_capacity(16);
+            while let Some(env) = rx.recv().await {
+                batch.push(env);
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(env) => batch.push(env),
+                        Err(_) => break,
+                    }
+                }
+                if let Err(e) = sink.send(&batch).await {
+                    return e.to_string();
+                }
+                batch.clear();
+            }
+            "link dropped".to_owned()
+        };
+        futures::pin_mut!(reader, writer);
+        let why = match futures::future::select(reader, writer).await {
+            futures::future::Either::Left((why, _)) | futures::future::Either::Right((why, _)) => {
+                why
+            }
+        };
+        tracing::debug!(%endpoint, %why, "link closed");
+        self.lost(&endpoint, &tx, &why);
+    }
+
+    fn receive(&self, envelope: Envelope, reply: &Outbox) {
+        match envelope {
+            Envelope::Reply(r) => self.resolve_reply(r),
+            Envelope::AdminReply(r) => self.resolve_admin(r),
+            other => {
+                if let Some(d) = self.dispatcher() {
+                    d.dispatch(other, reply);
+                }
+            }
+        }
+    }
+
+    /// The link `tx` to `endpoint` failed: forget it (if it is still the current one) and fail
+    /// the calls waiting on `endpoint`.
+    fn lost(&self, endpoint: &Endpoint, tx: &Outbox, why: &str) {
+        {
+            let mut s = self.state.lock().expect("links lock");
+            if s.links.get(endpoint).is_some_and(|o| o.same_channel(tx)) {
+                s.links.remove(endpoint);
+            } else if s.links.contains_key(endpoint) {
+                // Another connection to the same peer is alive; calls sent on it stand.
+                return;
+            }
+        }
+        self.fail_calls_to(endpoint, why);
+        if let Some(d) = self.dispatcher() {
+            d.link_lost(endpoint);
+        }
+    }
+
+    /// Fails every call waiting on a reply from `endpoint` (its node is gone).
+    pub(crate) fn fail_calls_to(&self, endpoint: &Endpoint, why: &str) {
+        let (calls, admin) = {
+            let mut s = self.state.lock().expect("links lock");
+            let keys: Vec<_> =
+                s.calls.iter().filter(|(_, c)| c.endpoint == *endpoint).map(|(k, _)| *k).collect();
+            let calls: Vec<PendingCall> = keys.iter().filter_map(|k| s.calls.remove(k)).collect();
+            for c in &calls {
+                decrement(&mut s.in_flight, &c.actor);
+            }
+            let keys: Vec<_> =
+                s.admin.iter().filter(|(_, c)| c.endpoint == *endpoint).map(|(k, _)| *k).collect();
+            let admin: Vec<PendingAdmin> = keys.iter().filter_map(|k| s.admin.remove(k)).collect();
+            (calls, admin)
+        };
+        for c in calls {
+            let _ = c.tx.send(Err(CallError::Unreachable(format!("{endpoint}: {why}"))));
+        }
+        for a in admin {
+            let _ = a.tx.send(Err(format!("unreachable: {endpoint}: {why}")));
+        }
+    }
+
+    /// Sends a request to the node owning its actor and waits for the reply until
+    /// `request.timeout_ms` runs out.
+    pub(crate) async fn call(self: &Arc<Self>, request: Request) -> Result<Payload, CallError> {
+        let endpoint = request.to.node().endpoint().clone();
+        let key = (request.id, request.attempt);
+        let wait = Duration::from_millis(request.timeout_ms);
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut s = self.state.lock().expect("links lock");
+            *s.in_flight.entry(request.to.clone()).or_insert(0) += 1;
+            s.calls.insert(
+                key,
+                PendingCall { endpoint: endpoint.clone(), actor: request.to.clone(), tx },
+            );
+        }
+        if !self.send(&endpoint, Envelope::Request(request)) {
+            self.forget_call(key);
+            return Err(CallError::Unreachable("closed".to_owned()));
+        }
+        match timeout(&*self.runtime, wait, rx).await {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(CallError::Unreachable("closed".to_owned())),
+            None => {
+                self.forget_call(key);
+                Err(CallError::Timeout)
+            }
+        }
+    }
+
+    fn forget_call(&self, key: (u64, u32)) {
+        let mut s = self.state.lock().expect("links lock");
+        if let Some(c) = s.calls.remove(&key) {
+            decrement(&mut s.in_flight, &c.actor);
+        }
+    }
+
+    fn resolve_reply(&self, reply: Reply) {
+        let call = {
+            let mut s = self.state.lock().expect("links lock");
+            let c = s.calls.remove(&(reply.id, reply.attempt));
+            if let Some(c) = &c {
+                decrement(&mut s.in_flight, &c.actor);
+            }
+            c
+        };
+        if let Some(c) = call {
+            let _ = c.tx.send(reply.result.map_err(CallError::Remote));
+        }
+    }
+
+    /// Sends an admin call to the node at `to` and waits for its answer.
+    pub(crate) async fn admin(
+        self: &Arc<Self>,
+        to: &Endpoint,
+        token: Option<String>,
+        op: AdminOp,
+        wait: Duration,
+    ) -> Result<AdminAnswer, String> {
+        let (tx, rx) = oneshot::channel();
+        let id = {
+            let mut s = self.state.lock().expect("links lock");
+            s.next_admin += 1;
+            let id = s.next_admin;
+            s.admin.insert(id, PendingAdmin { endpoint: to.clone(), tx });
+            id
+        };
+        if !self.send(to, Envelope::Admin(AdminCall { id, token, op })) {
+            self.state.lock().expect("links lock").admin.remove(&id);
+            return Err("closed".to_owned());
+        }
+        match timeout(&*self.runtime, wait, rx).await {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err("closed".to_owned()),
+            None => {
+                self.state.lock().expect("links lock").admin.remove(&id);
+                Err(crate::wire::codes::TIMEOUT.to_owned())
+            }
+        }
+    }
+
+    fn resolve_admin(&self, reply: AdminReply) {
+        let pending = self.state.lock().expect("links lock").admin.remove(&reply.id);
+        if let Some(p) = pending {
+            let _ = p.tx.send(reply.result);
+        }
+    }
+
+    /// Closes every link and stops every task; pending calls fail.
+    pub(crate) fn close(&self) {
+        let (tasks, endpoints) = {
+            let mut s = self.state.lock().expect("links lock");
+            s.closed = true;
+            let tasks: Vec<AbortHandle> = std::mem::take(&mut s.tasks).into_values().collect();
+            let endpoints: Vec<Endpoint> = std::mem::take(&mut s.links).into_keys().collect();
+            (tasks, endpoints)
+        };
+        for t in tasks {
+            t.abort();
+        }
+        for ep in endpoints {
+            self.fail_calls_to(&ep, "closed");
+        }
+    }
+}
+
+fn decrement(map: &mut BTreeMap<ActorId, u64>, actor: &ActorId) {
+    if let Some(n) = map.get_mut(actor) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(actor);
+        }
+    }
+}
+
+/// The envelope's kind, for messages.
+pub(crate) fn kind_of(e: &Envelope) -> &'static str {
+    match e {
+        Envelope::Handshake(_) => "handshake",
+        Envelope::Request(_) => "request",
+        Envelope::OneWay(_) => "one-way message",
+        Envelope::Reply(_) => "reply",
+        Envelope::Admin(_) => "admin call",
+        Envelope::AdminReply(_) => "admin reply",
+        Envelope::Membership(_) => "membership packet",
+        Envelope::Digest(_) => "digest",
+        Envelope::Partitions { .. } => "partitions",
+        Envelope::Delta(_) => "delta",
+        Envelope::ViewRequest(_) => "view request",
+        Envelope::View { .. } => "view",
+    }
+}

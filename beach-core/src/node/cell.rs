@@ -1,0 +1,301 @@
+//! Hosted actors: spawning them, serving their requests, stopping them.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::sync::{Semaphore, oneshot};
+
+use super::NodeInner;
+use super::port::NodePort;
+use crate::actor::{self, Actor, ActorStats, Context, ContextParts, Response, panic_message};
+use crate::link::Outbox;
+use crate::model::{ActorId, Realm};
+use crate::value::{Payload, Value};
+use crate::wire::{self, ActorRecord, Envelope, RemoteError, SpawnSpec, codes};
+
+/// How long a stopping actor's in-flight requests may take before they are aborted.
+pub(crate) const DRAIN_GRACE: Duration = Duration::from_secs(5);
+
+/// What a parameter value is shown as in metadata when its key starts with `_`.
+pub const PRIVATE: &str = "<PRIVATE>";
+
+/// One hosted actor.
+pub(crate) struct ActorCell {
+    pub(crate) id: ActorId,
+    pub(crate) realm: Realm,
+    pub(crate) spec: SpawnSpec,
+    pub(crate) actor: Arc<dyn Actor>,
+    pub(crate) ctx: Context,
+    pub(crate) stats: Arc<ActorStats>,
+    limit: Option<Arc<Semaphore>>,
+    waiting: AtomicUsize,
+}
+
+impl ActorCell {
+    /// The parameters with private ones masked, for metadata views.
+    pub(crate) fn public_params(&self) -> BTreeMap<String, Value> {
+        self.spec
+            .parameters
+            .iter()
+            .map(|(k, v)| {
+                (k.clone(), if k.starts_with('_') { Value::from(PRIVATE) } else { v.clone() })
+            })
+            .collect()
+    }
+}
+
+/// Where a request's answer goes.
+pub(crate) enum ReplyTo {
+    /// Back on the connection it came from.
+    Link(Outbox),
+    /// To a caller on this node.
+    Local(oneshot::Sender<Result<Payload, RemoteError>>),
+    /// Nowhere: a one-way message.
+    Nobody,
+}
+
+impl ReplyTo {
+    fn send(self, id: u64, attempt: u32, result: Result<Payload, RemoteError>) {
+        match self {
+            ReplyTo::Link(o) => {
+                let _ = o.send(Envelope::Reply(wire::Reply { id, attempt, result }));
+            }
+            ReplyTo::Local(tx) => {
+                let _ = tx.send(result);
+            }
+            ReplyTo::Nobody => {}
+        }
+    }
+}
+
+fn error(message: &str) -> Result<Payload, RemoteError> {
+    Err(RemoteError { error: message.to_owned(), data: None })
+}
+
+impl NodeInner {
+    /// Serves one request to a hosted actor, answering `reply`.
+    pub(crate) fn serve(&self, req: wire::Request, reply: ReplyTo) {
+        let cell = self.lock().actors.get(&req.to).cloned();
+        let Some(cell) = cell.filter(|c| c.realm == req.realm && !c.ctx.is_stopped()) else {
+            reply.send(req.id, req.attempt, error(codes::WRONG_DEST));
+            return;
+        };
+        cell.stats.received();
+        if !cell.spec.trusted.is_empty()
+            && !req.ident.as_ref().is_some_and(|i| cell.spec.trusted.contains(i))
+        {
+            cell.stats.error(codes::UNAUTHORIZED);
+            reply.send(req.id, req.attempt, error(codes::UNAUTHORIZED));
+            return;
+        }
+        if let Some(limit) = &cell.limit
+            && limit.available_permits() == 0
+            && cell.waiting.load(Ordering::Acquire) >= self.config.actor_queue_limit
+        {
+            cell.stats.queue_full();
+            reply.send(req.id, req.attempt, error(codes::QUEUE_FULL));
+            return;
+        }
+        let rt = self.runtime.clone();
+        let deadline = rt.now() + Duration::from_millis(req.timeout_ms);
+        let limit = cell.limit.clone();
+        if limit.is_some() {
+            cell.waiting.fetch_add(1, Ordering::AcqRel);
+        }
+        let task_cell = cell.clone();
+        cell.ctx.spawn(async move {
+            let cell = task_cell;
+            let _permit = match limit {
+                Some(l) => {
+                    let p = l.acquire_owned().await;
+                    cell.waiting.fetch_sub(1, Ordering::AcqRel);
+                    p.ok()
+                }
+                None => None,
+            };
+            if rt.now() >= deadline {
+                // The caller has given up: the work would be wasted.
+                cell.stats.dropped();
+                return;
+            }
+            cell.stats.started();
+            let start = rt.now();
+            let request = actor::Request {
+                id: req.id,
+                kind: req.kind,
+                data: req.data,
+                ident: req.ident,
+                attempt: req.attempt,
+                deadline,
+            };
+            let response = match AssertUnwindSafe(cell.actor.handle(&cell.ctx, request))
+                .catch_unwind()
+                .await
+            {
+                Ok(r) => r,
+                Err(panic) => {
+                    let message = panic_message(&*panic);
+                    tracing::warn!(actor = %cell.id, %message, "handler panicked");
+                    Response::error_with(codes::EXCEPTION, &message)
+                }
+            };
+            let result = response.into_result();
+            cell.stats.finished(rt.now() - start, result.as_ref().err().map(|e| e.error.as_str()));
+            reply.send(req.id, req.attempt, result);
+        });
+    }
+
+    /// Spawns `spec.count` actors here. Returns after every `init` succeeded; if one fails,
+    /// the ones already started by this call are stopped and its error is returned.
+    pub(crate) async fn spawn_local(&self, spec: &SpawnSpec) -> Result<Vec<ActorRecord>, String> {
+        self.check_spawnable(spec)?;
+        if spec.isolated {
+            return Err(
+                "this node cannot run isolated actors in their own process (use beach-node)"
+                    .to_owned(),
+            );
+        }
+        let factory =
+            self.registry.factory(spec.actor_type.as_str()).cloned().ok_or("unknown actor type")?;
+        let entry = super::admin::entry_of(spec);
+        let mut records: Vec<ActorRecord> = Vec::new();
+        for _ in 0..spec.count.max(1) {
+            let id = {
+                let mut st = self.lock();
+                let seq = st.next_actor_seq;
+                st.next_actor_seq += 1;
+                self.id.actor_id(seq)
+            };
+            let stats = Arc::new(ActorStats::default());
+            let ctx = Context::new(ContextParts {
+                id: id.clone(),
+                realm: spec.realm.clone(),
+                actor_type: spec.actor_type.clone(),
+                params: spec.parameters.clone(),
+                resources: spec.resources.clone(),
+                ident: spec.ident.clone(),
+                port: Arc::new(NodePort::new(self)),
+                stats: stats.clone(),
+            });
+            let actor = match factory(ctx.clone()).await {
+                Ok(a) => a,
+                Err(e) => {
+                    ctx.stop();
+                    let started: Vec<ActorId> = records.iter().map(|r| r.id.clone()).collect();
+                    self.stop_local(&started, false).await;
+                    self.observe(format!("spawn of {} failed: {e}", spec.actor_type));
+                    return Err(e.0);
+                }
+            };
+            let cell = Arc::new(ActorCell {
+                id: id.clone(),
+                realm: spec.realm.clone(),
+                spec: spec.clone(),
+                actor,
+                ctx,
+                stats,
+                limit: spec.n_concurrent.map(|n| Arc::new(Semaphore::new(n.max(1) as usize))),
+                waiting: AtomicUsize::new(0),
+            });
+            let mut st = self.lock();
+            if self.stopped.load(Ordering::Acquire) {
+                cell.ctx.stop();
+                return Err("node is stopping".to_owned());
+            }
+            st.actors.insert(id.clone(), cell);
+            st.directory.insert(id.clone(), entry.clone()).expect("own actor");
+            records.push(ActorRecord {
+                id: id.clone(),
+                entry: entry.clone(),
+                version: st.directory.own().version,
+            });
+            self.observe(format!("spawned {id} {} in {:?}", spec.actor_type, spec.categories));
+        }
+        let mut st = self.lock();
+        self.push_delta(&mut st);
+        Ok(records)
+    }
+
+    /// The checks every node makes before spawning: a known type, a realm that offers it, and
+    /// at least one actor.
+    pub(crate) fn check_spawnable(&self, spec: &SpawnSpec) -> Result<(), String> {
+        if !self.registry.contains(spec.actor_type.as_str()) {
+            let known: Vec<String> = self.registry.types().map(ToString::to_string).collect();
+            return Err(format!(
+                "unknown actor type {:?} (known: {})",
+                spec.actor_type.as_str(),
+                known.join(", ")
+            ));
+        }
+        if !self.config.allows(&spec.realm, &spec.actor_type) {
+            return Err(format!(
+                "realm {} does not offer actor type {}",
+                spec.realm, spec.actor_type
+            ));
+        }
+        if spec.count == 0 {
+            return Err("count must be at least 1".to_owned());
+        }
+        if spec.categories.is_empty() {
+            return Err("an actor needs at least one category".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Stops hosted actors: they leave the directory at once; then (in the background, or
+    /// before returning when `wait`) each drains within [`DRAIN_GRACE`], its tasks stop and
+    /// `deinit` runs. Ids not hosted here are skipped.
+    pub(crate) async fn stop_local(&self, ids: &[ActorId], wait: bool) -> Vec<ActorRecord> {
+        let mut records = Vec::new();
+        let mut cells = Vec::new();
+        {
+            let mut st = self.lock();
+            for id in ids {
+                if let Some(cell) = st.actors.remove(id) {
+                    let entry =
+                        st.directory.remove(id).expect("hosted actors are in the own partition");
+                    records.push(ActorRecord {
+                        id: id.clone(),
+                        entry,
+                        version: st.directory.own().version,
+                    });
+                    cells.push(cell);
+                }
+            }
+            self.push_delta(&mut st);
+        }
+        for r in &records {
+            self.observe(format!("stopped {}", r.id));
+        }
+        let rt = self.runtime.clone();
+        let teardown = async move {
+            let stops = cells.into_iter().map(|cell| {
+                let rt = rt.clone();
+                async move {
+                    if cell.spec.drainable {
+                        cell.actor.drain(&cell.ctx).await;
+                    }
+                    let give_up = rt.now() + DRAIN_GRACE;
+                    while (cell.stats.in_flight() > 0 || cell.waiting.load(Ordering::Acquire) > 0)
+                        && rt.now() < give_up
+                    {
+                        rt.sleep(Duration::from_millis(10)).await;
+                    }
+                    cell.ctx.stop();
+                    cell.actor.deinit(&cell.ctx).await;
+                }
+            });
+            futures::future::join_all(stops).await;
+        };
+        if wait {
+            teardown.await;
+        } else {
+            self.spawn_task(teardown);
+        }
+        records
+    }
+}

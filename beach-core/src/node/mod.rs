@@ -1,0 +1,432 @@
+//! The node engine: hosts actors, serves requests and admin calls from peers and clients, and
+//! keeps membership and the directory in sync. Generic over the transport and the runtime (both
+//! held as trait objects), so the same engine runs on TCP and in the simulator.
+//!
+//! The engine's mutable state sits behind one mutex that is never held across an `.await`;
+//! anything slow (actor handlers, connecting, admin calls to other nodes) runs in tasks.
+
+mod admin;
+mod cell;
+mod port;
+mod sync;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use futures::future::{AbortHandle, abortable};
+use rand::RngExt;
+use tokio::sync::Notify;
+
+use crate::actor::Registry;
+use crate::config::ClusterConfig;
+use crate::directory::Directory;
+use crate::link::{Dispatch, Links, Outbox};
+use crate::membership::{Membership, MembershipConfig, MembershipError};
+use crate::model::{ActorId, Endpoint, NodeId};
+use crate::rng::{NodeRng, derive};
+use crate::runtime::Runtime;
+use crate::transport::{Transport, TransportError};
+use crate::wire::{self, Envelope, Handshake, PROTOCOL_VERSION, Peer};
+
+pub(crate) use cell::ActorCell;
+pub use cell::PRIVATE;
+
+/// How to start a node.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// The cluster configuration (name, admin token, timings, limits, realms).
+    pub config: ClusterConfig,
+    /// Where to listen.
+    pub listen: Endpoint,
+    /// What peers should dial; by default the endpoint actually bound.
+    pub advertise: Option<Endpoint>,
+    /// The seeds to announce to.
+    pub seeds: Vec<Endpoint>,
+    /// This start's generation; must not be 0. A restart must use a new one.
+    pub generation: u64,
+    /// The seed of every random choice this node makes.
+    pub rng_seed: u64,
+    /// Receives a line for each notable event (membership, spawns, stops), for simulation
+    /// traces.
+    pub observer: Option<Observer>,
+}
+
+/// What an [`Observer`] calls: the node and one line about what happened.
+pub type ObserverFn = dyn Fn(&NodeId, String) + Send + Sync;
+
+/// A callback receiving trace lines.
+#[derive(Clone)]
+pub struct Observer(pub Arc<ObserverFn>);
+
+impl fmt::Debug for Observer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Observer")
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    /// The listen endpoint could not be bound.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// Membership refused the identity.
+    #[error(transparent)]
+    Membership(#[from] MembershipError),
+}
+
+/// A running node. Cheap to clone; stop it with [`Node::shutdown`] (graceful) or
+/// [`Node::kill`] (a crash, for simulations).
+#[derive(Clone)]
+pub struct Node {
+    pub(crate) inner: Arc<NodeInner>,
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node").field("id", &self.inner.id).finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct NodeInner {
+    pub(crate) id: NodeId,
+    pub(crate) config: ClusterConfig,
+    pub(crate) registry: Registry,
+    pub(crate) runtime: Arc<dyn Runtime>,
+    pub(crate) links: Arc<Links>,
+    pub(crate) state: Mutex<NodeState>,
+    pub(crate) me: Weak<NodeInner>,
+    membership_wake: Notify,
+    next_request_id: AtomicU64,
+    load: Mutex<(f64, f64)>,
+    stopped: AtomicBool,
+    tasks: Mutex<Vec<AbortHandle>>,
+    observer: Option<Observer>,
+}
+
+pub(crate) struct NodeState {
+    pub(crate) directory: Directory,
+    pub(crate) membership: Membership,
+    pub(crate) rng: NodeRng,
+    pub(crate) actors: BTreeMap<ActorId, Arc<ActorCell>>,
+    pub(crate) next_actor_seq: u64,
+    pub(crate) roundrobin_previous: Option<NodeId>,
+}
+
+impl Node {
+    /// Starts a node: binds, joins through the seeds, and starts serving.
+    pub async fn start(
+        options: NodeOptions,
+        registry: Registry,
+        transport: Arc<dyn Transport>,
+        runtime: Arc<dyn Runtime>,
+    ) -> Result<Node, NodeError> {
+        let mut listener = transport.bind(&options.listen).await?;
+        let advertise = options.advertise.clone().unwrap_or_else(|| listener.local_endpoint());
+        let id = NodeId::new(advertise, options.generation);
+        let mut rng = derive(options.rng_seed, 0);
+        let membership = Membership::new(
+            id.clone(),
+            options.seeds.clone(),
+            &MembershipConfig::from_cluster(&options.config),
+            derive(options.rng_seed, 1),
+        )?;
+        let links = Links::new(transport, runtime.clone());
+        let first_request_id = rng.random::<u64>() >> 1;
+        let inner = Arc::new_cyclic(|me| NodeInner {
+            id: id.clone(),
+            config: options.config,
+            registry,
+            runtime: runtime.clone(),
+            links: links.clone(),
+            state: Mutex::new(NodeState {
+                directory: Directory::new(id.clone()),
+                membership,
+                rng,
+                actors: BTreeMap::new(),
+                next_actor_seq: 1,
+                roundrobin_previous: None,
+            }),
+            me: me.clone(),
+            membership_wake: Notify::new(),
+            next_request_id: AtomicU64::new(first_request_id),
+            load: Mutex::new((0.0, 0.0)),
+            stopped: AtomicBool::new(false),
+            tasks: Mutex::new(Vec::new()),
+            observer: options.observer,
+        });
+        let weak: Weak<dyn Dispatch> = Arc::downgrade(&inner) as Weak<dyn Dispatch>;
+        links.set_dispatch(weak);
+
+        // Accept loop.
+        let me = Arc::downgrade(&inner);
+        inner.spawn_task(async move {
+            loop {
+                match listener.accept().await {
+                    Ok(conn) => match me.upgrade() {
+                        Some(node) => node.links.accept(conn),
+                        None => return,
+                    },
+                    Err(e) => tracing::warn!(error = %e, "accept failed"),
+                }
+            }
+        });
+        inner.observe(format!("start {id}"));
+        {
+            let now = inner.runtime.now();
+            let mut st = inner.lock();
+            st.membership.start(now);
+            inner.flush_membership(&mut st);
+        }
+        inner.wake_membership();
+        inner.spawn_task(sync::membership_loop(Arc::downgrade(&inner)));
+        inner.spawn_task(sync::anti_entropy_loop(Arc::downgrade(&inner)));
+        Ok(Node { inner })
+    }
+
+    /// This node's identity.
+    pub fn id(&self) -> &NodeId {
+        &self.inner.id
+    }
+
+    /// The other nodes this node believes alive, sorted.
+    pub fn members(&self) -> Vec<NodeId> {
+        self.inner.lock().membership.members().cloned().collect()
+    }
+
+    /// A snapshot of this node's directory view.
+    pub fn directory(&self) -> Directory {
+        self.inner.lock().directory.clone()
+    }
+
+    /// The actors hosted here, sorted.
+    pub fn local_actors(&self) -> Vec<ActorId> {
+        self.inner.lock().actors.keys().cloned().collect()
+    }
+
+    /// Sets the CPU and memory use (0.0 to 1.0) this node reports; the daemon feeds it from
+    /// the operating system, simulations set it directly.
+    pub fn set_load(&self, cpu: f64, memory: f64) {
+        *self.inner.load.lock().expect("load lock") = (cpu.clamp(0.0, 1.0), memory.clamp(0.0, 1.0));
+    }
+
+    /// Stops gracefully: actors drain and stop, peers are told this node leaves, then every
+    /// task ends.
+    pub async fn shutdown(&self) {
+        let ids = self.local_actors();
+        self.inner.stop_local(&ids, true).await;
+        {
+            let now = self.inner.runtime.now();
+            let mut st = self.inner.lock();
+            st.membership.leave(now);
+            self.inner.flush_membership(&mut st);
+        }
+        // Give the goodbye packets a moment to leave the queues.
+        self.inner.runtime.sleep(Duration::from_millis(50)).await;
+        self.kill();
+    }
+
+    /// Stops at once, as a crash would: no draining, no goodbye.
+    pub fn kill(&self) {
+        self.inner.stopped.store(true, Ordering::Release);
+        for t in self.inner.tasks.lock().expect("tasks lock").drain(..) {
+            t.abort();
+        }
+        let cells: Vec<Arc<ActorCell>> =
+            std::mem::take(&mut self.inner.lock().actors).into_values().collect();
+        for c in cells {
+            c.ctx.stop();
+        }
+        self.inner.links.close();
+        self.inner.observe("killed".to_owned());
+    }
+
+    /// Whether the node was stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.inner.stopped.load(Ordering::Acquire)
+    }
+}
+
+impl NodeInner {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, NodeState> {
+        self.state.lock().expect("node state lock")
+    }
+
+    pub(crate) fn arc(&self) -> Arc<NodeInner> {
+        self.me.upgrade().expect("node is alive while in use")
+    }
+
+    pub(crate) fn spawn_task(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let (task, handle) = abortable(task);
+        self.tasks.lock().expect("tasks lock").push(handle);
+        self.runtime.spawn(Box::pin(async move {
+            let _ = task.await;
+        }));
+    }
+
+    pub(crate) fn observe(&self, line: String) {
+        if let Some(o) = &self.observer {
+            (o.0)(&self.id, line);
+        }
+    }
+
+    pub(crate) fn next_request_id(&self) -> u64 {
+        self.next_request_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn load(&self) -> (f64, f64) {
+        *self.load.lock().expect("load lock")
+    }
+
+    /// Sends the own partition's pending changes to every member (the fast path).
+    pub(crate) fn push_delta(&self, st: &mut NodeState) {
+        if let Some(delta) = st.directory.take_delta() {
+            for m in st.membership.members() {
+                self.links.send(m.endpoint(), Envelope::Delta(delta.clone()));
+            }
+        }
+    }
+
+    /// Sends what membership wants sent and applies what it learnt to the directory.
+    pub(crate) fn flush_membership(&self, st: &mut NodeState) {
+        use crate::membership::MembershipEvent as E;
+        while let Some(t) = st.membership.poll_transmit() {
+            self.links.send(&t.to, Envelope::Membership(t.data));
+        }
+        while let Some(event) = st.membership.poll_event() {
+            self.observe(format!("{event:?}"));
+            match event {
+                E::Up(n) => {
+                    st.directory.node_up(&n);
+                    // Catch up with the newcomer at once rather than at the next sync period.
+                    self.links.send(n.endpoint(), Envelope::Digest(st.directory.digest()));
+                }
+                E::Down(n) => {
+                    st.directory.node_down(&n);
+                    self.links.fail_calls_to(n.endpoint(), "node is down");
+                }
+                E::Renamed { from, to } => {
+                    st.directory.node_down(&from);
+                    st.directory.node_up(&to);
+                    self.links.fail_calls_to(from.endpoint(), "node restarted");
+                    self.links.send(to.endpoint(), Envelope::Digest(st.directory.digest()));
+                }
+                E::Idle | E::Active | E::Rejoined => {}
+            }
+        }
+    }
+
+    /// Tells the membership loop that timers may have changed.
+    pub(crate) fn wake_membership(&self) {
+        self.membership_wake.notify_one();
+    }
+}
+
+impl Dispatch for NodeInner {
+    fn dispatch(&self, envelope: Envelope, reply: &Outbox) {
+        if self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        match envelope {
+            Envelope::Request(req) => self.serve(req, cell::ReplyTo::Link(reply.clone())),
+            Envelope::OneWay(req) => self.serve(req, cell::ReplyTo::Nobody),
+            Envelope::Admin(call) => {
+                let me = self.arc();
+                let reply = reply.clone();
+                self.spawn_task(async move {
+                    let result = me.handle_admin(call.op, call.token).await;
+                    let _ =
+                        reply.send(Envelope::AdminReply(wire::AdminReply { id: call.id, result }));
+                });
+            }
+            Envelope::Membership(data) => {
+                let now = self.runtime.now();
+                let mut st = self.lock();
+                if let Err(e) = st.membership.handle_packet(now, &data) {
+                    tracing::trace!(error = %e, "membership packet ignored");
+                }
+                self.flush_membership(&mut st);
+                self.wake_membership();
+            }
+            Envelope::Digest(digest) => {
+                let answer = self.lock().directory.handle_digest(&digest);
+                if !answer.partitions.is_empty() || answer.want.is_some() {
+                    let _ = reply.send(Envelope::Partitions {
+                        partitions: answer.partitions,
+                        digest: answer.want,
+                    });
+                }
+            }
+            Envelope::Partitions { partitions, digest } => {
+                let mut st = self.lock();
+                for p in partitions {
+                    st.directory.install(p);
+                }
+                if let Some(d) = digest {
+                    let back = st.directory.handle_digest(&d).partitions;
+                    if !back.is_empty() {
+                        let _ = reply.send(Envelope::Partitions { partitions: back, digest: None });
+                    }
+                }
+            }
+            Envelope::Delta(delta) => {
+                let mut st = self.lock();
+                if st.directory.apply_delta(&delta) == crate::directory::DeltaOutcome::Gap {
+                    let digest = st.directory.digest();
+                    self.links.send(delta.owner.endpoint(), Envelope::Digest(digest));
+                }
+            }
+            Envelope::ViewRequest(digest) => {
+                let st = self.lock();
+                let mut alive: Vec<NodeId> = st.membership.members().cloned().collect();
+                alive.push(self.id.clone());
+                let partitions = st.directory.handle_digest(&digest).partitions;
+                let _ = reply.send(Envelope::View { alive, partitions });
+            }
+            Envelope::Handshake(_)
+            | Envelope::Reply(_)
+            | Envelope::AdminReply(_)
+            | Envelope::View { .. } => {
+                tracing::debug!(
+                    kind = crate::link::kind_of(&envelope),
+                    "unexpected envelope ignored"
+                );
+            }
+        }
+    }
+
+    fn hello(&self) -> Handshake {
+        Handshake::Hello {
+            version: PROTOCOL_VERSION,
+            cluster: self.config.cluster_name.clone(),
+            peer: Peer::Node(self.id.clone()),
+            nonce: bytes::Bytes::new(),
+        }
+    }
+
+    fn welcome(&self, hello: &Handshake) -> Result<(Handshake, Option<NodeId>), String> {
+        let Handshake::Hello { version, cluster, peer, .. } = hello else {
+            return Err("expected hello".to_owned());
+        };
+        if *version != PROTOCOL_VERSION {
+            return Err(format!("protocol version {version} is not {PROTOCOL_VERSION}"));
+        }
+        if *cluster != self.config.cluster_name {
+            return Err(format!("cluster {cluster:?} is not {:?}", self.config.cluster_name));
+        }
+        let welcome = Handshake::Welcome {
+            version: PROTOCOL_VERSION,
+            node: self.id.clone(),
+            nonce: bytes::Bytes::new(),
+            proof: None,
+        };
+        let peer_node = match peer {
+            Peer::Node(n) => Some(n.clone()),
+            Peer::Client { .. } => None,
+        };
+        Ok((welcome, peer_node))
+    }
+}

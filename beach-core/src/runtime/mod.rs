@@ -1,0 +1,118 @@
+//! The runtime facade: the only way the core spawns tasks, waits and reads the clock.
+//!
+//! The node engine and the client never name an executor; they hold an `Arc<dyn Runtime>`.
+//! Adapters: `TokioRuntime` (feature `rt-tokio`) and `SmolRuntime` (feature `rt-smol`); the
+//! simulator brings its own, with virtual time. This is what lets the same engine run on real
+//! sockets and in a deterministic simulation.
+//!
+//! ```
+//! # #[cfg(feature = "rt-tokio")] {
+//! use std::sync::Arc;
+//! use beach_core::runtime::{Runtime, TokioRuntime};
+//!
+//! tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//!     let rt: Arc<dyn Runtime> = Arc::new(TokioRuntime);
+//!     let (tx, rx) = tokio::sync::oneshot::channel();
+//!     rt.spawn(Box::pin(async move { tx.send(7).unwrap() }));
+//!     assert_eq!(rx.await.unwrap(), 7);
+//! });
+//! # }
+//! ```
+
+#[cfg(feature = "rt-smol")]
+mod smol_rt;
+#[cfg(feature = "rt-tokio")]
+mod tokio_rt;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant, SystemTime};
+
+#[cfg(feature = "rt-smol")]
+pub use smol_rt::SmolRuntime;
+#[cfg(feature = "rt-tokio")]
+pub use tokio_rt::TokioRuntime;
+
+/// A boxed, sendable future: what crosses the object-safe runtime boundary.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Spawning, timers and clocks for the engine.
+pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
+    /// Runs `task` in the background. To stop a task early, make it abortable
+    /// ([`futures::future::abortable`]); the runtime itself only runs it.
+    fn spawn(&self, task: BoxFuture<'static, ()>);
+
+    /// A future that completes after `duration`.
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+
+    /// The monotonic clock (virtual in simulations).
+    fn now(&self) -> Instant;
+
+    /// The wall clock, for timestamps users see (virtual in simulations).
+    fn system_time(&self) -> SystemTime;
+}
+
+/// Waits until `deadline` on `rt`'s clock.
+pub fn sleep_until(rt: &dyn Runtime, deadline: Instant) -> BoxFuture<'static, ()> {
+    rt.sleep(deadline.saturating_duration_since(rt.now()))
+}
+
+/// Runs `future` until it completes or `duration` passes on `rt`'s clock; `None` on timeout.
+pub async fn timeout<F: Future>(
+    rt: &dyn Runtime,
+    duration: Duration,
+    future: F,
+) -> Option<F::Output> {
+    let sleep = rt.sleep(duration);
+    futures::pin_mut!(future);
+    match futures::future::select(future, sleep).await {
+        futures::future::Either::Left((out, _)) => Some(out),
+        futures::future::Either::Right(((), _)) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// Both adapters, and the simulator's, are used as `dyn Runtime`: this must compile.
+    #[test]
+    fn runtime_is_object_safe() {
+        fn takes(_: Option<&dyn Runtime>) {}
+        takes(None);
+    }
+
+    /// What every adapter must do: run spawned tasks, sleep, and time out.
+    async fn exercise(rt: Arc<dyn Runtime>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let inner = rt.clone();
+        rt.spawn(Box::pin(async move {
+            inner.sleep(Duration::from_millis(20)).await;
+            let _ = tx.send(inner.now());
+        }));
+        let start = rt.now();
+        let woke = rx.await.expect("the task ran");
+        assert!(woke - start >= Duration::from_millis(20));
+        let never = futures::future::pending::<()>();
+        assert_eq!(timeout(&*rt, Duration::from_millis(10), never).await, None);
+        assert_eq!(timeout(&*rt, Duration::from_secs(5), async { 3 }).await, Some(3));
+        assert!(rt.system_time() > std::time::UNIX_EPOCH);
+    }
+
+    #[cfg(feature = "rt-tokio")]
+    #[test]
+    fn tokio_adapter_works() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime")
+            .block_on(exercise(Arc::new(TokioRuntime)));
+    }
+
+    #[cfg(feature = "rt-smol")]
+    #[test]
+    fn smol_adapter_works() {
+        smol::block_on(exercise(Arc::new(SmolRuntime)));
+    }
+}

@@ -1,0 +1,123 @@
+//! The transport facade: how the engine reaches other nodes.
+//!
+//! A transport opens and accepts **connections** that carry whole [`Envelope`]s in order, in
+//! both directions, with many requests in flight on each (the engine multiplexes by id). The TCP
+//! transport frames them on sockets; the in-memory transport hands them over in process. All
+//! traits here are object-safe: the engine holds an `Arc<dyn Transport>`.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::model::Endpoint;
+use crate::wire::{Envelope, WireError};
+
+/// Why a transport operation failed; each variant says which address and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// Could not open a connection.
+    #[error("cannot connect to {addr}: {reason}")]
+    Connect {
+        /// The address dialled.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// Could not listen.
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The connection failed while in use.
+    #[error("connection with {addr} failed: {reason}")]
+    Io {
+        /// The peer's address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The peer sent a frame that is not an envelope; the connection is closed.
+    #[error("bad frame from {addr}: {error}")]
+    Frame {
+        /// The peer's address.
+        addr: String,
+        /// What was wrong.
+        error: WireError,
+    },
+    /// The connection is closed.
+    #[error("connection with {addr} is closed")]
+    Closed {
+        /// The peer's address.
+        addr: String,
+    },
+}
+
+/// Opens and accepts connections.
+#[async_trait]
+pub trait Transport: Send + Sync + fmt::Debug + 'static {
+    /// Opens a connection to the node listening at `to`.
+    async fn connect(&self, to: &Endpoint) -> Result<Connection, TransportError>;
+
+    /// Starts listening at `at`.
+    async fn bind(&self, at: &Endpoint) -> Result<Box<dyn Listener>, TransportError>;
+}
+
+/// Accepts incoming connections.
+#[async_trait]
+pub trait Listener: Send + fmt::Debug {
+    /// Waits for the next connection.
+    async fn accept(&mut self) -> Result<Connection, TransportError>;
+
+    /// The endpoint actually bound (with the real port when port 0 was asked for).
+    fn local_endpoint(&self) -> Endpoint;
+}
+
+/// Sends envelopes on a connection.
+#[async_trait]
+pub trait FrameSink: Send {
+    /// Sends a batch of envelopes in order; a transport writes them with as few system calls
+    /// as it can.
+    async fn send(&mut self, batch: &[Envelope]) -> Result<(), TransportError>;
+}
+
+/// Receives envelopes from a connection.
+#[async_trait]
+pub trait FrameStream: Send {
+    /// The next envelope; `Ok(None)` when the peer closed the connection cleanly.
+    async fn recv(&mut self) -> Result<Option<Envelope>, TransportError>;
+}
+
+/// An open connection, in two halves so that reading and writing run in separate tasks.
+pub struct Connection {
+    /// The peer's address, for logs and errors.
+    pub peer: String,
+    /// The sending half.
+    pub sink: Box<dyn FrameSink>,
+    /// The receiving half.
+    pub stream: Box<dyn FrameStream>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection").field("peer", &self.peer).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The engine holds these as trait objects: this must compile.
+    #[test]
+    fn transport_traits_are_object_safe() {
+        fn takes(
+            _: Option<&dyn super::Transport>,
+            _: Option<&dyn super::Listener>,
+            _: Option<&dyn super::FrameSink>,
+            _: Option<&dyn super::FrameStream>,
+        ) {
+        }
+        takes(None, None, None, None);
+    }
+}

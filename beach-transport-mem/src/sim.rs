@@ -1,0 +1,436 @@
+//! `SimCluster`: whole clusters of real beach nodes in one process, in virtual time, from a
+//! seed.
+//!
+//! Time is tokio's paused clock: when every task waits, the clock jumps to the next timer, so a
+//! minute of cluster life takes milliseconds. Every random choice (nodes, network faults) draws
+//! from the seed, and the engine breaks every tie deterministically, so the same seed gives the
+//! same run: [`SimCluster::trace_hash`] is the check. A failing run prints `BEACH_SIM_SEED=<n>`;
+//! set that variable to replay it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use beach_core::actor::Registry;
+use beach_core::client::{Beach, ClientOptions};
+use beach_core::config::ClusterConfig;
+use beach_core::model::{Endpoint, NodeId, Realm};
+use beach_core::node::{Node, NodeOptions, Observer};
+use beach_core::runtime::{BoxFuture, Runtime};
+use futures::FutureExt;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::network::{LinkConfig, MemNetwork};
+
+/// The environment variable that overrides a simulation's seed, to replay a failure.
+pub const SEED_VAR: &str = "BEACH_SIM_SEED";
+
+/// The runtime of a simulation: tokio with paused time, and a wall clock that starts at a fixed
+/// date and advances with virtual time.
+#[derive(Debug)]
+pub struct SimRuntime {
+    start: Instant,
+    epoch: SystemTime,
+}
+
+impl SimRuntime {
+    /// A runtime whose wall clock reads 2026-01-01T00:00:00Z at the start.
+    pub fn new() -> Self {
+        Self {
+            start: tokio::time::Instant::now().into_std(),
+            epoch: SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600),
+        }
+    }
+}
+
+impl Default for SimRuntime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Runtime for SimRuntime {
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        tokio::spawn(task);
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+
+    fn now(&self) -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+
+    fn system_time(&self) -> SystemTime {
+        self.epoch + (self.now() - self.start)
+    }
+}
+
+/// The seed to use: `BEACH_SIM_SEED` when set (to replay a failure), else `default`.
+pub fn seed_from_env(default: u64) -> u64 {
+    std::env::var(SEED_VAR).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(default)
+}
+
+/// Settings of a simulation.
+#[derive(Debug, Clone)]
+pub struct SimBuilder {
+    seed: u64,
+    registry: Registry,
+    config: ClusterConfig,
+}
+
+impl SimBuilder {
+    /// A simulation seeded with `seed` (overridden by `BEACH_SIM_SEED`), nodes with an empty
+    /// registry and the default configuration.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed: seed_from_env(seed),
+            registry: Registry::new(),
+            config: ClusterConfig::default(),
+        }
+    }
+
+    /// The actor types every node offers.
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// The configuration every node runs with.
+    pub fn config(mut self, config: ClusterConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The seed in use.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Runs `scenario` on a fresh simulated cluster in virtual time and returns its result.
+    /// If it panics, the seed is printed as `BEACH_SIM_SEED=<n>` and the panic goes on.
+    pub fn run<F, Fut, T>(self, scenario: F) -> T
+    where
+        F: FnOnce(SimCluster) -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let seed = self.seed;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a current-thread runtime");
+        let result = rt.block_on(async move {
+            let sim = SimCluster::new(self);
+            AssertUnwindSafe(scenario(sim)).catch_unwind().await
+        });
+        match result {
+            Ok(v) => v,
+            Err(panic) => {
+                eprintln!("simulation failed; replay with {SEED_VAR}={seed}");
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
+}
+
+struct SimNode {
+    endpoint: Endpoint,
+    generation: u64,
+    node: Option<Node>,
+}
+
+/// A simulated cluster. Nodes are numbered from 0 in the order they were added; node `i`
+/// listens at `10.0.x.y:4999`.
+pub struct SimCluster {
+    seed: u64,
+    registry: Registry,
+    config: ClusterConfig,
+    runtime: Arc<SimRuntime>,
+    net: Arc<MemNetwork>,
+    nodes: Vec<SimNode>,
+    clients: u64,
+    trace: Arc<Mutex<Vec<String>>>,
+}
+
+impl fmt::Debug for SimCluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimCluster")
+            .field("seed", &self.seed)
+            .field("nodes", &self.nodes.len())
+            .finish()
+    }
+}
+
+/// The number of first nodes every node uses as seeds.
+const SEEDS: usize = 3;
+
+impl SimCluster {
+    fn new(b: SimBuilder) -> Self {
+        let runtime = Arc::new(SimRuntime::new());
+        let net = MemNetwork::new(runtime.clone(), mix(b.seed, u64::MAX, 0));
+        Self {
+            seed: b.seed,
+            registry: b.registry,
+            config: b.config,
+            runtime,
+            net,
+            nodes: Vec::new(),
+            clients: 0,
+            trace: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// The seed of this run.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The runtime, for timing inside scenarios.
+    pub fn runtime(&self) -> Arc<dyn Runtime> {
+        self.runtime.clone()
+    }
+
+    /// The network, for fine-grained faults.
+    pub fn network(&self) -> &Arc<MemNetwork> {
+        &self.net
+    }
+
+    /// Virtual time since the simulation started.
+    pub fn elapsed(&self) -> Duration {
+        self.runtime.now() - self.runtime.start
+    }
+
+    fn seeds(&self) -> Vec<Endpoint> {
+        self.nodes.iter().take(SEEDS).map(|n| n.endpoint.clone()).collect()
+    }
+
+    fn record(&self, line: String) {
+        let at = self.elapsed().as_millis();
+        self.trace.lock().expect("trace lock").push(format!("{at:>8} sim {line}"));
+    }
+
+    async fn boot(&mut self, i: usize) -> Node {
+        let n = &self.nodes[i];
+        let trace = self.trace.clone();
+        let rt = self.runtime.clone();
+        let observer = Observer(Arc::new(move |node: &NodeId, line: String| {
+            let at = (rt.now() - rt.start).as_millis();
+            trace.lock().expect("trace lock").push(format!("{at:>8} {node} {line}"));
+        }));
+        let options = NodeOptions {
+            config: self.config.clone(),
+            listen: n.endpoint.clone(),
+            advertise: None,
+            seeds: self.seeds(),
+            generation: n.generation,
+            rng_seed: mix(self.seed, i as u64, n.generation),
+            observer: Some(observer),
+        };
+        let transport = self.net.transport(n.endpoint.as_str());
+        Node::start(options, self.registry.clone(), transport, self.runtime.clone())
+            .await
+            .expect("a simulated node starts")
+    }
+
+    /// Adds and starts a node; returns its number.
+    pub async fn add_node(&mut self) -> usize {
+        let i = self.nodes.len();
+        let endpoint = Endpoint::new(format!("10.0.{}.{}:4999", i / 250, i % 250 + 1))
+            .expect("valid endpoint");
+        self.nodes.push(SimNode { endpoint, generation: 1, node: None });
+        let node = self.boot(i).await;
+        self.nodes[i].node = Some(node);
+        i
+    }
+
+    /// Adds and starts `n` nodes.
+    pub async fn add_nodes(&mut self, n: usize) -> Vec<usize> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(self.add_node().await);
+        }
+        out
+    }
+
+    /// Node `i`, if it is running.
+    pub fn node(&self, i: usize) -> Option<&Node> {
+        self.nodes.get(i)?.node.as_ref()
+    }
+
+    /// Node `i`.
+    ///
+    /// # Panics
+    /// If node `i` does not exist or is crashed.
+    pub fn live(&self, i: usize) -> &Node {
+        self.node(i).unwrap_or_else(|| panic!("node {i} is not running"))
+    }
+
+    /// The numbers of the running nodes.
+    pub fn running(&self) -> Vec<usize> {
+        (0..self.nodes.len()).filter(|&i| self.nodes[i].node.is_some()).collect()
+    }
+
+    /// The endpoint of node `i`.
+    pub fn endpoint(&self, i: usize) -> &Endpoint {
+        &self.nodes[i].endpoint
+    }
+
+    /// Crashes node `i`: it stops at once, without telling anyone, and its connections break.
+    pub fn crash(&mut self, i: usize) {
+        if let Some(node) = self.nodes[i].node.take() {
+            self.record(format!("crash {}", node.id()));
+            node.kill();
+            self.net.crash(self.nodes[i].endpoint.as_str());
+        }
+    }
+
+    /// Stops node `i` gracefully (actors drain, peers are told).
+    pub async fn shutdown(&mut self, i: usize) {
+        if let Some(node) = self.nodes[i].node.take() {
+            self.record(format!("shutdown {}", node.id()));
+            node.shutdown().await;
+            self.net.crash(self.nodes[i].endpoint.as_str());
+        }
+    }
+
+    /// Restarts node `i` (crashing it first if it runs) with a new generation: a new member
+    /// whose old actors are gone.
+    pub async fn restart(&mut self, i: usize) {
+        self.crash(i);
+        self.nodes[i].generation += 1;
+        self.record(format!("restart node {i} as generation {}", self.nodes[i].generation));
+        let node = self.boot(i).await;
+        self.nodes[i].node = Some(node);
+    }
+
+    /// Cuts every node of `a` from every node of `b`, both ways.
+    pub fn partition(&self, a: &[usize], b: &[usize]) {
+        self.record(format!("partition {a:?} | {b:?}"));
+        for &x in a {
+            for &y in b {
+                self.net
+                    .partition(self.nodes[x].endpoint.as_str(), self.nodes[y].endpoint.as_str());
+            }
+        }
+    }
+
+    /// Loses every message from node `from` to node `to` (a one-way partition).
+    pub fn partition_one_way(&self, from: usize, to: usize) {
+        self.record(format!("partition {from} -> {to}"));
+        self.net.block(self.nodes[from].endpoint.as_str(), self.nodes[to].endpoint.as_str());
+    }
+
+    /// Lifts every partition.
+    pub fn heal(&self) {
+        self.record("heal".to_owned());
+        self.net.heal();
+    }
+
+    /// Sets the link behaviour between nodes `a` and `b`, both ways.
+    pub fn set_link(&self, a: usize, b: usize, link: LinkConfig) {
+        let (x, y) = (self.nodes[a].endpoint.as_str(), self.nodes[b].endpoint.as_str());
+        self.net.set_link(x, y, link);
+        self.net.set_link(y, x, link);
+    }
+
+    /// Sets the behaviour of every link.
+    pub fn set_default_link(&self, link: LinkConfig) {
+        self.net.set_default_link(link);
+    }
+
+    /// A client connected to the first seeds, in `realm`.
+    pub async fn client_in(&mut self, realm: Realm) -> Beach {
+        self.clients += 1;
+        let name = format!("client{}", self.clients);
+        let mut options = ClientOptions::from_config(&self.config, self.seeds());
+        options.seeds.retain(|s| self.nodes.iter().any(|n| n.endpoint == *s && n.node.is_some()));
+        options.name = name.clone();
+        options.rng_seed = mix(self.seed, u64::MAX - self.clients, 0);
+        let transport = self.net.transport(&name);
+        Beach::connect(options, realm, transport, self.runtime.clone())
+            .await
+            .expect("a simulated client connects")
+    }
+
+    /// A client connected to the first seeds, in realm `global`.
+    pub async fn client(&mut self) -> Beach {
+        self.client_in(Realm::global()).await
+    }
+
+    /// Lets virtual time pass.
+    pub async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+
+    /// Lets time pass until `done` holds (checked every 10 virtual ms) or `limit` passes;
+    /// returns how long it took, or `None` at the limit.
+    pub async fn run_until(
+        &self,
+        limit: Duration,
+        mut done: impl FnMut(&Self) -> bool,
+    ) -> Option<Duration> {
+        let start = self.runtime.now();
+        loop {
+            if done(self) {
+                return Some(self.runtime.now() - start);
+            }
+            if self.runtime.now() - start >= limit {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Whether every running node knows exactly the other running nodes and holds the same
+    /// directory (the same digest).
+    pub fn converged(&self) -> bool {
+        let running = self.running();
+        let ids: Vec<NodeId> = running.iter().map(|&i| self.live(i).id().clone()).collect();
+        let mut digest = None;
+        for &i in &running {
+            let node = self.live(i);
+            let others: Vec<NodeId> = ids.iter().filter(|n| *n != node.id()).cloned().collect();
+            if node.members() != others {
+                return false;
+            }
+            let d = node.directory().digest();
+            match &digest {
+                None => digest = Some(d),
+                Some(first) if *first != d => return false,
+                Some(_) => {}
+            }
+        }
+        true
+    }
+
+    /// The trace so far: one line per notable event of every node, with virtual times.
+    pub fn trace(&self) -> Vec<String> {
+        self.trace.lock().expect("trace lock").clone()
+    }
+
+    /// A hash of the trace: the same seed and scenario give the same hash.
+    pub fn trace_hash(&self) -> u64 {
+        let trace = self.trace.lock().expect("trace lock");
+        xxh3_64(trace.join("\n").as_bytes())
+    }
+
+    /// Per-node counts of actors in the directory view of node `i`, for quick assertions.
+    pub fn actors_by_node(&self, i: usize) -> BTreeMap<NodeId, usize> {
+        let dir = self.live(i).directory();
+        dir.partitions().map(|p| (p.owner.clone(), p.entries.len())).collect()
+    }
+}
+
+/// Mixes the simulation seed with a node number and generation into a node's own seed.
+fn mix(seed: u64, a: u64, b: u64) -> u64 {
+    let mut bytes = [0u8; 24];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[8..16].copy_from_slice(&a.to_le_bytes());
+    bytes[16..].copy_from_slice(&b.to_le_bytes());
+    xxh3_64(&bytes)
+}

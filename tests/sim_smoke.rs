@@ -1,0 +1,19 @@
+//! Smoke test: a simulated cluster serves a request end to end.
+
+use std::time::Duration;
+
+use beach_node::actors::{Time, builtin_registry};
+use beach_transport_mem::SimBuilder;
+
+#[test]
+fn a_client_spawns_pong_and_pings_it() {
+    SimBuilder::new(1).registry(builtin_registry()).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        assert!(sim.run_until(Duration::from_secs(10), |s| s.converged()).await.is_some());
+        let client = sim.client().await;
+        let ids = client.add_actor(client.actor("Pong", ["pongers"]).unwrap()).await.unwrap();
+        assert_eq!(ids.len(), 1);
+        let t: Time = client.handle("pong").ask("ping", &Time { time: 0.0 }).await.unwrap();
+        assert!(t.time > 1.7e9, "{t:?}");
+    });
+}
