@@ -1,9 +1,10 @@
 //! beach: actors on your own cluster of machines, addressed by category, without ceremony.
 //!
 //! This facade re-exports the parts a user needs, so one dependency on `beach` is enough.
-//! Today it holds the core ([`beach_core`]): names and ids, payloads, the wire, the directory,
-//! membership, placement, routing and configuration. The actor runtime, the transports and
-//! the node library join it as they land.
+//! Today it holds the core ([`beach_core`]): actors and their handles, the client, the node
+//! engine, names and ids, payloads, the wire, the directory, membership, placement, routing
+//! and configuration. The TCP transport and the node daemon join it as they land; the
+//! simulator lives in `beach-transport-mem`.
 //!
 //! ```
 //! use beach::model::Category;
@@ -11,4 +12,7 @@
 //! ```
 
 pub use beach_core as core;
-pub use beach_core::{config, directory, membership, model, placement, rng, routing, value, wire};
+pub use beach_core::{
+    actor, client, config, directory, membership, model, node, placement, rng, routing, runtime,
+    transport, value, wire,
+};

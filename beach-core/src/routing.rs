@@ -5,8 +5,9 @@
 //!   this node, `affinity` maps a key to one member by [`rendezvous`] hashing.
 //! - [`Attempts`]: the retry policy of one request, a small object in the manner of tower's
 //!   `Policy`: it picks each attempt's member (never one already tried while others remain),
-//!   keeps the request id and the deadline across attempts, and says after a failure whether
-//!   to try again ([`Attempts::on_failure`]).
+//!   keeps the request id and the deadline across attempts, gives each attempt a share of the
+//!   time left ([`Attempts::attempt_timeout`]), and says after a failure whether to try again
+//!   ([`Attempts::on_failure`]).
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -253,6 +254,14 @@ impl Attempts {
         self.deadline.checked_duration_since(now).filter(|d| !d.is_zero())
     }
 
+    /// How long the current attempt may take: an equal share of the time left among this
+    /// attempt and the retries still allowed, so that an attempt whose request or reply is
+    /// lost leaves time to retry elsewhere. Without retries it is all the time left. `None`
+    /// when the deadline has passed.
+    pub fn attempt_timeout(&self, now: Instant) -> Option<Duration> {
+        self.remaining(now).map(|left| left / (self.retries_left + 1))
+    }
+
     /// Picks the member for the next attempt (see [`choose`]) and records it as tried.
     pub fn pick<R: RngExt + ?Sized>(
         &mut self,
@@ -400,6 +409,24 @@ mod tests {
             RetryDecision::GiveUp,
             "retries used up"
         );
+    }
+
+    #[test]
+    fn each_attempt_gets_a_share_of_the_time_left() {
+        let now = Instant::now();
+        let m = members(3);
+        let mut a = Attempts::new(1, now + Duration::from_secs(3), 2);
+        assert_eq!(a.attempt_timeout(now), Some(Duration::from_secs(1)));
+        let later = now + Duration::from_secs(1);
+        assert!(matches!(a.on_failure(later, &Failure::Timeout, &m), RetryDecision::Retry { .. }));
+        assert_eq!(a.attempt_timeout(later), Some(Duration::from_secs(1)));
+        let single = Attempts::new(1, now + Duration::from_secs(3), 0);
+        assert_eq!(
+            single.attempt_timeout(now),
+            Some(Duration::from_secs(3)),
+            "no retries: all of it"
+        );
+        assert_eq!(single.attempt_timeout(now + Duration::from_secs(3)), None);
     }
 
     #[test]

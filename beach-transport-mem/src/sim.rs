@@ -209,6 +209,12 @@ impl SimCluster {
         self.nodes.iter().take(SEEDS).map(|n| n.endpoint.clone()).collect()
     }
 
+    /// Adds a line of the scenario's own to the trace (say, the outcome of a request), so it
+    /// counts in [`SimCluster::trace_hash`].
+    pub fn note(&self, line: impl Into<String>) {
+        self.record(line.into());
+    }
+
     fn record(&self, line: String) {
         let at = self.elapsed().as_millis();
         self.trace.lock().expect("trace lock").push(format!("{at:>8} sim {line}"));
@@ -390,7 +396,9 @@ impl SimCluster {
     /// directory (the same digest).
     pub fn converged(&self) -> bool {
         let running = self.running();
-        let ids: Vec<NodeId> = running.iter().map(|&i| self.live(i).id().clone()).collect();
+        let mut ids: Vec<NodeId> = running.iter().map(|&i| self.live(i).id().clone()).collect();
+        // `members()` is sorted by id, which is not the order nodes were added in.
+        ids.sort();
         let mut digest = None;
         for &i in &running {
             let node = self.live(i);

@@ -124,7 +124,8 @@ pub struct RequestOptions {
     /// `request_timeout_default`.
     pub timeout: Option<Duration>,
     /// How many times a `timeout`, `wrong dest`, `queue full` or unreachable node is retried
-    /// on another actor.
+    /// on another actor. With retries, each attempt gets an equal share of the time left
+    /// (see [`crate::routing::Attempts::attempt_timeout`]): budget the timeout accordingly.
     pub retries: u32,
     /// The key for `affinity` mode.
     pub key: Option<Vec<u8>>,
@@ -333,7 +334,7 @@ impl Handle {
                     &mut *rng,
                 )?
             };
-            let Some(left) = attempts.remaining(rt.now()) else {
+            let Some(left) = attempts.attempt_timeout(rt.now()) else {
                 return Err(RequestError::Timeout);
             };
             let req = self.wire_request(
@@ -425,10 +426,17 @@ impl Handle {
         data: &T,
     ) -> Result<Vec<(ActorId, Result<Payload, RequestError>)>, RequestError> {
         let data = Payload::encode(data)?;
-        let id = self.port.next_request_id();
         let timeout = self.timeout_or_default();
         let calls = self.members().into_iter().map(|m| {
-            let req = self.wire_request(id, m.clone(), kind, data.clone(), timeout, 0);
+            // One id per member: replies are matched by id.
+            let req = self.wire_request(
+                self.port.next_request_id(),
+                m.clone(),
+                kind,
+                data.clone(),
+                timeout,
+                0,
+            );
             async move { (m, self.port.call(req).await.map_err(RequestError::from)) }
         });
         Ok(futures::future::join_all(calls).await)

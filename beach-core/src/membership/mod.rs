@@ -84,6 +84,14 @@ impl MembershipConfig {
             frequency: self.probe_interval * 5,
             num_members: NonZeroUsize::MIN,
         });
+        // Healing: after a two-way partition each side has declared the other down, and no
+        // gossip crosses over. Announcing to a few down members every few periods lets the
+        // sides find each other again (the receiver tells the sender it is considered down,
+        // the sender renews its identity and rejoins) within seconds of the network healing.
+        c.periodic_announce_to_down_members = Some(PeriodicParams {
+            frequency: self.probe_interval * 3,
+            num_members: NonZeroUsize::new(2).expect("non-zero"),
+        });
         c
     }
 }

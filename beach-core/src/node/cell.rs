@@ -32,7 +32,8 @@ pub(crate) struct ActorCell {
     pub(crate) ctx: Context,
     pub(crate) stats: Arc<ActorStats>,
     limit: Option<Arc<Semaphore>>,
-    waiting: AtomicUsize,
+    /// Requests accepted and not yet finished (running or waiting for a permit).
+    admitted: AtomicUsize,
 }
 
 impl ActorCell {
@@ -72,6 +73,16 @@ impl ReplyTo {
     }
 }
 
+/// Counts a request as finished when dropped: on completion, on a dropped deadline, and when
+/// the actor's tasks are aborted.
+struct Admitted<'a>(&'a AtomicUsize);
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 fn error(message: &str) -> Result<Payload, RemoteError> {
     Err(RemoteError { error: message.to_owned(), data: None })
 }
@@ -92,29 +103,29 @@ impl NodeInner {
             reply.send(req.id, req.attempt, error(codes::UNAUTHORIZED));
             return;
         }
-        if let Some(limit) = &cell.limit
-            && limit.available_permits() == 0
-            && cell.waiting.load(Ordering::Acquire) >= self.config.actor_queue_limit
-        {
-            cell.stats.queue_full();
-            reply.send(req.id, req.attempt, error(codes::QUEUE_FULL));
-            return;
+        // With a concurrency limit of n, n requests run and `actor_queue_limit` more wait; past
+        // that the answer is `queue full` at once. Counted here, synchronously, so a burst
+        // that arrives in one batch is judged request by request.
+        if let Some(n) = cell.spec.n_concurrent {
+            let capacity = n.max(1) as usize + self.config.actor_queue_limit;
+            if cell.admitted.fetch_add(1, Ordering::AcqRel) >= capacity {
+                cell.admitted.fetch_sub(1, Ordering::AcqRel);
+                cell.stats.queue_full();
+                reply.send(req.id, req.attempt, error(codes::QUEUE_FULL));
+                return;
+            }
+        } else {
+            cell.admitted.fetch_add(1, Ordering::AcqRel);
         }
         let rt = self.runtime.clone();
         let deadline = rt.now() + Duration::from_millis(req.timeout_ms);
         let limit = cell.limit.clone();
-        if limit.is_some() {
-            cell.waiting.fetch_add(1, Ordering::AcqRel);
-        }
         let task_cell = cell.clone();
         cell.ctx.spawn(async move {
             let cell = task_cell;
+            let _admitted = Admitted(&cell.admitted);
             let _permit = match limit {
-                Some(l) => {
-                    let p = l.acquire_owned().await;
-                    cell.waiting.fetch_sub(1, Ordering::AcqRel);
-                    p.ok()
-                }
+                Some(l) => l.acquire_owned().await.ok(),
                 None => None,
             };
             if rt.now() >= deadline {
@@ -199,7 +210,7 @@ impl NodeInner {
                 ctx,
                 stats,
                 limit: spec.n_concurrent.map(|n| Arc::new(Semaphore::new(n.max(1) as usize))),
-                waiting: AtomicUsize::new(0),
+                admitted: AtomicUsize::new(0),
             });
             let mut st = self.lock();
             if self.stopped.load(Ordering::Acquire) {
@@ -280,9 +291,7 @@ impl NodeInner {
                         cell.actor.drain(&cell.ctx).await;
                     }
                     let give_up = rt.now() + DRAIN_GRACE;
-                    while (cell.stats.in_flight() > 0 || cell.waiting.load(Ordering::Acquire) > 0)
-                        && rt.now() < give_up
-                    {
+                    while cell.admitted.load(Ordering::Acquire) > 0 && rt.now() < give_up {
                         rt.sleep(Duration::from_millis(10)).await;
                     }
                     cell.ctx.stop();

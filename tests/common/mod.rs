@@ -1,0 +1,209 @@
+//! Actors and helpers shared by the simulation tests.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use beach::actor::{Actor, Context, InitError, Registry, Request, Response};
+use beach::model::ActorId;
+use beach_node::actors::builtin_registry;
+use beach_transport_mem::SimCluster;
+use serde::{Deserialize, Serialize};
+
+/// An actor's id, as [`Whoami`] answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Id {
+    pub id: String,
+}
+
+impl Id {
+    pub fn actor(&self) -> ActorId {
+        self.id.parse().expect("an actor id")
+    }
+}
+
+/// Answers every request with its own id.
+pub struct Whoami;
+
+#[async_trait]
+impl Actor for Whoami {
+    async fn init(_ctx: &Context) -> Result<Self, InitError> {
+        Ok(Whoami)
+    }
+    async fn handle(&self, ctx: &Context, _request: Request) -> Response {
+        Response::ok(&Id { id: ctx.id().to_string() })
+    }
+}
+
+/// `incr` adds one, `count` tells the count.
+pub struct Counter(AtomicU64);
+
+#[async_trait]
+impl Actor for Counter {
+    async fn init(_ctx: &Context) -> Result<Self, InitError> {
+        Ok(Counter(AtomicU64::new(0)))
+    }
+    async fn handle(&self, _ctx: &Context, request: Request) -> Response {
+        match request.kind() {
+            "incr" => Response::ok(&(self.0.fetch_add(1, Ordering::SeqCst) + 1)),
+            "count" => Response::ok(&self.0.load(Ordering::SeqCst)),
+            _ => Response::unsupported(),
+        }
+    }
+}
+
+/// Refuses to start.
+pub struct Failing;
+
+#[async_trait]
+impl Actor for Failing {
+    async fn init(_ctx: &Context) -> Result<Self, InitError> {
+        Err(InitError::new("boom: parameter `db` is missing"))
+    }
+    async fn handle(&self, _ctx: &Context, _request: Request) -> Response {
+        Response::unsupported()
+    }
+}
+
+/// Panics in init.
+pub struct PanicInit;
+
+#[async_trait]
+impl Actor for PanicInit {
+    async fn init(_ctx: &Context) -> Result<Self, InitError> {
+        panic!("init exploded")
+    }
+    async fn handle(&self, _ctx: &Context, _request: Request) -> Response {
+        Response::unsupported()
+    }
+}
+
+/// `panic` panics, anything else answers `ok`.
+pub struct Panicky;
+
+#[async_trait]
+impl Actor for Panicky {
+    async fn init(_ctx: &Context) -> Result<Self, InitError> {
+        Ok(Panicky)
+    }
+    async fn handle(&self, _ctx: &Context, request: Request) -> Response {
+        if request.kind() == "panic" {
+            panic!("handler exploded");
+        }
+        Response::ok("ok")
+    }
+}
+
+/// `quit` stops the actor.
+pub struct Quitter;
+
+#[async_trait]
+impl Actor for Quitter {
+    async fn init(_ctx: &Context) -> Result<Self, InitError> {
+        Ok(Quitter)
+    }
+    async fn handle(&self, ctx: &Context, request: Request) -> Response {
+        if request.kind() == "quit" {
+            ctx.stop_self();
+        }
+        Response::empty()
+    }
+}
+
+/// Takes two seconds to start.
+pub struct SlowInit;
+
+#[async_trait]
+impl Actor for SlowInit {
+    async fn init(ctx: &Context) -> Result<Self, InitError> {
+        ctx.sleep(Duration::from_secs(2)).await;
+        Ok(SlowInit)
+    }
+    async fn handle(&self, _ctx: &Context, _request: Request) -> Response {
+        Response::empty()
+    }
+}
+
+/// `secret` answers its private parameter `_secret`.
+pub struct Secretive;
+
+#[async_trait]
+impl Actor for Secretive {
+    async fn init(_ctx: &Context) -> Result<Self, InitError> {
+        Ok(Secretive)
+    }
+    async fn handle(&self, ctx: &Context, _request: Request) -> Response {
+        match ctx.param::<String>("_secret") {
+            Some(Ok(s)) => Response::ok(&s),
+            _ => Response::error("no secret"),
+        }
+    }
+}
+
+/// Asks its resource `backend` for `ping` and answers with the reply: actor-to-actor calls.
+pub struct Relay;
+
+#[async_trait]
+impl Actor for Relay {
+    async fn init(ctx: &Context) -> Result<Self, InitError> {
+        if ctx.resource("backend").is_none() {
+            return Err(InitError::new("resource `backend` is required"));
+        }
+        Ok(Relay)
+    }
+    async fn handle(&self, ctx: &Context, request: Request) -> Response {
+        let backend = ctx.resource("backend").expect("checked in init");
+        match backend.request(request.kind(), request.payload()).await {
+            Ok(p) => Response::payload(p),
+            Err(e) => Response::error(e.message()),
+        }
+    }
+}
+
+/// `work` takes a second, then answers `done`.
+pub struct Worker;
+
+#[async_trait]
+impl Actor for Worker {
+    async fn init(_ctx: &Context) -> Result<Self, InitError> {
+        Ok(Worker)
+    }
+    async fn handle(&self, ctx: &Context, _request: Request) -> Response {
+        ctx.sleep(Duration::from_secs(1)).await;
+        Response::ok("done")
+    }
+}
+
+/// The built-in actors plus the test actors above.
+pub fn registry() -> Registry {
+    builtin_registry()
+        .with::<Whoami>("Whoami")
+        .with::<Counter>("Counter")
+        .with::<Failing>("Failing")
+        .with::<PanicInit>("PanicInit")
+        .with::<Panicky>("Panicky")
+        .with::<Quitter>("Quitter")
+        .with::<SlowInit>("SlowInit")
+        .with::<Secretive>("Secretive")
+        .with::<Relay>("Relay")
+        .with::<Worker>("Worker")
+}
+
+/// Waits until every running node knows the others and holds the same directory.
+pub async fn converge(sim: &SimCluster, limit: Duration) -> Duration {
+    sim.run_until(limit, |s| s.converged())
+        .await
+        .unwrap_or_else(|| panic!("no convergence within {limit:?} (seed {})", sim.seed()))
+}
+
+/// Whether node `i`'s directory view holds any actor hosted on `owner`'s endpoint with a
+/// generation other than `keep`.
+pub fn knows_actors_of(sim: &SimCluster, i: usize, owner: &beach::model::NodeId) -> bool {
+    sim.live(i)
+        .directory()
+        .lookup(&beach::model::Realm::global(), "")
+        .iter()
+        .any(|a| a.node() == owner)
+}

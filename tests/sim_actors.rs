@@ -1,0 +1,502 @@
+//! py-beach's behaviours on a simulated 3-node cluster: spawning with every strategy, look-ups,
+//! trust, private parameters, concurrency limits, timeouts, retries, broadcast, gathers,
+//! categories, flush and stop.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use beach::client::{Beach, ClientError};
+use beach::config::ClusterConfig;
+use beach::model::{ActorId, NodeId};
+use beach::placement::{Strategy, tally};
+use beach::value::Value;
+use beach::wire::codes;
+use beach_node::actors::{CmdResult, SLEEP, Time};
+use beach_transport_mem::{SimBuilder, SimCluster};
+use common::{Id, converge, registry};
+
+const SETTLE: Duration = Duration::from_secs(10);
+
+/// Three converged nodes and a client; `scenario` gets both.
+fn three_nodes<F, Fut>(seed: u64, config: ClusterConfig, scenario: F)
+where
+    F: FnOnce(SimCluster, Beach) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    SimBuilder::new(seed).registry(registry()).config(config).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        scenario(sim, client).await;
+    });
+}
+
+fn nodes_of(ids: &[ActorId]) -> BTreeMap<NodeId, usize> {
+    tally(&ids.iter().map(|i| i.node().clone()).collect::<Vec<_>>())
+}
+
+#[test]
+fn spawn_with_each_strategy_lands_where_it_should() {
+    three_nodes(11, ClusterConfig::default(), |sim, client| async move {
+        let ids: Vec<NodeId> = (0..3).map(|i| sim.live(i).id().clone()).collect();
+
+        // random: only live nodes, and more than one of them over a batch.
+        let spec = client.actor("Whoami", ["random"]).unwrap().count(30);
+        let placed = nodes_of(&client.add_actor(spec).await.unwrap());
+        assert!(placed.len() > 1 && placed.keys().all(|n| ids.contains(n)), "{placed:?}");
+
+        // resource: the least loaded node.
+        sim.live(0).set_load(0.9, 0.8);
+        sim.live(1).set_load(0.1, 0.1);
+        sim.live(2).set_load(0.5, 0.5);
+        let spec = client.actor("Whoami", ["resource"]).unwrap().strategy(Strategy::Resource, None);
+        let got = client.add_actor(spec).await.unwrap();
+        assert_eq!(got[0].node(), &ids[1]);
+
+        // host_affinity: the node the hint names, by host; an unknown node is an error.
+        let host = sim.endpoint(2).as_str().split(':').next().unwrap().to_owned();
+        let spec = client
+            .actor("Whoami", ["pingers"])
+            .unwrap()
+            .strategy(Strategy::HostAffinity, Some(&host));
+        let pinger = client.add_actor(spec).await.unwrap();
+        assert_eq!(pinger[0].node(), &ids[2]);
+        let spec = client
+            .actor("Whoami", ["x"])
+            .unwrap()
+            .strategy(Strategy::HostAffinity, Some("10.9.9.9"));
+        let err = client.add_actor(spec).await.unwrap_err();
+        assert!(err.to_string().contains("no live node matches"), "{err}");
+
+        // affinity: next to the hint category.
+        let spec = client
+            .actor("Whoami", ["pongers"])
+            .unwrap()
+            .strategy(Strategy::Affinity, Some("pingers"))
+            .count(4);
+        for id in client.add_actor(spec).await.unwrap() {
+            assert_eq!(id.node(), &ids[2]);
+        }
+
+        // repulsion: a burst spreads evenly, 3/3/3.
+        let spec = client
+            .actor("Whoami", ["spread"])
+            .unwrap()
+            .strategy(Strategy::Repulsion, Some("spread"))
+            .count(9);
+        let spread = nodes_of(&client.add_actor(spec).await.unwrap());
+        assert_eq!(spread.values().copied().collect::<Vec<_>>(), vec![3, 3, 3]);
+
+        // roundrobin: one per node per turn, and the turn goes on across calls.
+        let spec =
+            client.actor("Whoami", ["rr"]).unwrap().strategy(Strategy::Roundrobin, None).count(2);
+        let first = client.add_actor(spec.clone()).await.unwrap();
+        let second = client.add_actor(spec.clone().count(4)).await.unwrap();
+        let all: Vec<ActorId> = first.into_iter().chain(second).collect();
+        assert_eq!(nodes_of(&all).values().copied().collect::<Vec<_>>(), vec![2, 2, 2]);
+
+        // Unknown strategies and missing hints are clear errors before anything is spawned.
+        let spec = client.actor("Whoami", ["x"]).unwrap().strategy(Strategy::Repulsion, None);
+        let err = client.add_actor(spec).await.unwrap_err();
+        assert!(err.to_string().contains("needs a hint"), "{err}");
+    });
+}
+
+#[test]
+fn dry_run_explains_without_spawning() {
+    three_nodes(12, ClusterConfig::default(), |_sim, client| async move {
+        let spec = client
+            .actor("Whoami", ["d"])
+            .unwrap()
+            .strategy(Strategy::Repulsion, Some("d"))
+            .count(3);
+        let plan = client.place(spec).await.unwrap();
+        assert_eq!(plan.len(), 3);
+        assert!(
+            plan.iter().all(|(_, why)| why.starts_with("repulsion: fewest actors")),
+            "{plan:?}"
+        );
+        assert_eq!(tally(&plan.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>()).len(), 3);
+        assert!(client.directory("d").await.unwrap().is_empty());
+    });
+}
+
+#[test]
+fn spawn_waits_for_init_and_reports_its_failure() {
+    three_nodes(13, ClusterConfig::default(), |sim, client| async move {
+        let start = sim.elapsed();
+        client.add_actor(client.actor("SlowInit", ["slow"]).unwrap()).await.unwrap();
+        assert!(
+            sim.elapsed() - start >= Duration::from_secs(2),
+            "spawn returned before init finished"
+        );
+
+        let err = client.add_actor(client.actor("Failing", ["f"]).unwrap()).await.unwrap_err();
+        assert_eq!(err, ClientError::Cluster("boom: parameter `db` is missing".to_owned()));
+        let err = client.add_actor(client.actor("PanicInit", ["f"]).unwrap()).await.unwrap_err();
+        assert!(err.to_string().contains("init panicked: init exploded"), "{err}");
+        assert!(client.directory("f").await.unwrap().is_empty(), "a failed actor never shows");
+
+        let err = client.add_actor(client.actor("Nope", ["f"]).unwrap()).await.unwrap_err();
+        assert!(err.to_string().contains("unknown actor type \"Nope\""), "{err}");
+        let err = client.add_actor(client.actor("Relay", ["f"]).unwrap()).await.unwrap_err();
+        assert!(err.to_string().contains("resource `backend` is required"), "{err}");
+    });
+}
+
+#[test]
+fn a_handle_made_right_after_a_spawn_finds_the_actor_and_empty_categories_fail_at_once() {
+    three_nodes(14, ClusterConfig::default(), |sim, client| async move {
+        for round in 0..5 {
+            let cat = format!("fresh/{round}");
+            client.add_actor(client.actor("Pong", [cat.as_str()]).unwrap()).await.unwrap();
+            let pong: Time = client.handle(&cat).ask("ping", &Time { time: 0.0 }).await.unwrap();
+            assert!(pong.time > 0.0);
+        }
+        let start = sim.elapsed();
+        let err = client.handle("nobody").request("ping", &()).await.unwrap_err();
+        assert_eq!(err.to_string(), "no actor in category \"nobody\"");
+        assert!(
+            sim.elapsed() - start < Duration::from_millis(50),
+            "failed after {:?}",
+            sim.elapsed() - start
+        );
+    });
+}
+
+#[test]
+fn prefix_and_group_look_ups() {
+    three_nodes(15, ClusterConfig::default(), |_sim, client| async move {
+        for cat in ["pongers", "pingers", "svc/a/1", "svc/a/2", "svc/b/1", "svc/c"] {
+            client.add_actor(client.actor("Whoami", [cat]).unwrap()).await.unwrap();
+        }
+        assert_eq!(client.handle("p").num_available(), 2);
+        assert_eq!(client.handle("p/").num_available(), 0);
+        assert_eq!(client.handle("svc/a").num_available(), 2);
+        let dir = client.directory("svc/").await.unwrap();
+        assert_eq!(dir.len(), 4);
+
+        let group = client.group("svc/");
+        assert_eq!(group.subcategories(), ["svc/a/", "svc/b/", "svc/c"]);
+        let replies = group.request("who", &()).await.unwrap();
+        assert_eq!(replies.len(), 3);
+        for (sub, reply) in replies {
+            let id: Id = reply.unwrap().decode().unwrap();
+            let cats = client.directory(&sub).await.unwrap();
+            assert!(cats.values().flatten().any(|a| a.to_string() == id.id), "{sub}: {id:?}");
+        }
+        // Realms do not cross.
+        let other = client.with_realm("other".parse().unwrap());
+        assert_eq!(other.handle("p").num_available(), 0);
+    });
+}
+
+#[test]
+fn builtin_actors_answer_as_py_beach_did() {
+    three_nodes(16, ClusterConfig::default(), |_sim, client| async move {
+        for (t, c) in [("MultiPing", "multi"), ("Echo", "echo"), ("Pong", "pongers")] {
+            client.add_actor(client.actor(t, [c]).unwrap()).await.unwrap();
+        }
+        let r: CmdResult = client.handle("multi").ask("oob", &()).await.unwrap();
+        assert_eq!(r.cmdresult, 42);
+        let _: Time = client.handle("multi").ask("ping", &()).await.unwrap();
+        let data = Value::map([("a", Value::from(1)), ("b", Value::Bytes(vec![1, 2]))]);
+        let echoed: Value = client.handle("echo").ask("anything", &data).await.unwrap();
+        assert_eq!(echoed, data);
+        let err = client.handle("pongers").request("nope", &()).await.unwrap_err();
+        assert!(err.is(codes::UNSUPPORTED), "{err}");
+        assert_eq!(err.to_string(), "request type not supported by actor");
+    });
+}
+
+#[test]
+fn a_handler_panic_is_an_exception_and_the_actor_keeps_serving() {
+    three_nodes(17, ClusterConfig::default(), |_sim, client| async move {
+        client.add_actor(client.actor("Panicky", ["p"]).unwrap()).await.unwrap();
+        let h = client.handle("p");
+        let err = h.request("panic", &()).await.unwrap_err();
+        assert!(err.is(codes::EXCEPTION), "{err:?}");
+        let beach::actor::RequestError::Remote { data: Some(data), .. } = err else {
+            panic!("no data")
+        };
+        assert_eq!(data.decode::<String>().unwrap(), "handler exploded");
+        assert_eq!(h.ask::<_, String>("fine", &()).await.unwrap(), "ok");
+        let load = client.load_info().await.unwrap();
+        let stats = load.iter().find(|l| l.received == 2).expect("stats of the panicky actor");
+        assert_eq!(stats.errors.get("exception"), Some(&1));
+    });
+}
+
+#[test]
+fn trust_refuses_unknown_idents() {
+    three_nodes(18, ClusterConfig::default(), |_sim, client| async move {
+        let spec = client.actor("Pong", ["guarded"]).unwrap().trust(["alice"]);
+        client.add_actor(spec).await.unwrap();
+        let err = client.handle("guarded").request("ping", &()).await.unwrap_err();
+        assert!(err.is(codes::UNAUTHORIZED), "{err}");
+        let err = client.handle("guarded").ident("mallory").request("ping", &()).await.unwrap_err();
+        assert!(err.is(codes::UNAUTHORIZED), "{err}");
+        let _: Time = client.handle("guarded").ident("alice").ask("ping", &()).await.unwrap();
+    });
+}
+
+#[test]
+fn private_parameters_are_masked_in_metadata_only() {
+    three_nodes(19, ClusterConfig::default(), |_sim, client| async move {
+        let spec = client
+            .actor("Secretive", ["s"])
+            .unwrap()
+            .param("_secret", "hunter2")
+            .unwrap()
+            .param("visible", &7)
+            .unwrap()
+            .owner("ops");
+        let id = client.add_actor(spec).await.unwrap().remove(0);
+        assert_eq!(client.handle("s").ask::<_, String>("secret", &()).await.unwrap(), "hunter2");
+        let meta = client.node_metadata().await.unwrap();
+        let actor = meta.iter().flat_map(|n| &n.actors).find(|a| a.id == id).expect("listed");
+        assert_eq!(actor.params["_secret"], Value::from("<PRIVATE>"));
+        assert_eq!(actor.params["visible"], Value::from(7));
+        assert_eq!(actor.owner.as_deref(), Some("ops"));
+        assert_eq!(actor.actor_type.as_str(), "Secretive");
+    });
+}
+
+#[test]
+fn a_concurrency_limit_queues_then_answers_queue_full() {
+    let config = ClusterConfig { actor_queue_limit: 2, ..ClusterConfig::default() };
+    three_nodes(20, config, |sim, client| async move {
+        client
+            .add_actor(client.actor("Sleeper", ["sleepy"]).unwrap().concurrency(1))
+            .await
+            .unwrap();
+        let h = client.handle("sleepy").timeout(Duration::from_secs(60));
+        let start = sim.elapsed();
+        let results = futures::future::join_all((0..4).map(|_| h.request("sleep", &()))).await;
+        let full =
+            results.iter().filter(|r| matches!(r, Err(e) if e.is(codes::QUEUE_FULL))).count();
+        assert_eq!(full, 1, "{results:?}");
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 3);
+        // One at a time: the three that were served took three sleeps.
+        assert!(sim.elapsed() - start >= SLEEP * 3);
+    });
+}
+
+#[test]
+fn timeouts_fail_in_time_and_the_late_reply_is_ignored() {
+    three_nodes(21, ClusterConfig::default(), |sim, client| async move {
+        client.add_actor(client.actor("Sleeper", ["sleepy"]).unwrap()).await.unwrap();
+        let start = sim.elapsed();
+        let err = client
+            .handle("sleepy")
+            .timeout(Duration::from_secs(1))
+            .request("sleep", &())
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "timeout");
+        let took = sim.elapsed() - start;
+        assert!(took >= Duration::from_secs(1) && took < Duration::from_millis(1100), "{took:?}");
+        // The actor is still fine and the late reply did not confuse the next request.
+        sim.sleep(SLEEP).await;
+        let _: Time = client.handle("sleepy").ask("nosleep", &()).await.unwrap();
+    });
+}
+
+#[test]
+fn a_retry_lands_on_a_second_member_after_the_first_is_crashed() {
+    three_nodes(22, ClusterConfig::default(), |mut sim, client| async move {
+        let on = |i: usize| sim.endpoint(i).as_str().split(':').next().unwrap().to_owned();
+        for i in [1, 2] {
+            let spec = client
+                .actor("Whoami", ["w"])
+                .unwrap()
+                .strategy(Strategy::HostAffinity, Some(&on(i)));
+            client.add_actor(spec).await.unwrap();
+        }
+        let members = client.handle("w").members();
+        // A key that maps to the actor on node 1, the one about to crash.
+        let doomed = sim.live(1).id().clone();
+        let key = (0..100u32)
+            .map(|k| k.to_string())
+            .find(|k| beach::routing::rendezvous(k.as_bytes(), &members).unwrap().node() == &doomed)
+            .unwrap();
+        let h = client.handle("w").key(&key).retries(2).timeout(Duration::from_secs(5));
+        let before: Id = h.ask("who", &()).await.unwrap();
+        assert_eq!(before.actor().node(), &doomed);
+        sim.crash(1);
+        // Straight away, before membership noticed: the first attempt fails (unreachable) and
+        // the retry goes to the other member.
+        let after: Id = h.ask("who", &()).await.unwrap();
+        assert_eq!(after.actor().node(), sim.live(2).id());
+        // Without retries the same request fails, at once and as unreachable.
+        let start = sim.elapsed();
+        let err =
+            client.handle("w").key(&key).timeout(Duration::from_secs(5)).request("who", &()).await;
+        assert!(matches!(err, Err(beach::actor::RequestError::Unreachable(_))), "{err:?}");
+        assert!(sim.elapsed() - start < Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn broadcast_reaches_every_member_and_request_from_all_gathers() {
+    three_nodes(23, ClusterConfig::default(), |sim, client| async move {
+        let spec = client
+            .actor("Counter", ["counters"])
+            .unwrap()
+            .strategy(Strategy::Roundrobin, None)
+            .count(3);
+        let ids = client.add_actor(spec).await.unwrap();
+        assert_eq!(nodes_of(&ids).len(), 3, "one counter per node");
+        assert_eq!(client.handle("counters").broadcast("incr", &()).unwrap(), 3);
+        sim.sleep(Duration::from_millis(100)).await;
+        let counts = client.handle("counters").request_from_all("count", &()).await.unwrap();
+        assert_eq!(counts.len(), 3);
+        for (id, r) in counts {
+            assert_eq!(r.unwrap().decode::<u64>().unwrap(), 1, "{id}");
+        }
+        // The same, from an actor: a Relay asks its resource.
+        let spec =
+            client.actor("Relay", ["relay"]).unwrap().resource("backend", "counters").unwrap();
+        client.add_actor(spec).await.unwrap();
+        let n: u64 = client.handle("relay").ask("incr", &()).await.unwrap();
+        assert_eq!(n, 2);
+    });
+}
+
+#[test]
+fn shoot_delivers_and_pending_counts_in_flight_requests() {
+    three_nodes(24, ClusterConfig::default(), |sim, client| async move {
+        client.add_actor(client.actor("Counter", ["c"]).unwrap()).await.unwrap();
+        client.handle("c").shoot("incr", &()).unwrap();
+        client.handle("c").shoot("incr", &()).unwrap();
+        sim.sleep(Duration::from_millis(100)).await;
+        assert_eq!(client.handle("c").ask::<_, u64>("count", &()).await.unwrap(), 2);
+        assert!(matches!(
+            client.handle("none").shoot("incr", &()),
+            Err(beach::actor::RequestError::NoActors { .. })
+        ));
+
+        let id = client.add_actor(client.actor("Sleeper", ["z"]).unwrap()).await.unwrap().remove(0);
+        let h = client.handle("z").timeout(Duration::from_secs(30));
+        let waiting = {
+            let h = h.clone();
+            tokio::spawn(async move {
+                futures::future::join(h.request("sleep", &()), h.request("sleep", &())).await
+            })
+        };
+        sim.sleep(Duration::from_secs(1)).await;
+        assert_eq!(h.pending().get(&id), Some(&2));
+        let (a, b) = waiting.await.unwrap();
+        assert!(a.is_ok() && b.is_ok());
+        assert_eq!(h.pending().get(&id), Some(&0));
+    });
+}
+
+#[test]
+fn categories_can_be_added_and_removed_on_a_live_actor() {
+    three_nodes(25, ClusterConfig::default(), |sim, client| async move {
+        let id = client.add_actor(client.actor("Whoami", ["a"]).unwrap()).await.unwrap().remove(0);
+        client.add_to_category(&id, "b").await.unwrap();
+        assert_eq!(client.handle("b").members(), vec![id.clone()], "visible to the caller at once");
+        client.remove_from_category(&id, "a").await.unwrap();
+        assert!(!client.handle("a").is_available());
+        converge(&sim, SETTLE).await;
+        for i in 0..3 {
+            let dir = sim.live(i).directory();
+            assert_eq!(dir.lookup(client.realm(), "b"), vec![id.clone()]);
+            assert!(dir.lookup(client.realm(), "a").is_empty());
+        }
+        let ghost: ActorId = format!("999@{}", sim.live(0).id()).parse().unwrap();
+        let err = client.add_to_category(&ghost, "b").await.unwrap_err();
+        assert!(err.to_string().contains("wrong dest"), "{err}");
+    });
+}
+
+#[test]
+fn stop_by_category_and_flush() {
+    three_nodes(26, ClusterConfig::default(), |sim, client| async move {
+        for cat in ["x/1", "x/2", "y"] {
+            client.add_actor(client.actor("Whoami", [cat]).unwrap().count(2)).await.unwrap();
+        }
+        let stopped = client.stop_actors(&[], &["x/"]).await.unwrap();
+        assert_eq!(stopped.len(), 4);
+        assert!(!client.handle("x").is_available(), "gone for the caller at once");
+        assert_eq!(client.handle("y").num_available(), 2);
+        let one = client.handle("y").members().remove(0);
+        assert_eq!(client.stop_actors(std::slice::from_ref(&one), &[]).await.unwrap(), vec![one]);
+
+        let other = client.with_realm("elsewhere".parse().unwrap());
+        other.add_actor(other.actor("Whoami", ["z"]).unwrap()).await.unwrap();
+        assert_eq!(client.flush().await.unwrap(), 2, "every realm");
+        converge(&sim, SETTLE).await;
+        for i in 0..3 {
+            assert!(sim.live(i).directory().is_empty(), "node {i} still lists actors");
+        }
+        let err = client.handle("y").request("who", &()).await.unwrap_err();
+        assert!(matches!(err, beach::actor::RequestError::NoActors { .. }));
+    });
+}
+
+#[test]
+fn an_actor_that_stops_itself_leaves_the_directory() {
+    three_nodes(27, ClusterConfig::default(), |sim, client| async move {
+        client.add_actor(client.actor("Quitter", ["q"]).unwrap()).await.unwrap();
+        client.handle("q").request("quit", &()).await.unwrap();
+        let gone = sim
+            .run_until(SETTLE, |s| {
+                (0..3).all(|i| {
+                    s.live(i).directory().lookup(&"global".parse().unwrap(), "q").is_empty()
+                })
+            })
+            .await;
+        assert!(gone.is_some());
+    });
+}
+
+#[test]
+fn admin_calls_need_the_token_when_one_is_configured() {
+    let config =
+        ClusterConfig { admin_token: Some("s3cret".to_owned()), ..ClusterConfig::default() };
+    SimBuilder::new(28).registry(registry()).config(config).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, SETTLE).await;
+        // The simulated client takes the token from the configuration...
+        let client = sim.client().await;
+        client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
+        // ...one without it may read but not change anything.
+        let mut options = beach::client::ClientOptions::new(vec![sim.endpoint(0).clone()]);
+        options.name = "intruder".to_owned();
+        let transport = sim.network().transport("intruder");
+        let intruder = Beach::connect(options, "global".parse().unwrap(), transport, sim.runtime())
+            .await
+            .unwrap();
+        let err = intruder.add_actor(intruder.actor("Pong", ["p"]).unwrap()).await.unwrap_err();
+        assert_eq!(err.to_string(), "unprivileged");
+        assert_eq!(intruder.flush().await.unwrap_err().to_string(), "unprivileged");
+        assert_eq!(intruder.node_count().await.unwrap(), 3);
+        let _: Time = intruder.handle("p").ask("ping", &()).await.unwrap();
+    });
+}
+
+#[test]
+fn cluster_views_list_nodes_health_and_load() {
+    three_nodes(29, ClusterConfig::default(), |sim, client| async move {
+        let nodes = client.nodes().await.unwrap();
+        assert_eq!(nodes.len(), 3);
+        assert_eq!(client.node_count().await.unwrap(), 3);
+        sim.live(2).set_load(0.25, 0.5);
+        let health = client.cluster_health().await.unwrap();
+        assert_eq!(health.len(), 3);
+        let h2 = health.iter().find(|h| h.node == *sim.live(2).id()).unwrap();
+        assert_eq!((h2.cpu, h2.memory), (0.25, 0.5));
+        client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
+        for _ in 0..10 {
+            let _: Time = client.handle("p").ask("ping", &()).await.unwrap();
+        }
+        let load = client.load_info().await.unwrap();
+        assert_eq!(load.len(), 1);
+        assert_eq!((load[0].received, load[0].in_flight), (10, 0));
+    });
+}

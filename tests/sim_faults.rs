@@ -1,0 +1,233 @@
+//! Faults on a simulated cluster: crashes, partitions, restarts, and what routing does about
+//! them.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use beach::model::{ActorId, Realm};
+use beach::placement::Strategy;
+use beach_transport_mem::{LinkConfig, SimBuilder};
+use common::{Id, converge, knows_actors_of, registry};
+
+const SETTLE: Duration = Duration::from_secs(10);
+
+#[test]
+fn a_crashed_nodes_actors_vanish_from_every_directory_within_10s() {
+    for seed in 0..5 {
+        SimBuilder::new(100 + seed).registry(registry()).run(|mut sim| async move {
+            sim.add_nodes(5).await;
+            converge(&sim, SETTLE).await;
+            let client = sim.client().await;
+            let spec = client
+                .actor("Whoami", ["w"])
+                .unwrap()
+                .strategy(Strategy::Roundrobin, None)
+                .count(10);
+            client.add_actor(spec).await.unwrap();
+            converge(&sim, SETTLE).await;
+            let victim = sim.live(3).id().clone();
+            assert!(knows_actors_of(&sim, 0, &victim));
+            sim.crash(3);
+            let took = sim
+                .run_until(Duration::from_secs(10), |s| {
+                    s.running().iter().all(|&i| !knows_actors_of(s, i, &victim))
+                })
+                .await;
+            assert!(took.is_some(), "the crashed node's actors are still listed after 10s");
+            // Routing avoids it: every request succeeds without retries.
+            for _ in 0..20 {
+                let who: Id = client.handle("w").ask("who", &()).await.unwrap();
+                assert_ne!(who.actor().node(), &victim);
+            }
+        });
+    }
+}
+
+#[test]
+fn a_partition_heals_and_directories_converge_again() {
+    SimBuilder::new(7).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(4).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        let spec = client
+            .actor("Whoami", ["before"])
+            .unwrap()
+            .strategy(Strategy::Roundrobin, None)
+            .count(4);
+        client.add_actor(spec).await.unwrap();
+        sim.partition(&[0, 1], &[2, 3]);
+        // Each side declares the other down and carries on.
+        let split = sim
+            .run_until(Duration::from_secs(15), |s| {
+                s.live(0).members().len() == 1 && s.live(2).members().len() == 1
+            })
+            .await;
+        assert!(split.is_some(), "the sides never noticed the partition");
+        // Changes on one side while cut off.
+        let spec = client.actor("Whoami", ["during"]).unwrap().count(2);
+        client.add_actor(spec).await.unwrap();
+        sim.heal();
+        let healed = converge(&sim, Duration::from_secs(30)).await;
+        eprintln!("re-converged {healed:?} after healing");
+        for i in 0..4 {
+            let dir = sim.live(i).directory();
+            assert_eq!(dir.lookup(&Realm::global(), "before").len(), 4, "node {i}");
+            assert_eq!(dir.lookup(&Realm::global(), "during").len(), 2, "node {i}");
+        }
+    });
+}
+
+#[test]
+fn a_one_way_partition_does_not_split_the_directory_for_good() {
+    SimBuilder::new(8).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, SETTLE).await;
+        sim.partition_one_way(0, 1);
+        sim.sleep(Duration::from_secs(10)).await;
+        sim.heal();
+        converge(&sim, Duration::from_secs(30)).await;
+    });
+}
+
+#[test]
+fn a_restarted_node_is_a_new_member_and_its_old_actors_never_come_back() {
+    SimBuilder::new(9).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        let host = sim.endpoint(2).as_str().split(':').next().unwrap().to_owned();
+        let spec = client
+            .actor("Whoami", ["w"])
+            .unwrap()
+            .strategy(Strategy::HostAffinity, Some(&host))
+            .count(3);
+        let old: Vec<ActorId> = client.add_actor(spec).await.unwrap();
+        converge(&sim, SETTLE).await;
+        let old_id = sim.live(2).id().clone();
+        sim.restart(2).await;
+        let new_id = sim.live(2).id().clone();
+        assert_ne!(old_id, new_id);
+        assert_eq!(old_id.endpoint(), new_id.endpoint());
+        converge(&sim, SETTLE).await;
+        for _ in 0..3 {
+            sim.sleep(Duration::from_secs(5)).await;
+            for i in 0..3 {
+                let listed = sim.live(i).directory().lookup(&Realm::global(), "");
+                assert!(
+                    old.iter().all(|a| !listed.contains(a)),
+                    "node {i} lists an old actor: {listed:?}"
+                );
+                assert!(!knows_actors_of(&sim, i, &old_id));
+            }
+        }
+        assert!(sim.live(0).members().contains(&new_id));
+        assert!(!sim.live(0).members().contains(&old_id));
+    });
+}
+
+#[test]
+fn affinity_keys_stay_put_and_only_the_lost_actors_keys_move() {
+    SimBuilder::new(10).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        let spec =
+            client.actor("Whoami", ["aff"]).unwrap().strategy(Strategy::Roundrobin, None).count(5);
+        client.add_actor(spec).await.unwrap();
+        let keys: Vec<String> = (0..60).map(|k| format!("user:{k}")).collect();
+        let route = |client: beach::client::Beach| {
+            let keys = keys.clone();
+            async move {
+                let mut out = BTreeMap::new();
+                for k in &keys {
+                    let who: Id = client.handle("aff").key(k).ask("who", &()).await.unwrap();
+                    out.insert(k.clone(), who.actor());
+                }
+                out
+            }
+        };
+        let first = route(client.clone()).await;
+        assert_eq!(first, route(client.clone()).await, "the same keys reach the same actors");
+        // Another client, with its own connections and view, maps keys the same way.
+        let other = sim.client().await;
+        assert_eq!(first, route(other).await);
+
+        let lost = first["user:0"].clone();
+        client.stop_actors(std::slice::from_ref(&lost), &[]).await.unwrap();
+        converge(&sim, SETTLE).await;
+        let after = route(client.clone()).await;
+        for k in &keys {
+            if first[k] == lost {
+                assert_ne!(after[k], lost);
+            } else {
+                assert_eq!(after[k], first[k], "key {k} moved although its actor stayed");
+            }
+        }
+    });
+}
+
+#[test]
+fn requests_survive_loss_duplication_and_reordering_with_retries() {
+    SimBuilder::new(12).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        let spec =
+            client.actor("Counter", ["c"]).unwrap().strategy(Strategy::Roundrobin, None).count(3);
+        client.add_actor(spec).await.unwrap();
+        sim.set_default_link(LinkConfig {
+            latency: Duration::from_millis(1),
+            jitter: Duration::from_millis(5),
+            drop: 0.05,
+            duplicate: 0.05,
+        });
+        let h = client.handle("c").timeout(Duration::from_secs(2)).retries(3);
+        let mut ok = 0;
+        for _ in 0..100 {
+            if h.request("count", &()).await.is_ok() {
+                ok += 1;
+            }
+        }
+        // 5% loss each way, three retries: essentially every request gets through.
+        assert!(ok >= 97, "{ok} of 100");
+        sim.set_default_link(LinkConfig::default());
+        converge(&sim, Duration::from_secs(30)).await;
+    });
+}
+
+#[test]
+fn a_node_that_shuts_down_leaves_at_once_and_drains_its_actors() {
+    SimBuilder::new(13).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        let host = sim.endpoint(1).as_str().split(':').next().unwrap().to_owned();
+        for t in ["Worker", "Sleeper"] {
+            let spec = client.actor(t, [t]).unwrap().strategy(Strategy::HostAffinity, Some(&host));
+            client.add_actor(spec).await.unwrap();
+        }
+        // Requests in flight when the node is told to stop: one that ends within the drain
+        // grace period is answered, one that would take longer is cut off.
+        let short = client.handle("Worker").timeout(Duration::from_secs(30));
+        let short = tokio::spawn(async move { short.request("work", &()).await });
+        let long = client.handle("Sleeper").timeout(Duration::from_secs(30));
+        let long = tokio::spawn(async move { long.request("sleep", &()).await });
+        sim.sleep(Duration::from_millis(100)).await;
+        let leaving = sim.live(1).id().clone();
+        sim.shutdown(1).await;
+        assert_eq!(short.await.unwrap().unwrap().decode::<String>().unwrap(), "done");
+        assert!(
+            long.await.unwrap().is_err(),
+            "a request longer than the grace period was not cut off"
+        );
+        // Peers were told: no waiting for suspicion (probe period + suspect timeout = 4s).
+        let gone = sim
+            .run_until(Duration::from_secs(1), |s| {
+                [0, 2].iter().all(|&i| !s.live(i).members().contains(&leaving))
+            })
+            .await;
+        assert!(gone.is_some(), "peers kept the node that left");
+    });
+}
