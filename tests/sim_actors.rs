@@ -285,6 +285,43 @@ fn a_concurrency_limit_queues_then_answers_queue_full() {
 }
 
 #[test]
+fn queued_work_whose_deadline_passed_is_dropped_not_served() {
+    three_nodes(30, ClusterConfig::default(), |sim, client| async move {
+        client.add_actor(client.actor("Sleeper", ["one"]).unwrap().concurrency(1)).await.unwrap();
+        let first = client.handle("one").timeout(Duration::from_secs(60));
+        let first = tokio::spawn(async move { first.request("sleep", &()).await });
+        sim.sleep(Duration::from_millis(10)).await;
+        // Queued behind the first; its caller gives up long before the actor is free.
+        let err = client
+            .handle("one")
+            .timeout(Duration::from_secs(2))
+            .request("sleep", &())
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "timeout");
+        assert!(first.await.unwrap().is_ok());
+        sim.sleep(Duration::from_millis(10)).await;
+        let load = client.load_info().await.unwrap();
+        assert_eq!((load[0].received, load[0].replied, load[0].dropped), (2, 1, 1));
+        assert!(load[0].mean_ms >= SLEEP.as_millis() as f64 * 0.8, "{:?}", load[0]);
+    });
+}
+
+#[test]
+fn ping_asks_pongers_every_five_seconds() {
+    three_nodes(31, ClusterConfig::default(), |sim, client| async move {
+        client.add_actor(client.actor("Pong", ["pongers"]).unwrap()).await.unwrap();
+        client.add_actor(client.actor("Ping", ["pingers"]).unwrap()).await.unwrap();
+        sim.sleep(Duration::from_secs(31)).await;
+        let load = client.load_info().await.unwrap();
+        let pong = load.iter().find(|l| l.received > 0).expect("pong was asked");
+        // At once, then every 5 seconds: 0, 5, ..., 30.
+        assert_eq!((pong.received, pong.replied), (7, 7), "{pong:?}");
+        assert!(pong.errors.is_empty());
+    });
+}
+
+#[test]
 fn timeouts_fail_in_time_and_the_late_reply_is_ignored() {
     three_nodes(21, ClusterConfig::default(), |sim, client| async move {
         client.add_actor(client.actor("Sleeper", ["sleepy"]).unwrap()).await.unwrap();

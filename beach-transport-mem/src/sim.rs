@@ -19,7 +19,7 @@ use beach_core::client::{Beach, ClientOptions};
 use beach_core::config::ClusterConfig;
 use beach_core::model::{Endpoint, NodeId, Realm};
 use beach_core::node::{Node, NodeOptions, Observer};
-use beach_core::runtime::{BoxFuture, Runtime};
+use beach_core::runtime::{BoxFuture, Runtime, TokioRuntime};
 use futures::FutureExt;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -28,10 +28,11 @@ use crate::network::{LinkConfig, MemNetwork};
 /// The environment variable that overrides a simulation's seed, to replay a failure.
 pub const SEED_VAR: &str = "BEACH_SIM_SEED";
 
-/// The runtime of a simulation: tokio with paused time, and a wall clock that starts at a fixed
-/// date and advances with virtual time.
+/// The runtime of a simulation: the tokio adapter (run with paused time), and a wall clock
+/// that starts at a fixed date and advances with virtual time.
 #[derive(Debug)]
 pub struct SimRuntime {
+    tokio: TokioRuntime,
     start: Instant,
     epoch: SystemTime,
 }
@@ -39,8 +40,10 @@ pub struct SimRuntime {
 impl SimRuntime {
     /// A runtime whose wall clock reads 2026-01-01T00:00:00Z at the start.
     pub fn new() -> Self {
+        let tokio = TokioRuntime;
         Self {
-            start: tokio::time::Instant::now().into_std(),
+            start: tokio.now(),
+            tokio,
             epoch: SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600),
         }
     }
@@ -54,15 +57,15 @@ impl Default for SimRuntime {
 
 impl Runtime for SimRuntime {
     fn spawn(&self, task: BoxFuture<'static, ()>) {
-        tokio::spawn(task);
+        self.tokio.spawn(task);
     }
 
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(duration))
+        self.tokio.sleep(duration)
     }
 
     fn now(&self) -> Instant {
-        tokio::time::Instant::now().into_std()
+        self.tokio.now()
     }
 
     fn system_time(&self) -> SystemTime {

@@ -27,7 +27,7 @@ use crate::runtime::{Runtime, timeout};
 use crate::transport::Transport;
 use crate::wire::{
     ActorLoad, ActorRecord, AdminAnswer, AdminOp, Envelope, Handshake, NodeHealth, NodeInfo,
-    NodeMetadata, PROTOCOL_VERSION, Peer, SpawnSpec,
+    NodeMetadata, Peer, SpawnSpec,
 };
 use port::ClientPort;
 
@@ -428,12 +428,10 @@ impl Dispatch for ClientInner {
     }
 
     fn hello(&self) -> Handshake {
-        Handshake::Hello {
-            version: PROTOCOL_VERSION,
-            cluster: self.options.cluster_name.clone(),
-            peer: Peer::Client { name: self.options.name.clone() },
-            nonce: bytes::Bytes::new(),
-        }
+        Handshake::hello(
+            &self.options.cluster_name,
+            Peer::Client { name: self.options.name.clone() },
+        )
     }
 
     fn welcome(&self, _hello: &Handshake) -> Result<(Handshake, Option<NodeId>), String> {

@@ -93,7 +93,24 @@ impl Partition {
 pub struct Digest {
     /// The version held of each owner's partition (the owner's generation is part of its id).
     pub versions: BTreeMap<NodeId, u64>,
+    /// Only the owners listed are asked about. A full digest (`false`) also asks for every
+    /// owner it does not list; a partial one asks for the listed owners' partitions only
+    /// (what a node sends a newcomer: "yours, please", not "everything you have").
+    #[serde(default)]
+    pub partial: bool,
 }
+
+impl Digest {
+    /// A partial digest asking for `owner`'s partition if it is newer than `version`.
+    pub fn for_owner(owner: NodeId, version: u64) -> Self {
+        Self { versions: BTreeMap::from([(owner, version)]), partial: true }
+    }
+}
+
+/// The most actors one answer to a full digest carries (at least one partition is always
+/// sent). Anti-entropy runs every sync period, so a larger gap closes over a few rounds
+/// instead of in one huge message.
+pub const MAX_ANSWER_ENTRIES: usize = 16_384;
 
 /// A change to one owner's partition, from version `base` to version `version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -352,18 +369,34 @@ impl Directory {
         let mut versions = BTreeMap::new();
         versions.insert(self.own.owner.clone(), self.own.version);
         versions.extend(self.peers.values().map(|p| (p.owner.clone(), p.version)));
-        Digest { versions }
+        Digest { versions, partial: false }
+    }
+
+    /// A partial digest asking `owner` for its own partition if it is newer than the one held.
+    pub fn digest_for(&self, owner: &NodeId) -> Digest {
+        Digest::for_owner(owner.clone(), self.partition(owner).map_or(0, |p| p.version))
     }
 
     /// Answers a peer's digest: every partition held (own included) that the peer lacks or
     /// holds an older version of, and this node's digest if the peer holds a newer version of
     /// a partition of a live owner.
     pub fn handle_digest(&self, theirs: &Digest) -> DigestAnswer {
-        let partitions = std::iter::once(&self.own)
-            .chain(self.peers.values())
-            .filter(|p| theirs.versions.get(&p.owner).is_none_or(|&v| v < p.version))
-            .cloned()
-            .collect();
+        let mut partitions = Vec::new();
+        let mut entries = 0;
+        let wanted = std::iter::once(&self.own).chain(self.peers.values()).filter(|p| match theirs
+            .versions
+            .get(&p.owner)
+        {
+            Some(&v) => v < p.version,
+            None => !theirs.partial,
+        });
+        for p in wanted {
+            if !partitions.is_empty() && entries + p.entries.len() > MAX_ANSWER_ENTRIES {
+                break;
+            }
+            entries += p.entries.len();
+            partitions.push(p.clone());
+        }
         let they_have_newer = theirs.versions.iter().any(|(owner, &v)| {
             self.alive.contains(owner) && self.peers.get(owner).is_none_or(|p| p.version < v)
         });

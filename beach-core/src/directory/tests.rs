@@ -168,6 +168,52 @@ fn learnt_changes_show_until_the_partition_catches_up() {
     assert!(b.learnt.is_empty(), "own actors are never learnt");
 }
 
+#[test]
+fn a_partial_digest_asks_only_for_the_listed_owners() {
+    let mut a = Directory::new(node(0));
+    a.node_up(&node(1));
+    a.node_up(&node(2));
+    a.insert(node(0).actor_id(1), entry(&["x"])).unwrap();
+    let mut p = Partition::empty(node(2));
+    p.version = 4;
+    assert!(a.install(p));
+    // "Yours, please": only a's own partition, not node 2's.
+    let answer = a.handle_digest(&Digest::for_owner(node(0), 0));
+    assert_eq!(answer.partitions.len(), 1);
+    assert_eq!(answer.partitions[0].owner, node(0));
+    assert!(a.handle_digest(&a.digest_for(&node(0))).partitions.is_empty(), "nothing newer");
+    // A full digest that lists nothing gets everything.
+    assert_eq!(a.handle_digest(&Digest::default()).partitions.len(), 2);
+}
+
+#[test]
+fn a_full_answer_is_capped_but_always_makes_progress() {
+    let mut a = Directory::new(node(0));
+    for i in 1..4 {
+        a.node_up(&node(i));
+        let mut p = Partition::empty(node(i));
+        p.version = 1;
+        for seq in 0..(MAX_ANSWER_ENTRIES as u64 / 2 + 1) {
+            p.entries.insert(node(i).actor_id(seq), entry(&["x"]));
+        }
+        assert!(a.install(p));
+    }
+    let answer = a.handle_digest(&Digest::default());
+    // The own (empty) partition and one big one fit; the next would pass the cap.
+    assert_eq!(answer.partitions.len(), 2);
+    let mut b = Directory::new(node(9));
+    for i in 0..4 {
+        b.node_up(&node(i));
+    }
+    // Round after round, the gap closes.
+    for _ in 0..4 {
+        for p in a.handle_digest(&b.digest()).partitions {
+            b.install(p);
+        }
+    }
+    assert_eq!(b.len(), a.len());
+}
+
 // ----- property tests: anti-entropy converges under any order and duplication -----
 
 const NODES: usize = 4;

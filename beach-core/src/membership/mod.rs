@@ -12,6 +12,15 @@
 //!
 //! A starting node announces itself to every seed, and announces again every
 //! [`MembershipConfig::announce_interval`] for as long as it knows no other member.
+//!
+//! Stragglers: SWIM spreads an update by piggybacking it a limited number of times, so in a
+//! large cluster a node can miss that a member went down and would only find out by probing it
+//! itself, up to a whole round of probe periods later. So every
+//! [`MembershipConfig::state_sync_interval`] each node also sends its whole member table (down
+//! members included) to one random member, which applies it: anti-entropy for membership.
+//!
+//! Packets carry a leading tag byte: [`TAG_SWIM`] for foca's own packets, [`TAG_STATE`] for a
+//! member table.
 
 mod identity;
 
@@ -22,8 +31,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use foca::{
-    AccumulatingRuntime, Foca, NoCustomBroadcast, OwnedNotification, PeriodicParams, Timer,
+    AccumulatingRuntime, Foca, Member, NoCustomBroadcast, OwnedNotification, PeriodicParams, Timer,
 };
+use rand::RngExt;
 
 use identity::CborCodec;
 pub use identity::SwimIdentity;
@@ -46,7 +56,14 @@ pub struct MembershipConfig {
     pub max_packet_size: usize,
     /// The cluster size foca tunes its dissemination for.
     pub expected_cluster_size: u32,
+    /// How often the whole member table is sent to one random member.
+    pub state_sync_interval: Duration,
 }
+
+/// The tag of a packet holding one of foca's messages.
+pub const TAG_SWIM: u8 = 0;
+/// The tag of a packet holding a member table (CBOR list of foca members).
+pub const TAG_STATE: u8 = 1;
 
 impl Default for MembershipConfig {
     fn default() -> Self {
@@ -56,6 +73,7 @@ impl Default for MembershipConfig {
             announce_interval: Duration::from_secs(1),
             max_packet_size: 16 * 1024,
             expected_cluster_size: 32,
+            state_sync_interval: Duration::from_secs(2),
         }
     }
 }
@@ -66,6 +84,7 @@ impl MembershipConfig {
         Self {
             probe_interval: config.probe_interval,
             suspect_timeout: config.suspect_timeout,
+            state_sync_interval: config.probe_interval * 2,
             ..Self::default()
         }
     }
@@ -143,6 +162,7 @@ pub enum MembershipError {
 enum DriverTimer {
     Swim(Timer<SwimIdentity>),
     Announce,
+    StateSync,
 }
 
 #[derive(Debug)]
@@ -179,6 +199,8 @@ pub struct Membership {
     seeds: Vec<Endpoint>,
     announce_interval: Duration,
     announcing: bool,
+    state_sync_interval: Duration,
+    rng: NodeRng,
     members: BTreeSet<NodeId>,
     events: VecDeque<MembershipEvent>,
     transmits: VecDeque<Transmit>,
@@ -201,12 +223,13 @@ impl Membership {
         me: NodeId,
         seeds: Vec<Endpoint>,
         config: &MembershipConfig,
-        rng: NodeRng,
+        mut rng: NodeRng,
     ) -> Result<Self, MembershipError> {
         if me.generation() == 0 {
             return Err(MembershipError::ReservedGeneration(me));
         }
         let identity = SwimIdentity { node: me.clone(), renewal: 0 };
+        let own_rng = crate::rng::seeded(rng.random());
         let foca =
             Foca::new(identity, config.to_foca(), rng, CborCodec::new(me.endpoint().clone()));
         let mut m = Self {
@@ -218,6 +241,8 @@ impl Membership {
             seeds: Vec::new(),
             announce_interval: config.announce_interval,
             announcing: false,
+            state_sync_interval: config.state_sync_interval,
+            rng: own_rng,
             members: BTreeSet::new(),
             events: VecDeque::new(),
             transmits: VecDeque::new(),
@@ -244,13 +269,30 @@ impl Membership {
     pub fn start(&mut self, now: Instant) {
         self.announce_to_seeds(now);
         self.arm_announce(now);
+        self.schedule(now + self.state_sync_interval, DriverTimer::StateSync);
     }
 
     /// Handles a membership packet received from a peer.
     pub fn handle_packet(&mut self, now: Instant, data: &[u8]) -> Result<(), MembershipError> {
-        let result = self.foca.handle_data(data, &mut self.runtime);
+        let result = match data.split_first() {
+            Some((&TAG_SWIM, packet)) => self
+                .foca
+                .handle_data(packet, &mut self.runtime)
+                .map_err(|e| MembershipError::Packet(e.to_string())),
+            Some((&TAG_STATE, table)) => {
+                match ciborium::from_reader::<Vec<Member<SwimIdentity>>, _>(table) {
+                    Ok(members) => self
+                        .foca
+                        .apply_many(members.into_iter(), true, &mut self.runtime)
+                        .map_err(|e| MembershipError::Packet(e.to_string())),
+                    Err(e) => Err(MembershipError::Packet(format!("bad member table: {e}"))),
+                }
+            }
+            Some((tag, _)) => Err(MembershipError::Packet(format!("unknown packet tag {tag}"))),
+            None => Err(MembershipError::Packet("empty packet".to_owned())),
+        };
         self.drain(now);
-        result.map_err(|e| MembershipError::Packet(e.to_string()))
+        result
     }
 
     /// Fires every timer due at `now`.
@@ -272,6 +314,10 @@ impl Membership {
                         self.announce_to_seeds(s.at);
                         self.arm_announce(s.at);
                     }
+                }
+                DriverTimer::StateSync => {
+                    self.send_state();
+                    self.schedule(s.at + self.state_sync_interval, DriverTimer::StateSync);
                 }
             }
             self.drain(now);
@@ -309,6 +355,20 @@ impl Membership {
         self.members.is_empty()
     }
 
+    /// Sends the whole member table to one random member.
+    fn send_state(&mut self) {
+        if self.members.is_empty() {
+            return;
+        }
+        let members: Vec<&NodeId> = self.members.iter().collect();
+        let to = members[self.rng.random_range(0..members.len())].endpoint().clone();
+        let table: Vec<&Member<SwimIdentity>> = self.foca.iter_membership_state().collect();
+        let mut data = vec![TAG_STATE];
+        if ciborium::into_writer(&table, &mut data).is_ok() {
+            self.transmits.push_back(Transmit { to, data: data.into() });
+        }
+    }
+
     fn announce_to_seeds(&mut self, now: Instant) {
         for seed in self.seeds.clone() {
             let _ = self.foca.announce(SwimIdentity::seed(seed), &mut self.runtime);
@@ -332,7 +392,11 @@ impl Membership {
     /// Moves what foca produced into our queues, turning notifications into events.
     fn drain(&mut self, now: Instant) {
         while let Some((to, data)) = self.runtime.to_send() {
-            self.transmits.push_back(Transmit { to: to.node.endpoint().clone(), data });
+            let mut tagged = Vec::with_capacity(data.len() + 1);
+            tagged.push(TAG_SWIM);
+            tagged.extend_from_slice(&data);
+            self.transmits
+                .push_back(Transmit { to: to.node.endpoint().clone(), data: tagged.into() });
         }
         while let Some((after, timer)) = self.runtime.to_schedule() {
             self.schedule(now + after, DriverTimer::Swim(timer));

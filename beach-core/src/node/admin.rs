@@ -204,7 +204,11 @@ impl NodeInner {
                                 id: c.id.clone(),
                                 in_flight: c.stats.in_flight(),
                                 received: c.stats.received_count(),
+                                replied: c.stats.replied_count(),
+                                queue_full: c.stats.queue_full_count(),
+                                dropped: c.stats.dropped_count(),
                                 errors: c.stats.errors(),
+                                mean_ms: latency.mean().as_secs_f64() * 1000.0,
                                 p50_ms: latency.quantile(0.5).as_secs_f64() * 1000.0,
                                 p99_ms: latency.quantile(0.99).as_secs_f64() * 1000.0,
                             }

@@ -301,8 +301,7 @@ impl NodeInner {
             match event {
                 E::Up(n) => {
                     st.directory.node_up(&n);
-                    // Catch up with the newcomer at once rather than at the next sync period.
-                    self.links.send(n.endpoint(), Envelope::Digest(st.directory.digest()));
+                    self.greet(st, &n);
                 }
                 E::Down(n) => {
                     st.directory.node_down(&n);
@@ -312,11 +311,21 @@ impl NodeInner {
                     st.directory.node_down(&from);
                     st.directory.node_up(&to);
                     self.links.fail_calls_to(from.endpoint(), "node restarted");
-                    self.links.send(to.endpoint(), Envelope::Digest(st.directory.digest()));
+                    self.greet(st, &to);
                 }
                 E::Idle | E::Active | E::Rejoined => {}
             }
         }
+    }
+
+    /// Swaps own partitions with a node just seen up, without waiting for the next sync
+    /// period: ours, and a partial digest asking for theirs. Only the two owners' partitions
+    /// move; everything else is left to anti-entropy, so a join costs O(n), not O(n²), in
+    /// the whole cluster.
+    fn greet(&self, st: &NodeState, node: &NodeId) {
+        let partitions = vec![st.directory.own().clone()];
+        let digest = Some(st.directory.digest_for(node));
+        self.links.send(node.endpoint(), Envelope::Partitions { partitions, digest });
     }
 
     /// Tells the membership loop that timers may have changed.
@@ -375,7 +384,8 @@ impl Dispatch for NodeInner {
             Envelope::Delta(delta) => {
                 let mut st = self.lock();
                 if st.directory.apply_delta(&delta) == crate::directory::DeltaOutcome::Gap {
-                    let digest = st.directory.digest();
+                    // A delta was missed: ask the owner for its whole partition.
+                    let digest = st.directory.digest_for(&delta.owner);
                     self.links.send(delta.owner.endpoint(), Envelope::Digest(digest));
                 }
             }
@@ -399,12 +409,7 @@ impl Dispatch for NodeInner {
     }
 
     fn hello(&self) -> Handshake {
-        Handshake::Hello {
-            version: PROTOCOL_VERSION,
-            cluster: self.config.cluster_name.clone(),
-            peer: Peer::Node(self.id.clone()),
-            nonce: bytes::Bytes::new(),
-        }
+        Handshake::hello(&self.config.cluster_name, Peer::Node(self.id.clone()))
     }
 
     fn welcome(&self, hello: &Handshake) -> Result<(Handshake, Option<NodeId>), String> {

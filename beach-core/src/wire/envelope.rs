@@ -98,6 +98,18 @@ pub enum Handshake {
     },
 }
 
+impl Handshake {
+    /// Step 1 for `peer` joining or talking to `cluster` with this build's protocol version.
+    pub fn hello(cluster: &str, peer: Peer) -> Self {
+        Handshake::Hello {
+            version: super::PROTOCOL_VERSION,
+            cluster: cluster.to_owned(),
+            peer,
+            nonce: Bytes::new(),
+        }
+    }
+}
+
 /// Who is on the other end of a connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Peer {
@@ -334,8 +346,16 @@ pub struct ActorLoad {
     pub in_flight: u64,
     /// Requests received.
     pub received: u64,
+    /// Requests answered (successes and errors).
+    pub replied: u64,
+    /// Requests refused with `queue full`.
+    pub queue_full: u64,
+    /// Requests dropped unanswered because their deadline passed before they were served.
+    pub dropped: u64,
     /// Error replies by message.
     pub errors: BTreeMap<String, u64>,
+    /// Mean latency in milliseconds.
+    pub mean_ms: f64,
     /// Median latency in milliseconds.
     pub p50_ms: f64,
     /// 99th percentile latency in milliseconds.

@@ -100,7 +100,7 @@ fn samples() -> Vec<Envelope> {
         Envelope::View { alive: vec![node()], partitions: vec![] },
         Envelope::AdminReply(AdminReply { id: 2, result: Err(codes::UNPRIVILEGED.into()) }),
         Envelope::Membership(Bytes::from_static(b"swim")),
-        Envelope::Digest(Digest { versions: BTreeMap::from([(node(), 3)]) }),
+        Envelope::Digest(Digest { versions: BTreeMap::from([(node(), 3)]), partial: false }),
         Envelope::Partitions { partitions: vec![partition], digest: None },
         Envelope::Delta(PartitionDelta {
             owner: node(),
