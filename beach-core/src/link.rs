@@ -34,7 +34,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// What a node or client does with what arrives.
 pub(crate) trait Dispatch: Send + Sync + 'static {
     /// Handles an envelope other than a reply; `reply` sends back on the same connection.
-    fn dispatch(&self, envelope: Envelope, reply: &Outbox);
+    /// `from_node` says whether the handshake identified the other side as a cluster node
+    /// (rather than a client): only nodes may speak membership and directory sync.
+    fn dispatch(&self, envelope: Envelope, reply: &Outbox, from_node: bool);
     /// The first step of the handshake this side sends when it connects.
     fn hello(&self) -> Handshake;
     /// Checks a peer's first step; the answer to send, and the peer's node id if it is a node.
@@ -196,7 +198,8 @@ impl Links {
             })
             .await;
             match opened {
-                Some(Ok((sink, stream, _peer))) => me.run(to, tx, rx, sink, stream).await,
+                // We dialled a node's endpoint and it welcomed us as one.
+                Some(Ok((sink, stream, _peer))) => me.run(to, tx, rx, sink, stream, true).await,
                 Some(Err(why)) => {
                     tracing::debug!(%to, %why, "cannot open link");
                     me.lost(&to, &tx, &why);
@@ -249,11 +252,12 @@ impl Links {
                     }
                 }
             }
+            let from_node = endpoint.is_some();
             let name = endpoint.unwrap_or_else(|| {
                 Endpoint::new(format!("client-{peer}"))
                     .unwrap_or_else(|_| Endpoint::new("client").expect("valid"))
             });
-            me.run(name, tx, rx, sink, stream).await;
+            me.run(name, tx, rx, sink, stream, from_node).await;
         });
     }
 
@@ -265,6 +269,7 @@ impl Links {
         mut rx: mpsc::UnboundedReceiver<Envelope>,
         mut sink: Box<dyn FrameSink>,
         mut stream: Box<dyn FrameStream>,
+        from_node: bool,
     ) {
         let reader = {
             let me = self.clone();
@@ -272,7 +277,7 @@ impl Links {
             async move {
                 loop {
                     match stream.recv().await {
-                        Ok(Some(env)) => me.receive(env, &tx),
+                        Ok(Some(env)) => me.receive(env, &tx, from_node),
                         Ok(None) => return "closed by peer".to_owned(),
                         Err(e) => return e.to_string(),
                     }
@@ -306,13 +311,13 @@ impl Links {
         self.lost(&endpoint, &tx, &why);
     }
 
-    fn receive(&self, envelope: Envelope, reply: &Outbox) {
+    fn receive(&self, envelope: Envelope, reply: &Outbox, from_node: bool) {
         match envelope {
             Envelope::Reply(r) => self.resolve_reply(r),
             Envelope::AdminReply(r) => self.resolve_admin(r),
             other => {
                 if let Some(d) = self.dispatcher() {
-                    d.dispatch(other, reply);
+                    d.dispatch(other, reply, from_node);
                 }
             }
         }

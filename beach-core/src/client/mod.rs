@@ -409,7 +409,7 @@ impl ClientInner {
 }
 
 impl Dispatch for ClientInner {
-    fn dispatch(&self, envelope: Envelope, _reply: &Outbox) {
+    fn dispatch(&self, envelope: Envelope, _reply: &Outbox, _from_node: bool) {
         if let Envelope::View { alive, partitions } = envelope {
             let mut view = self.view.lock().expect("client lock");
             let gone: Vec<NodeId> = view.alive().filter(|n| !alive.contains(n)).cloned().collect();

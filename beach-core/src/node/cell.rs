@@ -20,6 +20,9 @@ use crate::wire::{self, ActorRecord, Envelope, RemoteError, SpawnSpec, codes};
 /// How long a stopping actor's in-flight requests may take before they are aborted.
 pub(crate) const DRAIN_GRACE: Duration = Duration::from_secs(5);
 
+/// The most actors one spawn call may add.
+pub const MAX_SPAWN_COUNT: u32 = 100_000;
+
 /// What a parameter value is shown as in metadata when its key starts with `_`.
 pub const PRIVATE: &str = "<PRIVATE>";
 
@@ -248,8 +251,8 @@ impl NodeInner {
                 spec.realm, spec.actor_type
             ));
         }
-        if spec.count == 0 {
-            return Err("count must be at least 1".to_owned());
+        if spec.count == 0 || spec.count > MAX_SPAWN_COUNT {
+            return Err(format!("count must be from 1 to {MAX_SPAWN_COUNT}, not {}", spec.count));
         }
         if spec.categories.is_empty() {
             return Err("an actor needs at least one category".to_owned());

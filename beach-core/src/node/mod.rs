@@ -32,7 +32,7 @@ use crate::transport::{Transport, TransportError};
 use crate::wire::{self, Envelope, Handshake, PROTOCOL_VERSION, Peer};
 
 pub(crate) use cell::ActorCell;
-pub use cell::PRIVATE;
+pub use cell::{MAX_SPAWN_COUNT, PRIVATE};
 
 /// How to start a node.
 #[derive(Debug, Clone)]
@@ -335,8 +335,23 @@ impl NodeInner {
 }
 
 impl Dispatch for NodeInner {
-    fn dispatch(&self, envelope: Envelope, reply: &Outbox) {
+    fn dispatch(&self, envelope: Envelope, reply: &Outbox, from_node: bool) {
         if self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        let cluster_internal = matches!(
+            envelope,
+            Envelope::Membership(_)
+                | Envelope::Digest(_)
+                | Envelope::Partitions { .. }
+                | Envelope::Delta(_)
+        );
+        if cluster_internal && !from_node {
+            // Membership and directory sync are between nodes; a client never writes them.
+            tracing::warn!(
+                kind = crate::link::kind_of(&envelope),
+                "refused a cluster-internal envelope from a client"
+            );
             return;
         }
         match envelope {

@@ -1,0 +1,107 @@
+//! Hostile or mistaken peers on a simulated cluster: what a node refuses, and that it keeps
+//! serving everyone else.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use beach::directory::{Entry, Partition};
+use beach::model::Realm;
+use beach::transport::Transport;
+use beach::wire::{Envelope, Handshake, Peer};
+use beach_node::actors::Time;
+use beach_transport_mem::SimBuilder;
+use common::{converge, registry};
+
+const SETTLE: Duration = Duration::from_secs(10);
+
+#[test]
+fn a_client_cannot_write_the_directory() {
+    SimBuilder::new(40).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(2).await;
+        converge(&sim, SETTLE).await;
+        let victim = sim.live(1).id().clone();
+        // A client connects properly, then sends a forged partition claiming node 1 hosts a
+        // fake actor at a far newer version.
+        let t = sim.network().transport("evil");
+        let mut conn = t.connect(sim.endpoint(0)).await.unwrap();
+        conn.sink
+            .send(&[Envelope::Handshake(Handshake::hello(
+                "beach",
+                Peer::Client { name: "evil".into() },
+            ))])
+            .await
+            .unwrap();
+        assert!(matches!(
+            conn.stream.recv().await,
+            Ok(Some(Envelope::Handshake(Handshake::Welcome { .. })))
+        ));
+        let forged = Partition {
+            owner: victim.clone(),
+            version: 1_000_000,
+            entries: BTreeMap::from([(
+                victim.actor_id(666),
+                Entry::new(Realm::global(), "Pong", ["pongers"]).unwrap(),
+            )]),
+        };
+        conn.sink
+            .send(&[Envelope::Partitions { partitions: vec![forged], digest: None }])
+            .await
+            .unwrap();
+        sim.sleep(Duration::from_secs(1)).await;
+        let held = sim.live(0).directory().partition(&victim).map(|p| p.version);
+        assert_ne!(held, Some(1_000_000), "node 0 took a partition from a client");
+        assert!(sim.live(0).directory().lookup(&Realm::global(), "pongers").is_empty());
+    });
+}
+
+#[test]
+fn a_wrong_cluster_name_or_a_missing_handshake_is_refused() {
+    SimBuilder::new(41).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(1).await;
+        let t = sim.network().transport("stranger");
+        let mut conn = t.connect(sim.endpoint(0)).await.unwrap();
+        conn.sink
+            .send(&[Envelope::Handshake(Handshake::hello(
+                "other",
+                Peer::Client { name: "x".into() },
+            ))])
+            .await
+            .unwrap();
+        match conn.stream.recv().await {
+            Ok(Some(Envelope::Handshake(Handshake::Refused { reason }))) => {
+                assert!(reason.contains("cluster \"other\" is not \"beach\""), "{reason}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let mut conn = t.connect(sim.endpoint(0)).await.unwrap();
+        conn.sink.send(&[Envelope::Digest(Default::default())]).await.unwrap();
+        match conn.stream.recv().await {
+            Ok(Some(Envelope::Handshake(Handshake::Refused { reason }))) => {
+                assert!(reason.contains("expected a handshake"), "{reason}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        // The node keeps serving a normal client.
+        let client = sim.client().await;
+        client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
+        let _: Time = client.handle("p").ask("ping", &()).await.unwrap();
+    });
+}
+
+#[test]
+fn an_absurd_spawn_count_is_refused_before_placement() {
+    SimBuilder::new(42).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(1).await;
+        let client = sim.client().await;
+        let err = client
+            .add_actor(client.actor("Pong", ["p"]).unwrap().count(u32::MAX))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("count must be from 1 to 100000"), "{err}");
+        let err =
+            client.add_actor(client.actor("Pong", ["p"]).unwrap().count(0)).await.unwrap_err();
+        assert!(err.to_string().contains("count must be from 1"), "{err}");
+    });
+}
