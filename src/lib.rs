@@ -13,6 +13,6 @@
 
 pub use beach_core as core;
 pub use beach_core::{
-    actor, client, config, directory, membership, model, node, placement, rng, routing, runtime,
-    transport, value, wire,
+    actor, auth, client, config, directory, membership, model, node, placement, rng, routing,
+    runtime, transport, value, wire,
 };

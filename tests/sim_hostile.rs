@@ -105,3 +105,42 @@ fn an_absurd_spawn_count_is_refused_before_placement() {
         assert!(err.to_string().contains("count must be from 1"), "{err}");
     });
 }
+
+#[test]
+fn only_nodes_and_clients_that_prove_the_cluster_secret_get_in() {
+    use beach::auth::Secret;
+    use beach::client::{Beach, ClientOptions};
+    let secret = Secret::new([42; 32]);
+    SimBuilder::new(43).registry(registry()).secret(secret.clone()).run(|mut sim| async move {
+        sim.add_nodes(2).await;
+        converge(&sim, SETTLE).await;
+        let wrong = sim.add_node_with_secret(Some(Secret::new([1; 32]))).await;
+        let none = sim.add_node_with_secret(None).await;
+        sim.sleep(Duration::from_secs(15)).await;
+        for i in [0, 1] {
+            assert_eq!(sim.live(i).members().len(), 1, "node {i} let an outsider in");
+        }
+        assert!(sim.live(wrong).members().is_empty() && sim.live(none).members().is_empty());
+
+        // The right secret gets a client in; a wrong one or none is refused, saying why.
+        let client = sim.client().await;
+        client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
+        let _: Time = client.handle("p").ask("ping", &()).await.unwrap();
+        for (name, s) in [("w", Some(Secret::new([9; 32]))), ("n", None)] {
+            let mut options = ClientOptions::new(vec![sim.endpoint(0).clone()]);
+            options.name = name.to_owned();
+            options.secret = s;
+            let err = Beach::connect(
+                options,
+                Realm::global(),
+                sim.network().transport(name),
+                sim.runtime(),
+            )
+            .await
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("cannot reach any seed"), "{err}");
+            assert!(err.contains("secret"), "the error should say why: {err}");
+        }
+    });
+}

@@ -50,6 +50,7 @@ fn a_small_cluster_runs_on_smol() {
                 seeds: endpoints.clone(),
                 generation: 1,
                 rng_seed: i as u64,
+                secret: None,
                 observer: None,
             };
             let node =

@@ -21,6 +21,7 @@
 //! source. Time comes in as arguments, randomness from a seeded [`rng::NodeRng`].
 
 pub mod actor;
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod directory;

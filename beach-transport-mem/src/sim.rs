@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use beach_core::actor::Registry;
+use beach_core::auth::Secret;
 use beach_core::client::{Beach, ClientOptions};
 use beach_core::config::ClusterConfig;
 use beach_core::model::{Endpoint, NodeId, Realm};
@@ -84,6 +85,7 @@ pub struct SimBuilder {
     seed: u64,
     registry: Registry,
     config: ClusterConfig,
+    secret: Option<Secret>,
 }
 
 impl SimBuilder {
@@ -94,6 +96,7 @@ impl SimBuilder {
             seed: seed_from_env(seed),
             registry: Registry::new(),
             config: ClusterConfig::default(),
+            secret: None,
         }
     }
 
@@ -106,6 +109,12 @@ impl SimBuilder {
     /// The configuration every node runs with.
     pub fn config(mut self, config: ClusterConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// The cluster secret every node and client uses (unless a node is added with its own).
+    pub fn secret(mut self, secret: Secret) -> Self {
+        self.secret = Some(secret);
         self
     }
 
@@ -144,6 +153,7 @@ impl SimBuilder {
 struct SimNode {
     endpoint: Endpoint,
     generation: u64,
+    secret: Option<Secret>,
     node: Option<Node>,
 }
 
@@ -153,6 +163,7 @@ pub struct SimCluster {
     seed: u64,
     registry: Registry,
     config: ClusterConfig,
+    secret: Option<Secret>,
     runtime: Arc<SimRuntime>,
     net: Arc<MemNetwork>,
     nodes: Vec<SimNode>,
@@ -180,6 +191,7 @@ impl SimCluster {
             seed: b.seed,
             registry: b.registry,
             config: b.config,
+            secret: b.secret,
             runtime,
             net,
             nodes: Vec::new(),
@@ -238,6 +250,7 @@ impl SimCluster {
             seeds: self.seeds(),
             generation: n.generation,
             rng_seed: mix(self.seed, i as u64, n.generation),
+            secret: n.secret.clone(),
             observer: Some(observer),
         };
         let transport = self.net.transport(n.endpoint.as_str());
@@ -248,10 +261,16 @@ impl SimCluster {
 
     /// Adds and starts a node; returns its number.
     pub async fn add_node(&mut self) -> usize {
+        self.add_node_with_secret(self.secret.clone()).await
+    }
+
+    /// Adds and starts a node with its own cluster secret (or none), to test what a node with
+    /// the wrong secret can do; returns its number.
+    pub async fn add_node_with_secret(&mut self, secret: Option<Secret>) -> usize {
         let i = self.nodes.len();
         let endpoint = Endpoint::new(format!("10.0.{}.{}:4999", i / 250, i % 250 + 1))
             .expect("valid endpoint");
-        self.nodes.push(SimNode { endpoint, generation: 1, node: None });
+        self.nodes.push(SimNode { endpoint, generation: 1, secret, node: None });
         let node = self.boot(i).await;
         self.nodes[i].node = Some(node);
         i
@@ -360,6 +379,7 @@ impl SimCluster {
         options.seeds.retain(|s| self.nodes.iter().any(|n| n.endpoint == *s && n.node.is_some()));
         options.name = name.clone();
         options.rng_seed = mix(self.seed, u64::MAX - self.clients, 0);
+        options.secret = self.secret.clone();
         let transport = self.net.transport(&name);
         Beach::connect(options, realm, transport, self.runtime.clone())
             .await

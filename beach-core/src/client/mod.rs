@@ -17,6 +17,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::actor::{Group, Handle};
+use crate::auth::Secret;
 use crate::config::ClusterConfig;
 use crate::directory::Directory;
 use crate::link::{Dispatch, Links, Outbox};
@@ -26,8 +27,8 @@ use crate::routing::Mode;
 use crate::runtime::{Runtime, timeout};
 use crate::transport::Transport;
 use crate::wire::{
-    ActorLoad, ActorRecord, AdminAnswer, AdminOp, Envelope, Handshake, NodeHealth, NodeInfo,
-    NodeMetadata, Peer, SpawnSpec,
+    ActorLoad, ActorRecord, AdminAnswer, AdminOp, Envelope, NodeHealth, NodeInfo, NodeMetadata,
+    Peer, SpawnSpec,
 };
 use port::ClientPort;
 
@@ -48,6 +49,8 @@ pub struct ClientOptions {
     pub rng_seed: u64,
     /// A name for the nodes' logs.
     pub name: String,
+    /// The cluster secret, when the cluster has one.
+    pub secret: Option<Secret>,
 }
 
 impl ClientOptions {
@@ -56,7 +59,9 @@ impl ClientOptions {
         Self::from_config(&ClusterConfig::default(), seeds)
     }
 
-    /// Options from a cluster configuration (name, token, timings) and seeds.
+    /// Options from a cluster configuration (name, token, timings) and seeds. The secret is
+    /// not read here (that is file I/O): set [`ClientOptions::secret`] from
+    /// [`ClusterConfig::read_secret`].
     pub fn from_config(config: &ClusterConfig, seeds: Vec<Endpoint>) -> Self {
         Self {
             seeds,
@@ -66,6 +71,7 @@ impl ClientOptions {
             sync_interval: config.sync_interval,
             rng_seed: 0,
             name: "client".to_owned(),
+            secret: None,
         }
     }
 }
@@ -131,7 +137,12 @@ impl Beach {
                 .unwrap_or_else(|_| Endpoint::new("client").expect("valid")),
             1,
         );
-        let links = Links::new(transport, runtime.clone());
+        let links = Links::new(
+            transport,
+            runtime.clone(),
+            options.secret.clone(),
+            derive(options.rng_seed, 8),
+        );
         let mut rng = derive(options.rng_seed, 7);
         let first_id = rand::RngExt::random::<u64>(&mut rng) >> 1;
         let first_seed = options.seeds.first().cloned().ok_or(ClientError::NoSeed {
@@ -212,7 +223,7 @@ impl Beach {
     /// actors are visible to this client's handles at once.
     pub async fn add_actor(&self, mut spec: SpawnSpec) -> Result<Vec<ActorId>, ClientError> {
         spec.dry_run = false;
-        match self.admin(AdminOp::Spawn(spec)).await? {
+        match self.admin(AdminOp::Spawn(Box::new(spec))).await? {
             AdminAnswer::Spawned(records) => {
                 self.learn(&records, true);
                 Ok(records.into_iter().map(|r| r.id).collect())
@@ -224,7 +235,7 @@ impl Beach {
     /// Where `spec`'s actors would be placed, and why, without spawning them.
     pub async fn place(&self, mut spec: SpawnSpec) -> Result<Vec<(NodeId, String)>, ClientError> {
         spec.dry_run = true;
-        match self.admin(AdminOp::Spawn(spec)).await? {
+        match self.admin(AdminOp::Spawn(Box::new(spec))).await? {
             AdminAnswer::Placement(p) => Ok(p),
             other => Err(unexpected(&other)),
         }
@@ -427,14 +438,11 @@ impl Dispatch for ClientInner {
         }
     }
 
-    fn hello(&self) -> Handshake {
-        Handshake::hello(
-            &self.options.cluster_name,
-            Peer::Client { name: self.options.name.clone() },
-        )
+    fn hello(&self) -> (String, Peer) {
+        (self.options.cluster_name.clone(), Peer::Client { name: self.options.name.clone() })
     }
 
-    fn welcome(&self, _hello: &Handshake) -> Result<(Handshake, Option<NodeId>), String> {
+    fn check_hello(&self, _cluster: &str, _peer: &Peer) -> Result<NodeId, String> {
         Err("a client does not accept connections".to_owned())
     }
 

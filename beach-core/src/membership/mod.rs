@@ -84,7 +84,7 @@ impl MembershipConfig {
         Self {
             probe_interval: config.probe_interval,
             suspect_timeout: config.suspect_timeout,
-            state_sync_interval: config.probe_interval * 2,
+            state_sync_interval: config.probe_interval,
             ..Self::default()
         }
     }

@@ -55,7 +55,7 @@ impl NodeInner {
         }
         match op {
             AdminOp::OnNode(op) => self.handle_on_node(*op).await,
-            AdminOp::Spawn(spec) => self.spawn_placed(spec, token).await,
+            AdminOp::Spawn(spec) => self.spawn_placed(*spec, token).await,
             AdminOp::Stop { realm, ids, categories, delay_ms } => {
                 if delay_ms > 0 {
                     self.runtime.sleep(Duration::from_millis(delay_ms)).await;
@@ -302,7 +302,7 @@ impl NodeInner {
     ) -> Result<AdminAnswer, String> {
         self.check_spawnable(&spec)?;
         if let Some(node) = spec.node.clone() {
-            let answer = self.on_node(node, AdminOp::Spawn(spec), token).await?;
+            let answer = self.on_node(node, AdminOp::Spawn(Box::new(spec)), token).await?;
             if let AdminAnswer::Spawned(records) = &answer {
                 self.learn_records(records, true);
             }
@@ -331,7 +331,7 @@ impl NodeInner {
         let tally = placement::tally(&chosen);
         let calls = tally.into_iter().map(|(node, count)| {
             let spec = SpawnSpec { node: Some(node.clone()), count: count as u32, ..spec.clone() };
-            self.on_node(node, AdminOp::Spawn(spec), token.clone())
+            self.on_node(node, AdminOp::Spawn(Box::new(spec)), token.clone())
         });
         let mut records = Vec::new();
         let mut failure = None;

@@ -21,6 +21,7 @@ use rand::RngExt;
 use tokio::sync::Notify;
 
 use crate::actor::Registry;
+use crate::auth::Secret;
 use crate::config::ClusterConfig;
 use crate::directory::Directory;
 use crate::link::{Dispatch, Links, Outbox};
@@ -29,7 +30,7 @@ use crate::model::{ActorId, Endpoint, NodeId};
 use crate::rng::{NodeRng, derive};
 use crate::runtime::Runtime;
 use crate::transport::{Transport, TransportError};
-use crate::wire::{self, Envelope, Handshake, PROTOCOL_VERSION, Peer};
+use crate::wire::{self, Envelope, Peer};
 
 pub(crate) use cell::ActorCell;
 pub use cell::{MAX_SPAWN_COUNT, PRIVATE};
@@ -47,8 +48,11 @@ pub struct NodeOptions {
     pub seeds: Vec<Endpoint>,
     /// This start's generation; must not be 0. A restart must use a new one.
     pub generation: u64,
-    /// The seed of every random choice this node makes.
+    /// The seed of every random choice this node makes (handshake nonces included: seed it
+    /// from the operating system's randomness in deployments).
     pub rng_seed: u64,
+    /// The cluster secret every peer and client must prove it knows.
+    pub secret: Option<Secret>,
     /// Receives a line for each notable event (membership, spawns, stops), for simulation
     /// traces.
     pub observer: Option<Observer>,
@@ -134,7 +138,12 @@ impl Node {
             &MembershipConfig::from_cluster(&options.config),
             derive(options.rng_seed, 1),
         )?;
-        let links = Links::new(transport, runtime.clone());
+        let links = Links::new(
+            transport,
+            runtime.clone(),
+            options.secret.clone(),
+            derive(options.rng_seed, 2),
+        );
         let first_request_id = rng.random::<u64>() >> 1;
         let inner = Arc::new_cyclic(|me| NodeInner {
             id: id.clone(),
@@ -362,8 +371,10 @@ impl Dispatch for NodeInner {
                 let reply = reply.clone();
                 self.spawn_task(async move {
                     let result = me.handle_admin(call.op, call.token).await;
-                    let _ =
-                        reply.send(Envelope::AdminReply(wire::AdminReply { id: call.id, result }));
+                    let _ = reply.unbounded_send(Envelope::AdminReply(wire::AdminReply {
+                        id: call.id,
+                        result,
+                    }));
                 });
             }
             Envelope::Membership(data) => {
@@ -378,7 +389,7 @@ impl Dispatch for NodeInner {
             Envelope::Digest(digest) => {
                 let answer = self.lock().directory.handle_digest(&digest);
                 if !answer.partitions.is_empty() || answer.want.is_some() {
-                    let _ = reply.send(Envelope::Partitions {
+                    let _ = reply.unbounded_send(Envelope::Partitions {
                         partitions: answer.partitions,
                         digest: answer.want,
                     });
@@ -392,7 +403,10 @@ impl Dispatch for NodeInner {
                 if let Some(d) = digest {
                     let back = st.directory.handle_digest(&d).partitions;
                     if !back.is_empty() {
-                        let _ = reply.send(Envelope::Partitions { partitions: back, digest: None });
+                        let _ = reply.unbounded_send(Envelope::Partitions {
+                            partitions: back,
+                            digest: None,
+                        });
                     }
                 }
             }
@@ -409,7 +423,7 @@ impl Dispatch for NodeInner {
                 let mut alive: Vec<NodeId> = st.membership.members().cloned().collect();
                 alive.push(self.id.clone());
                 let partitions = st.directory.handle_digest(&digest).partitions;
-                let _ = reply.send(Envelope::View { alive, partitions });
+                let _ = reply.unbounded_send(Envelope::View { alive, partitions });
             }
             Envelope::Handshake(_)
             | Envelope::Reply(_)
@@ -423,30 +437,14 @@ impl Dispatch for NodeInner {
         }
     }
 
-    fn hello(&self) -> Handshake {
-        Handshake::hello(&self.config.cluster_name, Peer::Node(self.id.clone()))
+    fn hello(&self) -> (String, Peer) {
+        (self.config.cluster_name.clone(), Peer::Node(self.id.clone()))
     }
 
-    fn welcome(&self, hello: &Handshake) -> Result<(Handshake, Option<NodeId>), String> {
-        let Handshake::Hello { version, cluster, peer, .. } = hello else {
-            return Err("expected hello".to_owned());
-        };
-        if *version != PROTOCOL_VERSION {
-            return Err(format!("protocol version {version} is not {PROTOCOL_VERSION}"));
-        }
-        if *cluster != self.config.cluster_name {
+    fn check_hello(&self, cluster: &str, _peer: &Peer) -> Result<NodeId, String> {
+        if cluster != self.config.cluster_name {
             return Err(format!("cluster {cluster:?} is not {:?}", self.config.cluster_name));
         }
-        let welcome = Handshake::Welcome {
-            version: PROTOCOL_VERSION,
-            node: self.id.clone(),
-            nonce: bytes::Bytes::new(),
-            proof: None,
-        };
-        let peer_node = match peer {
-            Peer::Node(n) => Some(n.clone()),
-            Peer::Client { .. } => None,
-        };
-        Ok((welcome, peer_node))
+        Ok(self.id.clone())
     }
 }

@@ -181,8 +181,9 @@ pub struct AdminCall {
 /// The administrative operations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AdminOp {
-    /// Add actors (placing them first, unless the spec names the node it was sent to).
-    Spawn(SpawnSpec),
+    /// Add actors (placing them first, unless the spec names the node it was sent to). Boxed:
+    /// the spec is large and rare, and every envelope is as large as its largest variant.
+    Spawn(Box<SpawnSpec>),
     /// Stop actors by id or by category prefix.
     Stop {
         /// The realm of the category prefixes.

@@ -72,7 +72,11 @@ fn samples() -> Vec<Envelope> {
             attempt: 2,
             result: Err(RemoteError { error: codes::QUEUE_FULL.into(), data: None }),
         }),
-        Envelope::Admin(AdminCall { id: 1, token: Some("t".into()), op: AdminOp::Spawn(spec) }),
+        Envelope::Admin(AdminCall {
+            id: 1,
+            token: Some("t".into()),
+            op: AdminOp::Spawn(Box::new(spec)),
+        }),
         Envelope::Admin(AdminCall {
             id: 2,
             token: None,

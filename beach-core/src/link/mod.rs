@@ -6,23 +6,31 @@
 //! pair of nodes usually shares one connection. When a link fails, every call waiting on it
 //! fails at once as unreachable (and is retried elsewhere by its handle).
 
+mod handshake;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::channel::mpsc;
 use futures::future::{AbortHandle, abortable};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+
+use rand::Rng as _;
 
 use crate::actor::CallError;
+use crate::auth::{NONCE_LEN, Secret};
 use crate::model::{ActorId, Endpoint, NodeId};
+use crate::rng::NodeRng;
 use crate::runtime::{Runtime, timeout};
 use crate::transport::{Connection, FrameSink, FrameStream, Transport};
 use crate::value::Payload;
-use crate::wire::{
-    AdminAnswer, AdminCall, AdminOp, AdminReply, Envelope, Handshake, Reply, Request,
-};
+use crate::wire::{AdminAnswer, AdminCall, AdminOp, AdminReply, Envelope, Peer, Reply, Request};
 
-/// Where envelopes for one connection are queued.
+/// Where envelopes for one connection are queued. An unbounded channel that allocates per
+/// message rather than in blocks: a node holds a connection to every peer, and an idle one
+/// should cost next to nothing.
 pub(crate) type Outbox = mpsc::UnboundedSender<Envelope>;
 
 /// The most envelopes written in one batch.
@@ -37,10 +45,10 @@ pub(crate) trait Dispatch: Send + Sync + 'static {
     /// `from_node` says whether the handshake identified the other side as a cluster node
     /// (rather than a client): only nodes may speak membership and directory sync.
     fn dispatch(&self, envelope: Envelope, reply: &Outbox, from_node: bool);
-    /// The first step of the handshake this side sends when it connects.
-    fn hello(&self) -> Handshake;
-    /// Checks a peer's first step; the answer to send, and the peer's node id if it is a node.
-    fn welcome(&self, hello: &Handshake) -> Result<(Handshake, Option<NodeId>), String>;
+    /// The cluster this side belongs to and who it is, for the hello it sends.
+    fn hello(&self) -> (String, Peer);
+    /// Checks the cluster and peer of a hello received; this node's id to welcome it with.
+    fn check_hello(&self, cluster: &str, peer: &Peer) -> Result<NodeId, String>;
     /// The link to `endpoint` failed.
     fn link_lost(&self, _endpoint: &Endpoint) {}
 }
@@ -72,6 +80,9 @@ struct State {
 pub(crate) struct Links {
     transport: Arc<dyn Transport>,
     runtime: Arc<dyn Runtime>,
+    secret: Option<Secret>,
+    /// Draws handshake nonces; seeded from the operating system in deployments.
+    rng: Mutex<NodeRng>,
     dispatch: Mutex<Option<Weak<dyn Dispatch>>>,
     state: Mutex<State>,
 }
@@ -86,10 +97,17 @@ impl std::fmt::Debug for Links {
 }
 
 impl Links {
-    pub(crate) fn new(transport: Arc<dyn Transport>, runtime: Arc<dyn Runtime>) -> Arc<Self> {
+    pub(crate) fn new(
+        transport: Arc<dyn Transport>,
+        runtime: Arc<dyn Runtime>,
+        secret: Option<Secret>,
+        rng: NodeRng,
+    ) -> Arc<Self> {
         Arc::new(Self {
             transport,
             runtime,
+            secret,
+            rng: Mutex::new(rng),
             dispatch: Mutex::new(None),
             state: Mutex::new(State::default()),
         })
@@ -160,7 +178,7 @@ impl Links {
             match s.links.get(to) {
                 Some(o) if !o.is_closed() => o.clone(),
                 _ => {
-                    let (tx, rx) = mpsc::unbounded_channel();
+                    let (tx, rx) = mpsc::unbounded();
                     s.links.insert(to.clone(), tx.clone());
                     drop(s);
                     self.open(to.clone(), tx.clone(), rx);
@@ -168,7 +186,7 @@ impl Links {
                 }
             }
         };
-        outbox.send(envelope).is_ok()
+        outbox.unbounded_send(envelope).is_ok()
     }
 
     /// Opens the link to `to` in the background; envelopes queue in `rx` meanwhile.
@@ -178,30 +196,29 @@ impl Links {
             let Some(dispatch) = me.dispatcher() else { return };
             let hello = dispatch.hello();
             drop(dispatch);
+            let nonce = me.nonce();
             let opened = timeout(&*me.runtime, CONNECT_TIMEOUT, async {
-                let Connection { mut sink, mut stream, peer } =
+                let Connection { mut sink, mut stream, .. } =
                     me.transport.connect(&to).await.map_err(|e| e.to_string())?;
-                sink.send(&[Envelope::Handshake(hello)]).await.map_err(|e| e.to_string())?;
-                match stream.recv().await {
-                    Ok(Some(Envelope::Handshake(Handshake::Welcome { .. }))) => {
-                        Ok((sink, stream, peer))
-                    }
-                    Ok(Some(Envelope::Handshake(Handshake::Refused { reason }))) => {
-                        Err(format!("refused by {to}: {reason}"))
-                    }
-                    Ok(Some(other)) => {
-                        Err(format!("{to} answered the handshake with {}", kind_of(&other)))
-                    }
-                    Ok(None) => Err(format!("{to} closed the connection during the handshake")),
-                    Err(e) => Err(e.to_string()),
-                }
+                let rt = &*me.runtime;
+                handshake::connect(
+                    rt,
+                    &mut sink,
+                    &mut stream,
+                    &to,
+                    hello,
+                    me.secret.as_ref(),
+                    nonce,
+                )
+                .await?;
+                Ok::<_, String>((sink, stream))
             })
             .await;
             match opened {
                 // We dialled a node's endpoint and it welcomed us as one.
-                Some(Ok((sink, stream, _peer))) => me.run(to, tx, rx, sink, stream, true).await,
+                Some(Ok((sink, stream))) => me.run(to, tx, rx, sink, stream, true).await,
                 Some(Err(why)) => {
-                    tracing::debug!(%to, %why, "cannot open link");
+                    tracing::warn!(%to, %why, "cannot open link");
                     me.lost(&to, &tx, &why);
                 }
                 None => me.lost(&to, &tx, "connect timed out"),
@@ -216,31 +233,27 @@ impl Links {
         self.spawn(async move {
             let Connection { mut sink, mut stream, peer } = conn;
             let Some(dispatch) = me.dispatcher() else { return };
-            let first = timeout(&*me.runtime, CONNECT_TIMEOUT, stream.recv()).await;
-            let answer = match first {
-                Some(Ok(Some(Envelope::Handshake(hello)))) => dispatch.welcome(&hello),
-                Some(Ok(Some(other))) => {
-                    Err(format!("expected a handshake, got {}", kind_of(&other)))
-                }
-                Some(Ok(None)) => return,
-                Some(Err(e)) => Err(e.to_string()),
-                None => Err("no handshake in time".to_owned()),
-            };
-            drop(dispatch);
-            let peer_node = match answer {
-                Ok((welcome, peer_node)) => {
-                    if sink.send(&[Envelope::Handshake(welcome)]).await.is_err() {
-                        return;
-                    }
-                    peer_node
-                }
+            let nonce = me.nonce();
+            let check = |cluster: &str, p: &Peer| dispatch.check_hello(cluster, p);
+            let rt = &*me.runtime;
+            let peer_node = match handshake::accept(
+                rt,
+                &mut sink,
+                &mut stream,
+                check,
+                me.secret.as_ref(),
+                nonce,
+            )
+            .await
+            {
+                Ok(peer_node) => peer_node,
                 Err(reason) => {
                     tracing::warn!(%peer, %reason, "refused a connection");
-                    let _ = sink.send(&[Envelope::Handshake(Handshake::Refused { reason })]).await;
                     return;
                 }
             };
-            let (tx, rx) = mpsc::unbounded_channel();
+            drop(dispatch);
+            let (tx, rx) = mpsc::unbounded();
             // A node that connected to us: use this connection for our messages to it too.
             let endpoint = peer_node.map(|n| n.endpoint().clone());
             if let Some(ep) = &endpoint {
@@ -259,6 +272,13 @@ impl Links {
             });
             me.run(name, tx, rx, sink, stream, from_node).await;
         });
+    }
+
+    /// A fresh nonce for a handshake.
+    fn nonce(&self) -> [u8; NONCE_LEN] {
+        let mut n = [0u8; NONCE_LEN];
+        self.rng.lock().expect("links lock").fill_bytes(&mut n);
+        n
     }
 
     /// Reads and writes an established connection until either side fails.
@@ -285,8 +305,8 @@ impl Links {
             }
         };
         let writer = async move {
-            let mut batch = Vec::with_capacity(16);
-            while let Some(env) = rx.recv().await {
+            let mut batch = Vec::new();
+            while let Some(env) = rx.next().await {
                 batch.push(env);
                 while batch.len() < MAX_BATCH {
                     match rx.try_recv() {
@@ -298,6 +318,8 @@ impl Links {
                     return e.to_string();
                 }
                 batch.clear();
+                // A burst may have grown it; an idle connection should not keep that memory.
+                batch.shrink_to(16);
             }
             "link dropped".to_owned()
         };
@@ -328,7 +350,7 @@ impl Links {
     fn lost(&self, endpoint: &Endpoint, tx: &Outbox, why: &str) {
         {
             let mut s = self.state.lock().expect("links lock");
-            if s.links.get(endpoint).is_some_and(|o| o.same_channel(tx)) {
+            if s.links.get(endpoint).is_some_and(|o| o.same_receiver(tx)) {
                 s.links.remove(endpoint);
             } else if s.links.contains_key(endpoint) {
                 // Another connection to the same peer is alive; calls sent on it stand.
