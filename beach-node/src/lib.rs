@@ -1,9 +1,13 @@
 //! The `beach-node` daemon, and the library behind it for building node binaries with your
 //! own actors registered.
 //!
-//! Today it holds the built-in actors ([`actors`]) that every node offers. The daemon itself
-//! (reading `cluster.yaml`, the TCP transport, isolated actor processes, signals and graceful
-//! shutdown) is filled in by the TCP/daemon issue. The cluster logic (directory, membership,
-//! placement, routing) stays in `beach-core`.
+//! - [`actors`]: the built-in actors every node offers (Ping, Pong, MultiPing, Sleeper, Echo);
+//! - [`daemon`]: start a node from a `cluster.yaml` on TCP and run it until SIGTERM/SIGINT
+//!   ([`daemon::run`]), with your own [`beach_core::actor::Registry`];
+//! - [`health`]: CPU and memory sampling for placement and `health`.
+//!
+//! The cluster logic (directory, membership, placement, routing) lives in `beach-core`.
 
 pub mod actors;
+pub mod daemon;
+pub mod health;

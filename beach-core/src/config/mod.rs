@@ -84,6 +84,16 @@ impl HostPort {
     /// Parses `host`, `host:port`, `[v6]` or `[v6]:port`, using `default_port` when none is
     /// written. A bare IPv6 address without brackets is taken as a host without port.
     pub fn parse(text: &str, default_port: u16) -> Result<Self, String> {
+        Self::parse_port_range(text, default_port, 1)
+    }
+
+    /// Like [`HostPort::parse`], but port 0 is allowed: for an address to listen on, where
+    /// 0 means "any free port".
+    pub fn parse_bind(text: &str, default_port: u16) -> Result<Self, String> {
+        Self::parse_port_range(text, default_port, 0)
+    }
+
+    fn parse_port_range(text: &str, default_port: u16, lowest: u16) -> Result<Self, String> {
         let text = text.trim();
         let (host, port) = if let Some(rest) = text.strip_prefix('[') {
             let (host, after) =
@@ -115,8 +125,8 @@ impl HostPort {
         let port = match port {
             None => default_port,
             Some(p) => match p.parse::<u16>() {
-                Ok(p) if p > 0 => p,
-                _ => return Err(format!("{text:?}: port must be a number from 1 to 65535")),
+                Ok(p) if p >= lowest => p,
+                _ => return Err(format!("{text:?}: port must be a number from {lowest} to 65535")),
             },
         };
         Ok(Self { host: host.to_owned(), port })

@@ -97,7 +97,7 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
         .map(|s| HostPort::parse(s, port).map_err(|m| invalid("seed_nodes", m)))
         .collect::<Result<Vec<_>, _>>()?;
     let listen = match raw.listen {
-        Some(l) => HostPort::parse(&l, port).map_err(|m| invalid("listen", m))?,
+        Some(l) => HostPort::parse_bind(&l, port).map_err(|m| invalid("listen", m))?,
         None => HostPort { host: "0.0.0.0".to_owned(), port },
     };
     let advertise = raw

@@ -197,28 +197,28 @@ impl Links {
             let hello = dispatch.hello();
             drop(dispatch);
             let nonce = me.nonce();
+            // Err((true, why)): the handshake failed, worth a warning; Err((false, why)): the
+            // peer is not there, routine while nodes start or after a crash.
             let opened = timeout(&*me.runtime, CONNECT_TIMEOUT, async {
                 let Connection { mut sink, mut stream, .. } =
-                    me.transport.connect(&to).await.map_err(|e| e.to_string())?;
+                    me.transport.connect(&to).await.map_err(|e| (false, e.to_string()))?;
+                let secret = me.secret.as_ref();
                 let rt = &*me.runtime;
-                handshake::connect(
-                    rt,
-                    &mut sink,
-                    &mut stream,
-                    &to,
-                    hello,
-                    me.secret.as_ref(),
-                    nonce,
-                )
-                .await?;
-                Ok::<_, String>((sink, stream))
+                handshake::connect(rt, &mut sink, &mut stream, &to, hello, secret, nonce)
+                    .await
+                    .map_err(|why| (true, why))?;
+                Ok::<_, (bool, String)>((sink, stream))
             })
             .await;
             match opened {
                 // We dialled a node's endpoint and it welcomed us as one.
                 Some(Ok((sink, stream))) => me.run(to, tx, rx, sink, stream, true).await,
-                Some(Err(why)) => {
-                    tracing::warn!(%to, %why, "cannot open link");
+                Some(Err((handshake_failed, why))) => {
+                    if handshake_failed {
+                        tracing::warn!(%to, %why, "handshake failed");
+                    } else {
+                        tracing::debug!(%to, %why, "cannot connect");
+                    }
                     me.lost(&to, &tx, &why);
                 }
                 None => me.lost(&to, &tx, "connect timed out"),

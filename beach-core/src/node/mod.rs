@@ -42,11 +42,13 @@ pub struct NodeOptions {
     pub config: ClusterConfig,
     /// Where to listen.
     pub listen: Endpoint,
-    /// What peers should dial; by default the endpoint actually bound.
+    /// What peers should dial; by default the endpoint actually bound. A port of 0 here
+    /// stands for the port actually bound.
     pub advertise: Option<Endpoint>,
     /// The seeds to announce to.
     pub seeds: Vec<Endpoint>,
-    /// This start's generation; must not be 0. A restart must use a new one.
+    /// This start's generation; must not be 0. A restart must use a larger one: at one
+    /// endpoint, the larger generation is the newer node (the daemon uses the wall clock).
     pub generation: u64,
     /// The seed of every random choice this node makes (handshake nonces included: seed it
     /// from the operating system's randomness in deployments).
@@ -129,7 +131,17 @@ impl Node {
         runtime: Arc<dyn Runtime>,
     ) -> Result<Node, NodeError> {
         let mut listener = transport.bind(&options.listen).await?;
-        let advertise = options.advertise.clone().unwrap_or_else(|| listener.local_endpoint());
+        let bound = listener.local_endpoint();
+        let advertise = match options.advertise.clone() {
+            // An advertised port 0 means "the port actually bound" (listening on port 0).
+            Some(a) if a.as_str().ends_with(":0") => {
+                let port = bound.as_str().rsplit_once(':').map_or("0", |(_, p)| p);
+                let host = &a.as_str()[..a.as_str().len() - 2];
+                Endpoint::new(format!("{host}:{port}")).unwrap_or(bound)
+            }
+            Some(a) => a,
+            None => bound,
+        };
         let id = NodeId::new(advertise, options.generation);
         let mut rng = derive(options.rng_seed, 0);
         let membership = Membership::new(

@@ -1,0 +1,181 @@
+//! Running a node from a configuration: the library entry point behind `beach-node`, for
+//! node binaries with their own actors registered.
+//!
+//! ```no_run
+//! use beach_node::{actors::builtin_registry, daemon};
+//! use beach_core::config::ClusterConfig;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), daemon::DaemonError> {
+//!     let config = ClusterConfig::from_file("cluster.yaml".as_ref())?;
+//!     let registry = builtin_registry(); // .with::<MyActor>("MyActor")
+//!     daemon::run(config, daemon::Overrides::default(), registry).await
+//! }
+//! ```
+
+use std::net::{IpAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::Duration;
+
+use beach_core::actor::Registry;
+use beach_core::auth::Secret;
+use beach_core::config::{ClusterConfig, ConfigError, HostPort};
+use beach_core::model::Endpoint;
+use beach_core::node::{Node, NodeError, NodeOptions};
+use beach_core::runtime::TokioRuntime;
+use beach_transport_tcp::TcpTransport;
+
+use crate::health::LoadSampler;
+
+/// Command-line values that take precedence over the configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`: where to listen.
+    pub listen: Option<String>,
+    /// `--advertise`: what peers should dial.
+    pub advertise: Option<String>,
+}
+
+/// Why a node could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The configuration is missing, unreadable or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// An address given on the command line or in the configuration is not usable.
+    #[error("{0}")]
+    Address(String),
+    /// The node could not start (the port is taken, ...).
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The operating system's randomness is not available.
+    #[error("cannot draw random numbers from the operating system: {0}")]
+    Random(String),
+}
+
+/// How often CPU and memory use are sampled for placement and `health`.
+const LOAD_SAMPLE: Duration = Duration::from_secs(2);
+
+/// Starts a node as `config` says (with `overrides`), serving the actor types of `registry`.
+pub async fn start(
+    config: ClusterConfig,
+    overrides: Overrides,
+    registry: Registry,
+) -> Result<Node, DaemonError> {
+    let listen = match &overrides.listen {
+        Some(l) => HostPort::parse_bind(l, config.port)
+            .map_err(|e| DaemonError::Address(format!("--listen {e}")))?,
+        None => config.listen.clone(),
+    };
+    let advertise = match (&overrides.advertise, &config.advertise) {
+        (Some(a), _) => HostPort::parse(a, listen.port)
+            .map_err(|e| DaemonError::Address(format!("--advertise {e}")))?,
+        (None, Some(a)) => a.clone(),
+        (None, None) => advertised_for(&listen, &config)?,
+    };
+    let secret = config.read_secret()?.map(Secret::new);
+    let random =
+        |what: &str| getrandom::u64().map_err(|e| DaemonError::Random(format!("{what}: {e}")));
+    let options = NodeOptions {
+        listen: endpoint(&listen)?,
+        advertise: Some(endpoint(&advertise)?),
+        seeds: config.seed_nodes.iter().map(endpoint).collect::<Result<_, _>>()?,
+        generation: generation(),
+        rng_seed: random("seed")?,
+        secret,
+        observer: None,
+        config: config.clone(),
+    };
+    let transport = Arc::new(TcpTransport::new(config.max_frame_size));
+    let node = Node::start(options, registry, transport, Arc::new(TokioRuntime)).await?;
+    tracing::info!(node = %node.id(), cluster = %config.cluster_name, "node started");
+    let sampled = node.clone();
+    tokio::spawn(async move {
+        let mut sampler = LoadSampler::new();
+        while !sampled.is_stopped() {
+            tokio::time::sleep(LOAD_SAMPLE).await;
+            let (cpu, memory) = sampler.sample();
+            sampled.set_load(cpu, memory);
+        }
+    });
+    Ok(node)
+}
+
+/// Starts a node and runs it until SIGTERM or SIGINT, then stops it gracefully: actors drain,
+/// peers are told it leaves.
+pub async fn run(
+    config: ClusterConfig,
+    overrides: Overrides,
+    registry: Registry,
+) -> Result<(), DaemonError> {
+    let node = start(config, overrides, registry).await?;
+    shutdown_signal().await;
+    tracing::info!(node = %node.id(), "stopping: draining actors and leaving the cluster");
+    node.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// This start's generation: microseconds since the Unix epoch, so that a restarted node's
+/// generation is larger than its previous one's (the newer incarnation at an endpoint is the one
+/// with the larger generation). Never 0, which stands for "not known yet".
+fn generation() -> u64 {
+    let since =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    biased;
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn endpoint(hp: &HostPort) -> Result<Endpoint, DaemonError> {
+    Endpoint::new(hp.to_string()).map_err(|e| DaemonError::Address(format!("{hp}: {e}")))
+}
+
+/// The address to advertise when none is configured: the listen address itself, unless it is
+/// a wildcard (`0.0.0.0`, `::`), in which case the local address that routes towards the first
+/// seed (found without sending anything), or loopback for a node without seeds.
+fn advertised_for(listen: &HostPort, config: &ClusterConfig) -> Result<HostPort, DaemonError> {
+    let wildcard = listen.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified());
+    if !wildcard {
+        return Ok(listen.clone());
+    }
+    let Some(seed) = config.seed_nodes.first() else {
+        tracing::warn!(
+            "listening on all interfaces without seeds: advertising 127.0.0.1 (set advertise)"
+        );
+        return Ok(HostPort { host: "127.0.0.1".to_owned(), port: listen.port });
+    };
+    let probe = || -> std::io::Result<IpAddr> {
+        let socket = UdpSocket::bind("0.0.0.0:0")?;
+        socket.connect((seed.host.as_str(), seed.port))?;
+        Ok(socket.local_addr()?.ip())
+    };
+    match probe() {
+        Ok(ip) => Ok(HostPort { host: ip.to_string(), port: listen.port }),
+        Err(e) => Err(DaemonError::Address(format!(
+            "listening on {listen}: cannot tell which address peers should dial (no route to seed {seed}: {e}); set advertise"
+        ))),
+    }
+}
