@@ -52,6 +52,7 @@ fn a_small_cluster_runs_on_smol() {
                 rng_seed: i as u64,
                 secret: None,
                 observer: None,
+                isolation: None,
             };
             let node =
                 Node::start(options, common::registry(), net.transport(ep.as_str()), rt.clone())

@@ -26,6 +26,7 @@ use beach_core::runtime::TokioRuntime;
 use beach_transport_tcp::TcpTransport;
 
 use crate::health::LoadSampler;
+use crate::isolation::ProcessIsolation;
 
 /// Command-line values that take precedence over the configuration file.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +49,9 @@ pub enum DaemonError {
     /// The node could not start (the port is taken, ...).
     #[error(transparent)]
     Node(#[from] NodeError),
+    /// Isolated actors cannot be prepared (no executable path, no temporary folder).
+    #[error("cannot prepare isolated actors: {0}")]
+    Isolation(String),
     /// The operating system's randomness is not available.
     #[error("cannot draw random numbers from the operating system: {0}")]
     Random(String),
@@ -73,7 +77,17 @@ pub async fn start(
         (None, Some(a)) => a.clone(),
         (None, None) => advertised_for(&listen, &config)?,
     };
-    let secret = config.read_secret()?.map(Secret::new);
+    let secret_bytes = config.read_secret()?;
+    let secret = secret_bytes.map(Secret::new);
+    let isolation = Arc::new(
+        ProcessIsolation::new(
+            &config.cluster_name,
+            secret_bytes,
+            config.request_timeout_default,
+            config.sync_interval,
+        )
+        .map_err(|e| DaemonError::Isolation(e.to_string()))?,
+    );
     let random =
         |what: &str| getrandom::u64().map_err(|e| DaemonError::Random(format!("{what}: {e}")));
     let options = NodeOptions {
@@ -84,10 +98,12 @@ pub async fn start(
         rng_seed: random("seed")?,
         secret,
         observer: None,
+        isolation: Some(isolation.clone()),
         config: config.clone(),
     };
     let transport = Arc::new(TcpTransport::new(config.max_frame_size));
     let node = Node::start(options, registry, transport, Arc::new(TokioRuntime)).await?;
+    isolation.set_node(node.id().endpoint().clone());
     tracing::info!(node = %node.id(), cluster = %config.cluster_name, "node started");
     let sampled = node.clone();
     tokio::spawn(async move {

@@ -4,10 +4,13 @@
 //! - [`actors`]: the built-in actors every node offers (Ping, Pong, MultiPing, Sleeper, Echo);
 //! - [`daemon`]: start a node from a `cluster.yaml` on TCP and run it until SIGTERM/SIGINT
 //!   ([`daemon::run`]), with your own [`beach_core::actor::Registry`];
-//! - [`health`]: CPU and memory sampling for placement and `health`.
+//! - [`health`]: CPU and memory sampling for placement and `health`;
+//! - [`isolation`]: isolated actors in child processes (call
+//!   [`isolation::host_if_requested`] first thing in a node binary's `main`).
 //!
 //! The cluster logic (directory, membership, placement, routing) lives in `beach-core`.
 
 pub mod actors;
 pub mod daemon;
 pub mod health;
+pub mod isolation;

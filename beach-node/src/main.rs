@@ -31,6 +31,11 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    let registry = builtin_registry();
+    // An isolated actor's process is this binary in host mode.
+    if let Some(code) = beach_node::isolation::host_if_requested(&registry) {
+        return code;
+    }
     let args = Args::parse();
     let config = match ClusterConfig::from_file(&args.config) {
         Ok(c) => c,
@@ -61,7 +66,7 @@ fn main() -> ExitCode {
         }
     };
     let overrides = Overrides { listen: args.listen, advertise: args.advertise };
-    match runtime.block_on(daemon::run(config, overrides, builtin_registry())) {
+    match runtime.block_on(daemon::run(config, overrides, registry)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("beach-node: {e}");

@@ -252,6 +252,7 @@ impl SimCluster {
             rng_seed: mix(self.seed, i as u64, n.generation),
             secret: n.secret.clone(),
             observer: Some(observer),
+            isolation: None,
         };
         let transport = self.net.transport(n.endpoint.as_str());
         Node::start(options, self.registry.clone(), transport, self.runtime.clone())

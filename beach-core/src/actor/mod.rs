@@ -44,9 +44,25 @@ pub(crate) use context::ContextParts;
 pub(crate) use handle::{CallError, Port};
 pub use handle::{Group, Handle, RequestError, RequestOptions};
 pub use registry::Registry;
-pub(crate) use registry::panic_message;
+pub use registry::panic_message;
 pub use request::{Request, Response};
 pub use stats::{ActorStats, LatencyHistogram};
+
+/// Runs actors spawned with `isolated: true` somewhere else than in the node's process (the
+/// `beach-node` daemon runs each in a child process). A node without one refuses isolated
+/// spawns.
+#[async_trait]
+pub trait Isolation: Send + Sync + std::fmt::Debug + 'static {
+    /// Starts the actor `ctx.id()` described by `spec` and returns a stand-in that forwards
+    /// requests to it. Returns after the actor's `init` succeeded, or with its error. When the
+    /// actor's process dies, the stand-in calls [`Context::stop_self`] so the actor leaves the
+    /// directory.
+    async fn spawn(
+        &self,
+        spec: &crate::wire::SpawnSpec,
+        ctx: &Context,
+    ) -> Result<std::sync::Arc<dyn Actor>, InitError>;
+}
 
 /// Why an actor could not start; it becomes the spawn's error, message included.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

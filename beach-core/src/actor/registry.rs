@@ -87,13 +87,21 @@ impl Registry {
         self.types.keys()
     }
 
+    /// Builds an actor of type `name` from `ctx` (its `init`), as a node does when spawning;
+    /// for hosts that run actors outside a node, such as an isolated actor's process.
+    pub async fn init(&self, name: &str, ctx: Context) -> Result<Arc<dyn Actor>, InitError> {
+        let factory =
+            self.factory(name).ok_or_else(|| InitError(format!("unknown actor type {name:?}")))?;
+        factory(ctx).await
+    }
+
     pub(crate) fn factory(&self, name: &str) -> Option<&Factory> {
         self.types.get(name)
     }
 }
 
-/// The message of a caught panic.
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+/// The message of a caught panic (`panic!("...")` payloads are `&str` or `String`).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = panic.downcast_ref::<String>() {

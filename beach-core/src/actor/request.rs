@@ -20,6 +20,19 @@ pub struct Request {
 }
 
 impl Request {
+    /// A request as a handler sees it, from its wire form; for hosts that run actors outside a
+    /// node (an isolated actor's process). `deadline` is when the caller gives up.
+    pub fn from_wire(request: crate::wire::Request, deadline: Instant) -> Self {
+        Self {
+            id: request.id,
+            kind: request.kind,
+            data: request.data,
+            ident: request.ident,
+            attempt: request.attempt,
+            deadline,
+        }
+    }
+
     /// The request type, such as `ping`.
     pub fn kind(&self) -> &str {
         &self.kind
@@ -79,6 +92,11 @@ impl Response {
     /// Success with already-encoded data.
     pub fn payload(data: Payload) -> Self {
         Response(Ok(data))
+    }
+
+    /// A response from an answer as it travels: what an actor host relays.
+    pub fn from_result(result: Result<Payload, RemoteError>) -> Self {
+        Response(result)
     }
 
     /// Success without data.

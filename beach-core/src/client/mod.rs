@@ -372,6 +372,21 @@ impl Beach {
         Group::new(self.handle(root))
     }
 
+    /// The context of actor `id`, described by `spec`, hosted outside any node (an isolated
+    /// actor's process): its handles go through this client, in the spec's realm.
+    pub fn actor_context(&self, id: ActorId, spec: &SpawnSpec) -> crate::actor::Context {
+        crate::actor::Context::new(crate::actor::ContextParts {
+            id,
+            realm: spec.realm.clone(),
+            actor_type: spec.actor_type.clone(),
+            params: spec.parameters.clone(),
+            resources: spec.resources.clone(),
+            ident: spec.ident.clone(),
+            port: self.port(),
+            stats: Default::default(),
+        })
+    }
+
     /// Closes every connection; handles made from this client stop working.
     pub fn close(&self) {
         self.inner.links.close();

@@ -167,7 +167,7 @@ impl NodeInner {
     /// the ones already started by this call are stopped and its error is returned.
     pub(crate) async fn spawn_local(&self, spec: &SpawnSpec) -> Result<Vec<ActorRecord>, String> {
         self.check_spawnable(spec)?;
-        if spec.isolated {
+        if spec.isolated && self.isolation.is_none() {
             return Err(
                 "this node cannot run isolated actors in their own process (use beach-node)"
                     .to_owned(),
@@ -195,7 +195,11 @@ impl NodeInner {
                 port: Arc::new(NodePort::new(self)),
                 stats: stats.clone(),
             });
-            let actor = match factory(ctx.clone()).await {
+            let started = match &self.isolation {
+                Some(isolation) if spec.isolated => isolation.spawn(spec, &ctx).await,
+                _ => factory(ctx.clone()).await,
+            };
+            let actor = match started {
                 Ok(a) => a,
                 Err(e) => {
                     ctx.stop();

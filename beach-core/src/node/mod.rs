@@ -20,7 +20,7 @@ use futures::future::{AbortHandle, abortable};
 use rand::RngExt;
 use tokio::sync::Notify;
 
-use crate::actor::Registry;
+use crate::actor::{Isolation, Registry};
 use crate::auth::Secret;
 use crate::config::ClusterConfig;
 use crate::directory::Directory;
@@ -58,6 +58,8 @@ pub struct NodeOptions {
     /// Receives a line for each notable event (membership, spawns, stops), for simulation
     /// traces.
     pub observer: Option<Observer>,
+    /// Runs isolated actors (in their own processes); without it isolated spawns are refused.
+    pub isolation: Option<Arc<dyn Isolation>>,
 }
 
 /// What an [`Observer`] calls: the node and one line about what happened.
@@ -101,6 +103,7 @@ pub(crate) struct NodeInner {
     pub(crate) id: NodeId,
     pub(crate) config: ClusterConfig,
     pub(crate) registry: Registry,
+    pub(crate) isolation: Option<Arc<dyn Isolation>>,
     pub(crate) runtime: Arc<dyn Runtime>,
     pub(crate) links: Arc<Links>,
     pub(crate) state: Mutex<NodeState>,
@@ -161,6 +164,7 @@ impl Node {
             id: id.clone(),
             config: options.config,
             registry,
+            isolation: options.isolation,
             runtime: runtime.clone(),
             links: links.clone(),
             state: Mutex::new(NodeState {

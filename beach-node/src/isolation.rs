@@ -1,0 +1,416 @@
+//! Isolated actors: each in its own child process, so its crash takes nothing else down.
+//!
+//! The node runs its own executable again with `BEACH_ACTOR_HOST` set to the path of a Unix
+//! socket it listens on. The child connects and reads one setup frame (the spawn spec, the
+//! actor id, the node's endpoint and the cluster secret: over the socket, never in arguments
+//! or the environment), runs the actor's `init` and answers. From then on the node forwards
+//! the actor's requests as frames and the child answers them. The child's own handles reach
+//! the cluster as a client of its node.
+//!
+//! When the child dies (even by `kill -9`) the socket closes: requests in flight are answered
+//! `wrong dest` (their callers retry elsewhere) and the actor leaves the directory. When the
+//! actor is stopped, or the node stops, the child is killed; when the node dies, the child sees
+//! the socket close and exits. No child outlives its node.
+//!
+//! Every node binary must call [`host_if_requested`] first thing in `main` (the `beach-node`
+//! and `beach` binaries do), since a child is the same binary in host mode.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use beach_core::actor::{
+    Actor, Context, InitError, Isolation, Registry, Request, Response, panic_message,
+};
+use beach_core::auth::Secret;
+use beach_core::client::{Beach, ClientOptions};
+use beach_core::model::{ActorId, Endpoint};
+use beach_core::runtime::TokioRuntime;
+use beach_core::value::Payload;
+use beach_core::wire::{
+    self, AdminAnswer, AdminReply, Envelope, FrameCodec, RemoteError, SpawnSpec, codes,
+};
+use beach_transport_tcp::TcpTransport;
+use bytes::BytesMut;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::process::Child;
+use tokio::sync::{mpsc, oneshot};
+
+/// The environment variable that puts a node binary in actor-host mode.
+pub const HOST_VAR: &str = "BEACH_ACTOR_HOST";
+
+/// How long a child may take to connect back.
+const CONNECT_WAIT: Duration = Duration::from_secs(10);
+
+/// What the node tells a new child.
+#[derive(Debug, Serialize, Deserialize)]
+struct Setup {
+    id: ActorId,
+    spec: SpawnSpec,
+    node: Endpoint,
+    cluster: String,
+    secret: Option<Vec<u8>>,
+    request_timeout_ms: u64,
+    sync_interval_ms: u64,
+}
+
+/// Runs isolated actors in child processes of this executable.
+#[derive(Debug)]
+pub struct ProcessIsolation {
+    exe: PathBuf,
+    dir: PathBuf,
+    node: Mutex<Option<Endpoint>>,
+    cluster: String,
+    secret: Option<[u8; 32]>,
+    request_timeout: Duration,
+    sync_interval: Duration,
+}
+
+impl ProcessIsolation {
+    /// Isolation for a node of `cluster` (with its secret), running children of the current
+    /// executable and keeping their sockets in a private temporary folder.
+    pub fn new(
+        cluster: &str,
+        secret: Option<[u8; 32]>,
+        request_timeout: Duration,
+        sync_interval: Duration,
+    ) -> std::io::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let dir = std::env::temp_dir().join(format!("beach-actors-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self {
+            exe,
+            dir,
+            node: Mutex::new(None),
+            cluster: cluster.to_owned(),
+            secret,
+            request_timeout,
+            sync_interval,
+        })
+    }
+
+    /// The endpoint children connect their handles to: the node's own, known once it started.
+    pub fn set_node(&self, endpoint: Endpoint) {
+        *self.node.lock().expect("isolation lock") = Some(endpoint);
+    }
+}
+
+impl Drop for ProcessIsolation {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn init_error(what: &str, e: impl std::fmt::Display) -> InitError {
+    InitError::new(format!("isolated actor: {what}: {e}"))
+}
+
+#[async_trait]
+impl Isolation for ProcessIsolation {
+    async fn spawn(&self, spec: &SpawnSpec, ctx: &Context) -> Result<Arc<dyn Actor>, InitError> {
+        let node = self
+            .node
+            .lock()
+            .expect("isolation lock")
+            .clone()
+            .ok_or_else(|| init_error("node", "not started"))?;
+        let path = self.dir.join(format!("{}.sock", ctx.id().seq()));
+        let _ = std::fs::remove_file(&path);
+        let listener =
+            tokio::net::UnixListener::bind(&path).map_err(|e| init_error("socket", e))?;
+        let mut child = tokio::process::Command::new(&self.exe)
+            .env(HOST_VAR, &path)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| init_error("cannot start the process", e))?;
+        let accepted = tokio::select! {
+            biased;
+            a = tokio::time::timeout(CONNECT_WAIT, listener.accept()) => match a {
+                Ok(Ok((stream, _))) => Ok(stream),
+                Ok(Err(e)) => Err(init_error("socket", e)),
+                Err(_) => Err(init_error("process", "did not connect in time")),
+            },
+            status = child.wait() => Err(init_error("process exited before connecting", format!("{status:?}"))),
+        };
+        let _ = std::fs::remove_file(&path);
+        let stream = accepted?;
+        let (mut r, mut w) = stream.into_split();
+        let setup = Setup {
+            id: ctx.id().clone(),
+            spec: SpawnSpec { isolated: false, ..spec.clone() },
+            node,
+            cluster: self.cluster.clone(),
+            secret: self.secret.map(|s| s.to_vec()),
+            request_timeout_ms: self.request_timeout.as_millis() as u64,
+            sync_interval_ms: self.sync_interval.as_millis() as u64,
+        };
+        let mut frame = Vec::new();
+        ciborium::into_writer(&setup, &mut frame).map_err(|e| init_error("setup", e))?;
+        w.write_all(&(frame.len() as u32).to_be_bytes())
+            .await
+            .map_err(|e| init_error("setup", e))?;
+        w.write_all(&frame).await.map_err(|e| init_error("setup", e))?;
+        let codec = FrameCodec::default();
+        let mut buf = BytesMut::new();
+        match read_envelope(&mut r, &codec, &mut buf).await {
+            Some(Envelope::AdminReply(AdminReply { result: Ok(_), .. })) => {}
+            Some(Envelope::AdminReply(AdminReply { result: Err(e), .. })) => {
+                return Err(InitError::new(e));
+            }
+            _ => return Err(init_error("process", "exited during init")),
+        }
+        tracing::info!(actor = %ctx.id(), pid = child.id(), "isolated actor started");
+        Ok(Proxy::start(ctx.clone(), child, r, w, codec, buf))
+    }
+}
+
+async fn read_envelope(
+    r: &mut OwnedReadHalf,
+    codec: &FrameCodec,
+    buf: &mut BytesMut,
+) -> Option<Envelope> {
+    loop {
+        match codec.decode(buf) {
+            Ok(Some(e)) => return Some(e),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "bad frame from an isolated actor");
+                return None;
+            }
+        }
+        match r.read_buf(buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+async fn write_envelope(w: &mut OwnedWriteHalf, codec: &FrameCodec, envelope: &Envelope) -> bool {
+    let mut out = BytesMut::new();
+    codec.encode(envelope, &mut out).is_ok() && w.write_all(&out).await.is_ok()
+}
+
+type Pending = Arc<Mutex<BTreeMap<u64, oneshot::Sender<Result<Payload, RemoteError>>>>>;
+
+/// The node-side stand-in of an isolated actor.
+struct Proxy {
+    out: mpsc::UnboundedSender<Envelope>,
+    pending: Pending,
+    next: AtomicU64,
+    child: tokio::sync::Mutex<Option<Child>>,
+}
+
+impl Proxy {
+    fn start(
+        ctx: Context,
+        child: Child,
+        mut r: OwnedReadHalf,
+        mut w: OwnedWriteHalf,
+        codec: FrameCodec,
+        mut buf: BytesMut,
+    ) -> Arc<Self> {
+        let (out, mut rx) = mpsc::unbounded_channel::<Envelope>();
+        let pending: Pending = Arc::default();
+        tokio::spawn(async move {
+            while let Some(env) = rx.recv().await {
+                if !write_envelope(&mut w, &codec, &env).await {
+                    break;
+                }
+            }
+        });
+        let reader_pending = pending.clone();
+        tokio::spawn(async move {
+            while let Some(env) = read_envelope(&mut r, &codec, &mut buf).await {
+                if let Envelope::Reply(reply) = env
+                    && let Some(tx) = reader_pending.lock().expect("proxy lock").remove(&reply.id)
+                {
+                    let _ = tx.send(reply.result);
+                }
+            }
+            // The process is gone: fail what it was serving and leave the directory.
+            let lost: Vec<_> = std::mem::take(&mut *reader_pending.lock().expect("proxy lock"))
+                .into_values()
+                .collect();
+            for tx in lost {
+                let _ =
+                    tx.send(Err(RemoteError { error: codes::WRONG_DEST.to_owned(), data: None }));
+            }
+            if !ctx.is_stopped() {
+                tracing::warn!(actor = %ctx.id(), "isolated actor process exited; removing the actor");
+                ctx.stop_self();
+            }
+        });
+        Arc::new(Self {
+            out,
+            pending,
+            next: AtomicU64::new(1),
+            child: tokio::sync::Mutex::new(Some(child)),
+        })
+    }
+}
+
+#[async_trait]
+impl Actor for Proxy {
+    async fn init(_ctx: &Context) -> Result<Self, InitError> {
+        Err(InitError::new("a proxy is made by ProcessIsolation, not by a registry"))
+    }
+
+    async fn handle(&self, ctx: &Context, request: Request) -> Response {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().expect("proxy lock").insert(id, tx);
+        let left = request.deadline().saturating_duration_since(Instant::now());
+        let forwarded = wire::Request {
+            id,
+            to: ctx.id().clone(),
+            realm: ctx.realm().clone(),
+            kind: request.kind().to_owned(),
+            data: request.payload().clone(),
+            timeout_ms: (left.as_millis() as u64).max(1),
+            ident: request.ident().map(str::to_owned),
+            attempt: 0,
+        };
+        if self.out.send(Envelope::Request(forwarded)).is_err() {
+            self.pending.lock().expect("proxy lock").remove(&id);
+            return Response::error(codes::WRONG_DEST);
+        }
+        match tokio::time::timeout(left, rx).await {
+            Ok(Ok(Ok(p))) => Response::payload(p),
+            Ok(Ok(Err(e))) => Response::from_result(Err(e)),
+            Ok(Err(_)) => Response::error(codes::WRONG_DEST),
+            Err(_) => {
+                self.pending.lock().expect("proxy lock").remove(&id);
+                Response::error(codes::TIMEOUT)
+            }
+        }
+    }
+
+    async fn deinit(&self, ctx: &Context) {
+        if let Some(mut child) = self.child.lock().await.take() {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            tracing::info!(actor = %ctx.id(), "isolated actor process stopped");
+        }
+    }
+}
+
+/// If this process was started as an isolated actor's host, runs the actor until its node
+/// lets go and returns the exit code; otherwise returns `None` at once. Call it first thing in
+/// `main` of every node binary.
+pub fn host_if_requested(registry: &Registry) -> Option<std::process::ExitCode> {
+    let path = std::env::var_os(HOST_VAR)?;
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("beach actor host: cannot start the runtime: {e}");
+                return Some(std::process::ExitCode::from(1));
+            }
+        };
+    let code = runtime.block_on(host(PathBuf::from(path), registry.clone()));
+    Some(std::process::ExitCode::from(code))
+}
+
+async fn host(path: PathBuf, registry: Registry) -> u8 {
+    let Ok(stream) = UnixStream::connect(&path).await else { return 1 };
+    let (mut r, mut w) = stream.into_split();
+    let mut len = [0u8; 4];
+    if r.read_exact(&mut len).await.is_err() {
+        return 1;
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len > wire::DEFAULT_MAX_FRAME_SIZE {
+        return 1;
+    }
+    let mut frame = vec![0u8; len];
+    if r.read_exact(&mut frame).await.is_err() {
+        return 1;
+    }
+    let Ok(setup) = ciborium::from_reader::<Setup, _>(&frame[..]) else { return 1 };
+    let codec = FrameCodec::default();
+    let answer =
+        |result: Result<AdminAnswer, String>| Envelope::AdminReply(AdminReply { id: 0, result });
+
+    // The actor's handles: a client of its node.
+    let mut options = ClientOptions::new(vec![setup.node.clone()]);
+    options.cluster_name = setup.cluster.clone();
+    options.secret =
+        setup.secret.as_deref().and_then(|s| <[u8; 32]>::try_from(s).ok()).map(Secret::new);
+    options.request_timeout = Duration::from_millis(setup.request_timeout_ms);
+    options.sync_interval = Duration::from_millis(setup.sync_interval_ms.max(100));
+    options.name = format!("isolated-{}", setup.id.seq());
+    options.rng_seed = getrandom::u64().unwrap_or(0);
+    let client = match Beach::connect(
+        options,
+        setup.spec.realm.clone(),
+        Arc::new(TcpTransport::default()),
+        Arc::new(TokioRuntime),
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            write_envelope(
+                &mut w,
+                &codec,
+                &answer(Err(format!("isolated actor cannot reach its node: {e}"))),
+            )
+            .await;
+            return 1;
+        }
+    };
+    let ctx = client.actor_context(setup.id.clone(), &setup.spec);
+    let actor = match registry.init(setup.spec.actor_type.as_str(), ctx.clone()).await {
+        Ok(a) => a,
+        Err(e) => {
+            write_envelope(&mut w, &codec, &answer(Err(e.0))).await;
+            return 1;
+        }
+    };
+    if !write_envelope(&mut w, &codec, &answer(Ok(AdminAnswer::Done))).await {
+        return 1;
+    }
+    let (out, mut rx) = mpsc::unbounded_channel::<Envelope>();
+    tokio::spawn(async move {
+        while let Some(env) = rx.recv().await {
+            if !write_envelope(&mut w, &codec, &env).await {
+                break;
+            }
+        }
+    });
+    let mut buf = BytesMut::new();
+    while let Some(env) = read_envelope(&mut r, &codec, &mut buf).await {
+        let Envelope::Request(req) = env else { continue };
+        let (actor, ctx, out) = (actor.clone(), ctx.clone(), out.clone());
+        tokio::spawn(async move {
+            let (id, attempt) = (req.id, req.attempt);
+            let deadline = Instant::now() + Duration::from_millis(req.timeout_ms);
+            let request = Request::from_wire(req, deadline);
+            let response = match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+                actor.handle(&ctx, request),
+            ))
+            .await
+            {
+                Ok(r) => r,
+                Err(panic) => Response::error_with(codes::EXCEPTION, &panic_message(&*panic)),
+            };
+            let _ = out.send(Envelope::Reply(wire::Reply {
+                id,
+                attempt,
+                result: response.into_result(),
+            }));
+        });
+    }
+    // The node let go (stopped the actor, or died): finish.
+    actor.deinit(&ctx).await;
+    client.close();
+    0
+}

@@ -1,0 +1,90 @@
+//! Isolated actors in their own processes, on a real node.
+
+mod common;
+
+use std::time::Duration;
+
+use beach_node::actors::Time;
+use common::{Cluster, eventually};
+
+/// The pids of the isolated actor processes a node's log reports, in order.
+fn child_pids(log: &str) -> Vec<u32> {
+    log.lines()
+        .filter(|l| l.contains("isolated actor started"))
+        .filter_map(|l| {
+            l.split("pid=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .trim_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    // `kill -0` checks that the process exists (a zombie would still count, but the node reaps).
+    std::process::Command::new("kill")
+        .arg("-0")
+        .arg(pid.to_string())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_isolated_actor_runs_dies_alone_and_never_outlives_its_node() {
+    let mut cluster = Cluster::start("isolated", 1, "");
+    cluster.wait_joined(Duration::from_secs(20)).await;
+    let a = cluster.client_of(0).await;
+    a.add_actor(a.actor("Pong", ["safe"]).unwrap()).await.unwrap();
+    let isolated =
+        a.add_actor(a.actor("Pong", ["iso"]).unwrap().isolated(true)).await.unwrap().remove(0);
+    let t: Time = a.handle("iso").ask("ping", &()).await.unwrap();
+    assert!(t.time > 1.7e9);
+    let meta = a.node_metadata().await.unwrap();
+    assert!(meta[0].actors.iter().any(|m| m.id == isolated && m.isolated));
+    let pids = child_pids(&cluster.nodes[0].log_text());
+    assert_eq!(pids.len(), 1, "{}", cluster.nodes[0].log_text());
+    assert!(alive(pids[0]));
+
+    // kill -9 the actor's process: it leaves the directory; the node and its other actors go on.
+    std::process::Command::new("kill").arg("-9").arg(pids[0].to_string()).status().unwrap();
+    let gone = eventually(Duration::from_secs(5), || async {
+        a.directory("iso").await.map(|d| d.is_empty()).unwrap_or(false)
+    })
+    .await;
+    assert!(gone, "the dead isolated actor is still listed");
+    let _: Time = a.handle("safe").ask("ping", &()).await.unwrap();
+
+    // Stopping an isolated actor stops its process.
+    let second = a.add_actor(a.actor("Pong", ["iso2"]).unwrap().isolated(true)).await.unwrap();
+    let pid = *child_pids(&cluster.nodes[0].log_text()).last().unwrap();
+    assert!(alive(pid));
+    a.stop_actors(&second, &[]).await.unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || async { !alive(pid) }).await,
+        "the stopped actor's process lives on"
+    );
+
+    // And the node's SIGTERM leaves no child behind.
+    a.add_actor(a.actor("Pong", ["iso3"]).unwrap().isolated(true)).await.unwrap();
+    let pid = *child_pids(&cluster.nodes[0].log_text()).last().unwrap();
+    let status = cluster.nodes[0].terminate();
+    assert!(status.success());
+    assert!(
+        eventually(Duration::from_secs(5), || async { !alive(pid) }).await,
+        "a child outlived its node"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_isolated_init_failure_is_the_spawn_error() {
+    let cluster = Cluster::start("isolated-fail", 1, "");
+    cluster.wait_joined(Duration::from_secs(20)).await;
+    let a = cluster.client_of(0).await;
+    let err = a.add_actor(a.actor("Nope", ["x"]).unwrap().isolated(true)).await.unwrap_err();
+    assert!(err.to_string().contains("unknown actor type"), "{err}");
+}
