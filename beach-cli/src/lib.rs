@@ -1,4 +1,7 @@
-//! The `beach` command-line client: one-shot commands with `--json` output for scripts, and an
-//! interactive shell.
+//! The `beach` command-line client.
 //!
-//! This crate is filled in by the CLI issue; today it is an empty library.
+//! Today it holds `beach demo` ([`demo`]), which starts a local cluster of real node processes
+//! and shows it working. The scriptable commands and the interactive shell are filled in by
+//! the CLI issue.
+
+pub mod demo;

@@ -2,6 +2,7 @@
 //! own actors registered.
 //!
 //! - [`actors`]: the built-in actors every node offers (Ping, Pong, MultiPing, Sleeper, Echo);
+//! - [`cli`]: the `beach-node` command line, to run a node from any binary;
 //! - [`daemon`]: start a node from a `cluster.yaml` on TCP and run it until SIGTERM/SIGINT
 //!   ([`daemon::run`]), with your own [`beach_core::actor::Registry`];
 //! - [`health`]: CPU and memory sampling for placement and `health`;
@@ -11,6 +12,7 @@
 //! The cluster logic (directory, membership, placement, routing) lives in `beach-core`.
 
 pub mod actors;
+pub mod cli;
 pub mod daemon;
 pub mod health;
 pub mod isolation;

@@ -1,0 +1,32 @@
+//! The quickstart's main job: `beach demo` runs a real cluster, does real work and stops it.
+
+use std::process::Command;
+
+#[test]
+fn the_demo_runs_a_cluster_and_stops_it_cleanly() {
+    let out = Command::new(env!("CARGO_BIN_EXE_beach"))
+        .args(["demo", "--duration", "2s"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.contains("all 3 nodes know each other"), "{stdout}");
+    assert!(stdout.contains("(isolated, its own process)"), "{stdout}");
+    assert!(stdout.matches("answered time").count() >= 2, "{stdout}");
+    assert_eq!(stdout.matches("stopped cleanly").count(), 3, "{stdout}");
+    assert!(stdout.trim_end().ends_with("done"), "{stdout}");
+}
+
+#[test]
+fn demo_arguments_are_checked() {
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_beach")).args(["demo", "--nodes", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(env!("CARGO_BIN_EXE_beach"))
+        .args(["demo", "--duration", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--duration"));
+}

@@ -1,0 +1,95 @@
+//! The `beach-node` command line, as a library so that any binary can run a node: `beach-node`
+//! itself, `beach node` (which the demo starts), or your own binary with your own actors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use beach_core::actor::Registry;
+use beach_core::config::{ClusterConfig, LogFormat};
+use clap::{Args, Parser};
+
+use crate::daemon::{self, Overrides};
+
+/// Runs a beach node: hosts actors, serves requests, and joins the cluster its configuration
+/// names. Stop it with SIGTERM or Ctrl-C: actors drain, peers are told, exit code 0.
+#[derive(Debug, Clone, Args)]
+pub struct NodeArgs {
+    /// The cluster configuration (YAML); the same file on every node.
+    #[arg(short, long, env = "BEACH_CONFIG", value_name = "FILE")]
+    pub config: PathBuf,
+    /// Listen on this address (host:port or host), instead of `listen` in the configuration.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// The address peers should dial (host:port or host), instead of `advertise`.
+    #[arg(long, value_name = "ADDR")]
+    pub advertise: Option<String>,
+    /// Log level: trace, debug, info, warn or error, instead of `log.level`.
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log one JSON object per line, instead of `log.format`.
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+/// Runs a beach node: hosts actors, serves requests, and joins the cluster its configuration
+/// names. Stop it with SIGTERM or Ctrl-C: actors drain, peers are told, exit code 0.
+// (The command line of a node binary: `NodeArgs` and `--version`; clap shows the text above.)
+#[derive(Debug, Parser)]
+#[command(version)]
+struct NodeCommandLine {
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+impl NodeArgs {
+    /// Parses this process's command line (exiting with usage help and code 2 when it is
+    /// wrong), as `beach-node` does.
+    pub fn parse_command_line() -> Self {
+        NodeCommandLine::parse().node
+    }
+}
+
+/// Runs a node as `args` say with the actor types of `registry`, until SIGTERM or SIGINT.
+/// Configuration errors are one line on stderr and exit code 2. Call
+/// [`crate::isolation::host_if_requested`] before this, first thing in `main`.
+pub fn run_node(args: NodeArgs, registry: Registry) -> ExitCode {
+    let config = match ClusterConfig::from_file(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("beach-node: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let level = args.log_level.clone().unwrap_or_else(|| config.log.level.clone());
+    let filter = match tracing_subscriber::EnvFilter::try_new(&level) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("beach-node: --log-level {level:?}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let installed = if args.log_json || config.log.format == LogFormat::Json {
+        builder.json().try_init()
+    } else {
+        builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init()
+    };
+    if let Err(e) = installed {
+        eprintln!("beach-node: cannot set up logging: {e}");
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("beach-node: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let overrides = Overrides { listen: args.listen, advertise: args.advertise };
+    match runtime.block_on(daemon::run(config, overrides, registry)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("beach-node: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
