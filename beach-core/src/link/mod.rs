@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
 use futures::StreamExt;
 use futures::channel::mpsc;
 use futures::future::{AbortHandle, abortable};
@@ -28,10 +31,78 @@ use crate::transport::{Connection, FrameSink, FrameStream, Transport};
 use crate::value::Payload;
 use crate::wire::{AdminAnswer, AdminCall, AdminOp, AdminReply, Envelope, Peer, Reply, Request};
 
-/// Where envelopes for one connection are queued. An unbounded channel that allocates per
-/// message rather than in blocks: a node holds a connection to every peer, and an idle one
-/// should cost next to nothing.
-pub(crate) type Outbox = mpsc::UnboundedSender<Envelope>;
+/// The most envelopes queued for one connection. Past it, envelopes for that peer are
+/// dropped (and requests to it fail at once): a slow or dead peer costs only its own messages,
+/// never the node's memory or its other peers' traffic.
+pub(crate) const MAX_QUEUED: usize = 65_536;
+
+/// Where envelopes for one connection are queued: a channel that allocates per message (a node
+/// holds a connection to every peer, and an idle one should cost next to nothing), bounded by
+/// [`MAX_QUEUED`].
+#[derive(Debug, Clone)]
+pub(crate) struct Outbox {
+    tx: mpsc::UnboundedSender<Envelope>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// The receiving end of an [`Outbox`], held by the connection's writer.
+struct Inbox {
+    rx: mpsc::UnboundedReceiver<Envelope>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Outbox {
+    fn channel() -> (Outbox, Inbox) {
+        let (tx, rx) = mpsc::unbounded();
+        let queued = Arc::new(AtomicUsize::new(0));
+        (Outbox { tx, queued: queued.clone() }, Inbox { rx, queued })
+    }
+
+    /// Queues an envelope; `false` when the connection is gone or its queue is full.
+    pub(crate) fn send(&self, envelope: Envelope) -> bool {
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= MAX_QUEUED {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        if self.tx.unbounded_send(envelope).is_err() {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
+    fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    fn same(&self, other: &Outbox) -> bool {
+        self.tx.same_receiver(&other.tx)
+    }
+}
+
+impl Inbox {
+    async fn next(&mut self) -> Option<Envelope> {
+        let e = self.rx.next().await?;
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+        Some(e)
+    }
+
+    fn try_next(&mut self) -> Option<Envelope> {
+        let e = self.rx.try_recv().ok()?;
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+        Some(e)
+    }
+}
+
+/// Reconnect backoff after a failed connect: 100ms doubling to 5s, with jitter.
+const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    failures: u32,
+    retry_at: Instant,
+}
 
 /// The most envelopes written in one batch.
 const MAX_BATCH: usize = 256;
@@ -67,6 +138,7 @@ struct PendingAdmin {
 #[derive(Default)]
 struct State {
     links: BTreeMap<Endpoint, Outbox>,
+    backoff: BTreeMap<Endpoint, Backoff>,
     calls: BTreeMap<(u64, u32), PendingCall>,
     admin: BTreeMap<u64, PendingAdmin>,
     in_flight: BTreeMap<ActorId, u64>,
@@ -178,7 +250,11 @@ impl Links {
             match s.links.get(to) {
                 Some(o) if !o.is_closed() => o.clone(),
                 _ => {
-                    let (tx, rx) = mpsc::unbounded();
+                    // Recently unreachable: do not hammer it; the caller learns at once.
+                    if s.backoff.get(to).is_some_and(|b| b.retry_at > self.runtime.now()) {
+                        return false;
+                    }
+                    let (tx, rx) = Outbox::channel();
                     s.links.insert(to.clone(), tx.clone());
                     drop(s);
                     self.open(to.clone(), tx.clone(), rx);
@@ -186,11 +262,11 @@ impl Links {
                 }
             }
         };
-        outbox.unbounded_send(envelope).is_ok()
+        outbox.send(envelope)
     }
 
     /// Opens the link to `to` in the background; envelopes queue in `rx` meanwhile.
-    fn open(self: &Arc<Self>, to: Endpoint, tx: Outbox, rx: mpsc::UnboundedReceiver<Envelope>) {
+    fn open(self: &Arc<Self>, to: Endpoint, tx: Outbox, rx: Inbox) {
         let me = self.clone();
         self.spawn(async move {
             let Some(dispatch) = me.dispatcher() else { return };
@@ -212,16 +288,23 @@ impl Links {
             .await;
             match opened {
                 // We dialled a node's endpoint and it welcomed us as one.
-                Some(Ok((sink, stream))) => me.run(to, tx, rx, sink, stream, true).await,
+                Some(Ok((sink, stream))) => {
+                    me.state.lock().expect("links lock").backoff.remove(&to);
+                    me.run(to, tx, rx, sink, stream, true).await;
+                }
                 Some(Err((handshake_failed, why))) => {
                     if handshake_failed {
                         tracing::warn!(%to, %why, "handshake failed");
                     } else {
                         tracing::debug!(%to, %why, "cannot connect");
                     }
+                    me.back_off(&to);
                     me.lost(&to, &tx, &why);
                 }
-                None => me.lost(&to, &tx, "connect timed out"),
+                None => {
+                    me.back_off(&to);
+                    me.lost(&to, &tx, "connect timed out");
+                }
             }
         });
     }
@@ -253,11 +336,13 @@ impl Links {
                 }
             };
             drop(dispatch);
-            let (tx, rx) = mpsc::unbounded();
+            let (tx, rx) = Outbox::channel();
             // A node that connected to us: use this connection for our messages to it too.
             let endpoint = peer_node.map(|n| n.endpoint().clone());
             if let Some(ep) = &endpoint {
                 let mut s = me.state.lock().expect("links lock");
+                // It is evidently reachable again.
+                s.backoff.remove(ep);
                 match s.links.get(ep) {
                     Some(o) if !o.is_closed() => {}
                     _ => {
@@ -274,6 +359,22 @@ impl Links {
         });
     }
 
+    /// Records a failed connect to `to`: the next attempt waits 100ms, then 200ms, ... up to
+    /// 5s, each scaled by a random factor from 0.5 to 1 so that many nodes do not retry in step.
+    fn back_off(&self, to: &Endpoint) {
+        let jitter = 0.5
+            + f64::from(self.rng.lock().expect("links lock").next_u32())
+                / f64::from(u32::MAX)
+                / 2.0;
+        let now = self.runtime.now();
+        let mut s = self.state.lock().expect("links lock");
+        let failures = s.backoff.get(to).map_or(0, |b| b.failures).saturating_add(1);
+        let delay = (BACKOFF_FIRST * 2u32.saturating_pow(failures.min(16) - 1))
+            .min(BACKOFF_MAX)
+            .mul_f64(jitter);
+        s.backoff.insert(to.clone(), Backoff { failures, retry_at: now + delay });
+    }
+
     /// A fresh nonce for a handshake.
     fn nonce(&self) -> [u8; NONCE_LEN] {
         let mut n = [0u8; NONCE_LEN];
@@ -286,7 +387,7 @@ impl Links {
         self: &Arc<Self>,
         endpoint: Endpoint,
         tx: Outbox,
-        mut rx: mpsc::UnboundedReceiver<Envelope>,
+        mut rx: Inbox,
         mut sink: Box<dyn FrameSink>,
         mut stream: Box<dyn FrameStream>,
         from_node: bool,
@@ -299,6 +400,11 @@ impl Links {
                     match stream.recv().await {
                         Ok(Some(env)) => me.receive(env, &tx, from_node),
                         Ok(None) => return "closed by peer".to_owned(),
+                        Err(e @ crate::transport::TransportError::Frame { .. }) => {
+                            // Bad input: only this connection pays for it.
+                            tracing::warn!(error = %e, "closing a connection that sent a bad frame");
+                            return e.to_string();
+                        }
                         Err(e) => return e.to_string(),
                     }
                 }
@@ -309,9 +415,9 @@ impl Links {
             while let Some(env) = rx.next().await {
                 batch.push(env);
                 while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(env) => batch.push(env),
-                        Err(_) => break,
+                    match rx.try_next() {
+                        Some(env) => batch.push(env),
+                        None => break,
                     }
                 }
                 if let Err(e) = sink.send(&batch).await {
@@ -350,7 +456,7 @@ impl Links {
     fn lost(&self, endpoint: &Endpoint, tx: &Outbox, why: &str) {
         {
             let mut s = self.state.lock().expect("links lock");
-            if s.links.get(endpoint).is_some_and(|o| o.same_receiver(tx)) {
+            if s.links.get(endpoint).is_some_and(|o| o.same(tx)) {
                 s.links.remove(endpoint);
             } else if s.links.contains_key(endpoint) {
                 // Another connection to the same peer is alive; calls sent on it stand.
@@ -403,7 +509,9 @@ impl Links {
         }
         if !self.send(&endpoint, Envelope::Request(request)) {
             self.forget_call(key);
-            return Err(CallError::Unreachable("closed".to_owned()));
+            return Err(CallError::Unreachable(format!(
+                "{endpoint}: unreachable or its send queue is full"
+            )));
         }
         match timeout(&*self.runtime, wait, rx).await {
             Some(Ok(result)) => result,
@@ -515,5 +623,23 @@ pub(crate) fn kind_of(e: &Envelope) -> &'static str {
         Envelope::Delta(_) => "delta",
         Envelope::ViewRequest(_) => "view request",
         Envelope::View { .. } => "view",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outbox_refuses_past_its_bound_and_frees_what_is_taken() {
+        let (tx, mut rx) = Outbox::channel();
+        for _ in 0..MAX_QUEUED {
+            assert!(tx.send(Envelope::Digest(Default::default())));
+        }
+        assert!(!tx.send(Envelope::Digest(Default::default())), "a full queue refuses");
+        assert!(rx.try_next().is_some());
+        assert!(tx.send(Envelope::Digest(Default::default())), "room again after one is taken");
+        drop(rx);
+        assert!(!tx.send(Envelope::Digest(Default::default())), "a closed connection refuses");
     }
 }

@@ -66,7 +66,7 @@ impl ReplyTo {
     fn send(self, id: u64, attempt: u32, result: Result<Payload, RemoteError>) {
         match self {
             ReplyTo::Link(o) => {
-                let _ = o.unbounded_send(Envelope::Reply(wire::Reply { id, attempt, result }));
+                let _ = o.send(Envelope::Reply(wire::Reply { id, attempt, result }));
             }
             ReplyTo::Local(tx) => {
                 let _ = tx.send(result);

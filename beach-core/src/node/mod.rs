@@ -387,10 +387,8 @@ impl Dispatch for NodeInner {
                 let reply = reply.clone();
                 self.spawn_task(async move {
                     let result = me.handle_admin(call.op, call.token).await;
-                    let _ = reply.unbounded_send(Envelope::AdminReply(wire::AdminReply {
-                        id: call.id,
-                        result,
-                    }));
+                    let _ =
+                        reply.send(Envelope::AdminReply(wire::AdminReply { id: call.id, result }));
                 });
             }
             Envelope::Membership(data) => {
@@ -405,7 +403,7 @@ impl Dispatch for NodeInner {
             Envelope::Digest(digest) => {
                 let answer = self.lock().directory.handle_digest(&digest);
                 if !answer.partitions.is_empty() || answer.want.is_some() {
-                    let _ = reply.unbounded_send(Envelope::Partitions {
+                    let _ = reply.send(Envelope::Partitions {
                         partitions: answer.partitions,
                         digest: answer.want,
                     });
@@ -419,10 +417,7 @@ impl Dispatch for NodeInner {
                 if let Some(d) = digest {
                     let back = st.directory.handle_digest(&d).partitions;
                     if !back.is_empty() {
-                        let _ = reply.unbounded_send(Envelope::Partitions {
-                            partitions: back,
-                            digest: None,
-                        });
+                        let _ = reply.send(Envelope::Partitions { partitions: back, digest: None });
                     }
                 }
             }
@@ -439,7 +434,7 @@ impl Dispatch for NodeInner {
                 let mut alive: Vec<NodeId> = st.membership.members().cloned().collect();
                 alive.push(self.id.clone());
                 let partitions = st.directory.handle_digest(&digest).partitions;
-                let _ = reply.unbounded_send(Envelope::View { alive, partitions });
+                let _ = reply.send(Envelope::View { alive, partitions });
             }
             Envelope::Handshake(_)
             | Envelope::Reply(_)

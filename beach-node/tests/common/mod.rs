@@ -126,16 +126,22 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Writes `cluster.yaml` (with `extra` appended) naming `n` free ports as seeds and starts
-    /// a node on each.
+    /// Writes `cluster.yaml` with fast test timings (and `extra` appended) naming `n` free
+    /// ports as seeds and starts a node on each.
     pub fn start(name: &str, n: usize, extra: &str) -> Self {
+        Self::start_raw(
+            name,
+            n,
+            &format!("probe_interval: 500ms\nsuspect_timeout: 2s\nsync_interval: 500ms\n{extra}"),
+        )
+    }
+
+    /// Like [`Cluster::start`] but with only `extra` besides the name and seeds.
+    pub fn start_raw(name: &str, n: usize, extra: &str) -> Self {
         let scratch = Scratch::new(name);
         let ports = free_ports(n);
         let seeds: Vec<String> = ports.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
-        let yaml = format!(
-            "cluster_name: test\nseed_nodes: [{}]\nprobe_interval: 500ms\nsuspect_timeout: 2s\nsync_interval: 500ms\n{extra}",
-            seeds.join(", ")
-        );
+        let yaml = format!("cluster_name: test\nseed_nodes: [{}]\n{extra}", seeds.join(", "));
         let config_path = scratch.0.join("cluster.yaml");
         fs::write(&config_path, yaml).unwrap();
         let config = ClusterConfig::from_file(&config_path).unwrap();
