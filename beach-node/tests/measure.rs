@@ -42,7 +42,7 @@ async fn measure_failure_detection_and_ping_latency() {
         let spec = a
             .actor("Pong", ["victims"])
             .unwrap()
-            .strategy(Strategy::HostAffinity, Some(&cluster.nodes[2].endpoint().to_string()));
+            .strategy(Strategy::HostAffinity, Some(cluster.nodes[2].endpoint().as_str()));
         let victims = a.add_actor(spec).await.unwrap();
         let killed = Instant::now();
         cluster.nodes[2].kill9();
