@@ -21,7 +21,23 @@ fn grow(n: usize, seed: u64, limit: Duration) -> (Duration, Duration) {
             .strategy(Strategy::Roundrobin, None)
             .count(10 * n as u32);
         client.add_actor(spec).await.unwrap();
-        let converged = sim.run_until(limit, |s| s.converged()).await.unwrap_or_else(|| {
+        let mut next_report = Duration::ZERO;
+        let wall = std::time::Instant::now();
+        let progress = move |s: &beach_transport_mem::SimCluster| {
+            // Progress for the long runs: how many nodes know the whole cluster.
+            if n >= 500 && s.elapsed() >= next_report {
+                let full =
+                    s.running().iter().filter(|&&i| s.live(i).members().len() == n - 1).count();
+                eprintln!(
+                    "  {n} nodes, virtual {:?}, wall {:?}: {full} know everyone",
+                    s.elapsed(),
+                    wall.elapsed()
+                );
+                next_report = s.elapsed() + Duration::from_secs(2);
+            }
+            s.converged()
+        };
+        let converged = sim.run_until(limit, progress).await.unwrap_or_else(|| {
             panic!("{n} nodes did not converge within {limit:?} (BEACH_SIM_SEED={seed})")
         });
         for i in [0, n / 2, n - 1] {

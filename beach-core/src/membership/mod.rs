@@ -16,8 +16,8 @@
 //! Stragglers: SWIM spreads an update by piggybacking it a limited number of times, so in a
 //! large cluster a node can miss that a member went down and would only find out by probing it
 //! itself, up to a whole round of probe periods later. So every
-//! [`MembershipConfig::state_sync_interval`] each node also sends its whole member table (down
-//! members included) to one random member, which applies it: anti-entropy for membership.
+//! [`MembershipConfig::state_sync_interval`] each node also sends the members it knows to be
+//! down to one random member, which applies them: anti-entropy for membership.
 //!
 //! Packets carry a leading tag byte: [`TAG_SWIM`] for foca's own packets, [`TAG_STATE`] for a
 //! member table.
@@ -56,13 +56,13 @@ pub struct MembershipConfig {
     pub max_packet_size: usize,
     /// The cluster size foca tunes its dissemination for.
     pub expected_cluster_size: u32,
-    /// How often the whole member table is sent to one random member.
+    /// How often the list of down members is sent to one random member.
     pub state_sync_interval: Duration,
 }
 
 /// The tag of a packet holding one of foca's messages.
 pub const TAG_SWIM: u8 = 0;
-/// The tag of a packet holding a member table (CBOR list of foca members).
+/// The tag of a packet holding a list of members (CBOR list of foca members).
 pub const TAG_STATE: u8 = 1;
 
 impl Default for MembershipConfig {
@@ -71,7 +71,7 @@ impl Default for MembershipConfig {
             probe_interval: Duration::from_secs(1),
             suspect_timeout: Duration::from_secs(3),
             announce_interval: Duration::from_secs(1),
-            max_packet_size: 16 * 1024,
+            max_packet_size: 32 * 1024,
             expected_cluster_size: 32,
             state_sync_interval: Duration::from_secs(2),
         }
@@ -204,6 +204,9 @@ pub struct Membership {
     members: BTreeSet<NodeId>,
     events: VecDeque<MembershipEvent>,
     transmits: VecDeque<Transmit>,
+    config: MembershipConfig,
+    /// The cluster size foca is currently tuned for; retuned at each doubling.
+    tuned_for: u32,
 }
 
 impl std::fmt::Debug for Membership {
@@ -246,6 +249,8 @@ impl Membership {
             members: BTreeSet::new(),
             events: VecDeque::new(),
             transmits: VecDeque::new(),
+            config: config.clone(),
+            tuned_for: config.expected_cluster_size.max(1),
         };
         m.set_seeds(seeds);
         Ok(m)
@@ -355,14 +360,21 @@ impl Membership {
         self.members.is_empty()
     }
 
-    /// Sends the whole member table to one random member.
+    /// Sends the members known to be down to one random member.
     fn send_state(&mut self) {
         if self.members.is_empty() {
             return;
         }
         let members: Vec<&NodeId> = self.members.iter().collect();
         let to = members[self.rng.random_range(0..members.len())].endpoint().clone();
-        let table: Vec<&Member<SwimIdentity>> = self.foca.iter_membership_state().collect();
+        // Only the down members: a missed Down is what leaves a straggler routing to a dead
+        // node, while arrivals spread through announces and gossip. The list is short (empty
+        // in a healthy cluster), so this costs next to nothing even with a thousand members.
+        let table: Vec<&Member<SwimIdentity>> =
+            self.foca.iter_membership_state().filter(|m| m.state() == foca::State::Down).collect();
+        if table.is_empty() {
+            return;
+        }
         let mut data = vec![TAG_STATE];
         if ciborium::into_writer(&table, &mut data).is_ok() {
             self.transmits.push_back(Transmit { to, data: data.into() });
@@ -452,6 +464,22 @@ impl Membership {
         self.events.extend(downs.into_values().map(MembershipEvent::Down));
         self.events.extend(out);
         self.members = now;
+        self.retune();
+    }
+
+    /// SWIM piggybacks each update a number of times that must grow with the logarithm of the
+    /// cluster size to reach everyone; retune foca whenever the cluster doubles past the size
+    /// it was tuned for.
+    fn retune(&mut self) {
+        let size = u32::try_from(self.members.len() + 1).unwrap_or(u32::MAX);
+        if size <= self.tuned_for {
+            return;
+        }
+        let target = size.next_power_of_two();
+        let config = MembershipConfig { expected_cluster_size: target, ..self.config.clone() };
+        if self.foca.set_config(config.to_foca()).is_ok() {
+            self.tuned_for = target;
+        }
     }
 }
 
