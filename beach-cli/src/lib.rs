@@ -1,7 +1,8 @@
-//! The `beach` command-line client.
-//!
-//! Today it holds `beach demo` ([`demo`]), which starts a local cluster of real node processes
-//! and shows it working. The scriptable commands and the interactive shell are filled in by
-//! the CLI issue.
+//! The `beach` command-line client: one command per cluster operation, with `--json` output
+//! for scripts and exit codes that say what went wrong (0 success, 1 the cluster answered with
+//! an error or timed out, 2 usage, configuration or connection error), and `beach demo`.
 
+pub mod args;
+pub mod commands;
 pub mod demo;
+pub mod output;

@@ -2,27 +2,11 @@
 
 use std::process::ExitCode;
 
+use beach_cli::args::{Cli, Command};
+use beach_cli::commands::{self, Failure, Output};
 use beach_node::actors::builtin_registry;
-use beach_node::cli::{NodeArgs, run_node};
-use clap::{Parser, Subcommand};
-
-/// Drive a beach cluster: actors on your own machines, addressed by category.
-#[derive(Debug, Parser)]
-#[command(name = "beach", version)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Start a local 3-node cluster of real node processes on loopback, deploy Ping, Pong and
-    /// an isolated Pong, show requests and the directory, then stop everything cleanly.
-    Demo(beach_cli::demo::DemoArgs),
-    /// Run a node (what `beach-node` does); the demo starts its nodes this way.
-    #[command(hide = true)]
-    Node(NodeArgs),
-}
+use beach_node::cli::run_node;
+use clap::Parser;
 
 fn main() -> ExitCode {
     let registry = builtin_registry();
@@ -30,8 +14,41 @@ fn main() -> ExitCode {
     if let Some(code) = beach_node::isolation::host_if_requested(&registry) {
         return code;
     }
-    match Cli::parse().command {
-        Command::Demo(args) => beach_cli::demo::run(args),
-        Command::Node(args) => run_node(args, registry),
+    let cli = Cli::parse();
+    let json = cli.global.json;
+    let result = match cli.command {
+        Command::Demo(args) => return beach_cli::demo::run(args),
+        Command::Node(args) => return run_node(args, registry),
+        Command::GenKey { file } => commands::gen_key(&file),
+        command => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(async {
+                let client = commands::connect(&cli.global).await?;
+                let out = commands::run(&client, command, &cli.global).await;
+                client.close();
+                out
+            }),
+            Err(e) => Err(Failure::usage(format!("cannot start the runtime: {e}"))),
+        },
+    };
+    report(result, json)
+}
+
+fn report(result: Result<Output, Failure>, json: bool) -> ExitCode {
+    match result {
+        Ok(out) => {
+            if json {
+                println!("{}", out.json);
+            } else {
+                print!("{}", out.human);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            if let (true, Some(j)) = (json, &f.json) {
+                println!("{j}");
+            }
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
     }
 }

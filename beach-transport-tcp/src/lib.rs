@@ -83,13 +83,17 @@ impl Transport for TcpTransport {
         if addrs.is_empty() {
             return Err(fail("the name resolves to no address".to_owned()));
         }
+        let several = addrs.len() > 1;
         let mut last = String::new();
         for addr in addrs {
-            match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
-                Ok(Ok(stream)) => return Ok(self.wrap(stream, to.to_string())),
-                Ok(Err(e)) => last = format!("{addr}: {e}"),
-                Err(_) => last = format!("{addr}: timed out after {:?}", self.connect_timeout),
-            }
+            let why =
+                match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
+                    Ok(Ok(stream)) => return Ok(self.wrap(stream, to.to_string())),
+                    Ok(Err(e)) => e.to_string().to_lowercase(),
+                    Err(_) => format!("timed out after {:?}", self.connect_timeout),
+                };
+            // Name the address only when the name resolved to several.
+            last = if several { format!("{addr}: {why}") } else { why };
         }
         Err(fail(last))
     }

@@ -487,8 +487,13 @@ impl Links {
         for c in calls {
             let _ = c.tx.send(Err(CallError::Unreachable(format!("{endpoint}: {why}"))));
         }
+        let message = if why.contains(endpoint.as_str()) {
+            why.to_owned()
+        } else {
+            format!("{endpoint}: {why}")
+        };
         for a in admin {
-            let _ = a.tx.send(Err(format!("unreachable: {endpoint}: {why}")));
+            let _ = a.tx.send(Err(message.clone()));
         }
     }
 

@@ -1,0 +1,224 @@
+//! The command line **(fixed surface)**: global options and one subcommand per operation.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Drive a beach cluster: actors on your own machines, addressed by category.
+#[derive(Debug, Parser)]
+#[command(name = "beach", version)]
+pub struct Cli {
+    /// Where and how to connect.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// The cluster configuration: seeds, secret and admin token come from it.
+    #[arg(short, long, global = true, env = "BEACH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A node to connect to, instead of the configuration's seeds (repeatable).
+    #[arg(short, long = "seed", global = true, value_name = "HOST:PORT")]
+    pub seeds: Vec<String>,
+    /// The realm to work in.
+    #[arg(short, long, global = true, default_value = "global")]
+    pub realm: String,
+    /// The admin token, instead of the configuration's.
+    #[arg(
+        long,
+        global = true,
+        env = "BEACH_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+    /// Print JSON for scripts instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// How long to wait for the cluster (e.g. `5s`); requests default to the configuration's
+    /// `request_timeout_default`.
+    #[arg(long, global = true, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+}
+
+/// The operations.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the nodes of the cluster.
+    Nodes,
+    /// Show the realm's directory, optionally only categories starting with CATEGORY.
+    Dir {
+        /// Only categories starting with this.
+        category: Option<String>,
+    },
+    /// Add actors.
+    Spawn(SpawnArgs),
+    /// Stop actors by id and/or category prefix.
+    Stop {
+        /// An actor id (repeatable).
+        #[arg(long = "id", value_name = "ID")]
+        ids: Vec<String>,
+        /// Stop every actor in a category starting with this (repeatable).
+        #[arg(long = "category", value_name = "PREFIX")]
+        categories: Vec<String>,
+        /// Wait this long before stopping (e.g. `5s`).
+        #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+        delay: Option<Duration>,
+    },
+    /// Stop every actor in every realm (refuses without --yes).
+    Flush {
+        /// Yes, really stop everything.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Send one request to a category and print the reply.
+    Request(RequestArgs),
+    /// Send a request that expects no reply (fire and forget).
+    Shoot {
+        /// The category.
+        category: String,
+        /// The request type.
+        kind: String,
+        /// The request data, as JSON.
+        data: Option<String>,
+        /// The ident the request carries.
+        #[arg(long)]
+        ident: Option<String>,
+    },
+    /// Send a message to every actor of a category, without replies.
+    Broadcast {
+        /// The category.
+        category: String,
+        /// The request type.
+        kind: String,
+        /// The request data, as JSON.
+        data: Option<String>,
+    },
+    /// Send one request to each sub-category one level below ROOT.
+    Group {
+        /// The root category (`svc/` reaches `svc/a/` and `svc/b/`).
+        root: String,
+        /// The request type.
+        kind: String,
+        /// The request data, as JSON.
+        data: Option<String>,
+        /// The ident the requests carry.
+        #[arg(long)]
+        ident: Option<String>,
+    },
+    /// How many actors a category has.
+    Available {
+        /// The category.
+        category: String,
+    },
+    /// CPU and memory use of every node.
+    Health,
+    /// Load and statistics of every actor.
+    Load,
+    /// Metadata of every actor per node (private parameters masked).
+    Metadata,
+    /// Add a category to a live actor.
+    Categorize {
+        /// The actor id.
+        id: String,
+        /// The category to add.
+        category: String,
+    },
+    /// Remove a category from a live actor.
+    Uncategorize {
+        /// The actor id.
+        id: String,
+        /// The category to remove.
+        category: String,
+    },
+    /// Write a new 32-byte cluster secret to FILE (mode 0600; never overwrites).
+    GenKey {
+        /// The file to create.
+        file: PathBuf,
+    },
+    /// Start a local cluster of real node processes on loopback, deploy Ping, Pong and an
+    /// isolated Pong, show requests and the directory, then stop everything cleanly.
+    Demo(crate::demo::DemoArgs),
+    /// Run a node (what `beach-node` does); the demo starts its nodes this way.
+    #[command(hide = true)]
+    Node(beach_node::cli::NodeArgs),
+}
+
+/// `beach spawn`.
+#[derive(Debug, Clone, Args)]
+pub struct SpawnArgs {
+    /// The registered actor type.
+    #[arg(value_name = "TYPE")]
+    pub actor_type: String,
+    /// The categories the actors join.
+    #[arg(required = true, value_name = "CATEGORY")]
+    pub categories: Vec<String>,
+    /// random, resource, affinity, host_affinity, repulsion or roundrobin.
+    #[arg(long, default_value = "random")]
+    pub strategy: String,
+    /// The strategy's hint: a category, or a node for host_affinity.
+    #[arg(long)]
+    pub hint: Option<String>,
+    /// A parameter KEY=VALUE; VALUE is JSON when it parses, else a string (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// All parameters as one JSON object (`--param` entries are added to it).
+    #[arg(long = "params", value_name = "JSON")]
+    pub params_json: Option<String>,
+    /// A resource NAME=CATEGORY (repeatable).
+    #[arg(long = "resource", value_name = "NAME=CATEGORY")]
+    pub resources: Vec<String>,
+    /// Run each actor in its own process.
+    #[arg(long)]
+    pub isolated: bool,
+    /// The ident the actors' own requests carry.
+    #[arg(long)]
+    pub ident: Option<String>,
+    /// Only callers with this ident are served (repeatable).
+    #[arg(long = "trust", value_name = "IDENT")]
+    pub trusted: Vec<String>,
+    /// Serve at most N requests at once.
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<u32>,
+    /// The actors' owner, for bookkeeping.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// How many actors to add.
+    #[arg(long, default_value_t = 1)]
+    pub count: u32,
+    /// Only show where the actors would go, and why.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `beach request`.
+#[derive(Debug, Clone, Args)]
+pub struct RequestArgs {
+    /// The category (any actor whose category starts with it).
+    pub category: String,
+    /// The request type.
+    pub kind: String,
+    /// The request data, as JSON.
+    pub data: Option<String>,
+    /// Retries on other actors for timeout, wrong dest, queue full, unreachable.
+    #[arg(long, default_value_t = 0)]
+    pub retries: u32,
+    /// The affinity key (implies --mode affinity).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// The ident the request carries.
+    #[arg(long)]
+    pub ident: Option<String>,
+    /// random, local or affinity.
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// Send to every actor of the category and print one reply each.
+    #[arg(long)]
+    pub all: bool,
+}

@@ -1,0 +1,301 @@
+//! The `beach` commands against a real node process on loopback: exit codes and JSON shapes
+//! (the fixed surface scripts rely on).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+struct Node {
+    child: Child,
+    dir: PathBuf,
+    config: PathBuf,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn beach(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_beach")).args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+/// Runs `beach -c CONFIG --json ARGS` and returns (exit code, stdout JSON or Null, stderr).
+fn json(config: &Path, args: &[&str]) -> (i32, Value, String) {
+    let mut all = vec!["-c", config.to_str().unwrap(), "--json"];
+    all.extend_from_slice(args);
+    let out = beach(&all);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let value = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), value, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// One node (the `beach` binary in node mode) with an admin token, answering.
+fn start_node(name: &str) -> Node {
+    let dir = std::env::temp_dir().join(format!("beach-cli-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.join("cluster.yaml");
+    std::fs::write(
+        &config,
+        format!("cluster_name: cli\nseed_nodes: [\"127.0.0.1:{port}\"]\nadmin_token: tok\n"),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_beach"))
+        .args([
+            "node",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("node.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let node = Node { child, dir, config };
+    let start = Instant::now();
+    while json(&node.config, &["nodes"]).0 != 0 {
+        assert!(start.elapsed() < Duration::from_secs(15), "the node did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    node
+}
+
+#[test]
+fn every_command_prints_its_json_shape() {
+    let node = start_node("shapes");
+    let c = &node.config;
+
+    let (code, v, _) = json(c, &["nodes"]);
+    assert_eq!(code, 0);
+    let n = &v["nodes"][0];
+    for key in ["id", "address", "generation", "state", "actors"] {
+        assert!(!n[key].is_null(), "nodes lacks {key}: {v}");
+    }
+
+    let (code, v, err) = json(
+        c,
+        &["spawn", "Pong", "pongers", "--count", "2", "--param", "_key=secret", "--param", "n=3"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["actors"].as_array().unwrap().len(), 2);
+    let id = v["actors"][0]["id"].as_str().unwrap().to_owned();
+    assert!(v["actors"][0]["node"].is_string());
+
+    let (code, v, _) = json(
+        c,
+        &[
+            "spawn",
+            "Echo",
+            "e",
+            "--strategy",
+            "repulsion",
+            "--hint",
+            "e",
+            "--count",
+            "2",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(v["placement"].as_array().unwrap().len(), 2);
+    assert!(v["placement"][0]["reason"].as_str().unwrap().starts_with("repulsion"));
+
+    let (code, v, _) = json(c, &["dir"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["realm"], "global");
+    assert_eq!(v["categories"]["pongers"].as_array().unwrap().len(), 2);
+    assert!(json(c, &["dir", "x"]).1["categories"].as_object().unwrap().is_empty());
+
+    let (code, v, _) = json(c, &["request", "pongers", "ping", "{\"time\": 1}"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["ok"], true);
+    assert!(v["data"]["time"].as_f64().unwrap() > 1.7e9);
+    let (code, v, err) = json(c, &["request", "pongers", "nope"]);
+    assert_eq!(code, 1, "a cluster error exits 1");
+    assert_eq!(
+        (v["ok"].as_bool(), v["error"].as_str()),
+        (Some(false), Some("request type not supported by actor"))
+    );
+    assert_eq!(err.trim(), "error: request type not supported by actor");
+    let (code, v, _) = json(c, &["request", "pongers", "ping", "--all"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["replies"].as_array().unwrap().len(), 2);
+
+    assert_eq!(json(c, &["shoot", "pongers", "ping"]).1, serde_json::json!({ "ok": true }));
+    assert_eq!(json(c, &["broadcast", "pongers", "ping"]).1, serde_json::json!({ "sent": 2 }));
+    assert_eq!(json(c, &["available", "pong"]).1, serde_json::json!({ "count": 2 }));
+
+    let (code, _, err) = json(c, &["spawn", "Whoami", "svc/a/1"]);
+    assert_eq!(code, 1, "an unknown type is the cluster's answer");
+    assert!(err.contains("unknown actor type \"Whoami\""), "{err}");
+    json(c, &["spawn", "MultiPing", "svc/a/1"]);
+    json(c, &["spawn", "MultiPing", "svc/b/1"]);
+    let (code, v, _) = json(c, &["group", "svc/", "oob"]);
+    assert_eq!(code, 0);
+    let replies = v["replies"].as_array().unwrap();
+    assert_eq!(replies.len(), 2);
+    assert_eq!(replies[0]["category"], "svc/a/");
+    assert_eq!(replies[0]["data"]["cmdresult"], 42);
+
+    let (_, v, _) = json(c, &["health"]);
+    for key in ["address", "cpu", "memory"] {
+        assert!(!v["nodes"][0][key].is_null(), "health lacks {key}: {v}");
+    }
+    let (_, v, _) = json(c, &["load"]);
+    let loaded = v["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["received"].as_u64() > Some(0))
+        .unwrap()
+        .clone();
+    for key in ["id", "in_flight", "received", "errors", "p50_ms", "p99_ms"] {
+        assert!(!loaded[key].is_null(), "load lacks {key}: {loaded}");
+    }
+    let (_, v, _) = json(c, &["metadata"]);
+    let actor = v["nodes"][0]["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    for key in ["id", "type", "realm", "categories", "params", "isolated", "owner"] {
+        assert!(actor.get(key).is_some(), "metadata lacks {key}: {actor}");
+    }
+    assert_eq!(actor["params"]["_key"], "<PRIVATE>");
+    assert_eq!(actor["params"]["n"], 3);
+
+    assert_eq!(json(c, &["categorize", &id, "extra"]).1, serde_json::json!({ "ok": true }));
+    assert_eq!(json(c, &["available", "extra"]).1["count"], 1);
+    assert_eq!(json(c, &["uncategorize", &id, "extra"]).1, serde_json::json!({ "ok": true }));
+    assert_eq!(json(c, &["available", "extra"]).1["count"], 0);
+
+    let (code, v, _) = json(c, &["stop", "--id", &id]);
+    assert_eq!(code, 0);
+    assert_eq!(v["stopped"], serde_json::json!([id]));
+    let (code, v, _) = json(c, &["stop", "--category", "svc/"]);
+    assert_eq!((code, v["stopped"].as_array().unwrap().len()), (0, 2));
+
+    let (code, _, err) = json(c, &["flush"]);
+    assert_eq!(code, 2, "flush without --yes refuses");
+    assert!(err.contains("--yes"), "{err}");
+    let (code, v, _) = json(c, &["flush", "--yes"]);
+    assert_eq!((code, v["stopped"].as_u64()), (0, Some(1)));
+}
+
+#[test]
+fn errors_say_what_to_do_with_the_right_exit_code() {
+    let node = start_node("errors");
+    let c = &node.config;
+    // Usage: bad strategy, bad data, no actors named.
+    let (code, _, err) = json(c, &["spawn", "Pong", "p", "--strategy", "closest"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown strategy \"closest\""), "{err}");
+    let (code, _, err) = json(c, &["request", "p", "ping", "{not json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("DATA is not JSON"), "{err}");
+    assert_eq!(json(c, &["stop"]).0, 2);
+    // Cluster answers: wrong token, timeout, empty category.
+    let out = beach(&["-c", c.to_str().unwrap(), "--admin-token", "wrong", "spawn", "Pong", "p"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "error: unprivileged");
+    json(c, &["spawn", "Sleeper", "slow"]);
+    let (code, v, _) = json(c, &["--timeout", "500ms", "request", "slow", "sleep"]);
+    assert_eq!((code, v["error"].as_str()), (1, Some("timeout")));
+    let (code, _, err) = json(c, &["request", "nobody", "ping"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no actor in category \"nobody\""), "{err}");
+    // Connection: nobody listening.
+    let out = beach(&["-s", "127.0.0.1:1", "nodes"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: cannot reach any seed (127.0.0.1:1)")
+            && err.contains("is beach-node running?"),
+        "{err}"
+    );
+    // Config: missing file.
+    let out = beach(&["-c", "/nonexistent.yaml", "nodes"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn gen_key_writes_a_private_secret_and_never_overwrites() {
+    let dir = std::env::temp_dir().join(format!("beach-cli-genkey-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("secret.key");
+    let _ = std::fs::remove_file(&file);
+    let out = beach(&["--json", "gen-key", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["file"], file.to_str().unwrap());
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(bytes.len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let out = beach(&["gen-key", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read(&file).unwrap(), bytes, "the existing key is untouched");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn help_documents_every_command_and_flag() {
+    let out = beach(&["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for cmd in [
+        "nodes",
+        "dir",
+        "spawn",
+        "stop",
+        "flush",
+        "request",
+        "shoot",
+        "broadcast",
+        "group",
+        "available",
+        "health",
+        "load",
+        "metadata",
+        "categorize",
+        "uncategorize",
+        "gen-key",
+        "demo",
+    ] {
+        assert!(help.contains(cmd), "--help lacks {cmd}");
+    }
+    for flag in ["--config", "--seed", "--realm", "--admin-token", "--json", "--timeout"] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    let out = beach(&["help", "spawn"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--strategy",
+        "--hint",
+        "--param",
+        "--params",
+        "--resource",
+        "--isolated",
+        "--ident",
+        "--trust",
+        "--concurrency",
+        "--owner",
+        "--count",
+        "--dry-run",
+    ] {
+        assert!(help.contains(flag), "help spawn lacks {flag}");
+    }
+}
