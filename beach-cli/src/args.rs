@@ -5,16 +5,17 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Drive a beach cluster: actors on your own machines, addressed by category.
+/// Drive a beach cluster: actors on your own machines, addressed by category. Without a
+/// command, opens an interactive shell (`help` lists its commands).
 #[derive(Debug, Parser)]
 #[command(name = "beach", version)]
 pub struct Cli {
     /// Where and how to connect.
     #[command(flatten)]
     pub global: Global,
-    /// What to do.
+    /// What to do; without a command, an interactive shell opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Options every command takes.

@@ -6,3 +6,4 @@ pub mod args;
 pub mod commands;
 pub mod demo;
 pub mod output;
+pub mod shell;

@@ -1,9 +1,10 @@
-//! `beach`: drive a beach cluster from the command line.
+//! `beach`: drive a beach cluster from the command line, or interactively.
 
 use std::process::ExitCode;
 
 use beach_cli::args::{Cli, Command};
-use beach_cli::commands::{self, Failure, Output};
+use beach_cli::commands::{self, Failure};
+use beach_cli::output::report;
 use beach_node::actors::builtin_registry;
 use beach_node::cli::run_node;
 use clap::Parser;
@@ -17,10 +18,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.global.json;
     let result = match cli.command {
-        Command::Demo(args) => return beach_cli::demo::run(args),
-        Command::Node(args) => return run_node(args, registry),
-        Command::GenKey { file } => commands::gen_key(&file),
-        command => match tokio::runtime::Runtime::new() {
+        None => return ExitCode::from(beach_cli::shell::run(cli.global)),
+        Some(Command::Demo(args)) => return beach_cli::demo::run(args),
+        Some(Command::Node(args)) => return run_node(args, registry),
+        Some(Command::GenKey { file }) => commands::gen_key(&file),
+        Some(command) => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(async {
                 let client = commands::connect(&cli.global).await?;
                 let out = commands::run(&client, command, &cli.global).await;
@@ -30,25 +32,5 @@ fn main() -> ExitCode {
             Err(e) => Err(Failure::usage(format!("cannot start the runtime: {e}"))),
         },
     };
-    report(result, json)
-}
-
-fn report(result: Result<Output, Failure>, json: bool) -> ExitCode {
-    match result {
-        Ok(out) => {
-            if json {
-                println!("{}", out.json);
-            } else {
-                print!("{}", out.human);
-            }
-            ExitCode::SUCCESS
-        }
-        Err(f) => {
-            if let (true, Some(j)) = (json, &f.json) {
-                println!("{j}");
-            }
-            eprintln!("error: {}", f.message);
-            ExitCode::from(f.code)
-        }
-    }
+    ExitCode::from(report(result, json))
 }

@@ -2,6 +2,30 @@
 
 use std::io::IsTerminal;
 
+use crate::commands::{Failure, Output};
+
+/// Prints a command's result (JSON with `json`, text otherwise; errors as one line on stderr)
+/// and returns its exit code.
+pub fn report(result: Result<Output, Failure>, json: bool) -> u8 {
+    match result {
+        Ok(out) => {
+            if json {
+                println!("{}", out.json);
+            } else {
+                print!("{}", out.human);
+            }
+            0
+        }
+        Err(f) => {
+            if let (true, Some(j)) = (json, &f.json) {
+                println!("{j}");
+            }
+            eprintln!("error: {}", f.message);
+            f.code
+        }
+    }
+}
+
 /// The rows under the headers, each column as wide as its widest cell.
 pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     if rows.is_empty() {

@@ -299,3 +299,43 @@ fn help_documents_every_command_and_flag() {
         assert!(help.contains(flag), "help spawn lacks {flag}");
     }
 }
+
+#[test]
+fn the_shell_runs_piped_commands_and_goes_on_after_errors() {
+    let node = start_node("shell");
+    let history = node.dir.join("data");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_beach"))
+        .args(["-c", node.config.to_str().unwrap()])
+        .env("XDG_DATA_HOME", &history)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let script = "help\n\
+        add_actor Pong pongers --count 2\n\
+        get_dir\n\
+        request pongers nope\n\
+        no-such-command\n\
+        realm other\n\
+        --json available pong\n\
+        realm global\n\
+        --json available pong\n\
+        help request\n";
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), script.as_bytes()).unwrap();
+    drop(child.stdin.take()); // Ctrl-D
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("py-beach names work too"), "{stdout}");
+    assert!(!stdout.contains("  demo"), "demo is not offered in the shell");
+    assert!(stdout.contains("pongers"), "{stdout}");
+    assert!(stderr.contains("error: request type not supported by actor"), "{stderr}");
+    assert!(stderr.contains("no-such-command"), "{stderr}");
+    // In realm `other` nothing matches; back in `global` both do.
+    assert!(stdout.contains("{\"count\":0}") && stdout.contains("{\"count\":2}"), "{stdout}");
+    assert!(stdout.contains("--retries"), "help request shows its flags: {stdout}");
+    let saved = std::fs::read_to_string(history.join("beach/history")).unwrap();
+    assert!(saved.contains("add_actor Pong pongers --count 2"), "{saved}");
+}
