@@ -71,7 +71,7 @@ impl Default for MembershipConfig {
             probe_interval: Duration::from_secs(1),
             suspect_timeout: Duration::from_secs(3),
             announce_interval: Duration::from_secs(1),
-            max_packet_size: 32 * 1024,
+            max_packet_size: 16 * 1024,
             expected_cluster_size: 32,
             state_sync_interval: Duration::from_secs(2),
         }
@@ -321,6 +321,7 @@ impl Membership {
                     }
                 }
                 DriverTimer::StateSync => {
+                    self.sync_members();
                     self.send_state();
                     self.schedule(s.at + self.state_sync_interval, DriverTimer::StateSync);
                 }
@@ -413,12 +414,15 @@ impl Membership {
         while let Some((after, timer)) = self.runtime.to_schedule() {
             self.schedule(now + after, DriverTimer::Swim(timer));
         }
-        let mut membership_changed = false;
+        let mut reconcile = false;
         while let Some(n) = self.runtime.to_notify() {
             match n {
-                OwnedNotification::MemberUp(_)
-                | OwnedNotification::MemberDown(_)
-                | OwnedNotification::Rename(..) => membership_changed = true,
+                OwnedNotification::MemberUp(id) => self.member_up(id.node),
+                OwnedNotification::MemberDown(id) if self.members.remove(&id.node) => {
+                    self.events.push_back(MembershipEvent::Down(id.node));
+                }
+                // Rare (restarts and renewals) and subtle: recompute from foca's state.
+                OwnedNotification::Rename(..) => reconcile = true,
                 OwnedNotification::Idle => {
                     self.events.push_back(MembershipEvent::Idle);
                     self.announce_to_seeds(now);
@@ -431,13 +435,38 @@ impl Membership {
                 _ => {}
             }
         }
-        if membership_changed {
+        if reconcile {
             self.sync_members();
+        }
+        self.retune();
+    }
+
+    /// A member came up: add it, and if an older generation of the same endpoint was a member,
+    /// that one restarted into this one. Incremental, so a join costs O(log n) here rather
+    /// than a pass over every member.
+    fn member_up(&mut self, node: NodeId) {
+        if node == self.me || self.members.contains(&node) {
+            return;
+        }
+        let older: Vec<NodeId> = self
+            .members
+            .range(NodeId::new(node.endpoint().clone(), 0)..node.clone())
+            .filter(|n| n.endpoint() == node.endpoint())
+            .cloned()
+            .collect();
+        self.members.insert(node.clone());
+        match older.into_iter().next_back() {
+            Some(from) => {
+                self.members.remove(&from);
+                self.events.push_back(MembershipEvent::Renamed { from, to: node });
+            }
+            None => self.events.push_back(MembershipEvent::Up(node)),
         }
     }
 
-    /// Recomputes the member set from foca's and reports the difference: the events always
-    /// agree with foca's state, whatever order its notifications came in.
+    /// Recomputes the member set from foca's and reports the difference: after a rename, and
+    /// once per sync period as a safety net, so the events always end up agreeing with foca's
+    /// state whatever order its notifications came in.
     fn sync_members(&mut self) {
         let now: BTreeSet<NodeId> = self
             .foca
@@ -464,7 +493,6 @@ impl Membership {
         self.events.extend(downs.into_values().map(MembershipEvent::Down));
         self.events.extend(out);
         self.members = now;
-        self.retune();
     }
 
     /// SWIM piggybacks each update a number of times that must grow with the logarithm of the
