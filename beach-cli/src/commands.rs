@@ -240,24 +240,7 @@ pub async fn run(client: &Beach, command: Command, g: &Global) -> Result<Output,
             }
             let value = data(d.as_deref())?.to_value().unwrap_or_default();
             let replies = group.request(&kind, &value).await.map_err(request_failure)?;
-            let mut rows = Vec::new();
-            let json_replies: Vec<Json> = replies
-                .iter()
-                .map(|(cat, r)| match r {
-                    Ok(p) => {
-                        rows.push(vec![cat.clone(), "ok".to_owned(), payload_json(p).to_string()]);
-                        json!({ "category": cat, "ok": true, "data": payload_json(p) })
-                    }
-                    Err(e) => {
-                        rows.push(vec![cat.clone(), "error".to_owned(), e.to_string()]);
-                        json!({ "category": cat, "ok": false, "error": e.to_string() })
-                    }
-                })
-                .collect();
-            Ok(Output {
-                json: json!({ "replies": json_replies }),
-                human: table(&["CATEGORY", "", "REPLY"], rows),
-            })
+            Ok(replies_output("category", "CATEGORY", replies))
         }
         Command::Available { category } => {
             let n = client.handle(&category).num_available();
@@ -422,6 +405,38 @@ async fn spawn(client: &Beach, a: SpawnArgs) -> Result<Output, Failure> {
     Ok(Output { json, human: table(&["ID", "NODE"], rows) })
 }
 
+/// One reply per target (an actor for `request --all`, a sub-category for `group`): JSON
+/// `{"replies":[{KEY, "ok", "data"|"error"}]}` and a table.
+fn replies_output<K: ToString>(
+    key: &str,
+    header: &str,
+    replies: Vec<(K, Result<Payload, RequestError>)>,
+) -> Output {
+    let mut rows = Vec::new();
+    let list: Vec<Json> = replies
+        .iter()
+        .map(|(target, r)| {
+            let target = target.to_string();
+            let mut entry = serde_json::Map::new();
+            entry.insert(key.to_owned(), json!(target));
+            match r {
+                Ok(p) => {
+                    rows.push(vec![target, "ok".to_owned(), payload_json(p).to_string()]);
+                    entry.insert("ok".to_owned(), json!(true));
+                    entry.insert("data".to_owned(), payload_json(p));
+                }
+                Err(e) => {
+                    rows.push(vec![target, "error".to_owned(), e.to_string()]);
+                    entry.insert("ok".to_owned(), json!(false));
+                    entry.insert("error".to_owned(), json!(e.to_string()));
+                }
+            }
+            Json::Object(entry)
+        })
+        .collect();
+    Output { json: json!({ "replies": list }), human: table(&[header, "", "REPLY"], rows) }
+}
+
 fn request_failure(e: RequestError) -> Failure {
     match e {
         RequestError::Routing(_) | RequestError::Payload(_) => Failure::usage(e.to_string()),
@@ -447,24 +462,7 @@ async fn request(client: &Beach, a: RequestArgs, g: &Global) -> Result<Output, F
     if a.all {
         let value = payload.to_value().unwrap_or_default();
         let replies = h.request_from_all(&a.kind, &value).await.map_err(request_failure)?;
-        let mut rows = Vec::new();
-        let list: Vec<Json> = replies
-            .iter()
-            .map(|(id, r)| match r {
-                Ok(p) => {
-                    rows.push(vec![id.to_string(), "ok".into(), payload_json(p).to_string()]);
-                    json!({ "id": id.to_string(), "ok": true, "data": payload_json(p) })
-                }
-                Err(e) => {
-                    rows.push(vec![id.to_string(), "error".into(), e.to_string()]);
-                    json!({ "id": id.to_string(), "ok": false, "error": e.to_string() })
-                }
-            })
-            .collect();
-        return Ok(Output {
-            json: json!({ "replies": list }),
-            human: table(&["ID", "", "REPLY"], rows),
-        });
+        return Ok(replies_output("id", "ID", replies));
     }
     match h.request_payload(&a.kind, payload).await {
         Ok(p) => {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use beach_core::placement::Strategy;
 use beach_node::actors::Time;
-use common::{Cluster, NodeProc, eventually, try_connect};
+use common::{Cluster, NodeProc};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement: run in release with --ignored --nocapture"]
@@ -46,20 +46,12 @@ async fn measure_failure_detection_and_ping_latency() {
         let victims = a.add_actor(spec).await.unwrap();
         let killed = Instant::now();
         cluster.nodes[2].kill9();
-        let gone = eventually(Duration::from_secs(30), || async {
-            for i in 0..2 {
-                let Some(c) = try_connect(&cluster.config, vec![cluster.nodes[i].endpoint()]).await
-                else {
-                    return false;
-                };
-                let d = c.directory("victims").await.unwrap_or_default();
-                c.close();
-                if d.values().flatten().any(|v| victims.contains(v)) {
-                    return false;
-                }
-            }
-            true
-        })
+        let gone = common::gone_from_directories(
+            &cluster.config,
+            &cluster.nodes[..2],
+            &victims,
+            Duration::from_secs(30),
+        )
         .await;
         assert!(gone);
         took.push(killed.elapsed());

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use beach_core::model::NodeId;
 use beach_core::placement::Strategy;
 use beach_node::actors::Time;
-use common::{Cluster, NodeProc, connect, eventually, try_connect};
+use common::{Cluster, NodeProc, connect, eventually};
 
 const JOIN: Duration = Duration::from_secs(20);
 
@@ -86,20 +86,12 @@ async fn a_killed_node_leaves_every_directory_and_rejoins_as_a_new_generation() 
 
     let killed = Instant::now();
     cluster.nodes[2].kill9();
-    let gone = eventually(Duration::from_secs(10), || async {
-        for i in 0..2 {
-            let Some(c) = try_connect(&cluster.config, vec![cluster.nodes[i].endpoint()]).await
-            else {
-                return false;
-            };
-            let dir = c.directory("pongers").await.unwrap_or_default();
-            c.close();
-            if dir.values().flatten().any(|id| old.contains(id)) {
-                return false;
-            }
-        }
-        true
-    })
+    let gone = common::gone_from_directories(
+        &cluster.config,
+        &cluster.nodes[..2],
+        &old,
+        Duration::from_secs(10),
+    )
     .await;
     assert!(gone, "the killed node's actors are still listed after 10s");
     eprintln!("killed node left every directory after {:?}", killed.elapsed());

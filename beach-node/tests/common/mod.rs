@@ -204,3 +204,25 @@ pub async fn connect(config: &ClusterConfig, seeds: Vec<Endpoint>) -> Beach {
     }
     panic!("no node answered at {seeds:?}");
 }
+
+/// Polls until no node among `nodes` lists any of `actors` in its directory (asking each node
+/// through its own client), or `limit` passes; whether they all went.
+pub async fn gone_from_directories(
+    config: &ClusterConfig,
+    nodes: &[NodeProc],
+    actors: &[beach_core::model::ActorId],
+    limit: Duration,
+) -> bool {
+    eventually(limit, || async {
+        for n in nodes {
+            let Some(c) = try_connect(config, vec![n.endpoint()]).await else { return false };
+            let dir = c.directory("").await.unwrap_or_default();
+            c.close();
+            if dir.values().flatten().any(|id| actors.contains(id)) {
+                return false;
+            }
+        }
+        true
+    })
+    .await
+}
