@@ -49,6 +49,12 @@ fn a_client_cannot_write_the_directory() {
             .send(&[Envelope::Partitions { partitions: vec![forged], digest: None }])
             .await
             .unwrap();
+        // The node closes a connection that breaks the protocol.
+        let closed = tokio::time::timeout(Duration::from_secs(1), conn.stream.recv()).await;
+        assert!(
+            matches!(closed, Ok(Ok(None)) | Ok(Err(_))),
+            "the connection stayed open: {closed:?}"
+        );
         sim.sleep(Duration::from_secs(1)).await;
         let held = sim.live(0).directory().partition(&victim).map(|p| p.version);
         assert_ne!(held, Some(1_000_000), "node 0 took a partition from a client");

@@ -435,8 +435,16 @@ impl ClientInner {
 }
 
 impl Dispatch for ClientInner {
-    fn dispatch(&self, envelope: Envelope, _reply: &Outbox, _from_node: bool) {
-        if let Envelope::View { alive, partitions } = envelope {
+    fn dispatch(
+        &self,
+        envelope: Envelope,
+        _reply: &Outbox,
+        _from_node: bool,
+    ) -> Result<(), String> {
+        let Envelope::View { alive, partitions } = envelope else {
+            return Err(format!("a node sent a client a {}", crate::link::kind_of(&envelope)));
+        };
+        {
             let mut view = self.view.lock().expect("client lock");
             let gone: Vec<NodeId> = view.alive().filter(|n| !alive.contains(n)).cloned().collect();
             for n in gone {
@@ -451,6 +459,7 @@ impl Dispatch for ClientInner {
             drop(view);
             self.view_updated.notify_waiters();
         }
+        Ok(())
     }
 
     fn hello(&self) -> (String, Peer) {

@@ -114,8 +114,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub(crate) trait Dispatch: Send + Sync + 'static {
     /// Handles an envelope other than a reply; `reply` sends back on the same connection.
     /// `from_node` says whether the handshake identified the other side as a cluster node
-    /// (rather than a client): only nodes may speak membership and directory sync.
-    fn dispatch(&self, envelope: Envelope, reply: &Outbox, from_node: bool);
+    /// (rather than a client): only nodes may speak membership and directory sync. An
+    /// envelope the peer had no business sending is an `Err` with the reason, and the
+    /// connection is closed.
+    fn dispatch(&self, envelope: Envelope, reply: &Outbox, from_node: bool) -> Result<(), String>;
     /// The cluster this side belongs to and who it is, for the hello it sends.
     fn hello(&self) -> (String, Peer);
     /// Checks the cluster and peer of a hello received; this node's id to welcome it with.
@@ -398,7 +400,12 @@ impl Links {
             async move {
                 loop {
                     match stream.recv().await {
-                        Ok(Some(env)) => me.receive(env, &tx, from_node),
+                        Ok(Some(env)) => {
+                            if let Err(why) = me.receive(env, &tx, from_node) {
+                                tracing::warn!(%why, "closing a connection that broke the protocol");
+                                return why;
+                            }
+                        }
                         Ok(None) => return "closed by peer".to_owned(),
                         Err(e @ crate::transport::TransportError::Frame { .. }) => {
                             // Bad input: only this connection pays for it.
@@ -439,16 +446,17 @@ impl Links {
         self.lost(&endpoint, &tx, &why);
     }
 
-    fn receive(&self, envelope: Envelope, reply: &Outbox, from_node: bool) {
+    fn receive(&self, envelope: Envelope, reply: &Outbox, from_node: bool) -> Result<(), String> {
         match envelope {
             Envelope::Reply(r) => self.resolve_reply(r),
             Envelope::AdminReply(r) => self.resolve_admin(r),
             other => {
                 if let Some(d) = self.dispatcher() {
-                    d.dispatch(other, reply, from_node);
+                    return d.dispatch(other, reply, from_node);
                 }
             }
         }
+        Ok(())
     }
 
     /// The link `tx` to `endpoint` failed: forget it (if it is still the current one) and fail

@@ -360,9 +360,9 @@ impl NodeInner {
 }
 
 impl Dispatch for NodeInner {
-    fn dispatch(&self, envelope: Envelope, reply: &Outbox, from_node: bool) {
+    fn dispatch(&self, envelope: Envelope, reply: &Outbox, from_node: bool) -> Result<(), String> {
         if self.stopped.load(Ordering::Acquire) {
-            return;
+            return Ok(());
         }
         let cluster_internal = matches!(
             envelope,
@@ -373,11 +373,7 @@ impl Dispatch for NodeInner {
         );
         if cluster_internal && !from_node {
             // Membership and directory sync are between nodes; a client never writes them.
-            tracing::warn!(
-                kind = crate::link::kind_of(&envelope),
-                "refused a cluster-internal envelope from a client"
-            );
-            return;
+            return Err(format!("a client sent a {}", crate::link::kind_of(&envelope)));
         }
         match envelope {
             Envelope::Request(req) => self.serve(req, cell::ReplyTo::Link(reply.clone())),
@@ -440,12 +436,13 @@ impl Dispatch for NodeInner {
             | Envelope::Reply(_)
             | Envelope::AdminReply(_)
             | Envelope::View { .. } => {
-                tracing::debug!(
-                    kind = crate::link::kind_of(&envelope),
-                    "unexpected envelope ignored"
-                );
+                return Err(format!(
+                    "unexpected {} after the handshake",
+                    crate::link::kind_of(&envelope)
+                ));
             }
         }
+        Ok(())
     }
 
     fn hello(&self) -> (String, Peer) {
