@@ -17,7 +17,9 @@ use bytes::BytesMut;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn node(i: usize) -> NodeId {
-    format!("10.0.{}.{}:4999#{:x}", i / 250, i % 250 + 1, 1_700_000_000_000_000u64 + i as u64).parse().unwrap()
+    format!("10.0.{}.{}:4999#{:x}", i / 250, i % 250 + 1, 1_700_000_000_000_000u64 + i as u64)
+        .parse()
+        .unwrap()
 }
 
 /// A directory holding 100 000 actors in 1 000 categories, spread over 100 owners.
@@ -32,7 +34,8 @@ fn big_directory() -> Directory {
     for i in 0..100_000usize {
         let owner = i % 100;
         let id = node(owner).actor_id(i as u64);
-        let entry = Entry::new(realm.clone(), "Pong", [format!("svc/c{:03}/{}", i % 1000, i % 7)]).unwrap();
+        let entry =
+            Entry::new(realm.clone(), "Pong", [format!("svc/c{:03}/{}", i % 1000, i % 7)]).unwrap();
         if owner == 0 {
             d.insert(id, entry).unwrap();
         } else {
@@ -95,7 +98,9 @@ fn request(data: Payload) -> Envelope {
 fn frames(c: &mut Criterion) {
     let codec = FrameCodec::default();
     let small = request(Payload::encode(&Value::map([("time", 1.5)])).unwrap());
-    let big = request(Payload::from_cbor(Payload::encode(&Value::Bytes(vec![7u8; 64 * 1024])).unwrap().into_bytes()));
+    let big = request(Payload::from_cbor(
+        Payload::encode(&Value::Bytes(vec![7u8; 64 * 1024])).unwrap().into_bytes(),
+    ));
     for (name, env) in [("small request", &small), ("64 KiB request", &big)] {
         c.bench_function(&format!("wire/encode {name}"), |b| {
             let mut buf = BytesMut::with_capacity(80 * 1024);
@@ -129,7 +134,12 @@ fn routing(c: &mut Criterion) {
 fn placement(c: &mut Criterion) {
     let view = ClusterView::new(
         (0..100)
-            .map(|i| NodeLoad { id: node(i), cpu: (i % 7) as f64 / 10.0, memory: (i % 5) as f64 / 10.0, hint_matches: i % 3 })
+            .map(|i| NodeLoad {
+                id: node(i),
+                cpu: (i % 7) as f64 / 10.0,
+                memory: (i % 5) as f64 / 10.0,
+                hint_matches: i % 3,
+            })
             .collect(),
     );
     for strategy in Strategy::ALL {

@@ -146,6 +146,9 @@ pub enum Command {
     /// Start a local cluster of real node processes on loopback, deploy Ping, Pong and an
     /// isolated Pong, show requests and the directory, then stop everything cleanly.
     Demo(crate::demo::DemoArgs),
+    /// Measure request latency and throughput over TCP beside a raw tokio echo baseline
+    /// (against a node started here, or the cluster of --config).
+    Bench(crate::bench::BenchArgs),
     /// Run a node (what `beach-node` does); the demo starts its nodes this way.
     #[command(hide = true)]
     Node(beach_node::cli::NodeArgs),

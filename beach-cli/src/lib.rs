@@ -3,6 +3,7 @@
 //! an error or timed out, 2 usage, configuration or connection error), and `beach demo`.
 
 pub mod args;
+pub mod bench;
 pub mod commands;
 pub mod demo;
 pub mod output;

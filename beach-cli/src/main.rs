@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Some(Command::Demo(args)) => return beach_cli::demo::run(args),
         Some(Command::Node(args)) => return run_node(args, registry),
         Some(Command::GenKey { file }) => commands::gen_key(&file),
+        Some(Command::Bench(args)) => bench(&args, &cli.global),
         Some(command) => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(async {
                 let client = commands::connect(&cli.global).await?;
@@ -33,4 +34,21 @@ fn main() -> ExitCode {
         },
     };
     ExitCode::from(report(result, json))
+}
+
+/// `beach bench`: against a node started here, or the cluster of `--config` when given.
+fn bench(
+    args: &beach_cli::bench::BenchArgs,
+    global: &beach_cli::args::Global,
+) -> Result<commands::Output, Failure> {
+    let config = match &global.config {
+        Some(path) => Some(
+            beach_core::config::ClusterConfig::from_file(path)
+                .map_err(|e| Failure::usage(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let rt = tokio::runtime::Runtime::new()
+        .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(beach_cli::bench::run(args, config.as_ref()))
 }

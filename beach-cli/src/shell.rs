@@ -83,7 +83,7 @@ impl Helper for Completions {}
 /// Whether a command is offered in the shell (not the hidden ones, not `demo`, which starts
 /// its own cluster).
 fn in_shell(command: &clap::Command) -> bool {
-    !command.is_hide_set() && command.get_name() != "demo"
+    !command.is_hide_set() && !matches!(command.get_name(), "demo" | "bench")
 }
 
 /// Where the history lives: `$XDG_DATA_HOME/beach/history`, else `~/.local/share/beach/history`.

@@ -339,3 +339,26 @@ fn the_shell_runs_piped_commands_and_goes_on_after_errors() {
     let saved = std::fs::read_to_string(history.join("beach/history")).unwrap();
     assert!(saved.contains("add_actor Pong pongers --count 2"), "{saved}");
 }
+
+#[test]
+fn bench_measures_both_targets_and_reports_ratios() {
+    let out = beach(&["--json", "bench", "--requests", "200", "--inflight", "8"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["target"], "raw-tcp");
+    assert_eq!(results[1]["target"], "tcp");
+    for r in results {
+        assert!(
+            r["p50_us"].as_f64().unwrap() > 0.0 && r["throughput_per_s"].as_f64().unwrap() > 0.0,
+            "{r}"
+        );
+    }
+    assert!(results[1]["p50_vs_raw"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        beach(&["bench", "--requests", "5"]).status.code(),
+        Some(2),
+        "too few requests is a usage error"
+    );
+}

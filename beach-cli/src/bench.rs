@@ -1,0 +1,303 @@
+//! `beach bench`: request latency and throughput, beside a raw TCP baseline measured in the
+//! same run.
+//!
+//! - `--target raw-tcp`: a minimal tokio echo over loopback (length-prefixed payloads), the
+//!   floor every TCP figure is compared with;
+//! - `--target tcp`: a node started in this process on loopback (or an existing cluster with
+//!   `--config`), an `Echo` actor, and a client asking it over TCP;
+//! - `--target both` (the default): both, and the ratios.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use beach_core::client::{Beach, ClientOptions};
+use beach_core::config::ClusterConfig;
+use beach_core::model::{Endpoint, Realm};
+use beach_core::node::{Node, NodeOptions};
+use beach_core::runtime::TokioRuntime;
+use beach_core::value::Payload;
+use beach_transport_tcp::TcpTransport;
+use clap::{Args, ValueEnum};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::commands::{Failure, Output};
+use crate::output::table;
+
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// A raw tokio echo over loopback: the baseline.
+    RawTcp,
+    /// Requests to an Echo actor on a node over TCP.
+    Tcp,
+    /// Both, with the ratios.
+    Both,
+}
+
+/// Options of `beach bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// What to measure.
+    #[arg(long, value_enum, default_value = "both")]
+    pub target: Target,
+    /// Requests per measurement.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(100..))]
+    pub requests: u32,
+    /// Requests in flight for the throughput measurement.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub inflight: u32,
+    /// Payload size in bytes.
+    #[arg(long, default_value_t = 32)]
+    pub payload: usize,
+}
+
+/// Latencies and throughput of one target.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    p50: Duration,
+    p99: Duration,
+    p999: Duration,
+    max: Duration,
+    per_second: f64,
+}
+
+fn figures(mut lat: Vec<Duration>, per_second: f64) -> Figures {
+    lat.sort();
+    let at = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    Figures {
+        p50: at(0.5),
+        p99: at(0.99),
+        p999: at(0.999),
+        max: *lat.last().expect("some"),
+        per_second,
+    }
+}
+
+/// Runs the benchmark as `args` say (with `config`, an existing cluster for `--target tcp`).
+pub async fn run(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Output, Failure> {
+    let mut results: Vec<(&str, Figures)> = Vec::new();
+    if matches!(args.target, Target::RawTcp | Target::Both) {
+        results.push((
+            "raw-tcp",
+            raw_tcp(args).await.map_err(|e| Failure::usage(format!("raw-tcp: {e}")))?,
+        ));
+    }
+    if matches!(args.target, Target::Tcp | Target::Both) {
+        results.push(("tcp", beach_tcp(args, config).await?));
+    }
+    let baseline = results.iter().find(|(n, _)| *n == "raw-tcp").map(|(_, f)| *f);
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let rows = results
+        .iter()
+        .map(|(name, f)| {
+            let ratio = baseline.map_or(String::new(), |b| {
+                format!("{:.2}x", f.p50.as_secs_f64() / b.p50.as_secs_f64())
+            });
+            vec![
+                (*name).to_owned(),
+                format!("{:.1} µs", ms(f.p50) * 1e3),
+                format!("{:.1} µs", ms(f.p99) * 1e3),
+                format!("{:.1} µs", ms(f.p999) * 1e3),
+                format!("{:.1} µs", ms(f.max) * 1e3),
+                ratio,
+                format!("{:.0}/s", f.per_second),
+            ]
+        })
+        .collect();
+    let json = json!({
+        "requests": args.requests, "inflight": args.inflight, "payload": args.payload,
+        "results": results.iter().map(|(name, f)| json!({
+            "target": name,
+            "p50_us": f.p50.as_secs_f64() * 1e6, "p99_us": f.p99.as_secs_f64() * 1e6,
+            "p999_us": f.p999.as_secs_f64() * 1e6, "max_us": f.max.as_secs_f64() * 1e6,
+            "p50_vs_raw": baseline.map(|b| f.p50.as_secs_f64() / b.p50.as_secs_f64()),
+            "throughput_per_s": f.per_second,
+        })).collect::<Vec<_>>(),
+    });
+    let human = format!(
+        "{} sequential requests of {} bytes; throughput with {} in flight\n{}",
+        args.requests,
+        args.payload,
+        args.inflight,
+        table(&["TARGET", "P50", "P99", "P99.9", "MAX", "P50/RAW", "THROUGHPUT"], rows)
+    );
+    Ok(Output { json, human })
+}
+
+/// The raw baseline: an echo server and a client, both plain tokio over loopback.
+async fn raw_tcp(args: &BenchArgs) -> std::io::Result<Figures> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let mut len = [0u8; 4];
+                let mut buf = Vec::new();
+                while r.read_exact(&mut len).await.is_ok() {
+                    buf.resize(u32::from_be_bytes(len) as usize, 0);
+                    if r.read_exact(&mut buf).await.is_err() {
+                        return;
+                    }
+                    let mut out = Vec::with_capacity(4 + buf.len());
+                    out.extend_from_slice(&len);
+                    out.extend_from_slice(&buf);
+                    if w.write_all(&out).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut s = TcpStream::connect(addr).await?;
+    s.set_nodelay(true)?;
+    let mut frame = (args.payload as u32).to_be_bytes().to_vec();
+    frame.extend(std::iter::repeat_n(7u8, args.payload));
+    let mut back = vec![0u8; frame.len()];
+    let mut lat = Vec::with_capacity(args.requests as usize);
+    for _ in 0..args.requests / 10 {
+        s.write_all(&frame).await?;
+        s.read_exact(&mut back).await?;
+    }
+    for _ in 0..args.requests {
+        let t = Instant::now();
+        s.write_all(&frame).await?;
+        s.read_exact(&mut back).await?;
+        lat.push(t.elapsed());
+    }
+    // Throughput: a window of `inflight` frames written ahead of the replies.
+    let (mut r, mut w) = s.into_split();
+    let n = args.requests as usize;
+    let window = args.inflight as usize;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(window);
+    let start = Instant::now();
+    let writer = {
+        let frame = frame.clone();
+        tokio::spawn(async move {
+            for _ in 0..n {
+                if tx.send(()).await.is_err() || w.write_all(&frame).await.is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    for _ in 0..n {
+        r.read_exact(&mut back).await?;
+        let _ = rx.recv().await;
+    }
+    let elapsed = start.elapsed();
+    let _ = writer.await;
+    Ok(figures(lat, n as f64 / elapsed.as_secs_f64()))
+}
+
+/// Requests to an Echo actor over TCP: on a node started here, or on the cluster of `config`.
+async fn beach_tcp(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Figures, Failure> {
+    let mut local_node = None;
+    let (client_config, seeds) = match config {
+        Some(c) => (
+            c.clone(),
+            c.seed_nodes.iter().filter_map(|s| Endpoint::new(s.to_string()).ok()).collect(),
+        ),
+        None => {
+            let config = ClusterConfig::default();
+            let options = NodeOptions {
+                config: config.clone(),
+                listen: Endpoint::new("127.0.0.1:0").expect("valid"),
+                advertise: None,
+                seeds: vec![],
+                generation: 1,
+                rng_seed: 1,
+                secret: None,
+                observer: None,
+                isolation: None,
+            };
+            let registry = beach_node::actors::builtin_registry();
+            let node = Node::start(
+                options,
+                registry,
+                Arc::new(TcpTransport::default()),
+                Arc::new(TokioRuntime),
+            )
+            .await
+            .map_err(|e| Failure::usage(format!("cannot start a node: {e}")))?;
+            let seed = node.id().endpoint().clone();
+            local_node = Some(node);
+            (config, vec![seed])
+        }
+    };
+    let mut options = ClientOptions::from_config(&client_config, seeds);
+    options.secret = client_config
+        .read_secret()
+        .map_err(|e| Failure::usage(e.to_string()))?
+        .map(beach_core::auth::Secret::new);
+    options.name = "bench".to_owned();
+    let client = Beach::connect(
+        options,
+        Realm::global(),
+        Arc::new(TcpTransport::default()),
+        Arc::new(TokioRuntime),
+    )
+    .await?;
+    let category = format!("bench/echo/{}", std::process::id());
+    let ids = client
+        .add_actor(
+            client.actor("Echo", [category.as_str()]).map_err(|e| Failure::usage(e.to_string()))?,
+        )
+        .await?;
+    let handle = client.handle(&category).timeout(Duration::from_secs(10));
+    let data = Payload::encode(&serde_bytes_of(args.payload))
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let result = async {
+        for _ in 0..args.requests / 10 {
+            handle
+                .request_payload("echo", data.clone())
+                .await
+                .map_err(|e| Failure::cluster(e.to_string()))?;
+        }
+        let mut lat = Vec::with_capacity(args.requests as usize);
+        for _ in 0..args.requests {
+            let t = Instant::now();
+            handle
+                .request_payload("echo", data.clone())
+                .await
+                .map_err(|e| Failure::cluster(e.to_string()))?;
+            lat.push(t.elapsed());
+        }
+        let n = args.requests as usize;
+        let window = args.inflight as usize;
+        let start = Instant::now();
+        let workers = (0..window).map(|w| {
+            let handle = handle.clone();
+            let data = data.clone();
+            let share = n / window + usize::from(w < n % window);
+            async move {
+                for _ in 0..share {
+                    handle
+                        .request_payload("echo", data.clone())
+                        .await
+                        .map_err(|e| Failure::cluster(e.to_string()))?;
+                }
+                Ok::<_, Failure>(())
+            }
+        });
+        for r in futures::future::join_all(workers).await {
+            r?;
+        }
+        Ok(figures(lat, n as f64 / start.elapsed().as_secs_f64()))
+    }
+    .await;
+    let _ = client.stop_actors(&ids, &[]).await;
+    client.close();
+    if let Some(node) = local_node {
+        node.kill();
+    }
+    result
+}
+
+/// A byte string of `n` bytes (a CBOR byte string, as user data usually is).
+fn serde_bytes_of(n: usize) -> beach_core::value::Value {
+    beach_core::value::Value::Bytes(vec![7u8; n])
+}
