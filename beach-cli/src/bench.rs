@@ -5,7 +5,9 @@
 //!   floor every TCP figure is compared with;
 //! - `--target tcp`: a node started in this process on loopback (or an existing cluster with
 //!   `--config`), an `Echo` actor, and a client asking it over TCP;
-//! - `--target both` (the default): both, and the ratios.
+//! - `--target local`: a node, its actors and a client in this process on the in-memory
+//!   network: actor-to-actor requests on one node, spawn rate, and idle memory per actor;
+//! - `--target both`: raw-tcp and tcp, with the ratios; `--target all` (the default): all three.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,15 +34,19 @@ pub enum Target {
     RawTcp,
     /// Requests to an Echo actor on a node over TCP.
     Tcp,
-    /// Both, with the ratios.
+    /// raw-tcp and tcp, with the ratios.
     Both,
+    /// Actor-to-actor requests on one in-process node, spawn rate and idle memory per actor.
+    Local,
+    /// Everything.
+    All,
 }
 
 /// Options of `beach bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// What to measure.
-    #[arg(long, value_enum, default_value = "both")]
+    #[arg(long, value_enum, default_value = "all")]
     pub target: Target,
     /// Requests per measurement.
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(100..))]
@@ -51,6 +57,9 @@ pub struct BenchArgs {
     /// Payload size in bytes.
     #[arg(long, default_value_t = 32)]
     pub payload: usize,
+    /// Idle actors spawned for the spawn-rate and memory figures (local target).
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub actors: u32,
 }
 
 /// Latencies and throughput of one target.
@@ -78,13 +87,21 @@ fn figures(mut lat: Vec<Duration>, per_second: f64) -> Figures {
 /// Runs the benchmark as `args` say (with `config`, an existing cluster for `--target tcp`).
 pub async fn run(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Output, Failure> {
     let mut results: Vec<(&str, Figures)> = Vec::new();
-    if matches!(args.target, Target::RawTcp | Target::Both) {
+    let mut local = None;
+    if matches!(args.target, Target::Local | Target::All) {
+        let l = crate::bench_local::run(args.requests, args.inflight, args.payload, args.actors)
+            .await?;
+        let lat = l.requests.latencies_ns.iter().map(|&ns| Duration::from_nanos(ns)).collect();
+        results.push(("local", figures(lat, l.requests.throughput_per_s)));
+        local = Some(l);
+    }
+    if matches!(args.target, Target::RawTcp | Target::Both | Target::All) {
         results.push((
             "raw-tcp",
             raw_tcp(args).await.map_err(|e| Failure::usage(format!("raw-tcp: {e}")))?,
         ));
     }
-    if matches!(args.target, Target::Tcp | Target::Both) {
+    if matches!(args.target, Target::Tcp | Target::Both | Target::All) {
         results.push(("tcp", beach_tcp(args, config).await?));
     }
     let baseline = results.iter().find(|(n, _)| *n == "raw-tcp").map(|(_, f)| *f);
@@ -92,9 +109,13 @@ pub async fn run(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Out
     let rows = results
         .iter()
         .map(|(name, f)| {
-            let ratio = baseline.map_or(String::new(), |b| {
-                format!("{:.2}x", f.p50.as_secs_f64() / b.p50.as_secs_f64())
-            });
+            // Only TCP figures compare with the TCP baseline.
+            let ratio = match baseline {
+                Some(b) if *name != "local" => {
+                    format!("{:.2}x", f.p50.as_secs_f64() / b.p50.as_secs_f64())
+                }
+                _ => String::new(),
+            };
             vec![
                 (*name).to_owned(),
                 format!("{:.1} µs", ms(f.p50) * 1e3),
@@ -108,21 +129,32 @@ pub async fn run(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Out
         .collect();
     let json = json!({
         "requests": args.requests, "inflight": args.inflight, "payload": args.payload,
+        "local": local.as_ref().map(|l| json!({
+            "spawn_per_s": l.spawn_per_s,
+            "idle_actors": l.idle_actors,
+            "idle_bytes_per_actor": l.idle_bytes_per_actor,
+        })),
         "results": results.iter().map(|(name, f)| json!({
             "target": name,
             "p50_us": f.p50.as_secs_f64() * 1e6, "p99_us": f.p99.as_secs_f64() * 1e6,
             "p999_us": f.p999.as_secs_f64() * 1e6, "max_us": f.max.as_secs_f64() * 1e6,
-            "p50_vs_raw": baseline.map(|b| f.p50.as_secs_f64() / b.p50.as_secs_f64()),
+            "p50_vs_raw": baseline.filter(|_| *name != "local").map(|b| f.p50.as_secs_f64() / b.p50.as_secs_f64()),
             "throughput_per_s": f.per_second,
         })).collect::<Vec<_>>(),
     });
-    let human = format!(
+    let mut human = format!(
         "{} sequential requests of {} bytes; throughput with {} in flight\n{}",
         args.requests,
         args.payload,
         args.inflight,
         table(&["TARGET", "P50", "P99", "P99.9", "MAX", "P50/RAW", "THROUGHPUT"], rows)
     );
+    if let Some(l) = &local {
+        human.push_str(&format!(
+            "local: spawned {} idle actors at {:.0}/s, {:.0} bytes each\n",
+            l.idle_actors, l.spawn_per_s, l.idle_bytes_per_actor
+        ));
+    }
     Ok(Output { json, human })
 }
 

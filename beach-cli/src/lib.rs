@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod bench;
+mod bench_local;
 pub mod commands;
 pub mod demo;
 pub mod output;

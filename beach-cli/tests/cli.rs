@@ -342,7 +342,8 @@ fn the_shell_runs_piped_commands_and_goes_on_after_errors() {
 
 #[test]
 fn bench_measures_both_targets_and_reports_ratios() {
-    let out = beach(&["--json", "bench", "--requests", "200", "--inflight", "8"]);
+    let out =
+        beach(&["--json", "bench", "--target", "both", "--requests", "200", "--inflight", "8"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let results = v["results"].as_array().unwrap();

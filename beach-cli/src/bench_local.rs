@@ -1,0 +1,164 @@
+//! `beach bench --target local`: everything in this process, on the in-memory network with no
+//! added latency. A driver actor asks an `Echo` actor on the same node (the actor-to-actor
+//! path, no encoding, no socket); then the spawn rate and the memory an idle actor costs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use beach_core::actor::{Actor, Context, InitError, Request, Response};
+use beach_core::client::{Beach, ClientOptions};
+use beach_core::config::ClusterConfig;
+use beach_core::model::{Endpoint, Realm};
+use beach_core::node::{Node, NodeOptions};
+use beach_core::runtime::{Runtime, TokioRuntime};
+use beach_core::value::Payload;
+use beach_transport_mem::{LinkConfig, MemNetwork};
+use serde::{Deserialize, Serialize};
+
+use crate::commands::Failure;
+
+/// What the driver is asked to do.
+#[derive(Debug, Serialize, Deserialize)]
+struct Run {
+    requests: u32,
+    inflight: u32,
+    payload: usize,
+}
+
+/// What the driver measured, in nanoseconds.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Measured {
+    pub(crate) latencies_ns: Vec<u64>,
+    pub(crate) throughput_per_s: f64,
+}
+
+/// Asks `bench/echo` on its own node, sequentially then with a window in flight.
+struct Driver;
+
+#[async_trait]
+impl Actor for Driver {
+    async fn init(_ctx: &Context) -> Result<Self, InitError> {
+        Ok(Driver)
+    }
+
+    async fn handle(&self, ctx: &Context, request: Request) -> Response {
+        let run: Run = match request.data() {
+            Ok(r) => r,
+            Err(e) => return Response::error(e.to_string()),
+        };
+        let echo = ctx.handle("bench/echo").timeout(Duration::from_secs(10));
+        let data = match Payload::encode(&beach_core::value::Value::Bytes(vec![7; run.payload])) {
+            Ok(d) => d,
+            Err(e) => return Response::error(e.to_string()),
+        };
+        for _ in 0..run.requests / 10 {
+            if let Err(e) = echo.request_payload("echo", data.clone()).await {
+                return Response::error(e.to_string());
+            }
+        }
+        let mut latencies_ns = Vec::with_capacity(run.requests as usize);
+        for _ in 0..run.requests {
+            let t = Instant::now();
+            if let Err(e) = echo.request_payload("echo", data.clone()).await {
+                return Response::error(e.to_string());
+            }
+            latencies_ns.push(t.elapsed().as_nanos() as u64);
+        }
+        let n = run.requests as usize;
+        let window = run.inflight as usize;
+        let start = Instant::now();
+        let workers = (0..window).map(|w| {
+            let echo = echo.clone();
+            let data = data.clone();
+            let share = n / window + usize::from(w < n % window);
+            async move {
+                for _ in 0..share {
+                    echo.request_payload("echo", data.clone()).await?;
+                }
+                Ok::<_, beach_core::actor::RequestError>(())
+            }
+        });
+        for r in futures::future::join_all(workers).await {
+            if let Err(e) = r {
+                return Response::error(e.to_string());
+            }
+        }
+        let throughput_per_s = n as f64 / start.elapsed().as_secs_f64();
+        Response::ok(&Measured { latencies_ns, throughput_per_s })
+    }
+}
+
+/// The resident memory of this process, in bytes (Linux; 0 elsewhere).
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// What `--target local` measures.
+#[derive(Debug)]
+pub(crate) struct LocalFigures {
+    pub(crate) requests: Measured,
+    pub(crate) spawn_per_s: f64,
+    pub(crate) idle_bytes_per_actor: f64,
+    pub(crate) idle_actors: u32,
+}
+
+/// Runs the local workloads: `requests` actor-to-actor requests, then `actors` idle actors.
+pub(crate) async fn run(
+    requests: u32,
+    inflight: u32,
+    payload: usize,
+    actors: u32,
+) -> Result<LocalFigures, Failure> {
+    let rt: Arc<dyn Runtime> = Arc::new(TokioRuntime);
+    let net = MemNetwork::new(rt.clone(), 1);
+    net.set_default_link(LinkConfig { latency: Duration::ZERO, ..LinkConfig::default() });
+    let endpoint = Endpoint::new("local:1").expect("valid");
+    let config = ClusterConfig { actor_queue_limit: 1_000_000, ..ClusterConfig::default() };
+    let options = NodeOptions {
+        config: config.clone(),
+        listen: endpoint.clone(),
+        advertise: None,
+        seeds: vec![],
+        generation: 1,
+        rng_seed: 1,
+        secret: None,
+        observer: None,
+        isolation: None,
+    };
+    let registry = beach_node::actors::builtin_registry().with::<Driver>("BenchDriver");
+    let node = Node::start(options, registry, net.transport(endpoint.as_str()), rt.clone())
+        .await
+        .map_err(|e| Failure::usage(format!("cannot start a node: {e}")))?;
+    let mut client_options = ClientOptions::from_config(&config, vec![endpoint]);
+    client_options.request_timeout = Duration::from_secs(600);
+    let client =
+        Beach::connect(client_options, Realm::global(), net.transport("bench-client"), rt).await?;
+    let spec = |t: &str, c: &str| client.actor(t, [c]).map_err(|e| Failure::usage(e.to_string()));
+    client.add_actor(spec("Echo", "bench/echo")?).await?;
+    client.add_actor(spec("BenchDriver", "bench/driver")?).await?;
+    let measured: Measured = client
+        .handle("bench/driver")
+        .timeout(Duration::from_secs(600))
+        .ask("run", &Run { requests, inflight, payload })
+        .await
+        .map_err(|e| Failure::cluster(e.to_string()))?;
+
+    // Spawn rate and idle memory: `actors` Echo actors in one call.
+    let before = rss_bytes();
+    let start = Instant::now();
+    client.add_actor(spec("Echo", "bench/idle")?.count(actors)).await?;
+    let spawn_per_s = f64::from(actors) / start.elapsed().as_secs_f64();
+    let after = rss_bytes();
+    let idle_bytes_per_actor = after.saturating_sub(before) as f64 / f64::from(actors);
+    client.close();
+    node.kill();
+    Ok(LocalFigures { requests: measured, spawn_per_s, idle_bytes_per_actor, idle_actors: actors })
+}
