@@ -19,8 +19,10 @@ pub struct LatencyHistogram {
 }
 
 impl Default for LatencyHistogram {
+    /// Empty, and allocating nothing until the first latency is recorded: an idle actor should
+    /// not pay 2 KiB for counters it never uses.
     fn default() -> Self {
-        Self { counts: vec![0; BUCKETS], total: 0, sum_us: 0 }
+        Self { counts: Vec::new(), total: 0, sum_us: 0 }
     }
 }
 
@@ -48,6 +50,9 @@ impl LatencyHistogram {
     /// Records one latency.
     pub fn record(&mut self, latency: Duration) {
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        if self.counts.is_empty() {
+            self.counts = vec![0; BUCKETS];
+        }
         self.counts[Self::bucket(us)] += 1;
         self.total += 1;
         self.sum_us += u128::from(us);

@@ -10,7 +10,6 @@ use futures::FutureExt;
 use tokio::sync::{Semaphore, oneshot};
 
 use super::NodeInner;
-use super::port::NodePort;
 use crate::actor::{self, Actor, ActorStats, Context, ContextParts, Response, panic_message};
 use crate::link::Outbox;
 use crate::model::{ActorId, Realm};
@@ -30,7 +29,8 @@ pub const PRIVATE: &str = "<PRIVATE>";
 pub(crate) struct ActorCell {
     pub(crate) id: ActorId,
     pub(crate) realm: Realm,
-    pub(crate) spec: SpawnSpec,
+    /// Shared by every actor of one spawn call.
+    pub(crate) spec: Arc<SpawnSpec>,
     pub(crate) actor: Arc<dyn Actor>,
     pub(crate) ctx: Context,
     pub(crate) stats: Arc<ActorStats>,
@@ -176,6 +176,7 @@ impl NodeInner {
         let factory =
             self.registry.factory(spec.actor_type.as_str()).cloned().ok_or("unknown actor type")?;
         let entry = super::admin::entry_of(spec);
+        let shared_spec = Arc::new(spec.clone());
         let mut records: Vec<ActorRecord> = Vec::new();
         for _ in 0..spec.count.max(1) {
             let id = {
@@ -192,7 +193,7 @@ impl NodeInner {
                 params: spec.parameters.clone(),
                 resources: spec.resources.clone(),
                 ident: spec.ident.clone(),
-                port: Arc::new(NodePort::new(self)),
+                port: self.port.clone(),
                 stats: stats.clone(),
             });
             let started = match &self.isolation {
@@ -212,7 +213,7 @@ impl NodeInner {
             let cell = Arc::new(ActorCell {
                 id: id.clone(),
                 realm: spec.realm.clone(),
-                spec: spec.clone(),
+                spec: shared_spec.clone(),
                 actor,
                 ctx,
                 stats,

@@ -108,6 +108,7 @@ pub(crate) struct NodeInner {
     pub(crate) links: Arc<Links>,
     pub(crate) state: Mutex<NodeState>,
     pub(crate) me: Weak<NodeInner>,
+    pub(crate) port: Arc<dyn crate::actor::Port>,
     membership_wake: Notify,
     next_request_id: AtomicU64,
     load: Mutex<(f64, f64)>,
@@ -160,6 +161,7 @@ impl Node {
             derive(options.rng_seed, 2),
         );
         let first_request_id = rng.random::<u64>() >> 1;
+        let request_timeout_default = options.config.request_timeout_default;
         let inner = Arc::new_cyclic(|me| NodeInner {
             id: id.clone(),
             config: options.config,
@@ -176,6 +178,13 @@ impl Node {
                 roundrobin_previous: None,
             }),
             me: me.clone(),
+            // One port for every actor of this node: handles need nothing actor-specific here.
+            port: Arc::new(port::NodePort::new(
+                me.clone(),
+                id.clone(),
+                runtime.clone(),
+                request_timeout_default,
+            )),
             membership_wake: Notify::new(),
             next_request_id: AtomicU64::new(first_request_id),
             load: Mutex::new((0.0, 0.0)),

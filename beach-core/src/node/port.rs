@@ -28,13 +28,14 @@ pub(crate) struct NodePort {
 }
 
 impl NodePort {
-    pub(crate) fn new(node: &NodeInner) -> Self {
-        Self {
-            node: node.me.clone(),
-            id: node.id.clone(),
-            runtime: node.runtime.clone(),
-            default_timeout: node.config.request_timeout_default,
-        }
+    /// The port of the node `node` refers to (made while the node itself is being built).
+    pub(crate) fn new(
+        node: Weak<NodeInner>,
+        id: NodeId,
+        runtime: Arc<dyn Runtime>,
+        default_timeout: Duration,
+    ) -> Self {
+        Self { node, id, runtime, default_timeout }
     }
 }
 
