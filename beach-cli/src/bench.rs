@@ -57,6 +57,10 @@ pub struct BenchArgs {
     /// Payload size in bytes.
     #[arg(long, default_value_t = 32)]
     pub payload: usize,
+    /// Runtime worker threads for this process (1: a single-threaded runtime; 0: one per
+    /// core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     /// Idle actors spawned for the spawn-rate and memory figures (local target).
     #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub actors: u32,
@@ -81,6 +85,15 @@ fn figures(mut lat: Vec<Duration>, per_second: f64) -> Figures {
         p999: at(0.999),
         max: *lat.last().expect("some"),
         per_second,
+    }
+}
+
+/// The runtime `args.threads` asks for.
+pub fn runtime(args: &BenchArgs) -> std::io::Result<tokio::runtime::Runtime> {
+    match args.threads {
+        0 => tokio::runtime::Runtime::new(),
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
     }
 }
 
@@ -128,7 +141,7 @@ pub async fn run(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Out
         })
         .collect();
     let json = json!({
-        "requests": args.requests, "inflight": args.inflight, "payload": args.payload,
+        "requests": args.requests, "inflight": args.inflight, "payload": args.payload, "threads": args.threads,
         "local": local.as_ref().map(|l| json!({
             "spawn_per_s": l.spawn_per_s,
             "idle_actors": l.idle_actors,
@@ -142,8 +155,13 @@ pub async fn run(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Out
             "throughput_per_s": f.per_second,
         })).collect::<Vec<_>>(),
     });
+    let threads = if args.threads == 0 {
+        "one runtime thread per core".to_owned()
+    } else {
+        format!("{} runtime thread(s)", args.threads)
+    };
     let mut human = format!(
-        "{} sequential requests of {} bytes; throughput with {} in flight\n{}",
+        "{} sequential requests of {} bytes; throughput with {} in flight; {threads}\n{}",
         args.requests,
         args.payload,
         args.inflight,

@@ -48,7 +48,7 @@ fn bench(
         ),
         None => None,
     };
-    let rt = tokio::runtime::Runtime::new()
+    let rt = beach_cli::bench::runtime(args)
         .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
     rt.block_on(beach_cli::bench::run(args, config.as_ref()))
 }
