@@ -231,3 +231,51 @@ fn a_node_that_shuts_down_leaves_at_once_and_drains_its_actors() {
         assert!(gone.is_some(), "peers kept the node that left");
     });
 }
+
+#[test]
+fn a_slow_link_between_two_nodes_slows_only_what_crosses_it() {
+    SimBuilder::new(14).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        let on = |i: usize| sim.endpoint(i).as_str().split(':').next().unwrap().to_owned();
+        let spec = client
+            .actor("Counter", ["far"])
+            .unwrap()
+            .strategy(Strategy::HostAffinity, Some(&on(1)));
+        client.add_actor(spec).await.unwrap();
+        let spec = client
+            .actor("Counter", ["near"])
+            .unwrap()
+            .strategy(Strategy::HostAffinity, Some(&on(2)));
+        client.add_actor(spec).await.unwrap();
+        for (name, backend) in [("via-far", "far"), ("via-near", "near")] {
+            let spec = client
+                .actor("Relay", [name])
+                .unwrap()
+                .strategy(Strategy::HostAffinity, Some(&on(0)))
+                .resource("backend", backend)
+                .unwrap();
+            client.add_actor(spec).await.unwrap();
+        }
+        sim.set_link(
+            0,
+            1,
+            LinkConfig { latency: Duration::from_millis(100), ..LinkConfig::default() },
+        );
+        let timed = |category: &'static str| {
+            let client = client.clone();
+            let rt = sim.runtime();
+            async move {
+                let start = rt.now();
+                let _: u64 = client.handle(category).ask("incr", &()).await.unwrap();
+                rt.now() - start
+            }
+        };
+        // Node 0 -> node 1 and back crosses the slow link twice; node 0 -> node 2 does not.
+        let far = timed("via-far").await;
+        let near = timed("via-near").await;
+        assert!(far >= Duration::from_millis(200), "{far:?}");
+        assert!(near < Duration::from_millis(20), "{near:?}");
+    });
+}

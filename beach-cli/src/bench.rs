@@ -300,51 +300,52 @@ async fn beach_tcp(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<F
     let handle = client.handle(&category).timeout(Duration::from_secs(10));
     let data = Payload::encode(&serde_bytes_of(args.payload))
         .map_err(|e| Failure::usage(e.to_string()))?;
-    let result = async {
-        for _ in 0..args.requests / 10 {
-            handle
-                .request_payload("echo", data.clone())
-                .await
-                .map_err(|e| Failure::cluster(e.to_string()))?;
-        }
-        let mut lat = Vec::with_capacity(args.requests as usize);
-        for _ in 0..args.requests {
-            let t = Instant::now();
-            handle
-                .request_payload("echo", data.clone())
-                .await
-                .map_err(|e| Failure::cluster(e.to_string()))?;
-            lat.push(t.elapsed());
-        }
-        let n = args.requests as usize;
-        let window = args.inflight as usize;
-        let start = Instant::now();
-        let workers = (0..window).map(|w| {
-            let handle = handle.clone();
-            let data = data.clone();
-            let share = n / window + usize::from(w < n % window);
-            async move {
-                for _ in 0..share {
-                    handle
-                        .request_payload("echo", data.clone())
-                        .await
-                        .map_err(|e| Failure::cluster(e.to_string()))?;
-                }
-                Ok::<_, Failure>(())
-            }
-        });
-        for r in futures::future::join_all(workers).await {
-            r?;
-        }
-        Ok(figures(lat, n as f64 / start.elapsed().as_secs_f64()))
-    }
-    .await;
+    let result = measure_echo(&handle, &data, args.requests, args.inflight)
+        .await
+        .map(|(lat, per_second)| figures(lat, per_second))
+        .map_err(|e| Failure::cluster(e.to_string()));
     let _ = client.stop_actors(&ids, &[]).await;
     client.close();
     if let Some(node) = local_node {
         node.kill();
     }
     result
+}
+
+/// Asks `echo` (a handle to Echo actors) `requests / 10` times to warm up, then `requests` times
+/// one after the other (the latencies), then `requests` times with `inflight` in flight (the
+/// throughput, per second). The same measurement serves every target.
+pub(crate) async fn measure_echo(
+    echo: &beach_core::actor::Handle,
+    data: &Payload,
+    requests: u32,
+    inflight: u32,
+) -> Result<(Vec<Duration>, f64), beach_core::actor::RequestError> {
+    for _ in 0..requests / 10 {
+        echo.request_payload("echo", data.clone()).await?;
+    }
+    let mut latencies = Vec::with_capacity(requests as usize);
+    for _ in 0..requests {
+        let t = Instant::now();
+        echo.request_payload("echo", data.clone()).await?;
+        latencies.push(t.elapsed());
+    }
+    let n = requests as usize;
+    let window = inflight as usize;
+    let start = Instant::now();
+    let workers = (0..window).map(|w| {
+        let share = n / window + usize::from(w < n % window);
+        async move {
+            for _ in 0..share {
+                echo.request_payload("echo", data.clone()).await?;
+            }
+            Ok::<_, beach_core::actor::RequestError>(())
+        }
+    });
+    for r in futures::future::join_all(workers).await {
+        r?;
+    }
+    Ok((latencies, n as f64 / start.elapsed().as_secs_f64()))
 }
 
 /// A byte string of `n` bytes (a CBOR byte string, as user data usually is).

@@ -52,39 +52,12 @@ impl Actor for Driver {
             Ok(d) => d,
             Err(e) => return Response::error(e.to_string()),
         };
-        for _ in 0..run.requests / 10 {
-            if let Err(e) = echo.request_payload("echo", data.clone()).await {
-                return Response::error(e.to_string());
-            }
-        }
-        let mut latencies_ns = Vec::with_capacity(run.requests as usize);
-        for _ in 0..run.requests {
-            let t = Instant::now();
-            if let Err(e) = echo.request_payload("echo", data.clone()).await {
-                return Response::error(e.to_string());
-            }
-            latencies_ns.push(t.elapsed().as_nanos() as u64);
-        }
-        let n = run.requests as usize;
-        let window = run.inflight as usize;
-        let start = Instant::now();
-        let workers = (0..window).map(|w| {
-            let echo = echo.clone();
-            let data = data.clone();
-            let share = n / window + usize::from(w < n % window);
-            async move {
-                for _ in 0..share {
-                    echo.request_payload("echo", data.clone()).await?;
-                }
-                Ok::<_, beach_core::actor::RequestError>(())
-            }
-        });
-        for r in futures::future::join_all(workers).await {
-            if let Err(e) = r {
-                return Response::error(e.to_string());
-            }
-        }
-        let throughput_per_s = n as f64 / start.elapsed().as_secs_f64();
+        let (latencies, throughput_per_s) =
+            match crate::bench::measure_echo(&echo, &data, run.requests, run.inflight).await {
+                Ok(m) => m,
+                Err(e) => return Response::error(e.to_string()),
+            };
+        let latencies_ns = latencies.iter().map(|d| d.as_nanos() as u64).collect();
         Response::ok(&Measured { latencies_ns, throughput_per_s })
     }
 }

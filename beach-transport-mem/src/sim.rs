@@ -7,7 +7,6 @@
 //! same run: [`SimCluster::trace_hash`] is the check. A failing run prints `BEACH_SIM_SEED=<n>`;
 //! set that variable to replay it.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -449,12 +448,6 @@ impl SimCluster {
     pub fn trace_hash(&self) -> u64 {
         let trace = self.trace.lock().expect("trace lock");
         xxh3_64(trace.join("\n").as_bytes())
-    }
-
-    /// Per-node counts of actors in the directory view of node `i`, for quick assertions.
-    pub fn actors_by_node(&self, i: usize) -> BTreeMap<NodeId, usize> {
-        let dir = self.live(i).directory();
-        dir.partitions().map(|p| (p.owner.clone(), p.entries.len())).collect()
     }
 }
 
