@@ -317,9 +317,11 @@ impl Handle {
         if members.is_empty() {
             return Err(RequestError::NoActors { category: self.category() });
         }
+        // One clock read per attempt: it starts the deadline and sizes the attempt.
+        let mut now = rt.now();
         let mut attempts = Attempts::new(
             self.port.next_request_id(),
-            rt.now() + self.timeout_or_default(),
+            now + self.timeout_or_default(),
             self.options.retries,
         );
         loop {
@@ -334,7 +336,7 @@ impl Handle {
                     &mut *rng,
                 )?
             };
-            let Some(left) = attempts.attempt_timeout(rt.now()) else {
+            let Some(left) = attempts.attempt_timeout(now) else {
                 return Err(RequestError::Timeout);
             };
             let req = self.wire_request(
@@ -349,11 +351,13 @@ impl Handle {
                 Ok(reply) => return Ok(reply),
                 Err(e) => e,
             };
-            match attempts.on_failure(rt.now(), &err.failure(), &members) {
+            now = rt.now();
+            match attempts.on_failure(now, &err.failure(), &members) {
                 RetryDecision::GiveUp => return Err(err.into()),
                 RetryDecision::Retry { after } => {
                     if !after.is_zero() {
                         rt.sleep(after).await;
+                        now = rt.now();
                     }
                     let fresh = self.members();
                     if !fresh.is_empty() {

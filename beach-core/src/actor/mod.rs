@@ -101,6 +101,12 @@ pub trait Actor: Send + Sync + 'static {
 
     /// Serves one request. Runs concurrently with other calls; a panic becomes an
     /// `exception` reply and the actor keeps serving.
+    ///
+    /// The node starts a handler where the request arrives (the caller's task for a caller on
+    /// the same node, the connection's reader otherwise) and moves it to a task of its own at
+    /// its first `.await` that waits: a handler that never waits is answered with no task or
+    /// timer at all. So keep long computations behind an `.await` (for instance
+    /// `tokio::task::spawn_blocking`), as in any async code.
     async fn handle(&self, ctx: &Context, request: Request) -> Response;
 
     /// Called when the actor is asked to stop, before in-flight requests are waited for

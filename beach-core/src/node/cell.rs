@@ -1,9 +1,12 @@
 //! Hosted actors: spawning them, serving their requests, stopping them.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -90,21 +93,115 @@ fn error(message: &str) -> Result<Payload, RemoteError> {
     Err(RemoteError { error: message.to_owned(), data: None })
 }
 
+/// Runs one admitted request on `cell`: waits for a permit under a concurrency limit, drops
+/// the request if its caller has given up meanwhile, runs the handler (a panic becomes an
+/// `exception` error) and records the statistics.
+async fn run_handler(
+    cell: Arc<ActorCell>,
+    rt: Arc<dyn crate::runtime::Runtime>,
+    req: wire::Request,
+) -> Option<Result<Payload, RemoteError>> {
+    let _admitted = Admitted(&cell.admitted);
+    let admitted_at = rt.now();
+    let deadline = admitted_at + Duration::from_millis(req.timeout_ms);
+    let (start, _permit) = match &cell.limit {
+        Some(limit) => {
+            let permit = limit.clone().acquire_owned().await.ok();
+            let start = rt.now();
+            if start >= deadline {
+                // The caller has given up: the work would be wasted.
+                cell.stats.dropped();
+                return None;
+            }
+            (start, permit)
+        }
+        None => (admitted_at, None),
+    };
+    cell.stats.started();
+    let request = actor::Request {
+        id: req.id,
+        kind: req.kind,
+        data: req.data,
+        ident: req.ident,
+        attempt: req.attempt,
+        deadline,
+    };
+    let response =
+        match AssertUnwindSafe(cell.actor.handle(&cell.ctx, request)).catch_unwind().await {
+            Ok(r) => r,
+            Err(panic) => {
+                let message = panic_message(&*panic);
+                tracing::warn!(actor = %cell.id, %message, "handler panicked");
+                Response::error_with(codes::EXCEPTION, &message)
+            }
+        };
+    let result = response.into_result();
+    cell.stats.finished(rt.now() - start, result.as_ref().err().map(|e| e.error.as_str()));
+    Some(result)
+}
+
+/// A request's work from admission to its answer; `None` when it was dropped because its
+/// caller had already given up.
+type Job = Pin<Box<dyn Future<Output = Option<Result<Payload, RemoteError>>> + Send>>;
+
+/// What serving a request led to.
+pub(crate) enum Served {
+    /// The outcome is known at once: a refusal, or a handler that finished without waiting
+    /// (most do). `None`: dropped, its caller had given up.
+    Done(Option<Result<Payload, RemoteError>>),
+    /// The handler is waiting on something: [`Running::finish`] hands it to the actor's tasks.
+    Running(Running),
+}
+
+/// A handler that did not finish on its first poll.
+pub(crate) struct Running {
+    cell: Arc<ActorCell>,
+    job: Job,
+    id: u64,
+    attempt: u32,
+}
+
+impl Running {
+    /// Lets the handler run to its end as one of the actor's tasks (stopping the actor aborts
+    /// it), then answers `reply`.
+    pub(crate) fn finish(self, reply: ReplyTo) {
+        let Running { cell, job, id, attempt } = self;
+        cell.ctx.spawn(async move {
+            if let Some(result) = job.await {
+                reply.send(id, attempt, result);
+            }
+        });
+    }
+}
+
 impl NodeInner {
     /// Serves one request to a hosted actor, answering `reply`.
     pub(crate) fn serve(&self, req: wire::Request, reply: ReplyTo) {
+        let (id, attempt) = (req.id, req.attempt);
+        match self.start_serving(req) {
+            Served::Done(Some(result)) => reply.send(id, attempt, result),
+            Served::Done(None) => {}
+            Served::Running(running) => running.finish(reply),
+        }
+    }
+
+    /// Admits a request to a hosted actor and polls its handler once, right here: a handler
+    /// that does not wait (an echo, a lookup, a counter) is answered without a task, a
+    /// channel or a timer. One that waits comes back as [`Served::Running`]; its boxed
+    /// future keeps its place in memory, so the task that takes it over polls it on from
+    /// where it stopped (the first poll's waker is a no-op, the task's first poll registers
+    /// its own).
+    pub(crate) fn start_serving(&self, req: wire::Request) -> Served {
         let cell = self.lock().actors.get(&req.to).cloned();
         let Some(cell) = cell.filter(|c| c.realm == req.realm && !c.ctx.is_stopped()) else {
-            reply.send(req.id, req.attempt, error(codes::WRONG_DEST));
-            return;
+            return Served::Done(Some(error(codes::WRONG_DEST)));
         };
         cell.stats.received();
         if !cell.spec.trusted.is_empty()
             && !req.ident.as_ref().is_some_and(|i| cell.spec.trusted.contains(i))
         {
             cell.stats.error(codes::UNAUTHORIZED);
-            reply.send(req.id, req.attempt, error(codes::UNAUTHORIZED));
-            return;
+            return Served::Done(Some(error(codes::UNAUTHORIZED)));
         }
         // With a concurrency limit of n, n requests run and `actor_queue_limit` more wait; past
         // that the answer is `queue full` at once. Counted here, synchronously, so a burst
@@ -114,53 +211,19 @@ impl NodeInner {
             if cell.admitted.fetch_add(1, Ordering::AcqRel) >= capacity {
                 cell.admitted.fetch_sub(1, Ordering::AcqRel);
                 cell.stats.queue_full();
-                reply.send(req.id, req.attempt, error(codes::QUEUE_FULL));
-                return;
+                return Served::Done(Some(error(codes::QUEUE_FULL)));
             }
         } else {
             cell.admitted.fetch_add(1, Ordering::AcqRel);
         }
-        let rt = self.runtime.clone();
-        let deadline = rt.now() + Duration::from_millis(req.timeout_ms);
-        let limit = cell.limit.clone();
-        let task_cell = cell.clone();
-        cell.ctx.spawn(async move {
-            let cell = task_cell;
-            let _admitted = Admitted(&cell.admitted);
-            let _permit = match limit {
-                Some(l) => l.acquire_owned().await.ok(),
-                None => None,
-            };
-            if rt.now() >= deadline {
-                // The caller has given up: the work would be wasted.
-                cell.stats.dropped();
-                return;
-            }
-            cell.stats.started();
-            let start = rt.now();
-            let request = actor::Request {
-                id: req.id,
-                kind: req.kind,
-                data: req.data,
-                ident: req.ident,
-                attempt: req.attempt,
-                deadline,
-            };
-            let response = match AssertUnwindSafe(cell.actor.handle(&cell.ctx, request))
-                .catch_unwind()
-                .await
-            {
-                Ok(r) => r,
-                Err(panic) => {
-                    let message = panic_message(&*panic);
-                    tracing::warn!(actor = %cell.id, %message, "handler panicked");
-                    Response::error_with(codes::EXCEPTION, &message)
-                }
-            };
-            let result = response.into_result();
-            cell.stats.finished(rt.now() - start, result.as_ref().err().map(|e| e.error.as_str()));
-            reply.send(req.id, req.attempt, result);
-        });
+        let (id, attempt) = (req.id, req.attempt);
+        let job = Box::pin(run_handler(cell.clone(), self.runtime.clone(), req));
+        let mut running = Running { cell, job, id, attempt };
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match running.job.as_mut().poll(&mut cx) {
+            Poll::Ready(outcome) => Served::Done(outcome),
+            Poll::Pending => Served::Running(running),
+        }
     }
 
     /// Spawns `spec.count` actors here. Returns after every `init` succeeded; if one fails,

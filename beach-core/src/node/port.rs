@@ -10,7 +10,7 @@ use rand::{RngExt, SeedableRng};
 use tokio::sync::oneshot;
 
 use super::NodeInner;
-use super::cell::ReplyTo;
+use super::cell::{ReplyTo, Served};
 use crate::actor::{CallError, Port};
 use crate::model::{ActorId, NodeId, Realm};
 use crate::rng::NodeRng;
@@ -90,12 +90,18 @@ impl Port for NodePort {
             drop(node);
             return links.call(request).await;
         }
-        // A hosted actor: no connection, no encoding.
+        // A hosted actor: no connection, no encoding, and for a handler that does not wait,
+        // no task, channel or timer either.
         let actor = request.to.clone();
         let wait = Duration::from_millis(request.timeout_ms);
+        let running = match node.start_serving(request) {
+            Served::Done(Some(result)) => return result.map_err(CallError::Remote),
+            Served::Done(None) => return Err(CallError::Timeout),
+            Served::Running(running) => running,
+        };
         let (tx, rx) = oneshot::channel();
         node.links.begin_local(&actor);
-        node.serve(request, ReplyTo::Local(tx));
+        running.finish(ReplyTo::Local(tx));
         let links = node.links.clone();
         drop(node);
         let result = timeout(&*self.runtime, wait, rx).await;
