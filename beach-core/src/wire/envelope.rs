@@ -122,8 +122,9 @@ pub enum Peer {
     },
 }
 
-/// A request to one actor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A request to one actor. On the wire, a CBOR array of its fields in this order (see
+/// `compact.rs`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     /// The request id, chosen by the caller and kept across retries so a handler can
     /// de-duplicate.
@@ -145,8 +146,8 @@ pub struct Request {
     pub attempt: u32,
 }
 
-/// The answer to a [`Request`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The answer to a [`Request`]. On the wire, a CBOR array of its fields in this order.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     /// The id of the request answered.
     pub id: u64,

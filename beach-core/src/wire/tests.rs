@@ -189,6 +189,47 @@ fn trailing_bytes_and_garbage_bodies_are_errors() {
     assert!(decode_body(&[0x81; 100_000]).is_err());
 }
 
+#[test]
+fn request_path_envelopes_decode_the_same_with_either_decoder() {
+    for env in samples() {
+        let mut frame = BytesMut::new();
+        FrameCodec::default().encode(&env, &mut frame).unwrap();
+        let body = &frame[LENGTH_PREFIX..];
+        let by_ciborium: Envelope = ciborium::from_reader(body).unwrap();
+        assert_eq!(by_ciborium, env);
+        assert_eq!(decode_body(body).unwrap(), env);
+        let fast = matches!(env, Envelope::Request(_) | Envelope::OneWay(_) | Envelope::Reply(_));
+        assert_eq!(super::compact::on_request_path(body), fast, "{env:?}");
+    }
+}
+
+#[test]
+fn hostile_request_path_bodies_are_errors() {
+    let request = samples().into_iter().find(|e| matches!(e, Envelope::Request(_))).unwrap();
+    let mut frame = BytesMut::new();
+    FrameCodec::default().encode(&request, &mut frame).unwrap();
+    let mut with_tail = frame[LENGTH_PREFIX..].to_vec();
+    with_tail.extend_from_slice(&[0, 0]);
+    assert_eq!(decode_body(&with_tail), Err(WireError::TrailingBytes(2)));
+    for tag in ["Request", "OneWay", "Reply"] {
+        let mut head = vec![0xa1, 0x60 + tag.len() as u8];
+        head.extend_from_slice(tag.as_bytes());
+        // Nesting where the schema wants a number fails at the first level.
+        let mut deep = head.clone();
+        deep.extend(std::iter::repeat_n(0x81, 100_000));
+        assert!(matches!(decode_body(&deep), Err(WireError::Malformed(_))), "{tag}");
+        // An array claiming 2^63 elements, then a string claiming 2^63 bytes.
+        let mut huge = head.clone();
+        huge.extend_from_slice(&[0x9b, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x18, 1, 0x7b, 0x80]);
+        huge.extend_from_slice(&[0; 7]);
+        assert!(decode_body(&huge).is_err(), "{tag}");
+        // Cut anywhere: an error, never a panic.
+        for cut in 0..with_tail.len() {
+            let _ = decode_body(&with_tail[..cut]);
+        }
+    }
+}
+
 proptest! {
     #[test]
     fn random_bytes_are_errors_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
