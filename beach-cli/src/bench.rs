@@ -1,10 +1,10 @@
 //! `beach bench`: request latency and throughput, beside a raw TCP baseline measured in the
 //! same run.
 //!
-//! - `--target raw-tcp`: a minimal tokio echo over loopback (length-prefixed payloads), the
-//!   floor every TCP figure is compared with;
-//! - `--target tcp`: a node started in this process on loopback (or an existing cluster with
-//!   `--config`), an `Echo` actor, and a client asking it over TCP;
+//! - `--target raw-tcp`: a minimal tokio echo over loopback (length-prefixed payloads) between
+//!   this process and a child, the floor every TCP figure is compared with;
+//! - `--target tcp`: a node process started on loopback (or an existing cluster with
+//!   `--config`), an `Echo` actor, and a client in this process asking it over TCP;
 //! - `--target local`: a node, its actors and a client in this process on the in-memory
 //!   network: actor-to-actor requests on one node, spawn rate, and idle memory per actor;
 //! - `--target both`: raw-tcp and tcp, with the ratios; `--target all` (the default): all three.
@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use beach_core::client::{Beach, ClientOptions};
 use beach_core::config::ClusterConfig;
 use beach_core::model::{Endpoint, Realm};
-use beach_core::node::{Node, NodeOptions};
 use beach_core::runtime::TokioRuntime;
 use beach_core::value::Payload;
 use beach_transport_tcp::TcpTransport;
@@ -25,6 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::commands::{Failure, Output};
+use crate::local_cluster::{connect, start_nodes};
 use crate::output::table;
 
 /// What to measure.
@@ -176,32 +176,72 @@ pub async fn run(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Out
     Ok(Output { json, human })
 }
 
-/// The raw baseline: an echo server and a client, both plain tokio over loopback.
+/// `beach bench-echo` (hidden): the raw baseline's server, a plain tokio echo of
+/// length-prefixed frames on a loopback port, on the same default runtime a node runs on. It
+/// prints its address on stdout and serves until its stdin closes (its parent's end).
+pub fn echo_server() -> std::io::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        println!("{}", listener.local_addr()?);
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let _ = s.set_nodelay(true);
+                tokio::spawn(async move {
+                    let (mut r, mut w) = s.split();
+                    let mut len = [0u8; 4];
+                    let mut buf = Vec::new();
+                    while r.read_exact(&mut len).await.is_ok() {
+                        buf.resize(u32::from_be_bytes(len) as usize, 0);
+                        if r.read_exact(&mut buf).await.is_err() {
+                            return;
+                        }
+                        let mut out = Vec::with_capacity(4 + buf.len());
+                        out.extend_from_slice(&len);
+                        out.extend_from_slice(&buf);
+                        if w.write_all(&out).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
+            .await
+            .map_err(std::io::Error::other)??;
+        Ok(())
+    })
+}
+
+/// A child process of this executable, killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The raw baseline: a client here, plain tokio over loopback, asking the echo server of a
+/// child process (`beach bench-echo`), as a beach client asks a node process.
 async fn raw_tcp(args: &BenchArgs) -> std::io::Result<Figures> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let _ = s.set_nodelay(true);
-            tokio::spawn(async move {
-                let (mut r, mut w) = s.split();
-                let mut len = [0u8; 4];
-                let mut buf = Vec::new();
-                while r.read_exact(&mut len).await.is_ok() {
-                    buf.resize(u32::from_be_bytes(len) as usize, 0);
-                    if r.read_exact(&mut buf).await.is_err() {
-                        return;
-                    }
-                    let mut out = Vec::with_capacity(4 + buf.len());
-                    out.extend_from_slice(&len);
-                    out.extend_from_slice(&buf);
-                    if w.write_all(&out).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
+    let exe = std::env::current_exe()?;
+    let mut child = Child(
+        std::process::Command::new(exe)
+            .arg("bench-echo")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?,
+    );
+    let stdout = child.0.stdout.take().ok_or(std::io::ErrorKind::BrokenPipe)?;
+    let addr = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+    })
+    .await
+    .map_err(std::io::Error::other)??;
+    let addr: std::net::SocketAddr = addr.trim().parse().map_err(std::io::Error::other)?;
     let mut s = TcpStream::connect(addr).await?;
     s.set_nodelay(true)?;
     let mut frame = (args.payload as u32).to_be_bytes().to_vec();
@@ -243,54 +283,39 @@ async fn raw_tcp(args: &BenchArgs) -> std::io::Result<Figures> {
     Ok(figures(lat, n as f64 / elapsed.as_secs_f64()))
 }
 
-/// Requests to an Echo actor over TCP: on a node started here, or on the cluster of `config`.
+/// Requests to an Echo actor over TCP: on a node process started here (`beach node`), or on
+/// the cluster of `config`.
 async fn beach_tcp(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Figures, Failure> {
-    let mut local_node = None;
-    let (client_config, seeds) = match config {
-        Some(c) => (
-            c.clone(),
-            c.seed_nodes.iter().filter_map(|s| Endpoint::new(s.to_string()).ok()).collect(),
-        ),
-        None => {
-            let config = ClusterConfig::default();
-            let options = NodeOptions {
-                config: config.clone(),
-                listen: Endpoint::new("127.0.0.1:0").expect("valid"),
-                advertise: None,
-                seeds: vec![],
-                generation: 1,
-                rng_seed: 1,
-                secret: None,
-                observer: None,
-                isolation: None,
-            };
-            let registry = beach_node::actors::builtin_registry();
-            let node = Node::start(
+    // The node process and its folder (config and log) live until the measurement is done.
+    let mut started = None;
+    let client = match config {
+        Some(c) => {
+            let seeds = c.seed_nodes.iter().filter_map(|s| Endpoint::new(s.to_string()).ok());
+            let mut options = ClientOptions::from_config(c, seeds.collect());
+            options.secret = c
+                .read_secret()
+                .map_err(|e| Failure::usage(e.to_string()))?
+                .map(beach_core::auth::Secret::new);
+            options.name = "bench".to_owned();
+            Beach::connect(
                 options,
-                registry,
+                Realm::global(),
                 Arc::new(TcpTransport::default()),
                 Arc::new(TokioRuntime),
             )
-            .await
-            .map_err(|e| Failure::usage(format!("cannot start a node: {e}")))?;
-            let seed = node.id().endpoint().clone();
-            local_node = Some(node);
-            (config, vec![seed])
+            .await?
+        }
+        None => {
+            let dir = std::env::temp_dir().join(format!("beach-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
+            let (config, _, nodes) =
+                start_nodes(1, &dir, "bench", "").map_err(Failure::usage)?;
+            let client = connect(&config, &nodes, "bench").await.map_err(Failure::usage)?;
+            started = Some((dir, nodes));
+            client
         }
     };
-    let mut options = ClientOptions::from_config(&client_config, seeds);
-    options.secret = client_config
-        .read_secret()
-        .map_err(|e| Failure::usage(e.to_string()))?
-        .map(beach_core::auth::Secret::new);
-    options.name = "bench".to_owned();
-    let client = Beach::connect(
-        options,
-        Realm::global(),
-        Arc::new(TcpTransport::default()),
-        Arc::new(TokioRuntime),
-    )
-    .await?;
     let category = format!("bench/echo/{}", std::process::id());
     let ids = client
         .add_actor(
@@ -306,8 +331,9 @@ async fn beach_tcp(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<F
         .map_err(|e| Failure::cluster(e.to_string()));
     let _ = client.stop_actors(&ids, &[]).await;
     client.close();
-    if let Some(node) = local_node {
-        node.kill();
+    if let Some((dir, nodes)) = started {
+        drop(nodes);
+        let _ = std::fs::remove_dir_all(dir);
     }
     result
 }

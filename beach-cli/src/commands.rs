@@ -342,7 +342,11 @@ pub async fn run(client: &Beach, command: Command, g: &Global) -> Result<Output,
             client.remove_from_category(&actor_id(&id)?, &category).await?;
             Ok(Output { json: json!({ "ok": true }), human: format!("{id} left {category}\n") })
         }
-        Command::GenKey { .. } | Command::Demo(_) | Command::Node(_) | Command::Bench(_) => {
+        Command::GenKey { .. }
+        | Command::Demo(_)
+        | Command::Node(_)
+        | Command::BenchEcho
+        | Command::Bench(_) => {
             Err(Failure::usage("this command does not talk to a cluster"))
         }
     }

@@ -2,18 +2,14 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::Arc;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use beach_core::client::{Beach, ClientOptions};
-use beach_core::config::ClusterConfig;
-use beach_core::model::{Endpoint, Realm};
 use beach_core::placement::Strategy;
-use beach_core::runtime::TokioRuntime;
 use beach_node::actors::Time;
-use beach_transport_tcp::TcpTransport;
 use clap::Args;
+
+use crate::local_cluster::{connect, start_nodes, terminate};
 
 /// Options of `beach demo`.
 #[derive(Debug, Clone, Args)]
@@ -27,22 +23,6 @@ pub struct DemoArgs {
     /// Keep the nodes' logs in this folder instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     pub logs: Option<PathBuf>,
-}
-
-/// One node process of the demo; killed if still running when dropped.
-struct NodeProcess {
-    child: Child,
-    endpoint: Endpoint,
-    log: PathBuf,
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// Runs the demo; the exit code is 0 when every step worked and every node stopped cleanly.
@@ -80,39 +60,14 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
 }
 
 async fn run_cluster(args: &DemoArgs, dir: &Path) -> Result<(), String> {
-    let ports = free_ports(args.nodes as usize)?;
-    let seeds: Vec<String> = ports.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
-    let config_path = dir.join("cluster.yaml");
-    let yaml = format!(
-        "# written by `beach demo`\ncluster_name: demo\nseed_nodes: [{}]\nprobe_interval: 500ms\nsuspect_timeout: 2s\nsync_interval: 500ms\n",
-        seeds.join(", ")
-    );
-    fs::write(&config_path, yaml).map_err(|e| format!("{}: {e}", config_path.display()))?;
-    let config = ClusterConfig::from_file(&config_path).map_err(|e| e.to_string())?;
-
+    let extra = "probe_interval: 500ms\nsuspect_timeout: 2s\nsync_interval: 500ms\n";
+    let (config, config_path, nodes) = start_nodes(args.nodes as usize, dir, "demo", extra)?;
     println!("starting {} nodes on 127.0.0.1 (config {})", args.nodes, config_path.display());
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
-    let mut nodes = Vec::new();
-    for (i, port) in ports.iter().enumerate() {
-        let log = dir.join(format!("node{i}.log"));
-        let file = fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let child = Command::new(&exe)
-            .arg("node")
-            .arg("--config")
-            .arg(&config_path)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .map_err(|e| format!("cannot start node {i}: {e}"))?;
-        let endpoint = Endpoint::new(format!("127.0.0.1:{port}")).map_err(|e| e.to_string())?;
-        println!("  node {i}: pid {} at {endpoint}", child.id());
-        nodes.push(NodeProcess { child, endpoint, log });
+    for (i, node) in nodes.iter().enumerate() {
+        println!("  node {i}: pid {} at {}", node.child.id(), node.endpoint);
     }
 
-    let client = connect(&config, &nodes).await?;
+    let client = connect(&config, &nodes, "demo").await?;
     let started = Instant::now();
     loop {
         let n = client.node_count().await.unwrap_or(0);
@@ -213,47 +168,4 @@ async fn run_cluster(args: &DemoArgs, dir: &Path) -> Result<(), String> {
         (true, n) => Err(format!("{n} requests failed")),
         (false, _) => Err("a node did not stop cleanly".to_owned()),
     }
-}
-
-fn free_ports(n: usize) -> Result<Vec<u16>, String> {
-    let held = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("cannot find free ports on 127.0.0.1: {e}"))?;
-    Ok(held.iter().filter_map(|l| l.local_addr().ok()).map(|a| a.port()).collect())
-}
-
-async fn connect(config: &ClusterConfig, nodes: &[NodeProcess]) -> Result<Beach, String> {
-    let seeds: Vec<Endpoint> = nodes.iter().map(|n| n.endpoint.clone()).collect();
-    let start = Instant::now();
-    loop {
-        let mut options = ClientOptions::from_config(config, seeds.clone());
-        options.name = "demo".to_owned();
-        let attempt = Beach::connect(
-            options,
-            Realm::global(),
-            Arc::new(TcpTransport::default()),
-            Arc::new(TokioRuntime),
-        )
-        .await;
-        match attempt {
-            Ok(c) => return Ok(c),
-            Err(e) if start.elapsed() > Duration::from_secs(15) => return Err(e.to_string()),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
-/// Sends SIGTERM and waits for the exit status (SIGKILL after 20 seconds).
-fn terminate(child: &mut Child) -> Option<std::process::ExitStatus> {
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    child.wait().ok().filter(|_| false)
 }

@@ -7,5 +7,6 @@ pub mod bench;
 mod bench_local;
 pub mod commands;
 pub mod demo;
+mod local_cluster;
 pub mod output;
 pub mod shell;

@@ -21,6 +21,15 @@ fn main() -> ExitCode {
         None => return ExitCode::from(beach_cli::shell::run(cli.global)),
         Some(Command::Demo(args)) => return beach_cli::demo::run(args),
         Some(Command::Node(args)) => return run_node(args, registry),
+        Some(Command::BenchEcho) => {
+            return match beach_cli::bench::echo_server() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("beach bench-echo: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         Some(Command::GenKey { file }) => commands::gen_key(&file),
         Some(Command::Bench(args)) => bench(&args, &cli.global),
         Some(command) => match tokio::runtime::Runtime::new() {

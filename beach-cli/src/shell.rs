@@ -191,7 +191,7 @@ pub fn run(global: Global) -> u8 {
                 help(None);
                 continue;
             }
-            Some(Command::Demo(_) | Command::Node(_)) => {
+            Some(Command::Demo(_) | Command::Node(_) | Command::BenchEcho) => {
                 Err(Failure::usage("not available in the shell"))
             }
             Some(Command::GenKey { file }) => commands::gen_key(&file),
