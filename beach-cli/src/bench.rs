@@ -23,6 +23,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::bench_measure::{Measured, Plan, Workloads, measure};
 use crate::commands::{Failure, Output};
 use crate::local_cluster::{connect, start_nodes};
 use crate::output::table;
@@ -61,9 +62,24 @@ pub struct BenchArgs {
     /// core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Echo actors in the fan-out category: each fan-out round asks them all at once
+    /// (`request_from_all`), requests / fanout rounds.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub fanout: u32,
     /// Idle actors spawned for the spawn-rate and memory figures (local target).
     #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub actors: u32,
+}
+
+impl BenchArgs {
+    /// The measurement these options ask for.
+    pub(crate) fn plan(&self) -> Plan {
+        Plan {
+            requests: self.requests,
+            inflight: self.inflight,
+            fanout_rounds: (self.requests / self.fanout).max(10),
+        }
+    }
 }
 
 /// Latencies and throughput of one target.
@@ -76,7 +92,10 @@ struct Figures {
     per_second: f64,
 }
 
-fn figures(mut lat: Vec<Duration>, per_second: f64) -> Figures {
+fn figures(m: &Measured) -> Figures {
+    let mut lat: Vec<Duration> =
+        m.latencies_ns.iter().map(|&ns| Duration::from_nanos(ns)).collect();
+    let per_second = m.per_second;
     lat.sort();
     let at = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
     Figures {
@@ -99,49 +118,49 @@ pub fn runtime(args: &BenchArgs) -> std::io::Result<tokio::runtime::Runtime> {
 
 /// Runs the benchmark as `args` say (with `config`, an existing cluster for `--target tcp`).
 pub async fn run(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Output, Failure> {
-    let mut results: Vec<(&str, Figures)> = Vec::new();
+    let mut results: Vec<(String, Figures)> = Vec::new();
+    let add = |results: &mut Vec<(String, Figures)>, name: &str, w: &Workloads| {
+        results.push((name.to_owned(), figures(&w.requests)));
+        results.push((format!("{name} fan-out x{}", w.fanout_actors), figures(&w.fanout)));
+    };
     let mut local = None;
     if matches!(args.target, Target::Local | Target::All) {
-        let l = crate::bench_local::run(args.requests, args.inflight, args.payload, args.actors)
-            .await?;
-        let lat = l.requests.latencies_ns.iter().map(|&ns| Duration::from_nanos(ns)).collect();
-        results.push(("local", figures(lat, l.requests.throughput_per_s)));
+        let l = crate::bench_local::run(args).await?;
+        add(&mut results, "local", &l.workloads);
         local = Some(l);
     }
     if matches!(args.target, Target::RawTcp | Target::Both | Target::All) {
-        results.push((
-            "raw-tcp",
-            raw_tcp(args).await.map_err(|e| Failure::usage(format!("raw-tcp: {e}")))?,
-        ));
+        let raw = raw_tcp(args).await.map_err(|e| Failure::usage(format!("raw-tcp: {e}")))?;
+        results.push(("raw-tcp".to_owned(), raw));
     }
     if matches!(args.target, Target::Tcp | Target::Both | Target::All) {
-        results.push(("tcp", beach_tcp(args, config).await?));
+        add(&mut results, "tcp", &beach_tcp(args, config).await?);
     }
-    let baseline = results.iter().find(|(n, _)| *n == "raw-tcp").map(|(_, f)| *f);
+    let baseline = results.iter().find(|(n, _)| n == "raw-tcp").map(|(_, f)| *f);
+    // Only one request at a time over TCP compares with the raw echo.
+    let ratio = |name: &str, f: &Figures| {
+        baseline
+            .filter(|_| name == "tcp" || name == "raw-tcp")
+            .map(|b| f.p50.as_secs_f64() / b.p50.as_secs_f64())
+    };
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let rows = results
         .iter()
         .map(|(name, f)| {
-            // Only TCP figures compare with the TCP baseline.
-            let ratio = match baseline {
-                Some(b) if *name != "local" => {
-                    format!("{:.2}x", f.p50.as_secs_f64() / b.p50.as_secs_f64())
-                }
-                _ => String::new(),
-            };
             vec![
-                (*name).to_owned(),
+                name.clone(),
                 format!("{:.1} µs", ms(f.p50) * 1e3),
                 format!("{:.1} µs", ms(f.p99) * 1e3),
                 format!("{:.1} µs", ms(f.p999) * 1e3),
                 format!("{:.1} µs", ms(f.max) * 1e3),
-                ratio,
+                ratio(name, f).map(|r| format!("{r:.2}x")).unwrap_or_default(),
                 format!("{:.0}/s", f.per_second),
             ]
         })
         .collect();
     let json = json!({
-        "requests": args.requests, "inflight": args.inflight, "payload": args.payload, "threads": args.threads,
+        "requests": args.requests, "inflight": args.inflight, "payload": args.payload,
+        "threads": args.threads, "fanout": args.fanout,
         "local": local.as_ref().map(|l| json!({
             "spawn_per_s": l.spawn_per_s,
             "idle_actors": l.idle_actors,
@@ -151,7 +170,7 @@ pub async fn run(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Out
             "target": name,
             "p50_us": f.p50.as_secs_f64() * 1e6, "p99_us": f.p99.as_secs_f64() * 1e6,
             "p999_us": f.p999.as_secs_f64() * 1e6, "max_us": f.max.as_secs_f64() * 1e6,
-            "p50_vs_raw": baseline.filter(|_| *name != "local").map(|b| f.p50.as_secs_f64() / b.p50.as_secs_f64()),
+            "p50_vs_raw": ratio(name, f),
             "throughput_per_s": f.per_second,
         })).collect::<Vec<_>>(),
     });
@@ -161,10 +180,12 @@ pub async fn run(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Out
         format!("{} runtime thread(s)", args.threads)
     };
     let mut human = format!(
-        "{} sequential requests of {} bytes; throughput with {} in flight; {threads}\n{}",
+        "{} sequential requests of {} bytes, then as many with {} in flight (THROUGHPUT); \
+         fan-out: rounds to {} actors at once (THROUGHPUT: replies); {threads}\n{}",
         args.requests,
         args.payload,
         args.inflight,
+        args.fanout,
         table(&["TARGET", "P50", "P99", "P99.9", "MAX", "P50/RAW", "THROUGHPUT"], rows)
     );
     if let Some(l) = &local {
@@ -256,7 +277,7 @@ async fn raw_tcp(args: &BenchArgs) -> std::io::Result<Figures> {
         let t = Instant::now();
         s.write_all(&frame).await?;
         s.read_exact(&mut back).await?;
-        lat.push(t.elapsed());
+        lat.push(t.elapsed().as_nanos() as u64);
     }
     // Throughput: a window of `inflight` frames written ahead of the replies.
     let (mut r, mut w) = s.into_split();
@@ -280,12 +301,12 @@ async fn raw_tcp(args: &BenchArgs) -> std::io::Result<Figures> {
     }
     let elapsed = start.elapsed();
     let _ = writer.await;
-    Ok(figures(lat, n as f64 / elapsed.as_secs_f64()))
+    Ok(figures(&Measured { latencies_ns: lat, per_second: n as f64 / elapsed.as_secs_f64() }))
 }
 
 /// Requests to an Echo actor over TCP: on a node process started here (`beach node`), or on
 /// the cluster of `config`.
-async fn beach_tcp(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Figures, Failure> {
+async fn beach_tcp(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Workloads, Failure> {
     // The node process and its folder (config and log) live until the measurement is done.
     let mut started = None;
     let client = match config {
@@ -309,25 +330,23 @@ async fn beach_tcp(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<F
             let dir = std::env::temp_dir().join(format!("beach-bench-{}", std::process::id()));
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
-            let (config, _, nodes) =
-                start_nodes(1, &dir, "bench", "").map_err(Failure::usage)?;
+            let (config, _, nodes) = start_nodes(1, &dir, "bench", "").map_err(Failure::usage)?;
             let client = connect(&config, &nodes, "bench").await.map_err(Failure::usage)?;
             started = Some((dir, nodes));
             client
         }
     };
     let category = format!("bench/echo/{}", std::process::id());
-    let ids = client
-        .add_actor(
-            client.actor("Echo", [category.as_str()]).map_err(|e| Failure::usage(e.to_string()))?,
-        )
-        .await?;
+    let fan_category = format!("bench/fan/{}", std::process::id());
+    let spec = |c: &str| client.actor("Echo", [c]).map_err(|e| Failure::usage(e.to_string()));
+    let mut ids = client.add_actor(spec(&category)?).await?;
+    ids.extend(client.add_actor(spec(&fan_category)?.count(args.fanout)).await?);
     let handle = client.handle(&category).timeout(Duration::from_secs(10));
+    let fan = client.handle(&fan_category).timeout(Duration::from_secs(10));
     let data = Payload::encode(&serde_bytes_of(args.payload))
         .map_err(|e| Failure::usage(e.to_string()))?;
-    let result = measure_echo(&handle, &data, args.requests, args.inflight)
+    let result = measure("tcp", &handle, &fan, &data, args.plan())
         .await
-        .map(|(lat, per_second)| figures(lat, per_second))
         .map_err(|e| Failure::cluster(e.to_string()));
     let _ = client.stop_actors(&ids, &[]).await;
     client.close();
@@ -338,43 +357,7 @@ async fn beach_tcp(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<F
     result
 }
 
-/// Asks `echo` (a handle to Echo actors) `requests / 10` times to warm up, then `requests` times
-/// one after the other (the latencies), then `requests` times with `inflight` in flight (the
-/// throughput, per second). The same measurement serves every target.
-pub(crate) async fn measure_echo(
-    echo: &beach_core::actor::Handle,
-    data: &Payload,
-    requests: u32,
-    inflight: u32,
-) -> Result<(Vec<Duration>, f64), beach_core::actor::RequestError> {
-    for _ in 0..requests / 10 {
-        echo.request_payload("echo", data.clone()).await?;
-    }
-    let mut latencies = Vec::with_capacity(requests as usize);
-    for _ in 0..requests {
-        let t = Instant::now();
-        echo.request_payload("echo", data.clone()).await?;
-        latencies.push(t.elapsed());
-    }
-    let n = requests as usize;
-    let window = inflight as usize;
-    let start = Instant::now();
-    let workers = (0..window).map(|w| {
-        let share = n / window + usize::from(w < n % window);
-        async move {
-            for _ in 0..share {
-                echo.request_payload("echo", data.clone()).await?;
-            }
-            Ok::<_, beach_core::actor::RequestError>(())
-        }
-    });
-    for r in futures::future::join_all(workers).await {
-        r?;
-    }
-    Ok((latencies, n as f64 / start.elapsed().as_secs_f64()))
-}
-
 /// A byte string of `n` bytes (a CBOR byte string, as user data usually is).
-fn serde_bytes_of(n: usize) -> beach_core::value::Value {
+pub(crate) fn serde_bytes_of(n: usize) -> beach_core::value::Value {
     beach_core::value::Value::Bytes(vec![7u8; n])
 }

@@ -16,24 +16,18 @@ use beach_core::value::Payload;
 use beach_transport_mem::{LinkConfig, MemNetwork};
 use serde::{Deserialize, Serialize};
 
+use crate::bench::{BenchArgs, serde_bytes_of};
+use crate::bench_measure::{Plan, Workloads, measure};
 use crate::commands::Failure;
 
 /// What the driver is asked to do.
 #[derive(Debug, Serialize, Deserialize)]
 struct Run {
-    requests: u32,
-    inflight: u32,
+    plan: Plan,
     payload: usize,
 }
 
-/// What the driver measured, in nanoseconds.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Measured {
-    pub(crate) latencies_ns: Vec<u64>,
-    pub(crate) throughput_per_s: f64,
-}
-
-/// Asks `bench/echo` on its own node, sequentially then with a window in flight.
+/// Measures `bench/echo` and `bench/fan` from its own node (see [`measure`]).
 struct Driver;
 
 #[async_trait]
@@ -48,17 +42,15 @@ impl Actor for Driver {
             Err(e) => return Response::error(e.to_string()),
         };
         let echo = ctx.handle("bench/echo").timeout(Duration::from_secs(10));
-        let data = match Payload::encode(&beach_core::value::Value::Bytes(vec![7; run.payload])) {
+        let fan = ctx.handle("bench/fan").timeout(Duration::from_secs(10));
+        let data = match Payload::encode(&serde_bytes_of(run.payload)) {
             Ok(d) => d,
             Err(e) => return Response::error(e.to_string()),
         };
-        let (latencies, throughput_per_s) =
-            match crate::bench::measure_echo(&echo, &data, run.requests, run.inflight).await {
-                Ok(m) => m,
-                Err(e) => return Response::error(e.to_string()),
-            };
-        let latencies_ns = latencies.iter().map(|d| d.as_nanos() as u64).collect();
-        Response::ok(&Measured { latencies_ns, throughput_per_s })
+        match measure("local", &echo, &fan, &data, run.plan).await {
+            Ok(w) => Response::ok(&w),
+            Err(e) => Response::error(e.to_string()),
+        }
     }
 }
 
@@ -77,19 +69,16 @@ fn rss_bytes() -> u64 {
 /// What `--target local` measures.
 #[derive(Debug)]
 pub(crate) struct LocalFigures {
-    pub(crate) requests: Measured,
+    pub(crate) workloads: Workloads,
     pub(crate) spawn_per_s: f64,
     pub(crate) idle_bytes_per_actor: f64,
     pub(crate) idle_actors: u32,
 }
 
-/// Runs the local workloads: `requests` actor-to-actor requests, then `actors` idle actors.
-pub(crate) async fn run(
-    requests: u32,
-    inflight: u32,
-    payload: usize,
-    actors: u32,
-) -> Result<LocalFigures, Failure> {
+/// Runs the local workloads: actor-to-actor requests and fan-out, then `args.actors` idle
+/// actors.
+pub(crate) async fn run(args: &BenchArgs) -> Result<LocalFigures, Failure> {
+    let actors = args.actors;
     let rt: Arc<dyn Runtime> = Arc::new(TokioRuntime);
     let net = MemNetwork::new(rt.clone(), 1);
     net.set_default_link(LinkConfig { latency: Duration::ZERO, ..LinkConfig::default() });
@@ -116,11 +105,12 @@ pub(crate) async fn run(
         Beach::connect(client_options, Realm::global(), net.transport("bench-client"), rt).await?;
     let spec = |t: &str, c: &str| client.actor(t, [c]).map_err(|e| Failure::usage(e.to_string()));
     client.add_actor(spec("Echo", "bench/echo")?).await?;
+    client.add_actor(spec("Echo", "bench/fan")?.count(args.fanout)).await?;
     client.add_actor(spec("BenchDriver", "bench/driver")?).await?;
-    let measured: Measured = client
+    let workloads: Workloads = client
         .handle("bench/driver")
         .timeout(Duration::from_secs(600))
-        .ask("run", &Run { requests, inflight, payload })
+        .ask("run", &Run { plan: args.plan(), payload: args.payload })
         .await
         .map_err(|e| Failure::cluster(e.to_string()))?;
 
@@ -133,5 +123,5 @@ pub(crate) async fn run(
     let idle_bytes_per_actor = after.saturating_sub(before) as f64 / f64::from(actors);
     client.close();
     node.kill();
-    Ok(LocalFigures { requests: measured, spawn_per_s, idle_bytes_per_actor, idle_actors: actors })
+    Ok(LocalFigures { workloads, spawn_per_s, idle_bytes_per_actor, idle_actors: actors })
 }

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod bench;
 mod bench_local;
+mod bench_measure;
 pub mod commands;
 pub mod demo;
 mod local_cluster;

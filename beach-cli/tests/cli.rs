@@ -342,21 +342,26 @@ fn the_shell_runs_piped_commands_and_goes_on_after_errors() {
 
 #[test]
 fn bench_measures_both_targets_and_reports_ratios() {
-    let out =
-        beach(&["--json", "bench", "--target", "both", "--requests", "200", "--inflight", "8"]);
+    let out = beach(&[
+        "--json", "bench", "--target", "all", "--requests", "200", "--inflight", "8", "--fanout",
+        "4", "--actors", "100",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let results = v["results"].as_array().unwrap();
-    assert_eq!(results.len(), 2);
-    assert_eq!(results[0]["target"], "raw-tcp");
-    assert_eq!(results[1]["target"], "tcp");
+    let targets: Vec<&str> = results.iter().map(|r| r["target"].as_str().unwrap()).collect();
+    assert_eq!(targets, ["local", "local fan-out x4", "raw-tcp", "tcp", "tcp fan-out x4"]);
     for r in results {
         assert!(
             r["p50_us"].as_f64().unwrap() > 0.0 && r["throughput_per_s"].as_f64().unwrap() > 0.0,
             "{r}"
         );
+        // Only one TCP request at a time compares with the raw echo.
+        let compared = r["target"] == "tcp" || r["target"] == "raw-tcp";
+        assert_eq!(r["p50_vs_raw"].is_f64(), compared, "{r}");
     }
-    assert!(results[1]["p50_vs_raw"].as_f64().unwrap() > 0.0);
+    assert!(v["local"]["spawn_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["local"]["idle_actors"], 100);
     assert_eq!(
         beach(&["bench", "--requests", "5"]).status.code(),
         Some(2),
