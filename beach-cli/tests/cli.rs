@@ -343,8 +343,18 @@ fn the_shell_runs_piped_commands_and_goes_on_after_errors() {
 #[test]
 fn bench_measures_both_targets_and_reports_ratios() {
     let out = beach(&[
-        "--json", "bench", "--target", "all", "--requests", "200", "--inflight", "8", "--fanout",
-        "4", "--actors", "100",
+        "--json",
+        "bench",
+        "--target",
+        "all",
+        "--requests",
+        "200",
+        "--inflight",
+        "8",
+        "--fanout",
+        "4",
+        "--actors",
+        "100",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -15,14 +15,14 @@ pub(super) struct CategoryIndex {
 impl CategoryIndex {
     pub(super) fn add(&mut self, id: &ActorId, entry: &Entry) {
         let cats = self.realms.entry(entry.realm.clone()).or_default();
-        for c in &entry.categories {
+        for c in entry.categories.iter() {
             cats.entry(c.clone()).or_default().insert(id.clone());
         }
     }
 
     pub(super) fn remove(&mut self, id: &ActorId, entry: &Entry) {
         let Some(cats) = self.realms.get_mut(&entry.realm) else { return };
-        for c in &entry.categories {
+        for c in entry.categories.iter() {
             if let Some(ids) = cats.get_mut(c) {
                 ids.remove(id);
                 if ids.is_empty() {

@@ -38,6 +38,7 @@
 mod index;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -51,8 +52,9 @@ pub struct Entry {
     pub realm: Realm,
     /// Its registered type.
     pub actor_type: ActorType,
-    /// The categories it belongs to.
-    pub categories: BTreeSet<Category>,
+    /// The categories it belongs to; shared, so the actors of one spawn call (and every copy
+    /// of an entry) hold one set between them.
+    pub categories: Arc<BTreeSet<Category>>,
 }
 
 impl Entry {
@@ -65,7 +67,9 @@ impl Entry {
         Ok(Self {
             realm,
             actor_type: ActorType::new(actor_type)?,
-            categories: categories.into_iter().map(Category::new).collect::<Result<_, _>>()?,
+            categories: Arc::new(
+                categories.into_iter().map(Category::new).collect::<Result<_, _>>()?,
+            ),
         })
     }
 }
@@ -278,7 +282,7 @@ impl Directory {
             return Err(DirectoryError::UnknownActor { id: id.clone() });
         };
         let mut entry = entry.clone();
-        if !edit(&mut entry.categories) {
+        if !edit(Arc::make_mut(&mut entry.categories)) {
             return Ok(false);
         }
         self.insert(id.clone(), entry)?;

@@ -281,7 +281,7 @@ impl World {
                 let e = Entry {
                     realm: realm(),
                     actor_type: ActorType::new("T").unwrap(),
-                    categories: [Self::cat(cat)].into(),
+                    categories: std::sync::Arc::new([Self::cat(cat)].into()),
                 };
                 self.dirs[n].insert(node(n).actor_id(seq), e).unwrap();
             }

@@ -424,6 +424,6 @@ pub(crate) fn entry_of(spec: &SpawnSpec) -> Entry {
     Entry {
         realm: spec.realm.clone(),
         actor_type: spec.actor_type.clone(),
-        categories: spec.categories.iter().cloned().collect(),
+        categories: Arc::new(spec.categories.iter().cloned().collect()),
     }
 }
