@@ -115,6 +115,9 @@ impl MembershipConfig {
     }
 }
 
+/// The most nodes [`Membership::introduce`] announces to at once.
+pub const MAX_INTRODUCTIONS: usize = 4;
+
 /// Something membership learnt, for the node to act on.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MembershipEvent {
@@ -231,7 +234,7 @@ impl Membership {
         if me.generation() == 0 {
             return Err(MembershipError::ReservedGeneration(me));
         }
-        let identity = SwimIdentity { node: me.clone(), renewal: 0 };
+        let identity = SwimIdentity::new(me.clone(), 0);
         let own_rng = crate::rng::seeded(rng.random());
         let foca =
             Foca::new(identity, config.to_foca(), rng, CborCodec::new(me.endpoint().clone()));
@@ -356,9 +359,42 @@ impl Membership {
         self.members.iter()
     }
 
+    /// How many other members are up.
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
     /// Whether this node knows no other member.
     pub fn is_alone(&self) -> bool {
         self.members.is_empty()
+    }
+
+    /// Announces this node to nodes it heard of elsewhere (the owners in a peer's directory
+    /// digest) but membership has never seen, at most [`MAX_INTRODUCTIONS`] per call. Gossip
+    /// spreads each arrival a bounded number of times, so in a large cluster that grew fast a
+    /// node can miss a few; the directory's anti-entropy names every owner its peer knows, and
+    /// an announce to a missed node makes the two learn each other within one round trip.
+    /// Nodes foca knows in any state (down included) are left to it.
+    pub fn introduce<'a>(&mut self, now: Instant, nodes: impl IntoIterator<Item = &'a NodeId>) {
+        let unknown: Vec<&NodeId> = nodes
+            .into_iter()
+            .filter(|n| *n != &self.me && n.generation() != 0 && !self.members.contains(*n))
+            .collect();
+        if unknown.is_empty() {
+            return;
+        }
+        let known: BTreeSet<&NodeId> =
+            self.foca.iter_membership_state().map(|m| m.id().node()).collect();
+        let fresh: Vec<Endpoint> = unknown
+            .into_iter()
+            .filter(|n| !known.contains(n))
+            .take(MAX_INTRODUCTIONS)
+            .map(|n| n.endpoint().clone())
+            .collect();
+        for endpoint in fresh {
+            let _ = self.foca.announce(SwimIdentity::seed(endpoint), &mut self.runtime);
+        }
+        self.drain(now);
     }
 
     /// Sends the members known to be down to one random member.
@@ -409,7 +445,7 @@ impl Membership {
             tagged.push(TAG_SWIM);
             tagged.extend_from_slice(&data);
             self.transmits
-                .push_back(Transmit { to: to.node.endpoint().clone(), data: tagged.into() });
+                .push_back(Transmit { to: to.node().endpoint().clone(), data: tagged.into() });
         }
         while let Some((after, timer)) = self.runtime.to_schedule() {
             self.schedule(now + after, DriverTimer::Swim(timer));
@@ -417,9 +453,9 @@ impl Membership {
         let mut reconcile = false;
         while let Some(n) = self.runtime.to_notify() {
             match n {
-                OwnedNotification::MemberUp(id) => self.member_up(id.node),
-                OwnedNotification::MemberDown(id) if self.members.remove(&id.node) => {
-                    self.events.push_back(MembershipEvent::Down(id.node));
+                OwnedNotification::MemberUp(id) => self.member_up(id.into_node()),
+                OwnedNotification::MemberDown(id) if self.members.remove(id.node()) => {
+                    self.events.push_back(MembershipEvent::Down(id.into_node()));
                 }
                 // Rare (restarts and renewals) and subtle: recompute from foca's state.
                 OwnedNotification::Rename(..) => reconcile = true,
@@ -471,7 +507,7 @@ impl Membership {
         let now: BTreeSet<NodeId> = self
             .foca
             .iter_members()
-            .map(|m| m.id().node.clone())
+            .map(|m| m.id().node().clone())
             .filter(|n| n != &self.me)
             .collect();
         let mut downs: BTreeMap<Endpoint, NodeId> =

@@ -45,11 +45,14 @@ impl Sim {
 
     /// Starts node `i` with generation `generation`, announcing to node 0.
     fn start(&mut self, i: usize, generation: u64) -> NodeId {
+        self.start_seeded(i, generation, vec![endpoint(0)])
+    }
+
+    /// Starts node `i` announcing to `seeds`.
+    fn start_seeded(&mut self, i: usize, generation: u64, seeds: Vec<Endpoint>) -> NodeId {
         let id = NodeId::new(endpoint(i), generation);
         let rng = derive(self.seed, (i as u64) << 32 | generation);
-        let mut m =
-            Membership::new(id.clone(), vec![endpoint(0)], &MembershipConfig::default(), rng)
-                .unwrap();
+        let mut m = Membership::new(id.clone(), seeds, &MembershipConfig::default(), rng).unwrap();
         m.start(self.now);
         self.nodes.insert(endpoint(i), m);
         self.silenced.remove(&endpoint(i));
@@ -124,6 +127,47 @@ fn five_nodes(seed: u64) -> (Sim, Vec<NodeId>) {
     let ids = (0..5).map(|i| sim.start(i, 1)).collect();
     sim.run_for(Duration::from_secs(5));
     (sim, ids)
+}
+
+#[test]
+fn an_introduction_joins_a_node_membership_never_met() {
+    let (mut sim, ids) = five_nodes(3);
+    // Node 7 has no seeds: nothing would ever bring it and the five together.
+    let stranger = sim.start_seeded(7, 1, vec![]);
+    sim.run_for(Duration::from_secs(5));
+    assert!(sim.members_of(7).is_empty());
+    sim.pump();
+    let now = sim.now;
+    let m = sim.nodes.get_mut(&endpoint(1)).unwrap();
+    // Itself, members it knows and generation 0 are not introduced.
+    m.introduce(now, [&ids[1], &ids[2], &NodeId::new(endpoint(9), 0)]);
+    assert!(m.poll_transmit().is_none());
+    m.introduce(now, [&stranger]);
+    sim.pump();
+    sim.run_for(Duration::from_millis(100));
+    assert!(sim.members_of(1).contains(&stranger), "{:?}", sim.trace);
+    assert!(sim.members_of(7).contains(&ids[1]), "{:?}", sim.trace);
+    // From there gossip and the periodic announces do the rest.
+    sim.run_for(Duration::from_secs(15));
+    assert_eq!(sim.members_of(7), ids, "{:?}", sim.trace);
+    for i in 0..5 {
+        assert!(sim.members_of(i).contains(&stranger), "node {i} learnt the stranger");
+    }
+}
+
+#[test]
+fn introductions_are_bounded_per_call() {
+    let mut sim = Sim::new(1);
+    sim.start_seeded(0, 1, vec![]);
+    let strangers: Vec<NodeId> = (10..20).map(|i| NodeId::new(endpoint(i), 1)).collect();
+    let now = sim.now;
+    let m = sim.nodes.get_mut(&endpoint(0)).unwrap();
+    m.introduce(now, &strangers);
+    let mut sent = 0;
+    while m.poll_transmit().is_some() {
+        sent += 1;
+    }
+    assert_eq!(sent, MAX_INTRODUCTIONS);
 }
 
 #[test]

@@ -231,9 +231,21 @@ impl Node {
         self.inner.lock().membership.members().cloned().collect()
     }
 
-    /// A snapshot of this node's directory view.
+    /// How many other nodes this node believes alive.
+    pub fn member_count(&self) -> usize {
+        self.inner.lock().membership.member_count()
+    }
+
+    /// A snapshot of this node's directory view (a copy: with many actors, prefer
+    /// [`Node::with_directory`]).
     pub fn directory(&self) -> Directory {
         self.inner.lock().directory.clone()
+    }
+
+    /// Calls `f` with this node's directory view, without copying it. The node waits for `f`:
+    /// keep it short.
+    pub fn with_directory<R>(&self, f: impl FnOnce(&Directory) -> R) -> R {
+        f(&self.inner.lock().directory)
     }
 
     /// The actors hosted here, sorted.
@@ -362,6 +374,14 @@ impl NodeInner {
         self.links.send(node.endpoint(), Envelope::Partitions { partitions, digest });
     }
 
+    /// Lets membership meet the nodes a peer's directory names (see
+    /// [`Membership::introduce`]).
+    fn introduce<'a>(&self, st: &mut NodeState, nodes: impl IntoIterator<Item = &'a NodeId>) {
+        let now = self.runtime.now();
+        st.membership.introduce(now, nodes);
+        self.flush_membership(st);
+    }
+
     /// Tells the membership loop that timers may have changed.
     pub(crate) fn wake_membership(&self) {
         self.membership_wake.notify_one();
@@ -406,7 +426,11 @@ impl Dispatch for NodeInner {
                 self.wake_membership();
             }
             Envelope::Digest(digest) => {
-                let answer = self.lock().directory.handle_digest(&digest);
+                let answer = {
+                    let mut st = self.lock();
+                    self.introduce(&mut st, digest.versions.keys());
+                    st.directory.handle_digest(&digest)
+                };
                 if !answer.partitions.is_empty() || answer.want.is_some() {
                     let _ = reply.send(Envelope::Partitions {
                         partitions: answer.partitions,
@@ -416,6 +440,11 @@ impl Dispatch for NodeInner {
             }
             Envelope::Partitions { partitions, digest } => {
                 let mut st = self.lock();
+                let owners = partitions.iter().map(|p| &p.owner);
+                self.introduce(
+                    &mut st,
+                    owners.chain(digest.iter().flat_map(|d| d.versions.keys())),
+                );
                 for p in partitions {
                     st.directory.install(p);
                 }
