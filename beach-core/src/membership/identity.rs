@@ -12,7 +12,7 @@ use crate::model::{Endpoint, NodeId};
 /// identity (the counter goes up) while its [`NodeId`] and so its actors stay the same. A
 /// restarted node has a new generation, hence a new [`NodeId`], and wins any conflict with its
 /// old self at the same endpoint.
-#[derive(Debug, Clone, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(from = "IdentityFields")]
 pub struct SwimIdentity {
     node: NodeId,
@@ -28,6 +28,13 @@ pub struct SwimIdentity {
 impl PartialEq for SwimIdentity {
     fn eq(&self, other: &Self) -> bool {
         self.addr == other.addr && self.renewal == other.renewal && self.node == other.node
+    }
+}
+
+impl std::hash::Hash for SwimIdentity {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.node.hash(state);
+        self.renewal.hash(state);
     }
 }
 
