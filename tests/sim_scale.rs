@@ -1,5 +1,7 @@
 //! Scale: many simulated nodes converge quickly. The 1000-node run and the timing survey are
-//! `#[ignore]`d stress tests: `cargo test --release --test sim_scale -- --ignored --nocapture`.
+//! `#[ignore]`d stress tests: `cargo test --release --test sim_scale -- --ignored --nocapture`
+//! (`BEACH_SIM_NODES=300` sizes the stress run; for the survey, a list such as `10,100` and
+//! `BEACH_SIM_SEEDS` the number of seeds).
 
 mod common;
 
@@ -9,27 +11,37 @@ use beach::placement::Strategy;
 use beach_transport_mem::SimBuilder;
 use common::registry;
 
-/// `n` nodes, 10 actors each; returns (virtual time to converge after the last join, virtual
-/// time for a crash to leave every directory).
-fn grow(n: usize, seed: u64, limit: Duration) -> (Duration, Duration) {
+/// What [`grow`] measured, in virtual time.
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    /// From the last of `n` nodes starting to every node knowing every other one.
+    joined: Duration,
+    /// From asking for 10 actors per node (placed round-robin) to every directory holding
+    /// them all.
+    spawned: Duration,
+    /// From one more node starting, with 10 actors of its own, to every directory holding
+    /// them: the convergence after a join.
+    one_more: Duration,
+    /// From a crash to the crashed node's actors leaving every directory.
+    detected: Duration,
+}
+
+/// Grows a cluster of `n` nodes (see [`Scale`]); each phase must converge within `limit`.
+fn grow(n: usize, seed: u64, limit: Duration) -> Scale {
     SimBuilder::new(seed).registry(registry()).run(|mut sim| async move {
-        sim.add_nodes(n).await;
-        let client = sim.client().await;
-        let spec = client
-            .actor("Whoami", ["w"])
-            .unwrap()
-            .strategy(Strategy::Roundrobin, None)
-            .count(10 * n as u32);
-        client.add_actor(spec).await.unwrap();
-        let mut next_report = Duration::ZERO;
         let wall = std::time::Instant::now();
-        let progress = move |s: &beach_transport_mem::SimCluster| {
+        let mut next_report = Duration::ZERO;
+        let mut progress = move |s: &beach_transport_mem::SimCluster| {
             // Progress for the long runs: how many nodes know the whole cluster.
-            if n >= 200 && s.elapsed() >= next_report {
-                let full =
-                    s.running().iter().filter(|&&i| s.live(i).member_count() == n - 1).count();
+            let running = s.running();
+            if running.len() >= 200 && s.elapsed() >= next_report {
+                let full = running
+                    .iter()
+                    .filter(|&&i| s.live(i).member_count() + 1 == running.len())
+                    .count();
                 eprintln!(
-                    "  {n} nodes, virtual {:?}, wall {:?}: {full} know everyone",
+                    "  {} nodes, virtual {:?}, wall {:?}: {full} know everyone",
+                    running.len(),
                     s.elapsed(),
                     wall.elapsed()
                 );
@@ -37,14 +49,49 @@ fn grow(n: usize, seed: u64, limit: Duration) -> (Duration, Duration) {
             }
             s.converged()
         };
-        let converged = sim.run_until(limit, progress).await.unwrap_or_else(|| {
-            panic!("{n} nodes did not converge within {limit:?} (BEACH_SIM_SEED={seed})")
-        });
+        let phase = |what: &str| {
+            format!("{n} nodes: {what} did not converge within {limit:?} (BEACH_SIM_SEED={seed})")
+        };
+        sim.add_nodes(n).await;
+        let joined = sim
+            .run_until(limit, &mut progress)
+            .await
+            .unwrap_or_else(|| panic!("{}", phase("the joins")));
+
+        let client = sim.client().await;
+        let started = sim.elapsed();
+        let spec = client
+            .actor("Whoami", ["w"])
+            .unwrap()
+            .strategy(Strategy::Roundrobin, None)
+            .count(10 * n as u32);
+        client.add_actor(spec).await.unwrap();
+        sim.run_until(limit, &mut progress)
+            .await
+            .unwrap_or_else(|| panic!("{}", phase("the spawn")));
+        let spawned = sim.elapsed() - started;
         for i in [0, n / 2, n - 1] {
-            let dir = sim.live(i).directory();
-            assert_eq!(dir.len(), 10 * n, "node {i}");
-            assert!(dir.partitions().all(|p| p.entries.len() == 10), "node {i}");
+            sim.live(i).with_directory(|dir| {
+                assert_eq!(dir.len(), 10 * n, "node {i}");
+                assert!(dir.partitions().all(|p| p.entries.len() == 10), "node {i}");
+            });
         }
+
+        let started = sim.elapsed();
+        let newcomer = sim.add_node().await;
+        let id = sim.live(newcomer).id().clone();
+        // Its actors are added as soon as the cluster admits it (the client's entry node must
+        // know it first).
+        let spec = client.actor("Whoami", ["w"]).unwrap().on_node(id).count(10);
+        while let Err(e) = client.add_actor(spec.clone()).await {
+            assert!(e.to_string().contains("not a live member"), "{e}");
+            sim.sleep(Duration::from_millis(10)).await;
+        }
+        sim.run_until(limit, &mut progress)
+            .await
+            .unwrap_or_else(|| panic!("{}", phase("one more join")));
+        let one_more = sim.elapsed() - started;
+
         let victim = sim.live(n / 3).id().clone();
         sim.crash(n / 3);
         let detected = sim
@@ -57,44 +104,45 @@ fn grow(n: usize, seed: u64, limit: Duration) -> (Duration, Duration) {
             .unwrap_or_else(|| {
                 panic!("the crash of {victim} was not detected within 30s (BEACH_SIM_SEED={seed})")
             });
-        (converged, detected)
+        Scale { joined, spawned, one_more, detected }
     })
 }
 
 #[test]
 fn hundred_nodes_with_ten_actors_each_converge_within_10s() {
-    let (converged, detected) = grow(100, 1, Duration::from_secs(10));
-    eprintln!(
-        "100 nodes: converged {converged:?} after the last join, crash detected in {detected:?}"
-    );
+    eprintln!("100 nodes: {:?}", grow(100, 1, Duration::from_secs(10)));
 }
 
 #[test]
 #[ignore = "stress: 1000 simulated nodes; run with --release --ignored"]
 fn stress_thousand_nodes_converge() {
     let n = std::env::var("BEACH_SIM_NODES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    let (converged, detected) = grow(n, 1, Duration::from_secs(60));
-    eprintln!(
-        "{n} nodes: converged {converged:?} after the last join, crash detected in {detected:?}"
-    );
+    eprintln!("{n} nodes: {:?}", grow(n, 1, Duration::from_secs(60)));
 }
 
 #[test]
 #[ignore = "survey: convergence and failure detection over 20 seeds; run with --release --ignored --nocapture"]
 fn stress_survey_convergence_and_detection() {
-    for n in [10, 100] {
-        let mut conv = Vec::new();
-        let mut det = Vec::new();
-        for seed in 0..20 {
-            let (c, d) = grow(n, seed, Duration::from_secs(60));
-            conv.push(c);
-            det.push(d);
-        }
-        conv.sort();
-        det.sort();
+    let nodes: Vec<usize> = std::env::var("BEACH_SIM_NODES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_else(|| vec![10, 100]);
+    let seeds: u64 =
+        std::env::var("BEACH_SIM_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    for n in nodes {
+        let runs: Vec<Scale> =
+            (0..seeds).map(|seed| grow(n, seed, Duration::from_secs(60))).collect();
+        let stat = |f: fn(&Scale) -> Duration| {
+            let mut v: Vec<Duration> = runs.iter().map(f).collect();
+            v.sort();
+            format!("median {:?} worst {:?}", v[v.len() / 2], v[v.len() - 1])
+        };
         eprintln!(
-            "{n} nodes over 20 seeds: convergence median {:?} worst {:?}; detection median {:?} worst {:?}",
-            conv[10], conv[19], det[10], det[19]
+            "{n} nodes over {seeds} seeds: joined {}; spawned {}; one more join {}; crash detected {}",
+            stat(|s| s.joined),
+            stat(|s| s.spawned),
+            stat(|s| s.one_more),
+            stat(|s| s.detected)
         );
     }
 }

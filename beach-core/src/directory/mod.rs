@@ -74,6 +74,11 @@ impl Entry {
     }
 }
 
+/// The version a node's own partition starts at, empty. It is above the 0 that stands for "none
+/// held" in a digest, so even an empty partition is newer than nothing and goes to a node that
+/// asks for it: the directories of nodes without actors converge too.
+pub const FIRST_VERSION: u64 = 1;
+
 /// One node's part of the directory: all of its actors, at a version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Partition {
@@ -211,10 +216,11 @@ impl Directory {
     pub fn new(me: NodeId) -> Self {
         let mut newest_generation = BTreeMap::new();
         newest_generation.insert(me.endpoint().clone(), me.generation());
+        let own = Partition { version: FIRST_VERSION, ..Partition::empty(me) };
         Self {
-            own: Partition::empty(me),
+            own,
             pending: Vec::new(),
-            pending_base: 0,
+            pending_base: FIRST_VERSION,
             peers: BTreeMap::new(),
             alive: BTreeSet::new(),
             newest_generation,
@@ -462,7 +468,8 @@ impl Directory {
         if delta.changes.iter().any(|c| change_id(c).node() != &delta.owner) {
             return DeltaOutcome::Ignored;
         }
-        let held = self.peers.get(&delta.owner).map_or(0, |p| p.version);
+        // Not holding a partition is as good as holding its empty first version.
+        let held = self.peers.get(&delta.owner).map_or(FIRST_VERSION, |p| p.version);
         if held >= delta.version {
             return DeltaOutcome::Stale;
         }

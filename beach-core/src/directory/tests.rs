@@ -22,17 +22,18 @@ fn writes_are_owner_only_and_bump_the_version() {
         Err(DirectoryError::NotOwner { id: foreign.clone() })
     );
     let id = node(0).actor_id(1);
+    assert_eq!(d.own().version, FIRST_VERSION);
     d.insert(id.clone(), entry(&["x"])).unwrap();
-    assert_eq!(d.own().version, 1);
+    assert_eq!(d.own().version, 2);
     assert!(d.add_category(&id, Category::new("y").unwrap()).unwrap());
     assert!(!d.add_category(&id, Category::new("y").unwrap()).unwrap());
-    assert_eq!(d.own().version, 2);
+    assert_eq!(d.own().version, 3);
     assert!(d.remove_category(&id, &Category::new("x").unwrap()).unwrap());
     assert_eq!(d.lookup(&realm(), "x"), vec![]);
     assert_eq!(d.lookup(&realm(), "y"), vec![id.clone()]);
     assert!(d.remove(&id).is_some());
     assert!(d.remove(&id).is_none());
-    assert_eq!(d.own().version, 4);
+    assert_eq!(d.own().version, 5);
     assert_eq!(
         d.add_category(&id, Category::new("z").unwrap()),
         Err(DirectoryError::UnknownActor { id })
@@ -69,7 +70,7 @@ fn deltas_apply_only_on_their_base() {
     assert!(a.take_delta().is_none());
     a.remove(&id);
     let d2 = a.take_delta().unwrap();
-    assert_eq!((d2.base, d2.version), (1, 2));
+    assert_eq!((d2.base, d2.version), (2, 3));
 
     assert_eq!(b.apply_delta(&d1), DeltaOutcome::Ignored, "owner not alive yet");
     b.node_up(&node(0));
@@ -430,4 +431,22 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn an_empty_partition_is_sent_to_a_node_that_holds_none() {
+    let mut a = Directory::new(node(0));
+    let mut b = Directory::new(node(1));
+    a.node_up(&node(1));
+    b.node_up(&node(0));
+    // b asks a for its partition ("yours, please"): empty, but newer than none.
+    let answer = a.handle_digest(&b.digest_for(&node(0)));
+    assert_eq!(answer.partitions, vec![a.own().clone()]);
+    assert!(b.install(answer.partitions[0].clone()));
+    assert_eq!(b.digest().versions.get(&node(0)), Some(&FIRST_VERSION));
+    // A first delta applies on top of the empty first version, held or not.
+    let id = node(1).actor_id(1);
+    b.insert(id.clone(), entry(&["x"])).unwrap();
+    assert_eq!(a.apply_delta(&b.take_delta().unwrap()), DeltaOutcome::Applied);
+    assert_eq!(a.lookup(&realm(), "x"), vec![id]);
 }
