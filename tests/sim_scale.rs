@@ -14,7 +14,8 @@ use common::registry;
 /// What [`grow`] measured, in virtual time.
 #[derive(Debug, Clone, Copy)]
 struct Scale {
-    /// From the last of `n` nodes starting to every node knowing every other one.
+    /// From `n` nodes starting (all at the same virtual instant, each announcing itself to the
+    /// first three) to every node knowing every other one and every directory being the same.
     joined: Duration,
     /// From asking for 10 actors per node (placed round-robin) to every directory holding
     /// them all.
