@@ -94,6 +94,28 @@ fn check_name(what: &'static str, value: &str, reserved: &[char]) -> Result<(), 
     Ok(())
 }
 
+/// Deserializes a `T` from a string by parsing it where the decoder holds it (borrowed from the
+/// input, or its scratch space): no `String` in between.
+struct Parsed<T>(std::marker::PhantomData<T>);
+
+impl<T> Parsed<T> {
+    fn new() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<T: FromStr<Err = ModelError>> serde::de::Visitor<'_> for Parsed<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+        v.parse().map_err(E::custom)
+    }
+}
+
 /// Declares a validated, cheaply clonable string newtype with the common impls.
 macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident, $what:literal, $reserved:expr) => {
@@ -154,8 +176,7 @@ macro_rules! name_type {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                Self::new(&*s).map_err(serde::de::Error::custom)
+                d.deserialize_str(Parsed::<Self>::new())
             }
         }
     };
@@ -349,8 +370,7 @@ macro_rules! serde_via_string {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
+                d.deserialize_str(Parsed::<Self>::new())
             }
         }
     };

@@ -7,17 +7,38 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::WireError;
 use super::envelope::{Envelope, RemoteError, Reply, Request};
-use crate::model::{ActorId, Realm};
+use crate::model::{ActorId, Endpoint, NodeId, Realm};
 use crate::value::Payload;
 
 /// [`Request`]'s fields, in wire order.
-type RequestFields = (u64, ActorId, Realm, String, Payload, u64, Option<String>, u32);
+type RequestFields = (u64, Target, Realm, String, Payload, u64, Option<String>, u32);
+
+/// The actor a request is for, as `[endpoint, generation, seq]`: the parts of an [`ActorId`]
+/// without its printed form, which costs formatting to send and parsing to receive.
+struct Target(ActorId);
+
+/// A [`Target`] to send, borrowed.
+struct TargetRef<'a>(&'a ActorId);
+
+impl Serialize for TargetRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let node = self.0.node();
+        (node.endpoint(), node.generation(), self.0.seq()).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (endpoint, generation, seq) = <(Endpoint, u64, u64)>::deserialize(d)?;
+        Ok(Target(NodeId::new(endpoint, generation).actor_id(seq)))
+    }
+}
 
 impl Serialize for Request {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         (
             self.id,
-            &self.to,
+            TargetRef(&self.to),
             &self.realm,
             self.kind.as_str(),
             &self.data,
@@ -31,7 +52,7 @@ impl Serialize for Request {
 
 impl<'de> Deserialize<'de> for Request {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (id, to, realm, kind, data, timeout_ms, ident, attempt) =
+        let (id, Target(to), realm, kind, data, timeout_ms, ident, attempt) =
             RequestFields::deserialize(d)?;
         Ok(Request { id, to, realm, kind, data, timeout_ms, ident, attempt })
     }

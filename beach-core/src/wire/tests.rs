@@ -211,6 +211,27 @@ fn hostile_request_path_bodies_are_errors() {
     let mut with_tail = frame[LENGTH_PREFIX..].to_vec();
     with_tail.extend_from_slice(&[0, 0]);
     assert_eq!(decode_body(&with_tail), Err(WireError::TrailingBytes(2)));
+    // The target travels as [endpoint, generation, seq] and is validated like a printed id.
+    let bad_target = BTreeMap::from([(
+        "Request",
+        (
+            1u64,
+            ("bad\u{1}endpoint", 1u64, 2u64),
+            "global",
+            "ping",
+            Bytes::new(),
+            5u64,
+            None::<String>,
+            0u32,
+        ),
+    )]);
+    let mut body = Vec::new();
+    ciborium::into_writer(&bad_target, &mut body).unwrap();
+    assert!(
+        matches!(decode_body(&body), Err(WireError::Malformed(m)) if m.contains("control")),
+        "{:?}",
+        decode_body(&body)
+    );
     for tag in ["Request", "OneWay", "Reply"] {
         let mut head = vec![0xa1, 0x60 + tag.len() as u8];
         head.extend_from_slice(tag.as_bytes());
