@@ -147,8 +147,8 @@ pub enum Command {
     /// isolated Pong, show requests and the directory, then stop everything cleanly.
     Demo(crate::demo::DemoArgs),
     /// Measure request latency and throughput over TCP beside a raw tokio echo baseline
-    /// (against a node process started here, or the cluster of --config), and on one node in
-    /// this process.
+    /// (against a node process started here, or the cluster of --config or --seed), and on one
+    /// node in this process.
     Bench(crate::bench::BenchArgs),
     /// Run a node (what `beach-node` does); the demo starts its nodes this way.
     #[command(hide = true)]

@@ -9,20 +9,15 @@
 //!   network: actor-to-actor requests on one node, spawn rate, and idle memory per actor;
 //! - `--target both`: raw-tcp and tcp, with the ratios; `--target all` (the default): all three.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use beach_core::client::{Beach, ClientOptions};
-use beach_core::config::ClusterConfig;
-use beach_core::model::{Endpoint, Realm};
-use beach_core::runtime::TokioRuntime;
 use beach_core::value::Payload;
-use beach_transport_tcp::TcpTransport;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::args::Global;
 use crate::bench_measure::{Measured, Plan, Workloads, measure};
 use crate::commands::{Failure, Output};
 use crate::local_cluster::{connect, start_nodes};
@@ -116,8 +111,9 @@ pub fn runtime(args: &BenchArgs) -> std::io::Result<tokio::runtime::Runtime> {
     }
 }
 
-/// Runs the benchmark as `args` say (with `config`, an existing cluster for `--target tcp`).
-pub async fn run(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Output, Failure> {
+/// Runs the benchmark as `args` say; `--target tcp` measures the cluster `global` names, if it
+/// names one (`--config` or `--seed`).
+pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
     let mut results: Vec<(String, Figures)> = Vec::new();
     let add = |results: &mut Vec<(String, Figures)>, name: &str, w: &Workloads| {
         results.push((name.to_owned(), figures(&w.requests)));
@@ -134,7 +130,7 @@ pub async fn run(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Out
         results.push(("raw-tcp".to_owned(), raw));
     }
     if matches!(args.target, Target::Tcp | Target::Both | Target::All) {
-        add(&mut results, "tcp", &beach_tcp(args, config).await?);
+        add(&mut results, "tcp", &beach_tcp(args, global).await?);
     }
     let baseline = results.iter().find(|(n, _)| n == "raw-tcp").map(|(_, f)| *f);
     // Only one request at a time over TCP compares with the raw echo.
@@ -305,44 +301,30 @@ async fn raw_tcp(args: &BenchArgs) -> std::io::Result<Figures> {
 }
 
 /// Requests to an Echo actor over TCP: on a node process started here (`beach node`), or on
-/// the cluster of `config`.
-async fn beach_tcp(args: &BenchArgs, config: Option<&ClusterConfig>) -> Result<Workloads, Failure> {
+/// the cluster the global options name (`--config` or `--seed`, with its secret, admin token
+/// and `--realm`).
+async fn beach_tcp(args: &BenchArgs, global: &Global) -> Result<Workloads, Failure> {
     // The node process and its folder (config and log) live until the measurement is done.
     let mut started = None;
-    let client = match config {
-        Some(c) => {
-            let seeds = c.seed_nodes.iter().filter_map(|s| Endpoint::new(s.to_string()).ok());
-            let mut options = ClientOptions::from_config(c, seeds.collect());
-            options.secret = c
-                .read_secret()
-                .map_err(|e| Failure::usage(e.to_string()))?
-                .map(beach_core::auth::Secret::new);
-            options.name = "bench".to_owned();
-            Beach::connect(
-                options,
-                Realm::global(),
-                Arc::new(TcpTransport::default()),
-                Arc::new(TokioRuntime),
-            )
-            .await?
-        }
-        None => {
-            let dir = std::env::temp_dir().join(format!("beach-bench-{}", std::process::id()));
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
-            let (config, _, nodes) = start_nodes(1, &dir, "bench", "").map_err(Failure::usage)?;
-            let client = connect(&config, &nodes, "bench").await.map_err(Failure::usage)?;
-            started = Some((dir, nodes));
-            client
-        }
+    let client = if global.config.is_some() || !global.seeds.is_empty() {
+        crate::commands::connect(global).await?
+    } else {
+        let dir = std::env::temp_dir().join(format!("beach-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
+        let (config, _, nodes) = start_nodes(1, &dir, "bench", "").map_err(Failure::usage)?;
+        let client = connect(&config, &nodes, "bench").await.map_err(Failure::usage)?;
+        started = Some((dir, nodes));
+        client
     };
+    let timeout = global.timeout.unwrap_or(Duration::from_secs(10));
     let category = format!("bench/echo/{}", std::process::id());
     let fan_category = format!("bench/fan/{}", std::process::id());
     let spec = |c: &str| client.actor("Echo", [c]).map_err(|e| Failure::usage(e.to_string()));
     let mut ids = client.add_actor(spec(&category)?).await?;
     ids.extend(client.add_actor(spec(&fan_category)?.count(args.fanout)).await?);
-    let handle = client.handle(&category).timeout(Duration::from_secs(10));
-    let fan = client.handle(&fan_category).timeout(Duration::from_secs(10));
+    let handle = client.handle(&category).timeout(timeout);
+    let fan = client.handle(&fan_category).timeout(timeout);
     let data = Payload::encode(&serde_bytes_of(args.payload))
         .map_err(|e| Failure::usage(e.to_string()))?;
     let result = measure("tcp", &handle, &fan, &data, args.plan())

@@ -45,19 +45,12 @@ fn main() -> ExitCode {
     ExitCode::from(report(result, json))
 }
 
-/// `beach bench`: against a node started here, or the cluster of `--config` when given.
+/// `beach bench`: against a node process started here, or the cluster the global options name.
 fn bench(
     args: &beach_cli::bench::BenchArgs,
     global: &beach_cli::args::Global,
 ) -> Result<commands::Output, Failure> {
-    let config = match &global.config {
-        Some(path) => Some(
-            beach_core::config::ClusterConfig::from_file(path)
-                .map_err(|e| Failure::usage(e.to_string()))?,
-        ),
-        None => None,
-    };
     let rt = beach_cli::bench::runtime(args)
         .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(beach_cli::bench::run(args, config.as_ref()))
+    rt.block_on(beach_cli::bench::run(args, global))
 }

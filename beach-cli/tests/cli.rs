@@ -378,3 +378,39 @@ fn bench_measures_both_targets_and_reports_ratios() {
         "too few requests is a usage error"
     );
 }
+
+#[test]
+fn bench_measures_a_running_cluster_and_cleans_up() {
+    let node = start_node("bench");
+    let c = &node.config;
+    let (code, v, err) =
+        json(c, &["bench", "--target", "tcp", "--requests", "200", "--fanout", "2"]);
+    assert_eq!(code, 0, "{err}");
+    let targets: Vec<&str> =
+        v["results"].as_array().unwrap().iter().map(|r| r["target"].as_str().unwrap()).collect();
+    assert_eq!(targets, ["tcp", "tcp fan-out x2"]);
+    // Its Echo actors were spawned with the configuration's admin token, and stopped after.
+    let (code, v, _) = json(c, &["dir", "bench/"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["categories"].as_object().map_or(0, |m| m.len()), 0, "{v}");
+    // Without the token (the same cluster, reached by --seed), spawning is refused and the
+    // bench says why.
+    let yaml = std::fs::read_to_string(c).unwrap();
+    let tokenless = node.dir.join("tokenless.yaml");
+    std::fs::write(&tokenless, yaml.replace("admin_token: tok\n", "")).unwrap();
+    let seed = yaml.split('"').nth(1).unwrap().to_owned();
+    let out = beach(&[
+        "-c",
+        tokenless.to_str().unwrap(),
+        "--seed",
+        &seed,
+        "bench",
+        "--target",
+        "tcp",
+        "--requests",
+        "200",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("unprivileged"), "{stderr}");
+}
