@@ -4,9 +4,10 @@
 //! - `--target raw-tcp`: a minimal tokio echo over loopback (length-prefixed payloads) between
 //!   this process and a child, the floor every TCP figure is compared with;
 //! - `--target tcp`: a node process started on loopback (or an existing cluster with
-//!   `--config`), an `Echo` actor, and a client in this process asking it over TCP;
+//!   `--config` or `--seed`), Echo actors, and a client in this process asking them over TCP;
 //! - `--target local`: a node, its actors and a client in this process on the in-memory
-//!   network: actor-to-actor requests on one node, spawn rate, and idle memory per actor;
+//!   network: actor-to-actor requests and fan-out on one node, spawn rate, and idle memory
+//!   per actor;
 //! - `--target both`: raw-tcp and tcp, with the ratios; `--target all` (the default): all three.
 
 use std::time::{Duration, Instant};
