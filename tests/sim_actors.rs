@@ -537,3 +537,22 @@ fn cluster_views_list_nodes_health_and_load() {
         assert_eq!((load[0].received, load[0].in_flight), (10, 0));
     });
 }
+
+#[test]
+fn deep_chains_of_local_requests_and_self_messages_do_not_exhaust_the_stack() {
+    three_nodes(23, ClusterConfig::default(), |sim, client| async move {
+        // One Countdown actor: every request it makes goes to itself, on its own node.
+        let spec = client.actor("Countdown", ["countdown"]).unwrap();
+        client.add_actor(spec).await.unwrap();
+        let handle = client.handle("countdown").timeout(Duration::from_secs(60));
+        let depth: u64 = handle.ask("down", &3_000u64).await.unwrap();
+        assert_eq!(depth, 3_000);
+        // A message loop of one-way messages to itself: each is a new message, not a call
+        // nested in the one that sent it.
+        handle.shoot("shoot", &3_000u64).unwrap();
+        sim.sleep(Duration::from_secs(1)).await;
+        let load = client.load_info().await.unwrap();
+        let received: u64 = load.iter().map(|l| l.received).sum();
+        assert!(received >= 3_000 + 3_001, "{received}");
+    });
+}

@@ -176,6 +176,36 @@ impl Actor for Worker {
     }
 }
 
+/// `down` with n asks its own category `down` with n - 1 and answers 1 + that, down to 0: a
+/// chain of requests nested n deep, each answered at once.
+pub struct Countdown;
+
+#[async_trait]
+impl Actor for Countdown {
+    async fn init(_ctx: &Context) -> Result<Self, InitError> {
+        Ok(Countdown)
+    }
+    async fn handle(&self, ctx: &Context, request: Request) -> Response {
+        let n: u64 = match request.data() {
+            Ok(n) => n,
+            Err(e) => return Response::error(e.to_string()),
+        };
+        if n == 0 {
+            return Response::ok(&0u64);
+        }
+        if request.kind() == "shoot" {
+            // One-way to itself: a loop of messages, never a nested call.
+            let _ = ctx.handle("countdown").shoot("shoot", &(n - 1));
+            return Response::ok(&n);
+        }
+        let handle = ctx.handle("countdown").timeout(Duration::from_secs(60));
+        match handle.ask::<_, u64>("down", &(n - 1)).await {
+            Ok(below) => Response::ok(&(below + 1)),
+            Err(e) => Response::error(e.message()),
+        }
+    }
+}
+
 /// The built-in actors plus the test actors above.
 pub fn registry() -> Registry {
     builtin_registry()
@@ -189,6 +219,7 @@ pub fn registry() -> Registry {
         .with::<Secretive>("Secretive")
         .with::<Relay>("Relay")
         .with::<Worker>("Worker")
+        .with::<Countdown>("Countdown")
 }
 
 /// Waits until every running node knows the others and holds the same directory.

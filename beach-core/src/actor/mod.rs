@@ -102,11 +102,14 @@ pub trait Actor: Send + Sync + 'static {
     /// Serves one request. Runs concurrently with other calls; a panic becomes an
     /// `exception` reply and the actor keeps serving.
     ///
-    /// The node starts a handler where the request arrives (the caller's task for a caller on
+    /// The node starts a handler where a request arrives (the caller's task for a caller on
     /// the same node, the connection's reader otherwise) and moves it to a task of its own at
     /// its first `.await` that waits: a handler that never waits is answered with no task or
     /// timer at all. So keep long computations behind an `.await` (for instance
-    /// `tokio::task::spawn_blocking`), as in any async code.
+    /// `tokio::task::spawn_blocking`), as in any async code. One-way messages (`shoot`,
+    /// `broadcast`) always run in a task of their own, and handlers started inside one another
+    /// (an actor asking actors of its own node, which ask others...) move to tasks past a few
+    /// levels, so a long chain costs tasks, not stack.
     async fn handle(&self, ctx: &Context, request: Request) -> Response;
 
     /// Called when the actor is asked to stop, before in-flight requests are waited for

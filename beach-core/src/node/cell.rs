@@ -161,7 +161,49 @@ pub(crate) struct Running {
     attempt: u32,
 }
 
+/// How many handlers may be polled inside one another on a thread: a handler polled in place
+/// that asks an actor on its own node polls that one in place too, and so on. Past this depth
+/// handlers start in tasks of their own, so a deep (or endless) chain of requests costs tasks,
+/// never the thread's stack.
+const MAX_NESTED_POLLS: u32 = 8;
+
+thread_local! {
+    /// The handlers being polled in place on this thread, one inside the other.
+    static NESTED_POLLS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one handler polled in place for as long as it lives.
+struct NestedPoll;
+
+impl NestedPoll {
+    fn enter() -> Option<NestedPoll> {
+        NESTED_POLLS.with(|n| {
+            (n.get() < MAX_NESTED_POLLS).then(|| {
+                n.set(n.get() + 1);
+                NestedPoll
+            })
+        })
+    }
+}
+
+impl Drop for NestedPoll {
+    fn drop(&mut self) {
+        NESTED_POLLS.with(|n| n.set(n.get() - 1));
+    }
+}
+
 impl Running {
+    /// Polls the handler once on this thread (unless too many are already nested here):
+    /// [`Served::Done`] if it finished.
+    fn poll_here(mut self) -> Served {
+        let Some(_nested) = NestedPoll::enter() else { return Served::Running(self) };
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match self.job.as_mut().poll(&mut cx) {
+            Poll::Ready(outcome) => Served::Done(outcome),
+            Poll::Pending => Served::Running(self),
+        }
+    }
+
     /// Lets the handler run to its end as one of the actor's tasks (stopping the actor aborts
     /// it), then answers `reply`.
     pub(crate) fn finish(self, reply: ReplyTo) {
@@ -175,10 +217,18 @@ impl Running {
 }
 
 impl NodeInner {
-    /// Serves one request to a hosted actor, answering `reply`.
+    /// Serves one request to a hosted actor, answering `reply`: started here when it expects a
+    /// reply (see [`NodeInner::start_serving`]), always in a task of its own when it is a
+    /// one-way message (its sender goes on at once, and an actor that messages itself makes a
+    /// loop of messages, not a recursion).
     pub(crate) fn serve(&self, req: wire::Request, reply: ReplyTo) {
         let (id, attempt) = (req.id, req.attempt);
-        match self.start_serving(req) {
+        let served = match (&reply, self.admit(req)) {
+            (_, Err(refusal)) => Served::Done(Some(refusal)),
+            (ReplyTo::Nobody, Ok(running)) => Served::Running(running),
+            (_, Ok(running)) => running.poll_here(),
+        };
+        match served {
             Served::Done(Some(result)) => reply.send(id, attempt, result),
             Served::Done(None) => {}
             Served::Running(running) => running.finish(reply),
@@ -192,16 +242,25 @@ impl NodeInner {
     /// where it stopped (the first poll's waker is a no-op, the task's first poll registers
     /// its own).
     pub(crate) fn start_serving(&self, req: wire::Request) -> Served {
+        match self.admit(req) {
+            Ok(running) => running.poll_here(),
+            Err(refusal) => Served::Done(Some(refusal)),
+        }
+    }
+
+    /// The checks before a request runs: the actor is here and serving, trusts the caller's
+    /// ident, and has room. `Err` is the answer to send at once.
+    fn admit(&self, req: wire::Request) -> Result<Running, Result<Payload, RemoteError>> {
         let cell = self.lock().actors.get(&req.to).cloned();
         let Some(cell) = cell.filter(|c| c.realm == req.realm && !c.ctx.is_stopped()) else {
-            return Served::Done(Some(error(codes::WRONG_DEST)));
+            return Err(error(codes::WRONG_DEST));
         };
         cell.stats.received();
         if !cell.spec.trusted.is_empty()
             && !req.ident.as_ref().is_some_and(|i| cell.spec.trusted.contains(i))
         {
             cell.stats.error(codes::UNAUTHORIZED);
-            return Served::Done(Some(error(codes::UNAUTHORIZED)));
+            return Err(error(codes::UNAUTHORIZED));
         }
         // With a concurrency limit of n, n requests run and `actor_queue_limit` more wait; past
         // that the answer is `queue full` at once. Counted here, synchronously, so a burst
@@ -211,19 +270,14 @@ impl NodeInner {
             if cell.admitted.fetch_add(1, Ordering::AcqRel) >= capacity {
                 cell.admitted.fetch_sub(1, Ordering::AcqRel);
                 cell.stats.queue_full();
-                return Served::Done(Some(error(codes::QUEUE_FULL)));
+                return Err(error(codes::QUEUE_FULL));
             }
         } else {
             cell.admitted.fetch_add(1, Ordering::AcqRel);
         }
         let (id, attempt) = (req.id, req.attempt);
         let job = Box::pin(run_handler(cell.clone(), self.runtime.clone(), req));
-        let mut running = Running { cell, job, id, attempt };
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match running.job.as_mut().poll(&mut cx) {
-            Poll::Ready(outcome) => Served::Done(outcome),
-            Poll::Pending => Served::Running(running),
-        }
+        Ok(Running { cell, job, id, attempt })
     }
 
     /// Spawns `spec.count` actors here. Returns after every `init` succeeded; if one fails,
