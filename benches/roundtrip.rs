@@ -34,17 +34,7 @@ const PAYLOAD: usize = 32;
 async fn echo_handle(listen: &str, transport: impl Fn(&str) -> Arc<dyn Transport>) -> Handle {
     let rt: Arc<dyn Runtime> = Arc::new(TokioRuntime);
     let config = ClusterConfig::default();
-    let options = NodeOptions {
-        config: config.clone(),
-        listen: Endpoint::new(listen).unwrap(),
-        advertise: None,
-        seeds: vec![],
-        generation: 1,
-        rng_seed: 1,
-        secret: None,
-        observer: None,
-        isolation: None,
-    };
+    let options = NodeOptions::new(config.clone(), Endpoint::new(listen).unwrap());
     let registry = beach_node::actors::builtin_registry();
     let node = Node::start(options, registry, transport(listen), rt.clone()).await.unwrap();
     let seed = node.id().endpoint().clone();

@@ -44,15 +44,9 @@ fn a_small_cluster_runs_on_smol() {
         let mut nodes = Vec::new();
         for (i, ep) in endpoints.iter().enumerate() {
             let options = NodeOptions {
-                config: config.clone(),
-                listen: ep.clone(),
-                advertise: None,
                 seeds: endpoints.clone(),
-                generation: 1,
                 rng_seed: i as u64,
-                secret: None,
-                observer: None,
-                isolation: None,
+                ..NodeOptions::new(config.clone(), ep.clone())
             };
             let node =
                 Node::start(options, common::registry(), net.transport(ep.as_str()), rt.clone())

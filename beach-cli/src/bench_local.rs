@@ -84,17 +84,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<LocalFigures, Failure> {
     net.set_default_link(LinkConfig { latency: Duration::ZERO, ..LinkConfig::default() });
     let endpoint = Endpoint::new("local:1").expect("valid");
     let config = ClusterConfig { actor_queue_limit: 1_000_000, ..ClusterConfig::default() };
-    let options = NodeOptions {
-        config: config.clone(),
-        listen: endpoint.clone(),
-        advertise: None,
-        seeds: vec![],
-        generation: 1,
-        rng_seed: 1,
-        secret: None,
-        observer: None,
-        isolation: None,
-    };
+    let options = NodeOptions::new(config.clone(), endpoint.clone());
     let registry = beach_node::actors::builtin_registry().with::<Driver>("BenchDriver");
     let node = Node::start(options, registry, net.transport(endpoint.as_str()), rt.clone())
         .await

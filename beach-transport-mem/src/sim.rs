@@ -243,15 +243,12 @@ impl SimCluster {
             trace.lock().expect("trace lock").push(format!("{at:>8} {node} {line}"));
         }));
         let options = NodeOptions {
-            config: self.config.clone(),
-            listen: n.endpoint.clone(),
-            advertise: None,
             seeds: self.seeds(),
             generation: n.generation,
             rng_seed: mix(self.seed, i as u64, n.generation),
             secret: n.secret.clone(),
             observer: Some(observer),
-            isolation: None,
+            ..NodeOptions::new(self.config.clone(), n.endpoint.clone())
         };
         let transport = self.net.transport(n.endpoint.as_str());
         Node::start(options, self.registry.clone(), transport, self.runtime.clone())

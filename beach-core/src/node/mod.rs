@@ -62,6 +62,39 @@ pub struct NodeOptions {
     pub isolation: Option<Arc<dyn Isolation>>,
 }
 
+impl NodeOptions {
+    /// Options for a node listening at `listen`, alone until something dials it: no seeds,
+    /// generation 1, random seed 1, no secret, observer or isolation. Set the other fields
+    /// with struct update syntax.
+    ///
+    /// ```
+    /// use beach_core::config::ClusterConfig;
+    /// use beach_core::model::Endpoint;
+    /// use beach_core::node::NodeOptions;
+    ///
+    /// let seed = Endpoint::new("10.0.0.1:4999").unwrap();
+    /// let options = NodeOptions {
+    ///     seeds: vec![seed],
+    ///     rng_seed: 7,
+    ///     ..NodeOptions::new(ClusterConfig::default(), Endpoint::new("10.0.0.2:4999").unwrap())
+    /// };
+    /// assert_eq!(options.generation, 1);
+    /// ```
+    pub fn new(config: ClusterConfig, listen: Endpoint) -> Self {
+        NodeOptions {
+            config,
+            listen,
+            advertise: None,
+            seeds: Vec::new(),
+            generation: 1,
+            rng_seed: 1,
+            secret: None,
+            observer: None,
+            isolation: None,
+        }
+    }
+}
+
 /// What an [`Observer`] calls: the node and one line about what happened.
 pub type ObserverFn = dyn Fn(&NodeId, String) + Send + Sync;
 
