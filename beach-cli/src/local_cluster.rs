@@ -91,7 +91,7 @@ pub(crate) async fn connect(
         let attempt = Beach::connect(
             options,
             Realm::global(),
-            Arc::new(TcpTransport::default()),
+            Arc::new(TcpTransport::new(config.max_frame_size)),
             Arc::new(TokioRuntime),
         )
         .await;

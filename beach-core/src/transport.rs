@@ -75,12 +75,24 @@ pub trait Listener: Send + fmt::Debug {
     fn local_endpoint(&self) -> Endpoint;
 }
 
+/// An envelope of a batch that a transport did not send because it cannot carry it (larger
+/// than its frame limit); the rest of the batch was sent and the connection is intact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// Its position in the batch.
+    pub index: usize,
+    /// Why.
+    pub error: WireError,
+}
+
 /// Sends envelopes on a connection.
 #[async_trait]
 pub trait FrameSink: Send {
     /// Sends a batch of envelopes in order; a transport writes them with as few system calls
-    /// as it can.
-    async fn send(&mut self, batch: &[Envelope]) -> Result<(), TransportError>;
+    /// as it can. An envelope it cannot carry is left out and returned, so that the engine
+    /// fails that one message alone (a request too large for a frame must not cost the
+    /// connection, and every other call on it).
+    async fn send(&mut self, batch: &[Envelope]) -> Result<Vec<Refused>, TransportError>;
 }
 
 /// Receives envelopes from a connection.

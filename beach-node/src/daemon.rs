@@ -80,13 +80,8 @@ pub async fn start(
     let secret_bytes = config.read_secret()?;
     let secret = secret_bytes.map(Secret::new);
     let isolation = Arc::new(
-        ProcessIsolation::new(
-            &config.cluster_name,
-            secret_bytes,
-            config.request_timeout_default,
-            config.sync_interval,
-        )
-        .map_err(|e| DaemonError::Isolation(e.to_string()))?,
+        ProcessIsolation::new(&config, secret_bytes)
+            .map_err(|e| DaemonError::Isolation(e.to_string()))?,
     );
     let random =
         |what: &str| getrandom::u64().map_err(|e| DaemonError::Random(format!("{what}: {e}")));

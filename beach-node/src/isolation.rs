@@ -28,11 +28,12 @@ use beach_core::actor::{
 };
 use beach_core::auth::Secret;
 use beach_core::client::{Beach, ClientOptions};
+use beach_core::config::ClusterConfig;
 use beach_core::model::{ActorId, Endpoint};
 use beach_core::runtime::TokioRuntime;
 use beach_core::value::Payload;
 use beach_core::wire::{
-    self, AdminAnswer, AdminReply, Envelope, FrameCodec, RemoteError, SpawnSpec, codes,
+    self, AdminAnswer, AdminReply, Envelope, FrameCodec, RemoteError, SpawnSpec, WireError, codes,
 };
 use beach_transport_tcp::TcpTransport;
 use bytes::BytesMut;
@@ -59,6 +60,7 @@ struct Setup {
     secret: Option<Vec<u8>>,
     request_timeout_ms: u64,
     sync_interval_ms: u64,
+    max_frame_size: usize,
 }
 
 /// Runs isolated actors in child processes of this executable.
@@ -71,17 +73,14 @@ pub struct ProcessIsolation {
     secret: Option<[u8; 32]>,
     request_timeout: Duration,
     sync_interval: Duration,
+    max_frame_size: usize,
 }
 
 impl ProcessIsolation {
-    /// Isolation for a node of `cluster` (with its secret), running children of the current
-    /// executable and keeping their sockets in a private temporary folder.
-    pub fn new(
-        cluster: &str,
-        secret: Option<[u8; 32]>,
-        request_timeout: Duration,
-        sync_interval: Duration,
-    ) -> std::io::Result<Self> {
+    /// Isolation for a node of the cluster `config` describes (with its secret), running
+    /// children of the current executable and keeping their sockets in a private temporary
+    /// folder. Children use the cluster's name, timings and frame limit.
+    pub fn new(config: &ClusterConfig, secret: Option<[u8; 32]>) -> std::io::Result<Self> {
         let exe = std::env::current_exe()?;
         let dir = std::env::temp_dir().join(format!("beach-actors-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
@@ -89,10 +88,11 @@ impl ProcessIsolation {
             exe,
             dir,
             node: Mutex::new(None),
-            cluster: cluster.to_owned(),
+            cluster: config.cluster_name.clone(),
             secret,
-            request_timeout,
-            sync_interval,
+            request_timeout: config.request_timeout_default,
+            sync_interval: config.sync_interval,
+            max_frame_size: config.max_frame_size,
         })
     }
 
@@ -151,6 +151,7 @@ impl Isolation for ProcessIsolation {
             secret: self.secret.map(|s| s.to_vec()),
             request_timeout_ms: self.request_timeout.as_millis() as u64,
             sync_interval_ms: self.sync_interval.as_millis() as u64,
+            max_frame_size: self.max_frame_size,
         };
         let mut frame = Vec::new();
         ciborium::into_writer(&setup, &mut frame).map_err(|e| init_error("setup", e))?;
@@ -158,7 +159,7 @@ impl Isolation for ProcessIsolation {
             .await
             .map_err(|e| init_error("setup", e))?;
         w.write_all(&frame).await.map_err(|e| init_error("setup", e))?;
-        let codec = FrameCodec::default();
+        let codec = FrameCodec::new(self.max_frame_size);
         let mut buf = BytesMut::new();
         match read_envelope(&mut r, &codec, &mut buf).await {
             Some(Envelope::AdminReply(AdminReply { result: Ok(_), .. })) => {}
@@ -193,9 +194,22 @@ async fn read_envelope(
     }
 }
 
-async fn write_envelope(w: &mut OwnedWriteHalf, codec: &FrameCodec, envelope: &Envelope) -> bool {
+/// Why [`write_envelope`] wrote nothing.
+enum NotWritten {
+    /// The envelope does not fit in a frame; the socket is fine.
+    TooLarge(WireError),
+    /// The socket is closed or broken.
+    Broken,
+}
+
+async fn write_envelope(
+    w: &mut OwnedWriteHalf,
+    codec: &FrameCodec,
+    envelope: &Envelope,
+) -> Result<(), NotWritten> {
     let mut out = BytesMut::new();
-    codec.encode(envelope, &mut out).is_ok() && w.write_all(&out).await.is_ok()
+    codec.encode(envelope, &mut out).map_err(NotWritten::TooLarge)?;
+    w.write_all(&out).await.map_err(|_| NotWritten::Broken)
 }
 
 type Pending = Arc<Mutex<BTreeMap<u64, oneshot::Sender<Result<Payload, RemoteError>>>>>;
@@ -219,10 +233,20 @@ impl Proxy {
     ) -> Arc<Self> {
         let (out, mut rx) = mpsc::unbounded_channel::<Envelope>();
         let pending: Pending = Arc::default();
+        let writer_pending = pending.clone();
         tokio::spawn(async move {
             while let Some(env) = rx.recv().await {
-                if !write_envelope(&mut w, &codec, &env).await {
-                    break;
+                match write_envelope(&mut w, &codec, &env).await {
+                    Ok(()) => {}
+                    // Too large to forward: that caller's answer, at once.
+                    Err(NotWritten::TooLarge(e)) => {
+                        let Envelope::Request(req) = &env else { continue };
+                        let waiting = writer_pending.lock().expect("proxy lock").remove(&req.id);
+                        if let Some(tx) = waiting {
+                            let _ = tx.send(Err(RemoteError::too_large("request", &e)));
+                        }
+                    }
+                    Err(NotWritten::Broken) => break,
                 }
             }
         });
@@ -335,7 +359,7 @@ async fn host(path: PathBuf, registry: Registry) -> u8 {
         return 1;
     }
     let Ok(setup) = ciborium::from_reader::<Setup, _>(&frame[..]) else { return 1 };
-    let codec = FrameCodec::default();
+    let codec = FrameCodec::new(setup.max_frame_size);
     let answer =
         |result: Result<AdminAnswer, String>| Envelope::AdminReply(AdminReply { id: 0, result });
 
@@ -351,14 +375,14 @@ async fn host(path: PathBuf, registry: Registry) -> u8 {
     let client = match Beach::connect(
         options,
         setup.spec.realm.clone(),
-        Arc::new(TcpTransport::default()),
+        Arc::new(TcpTransport::new(setup.max_frame_size)),
         Arc::new(TokioRuntime),
     )
     .await
     {
         Ok(c) => c,
         Err(e) => {
-            write_envelope(
+            let _ = write_envelope(
                 &mut w,
                 &codec,
                 &answer(Err(format!("isolated actor cannot reach its node: {e}"))),
@@ -371,18 +395,26 @@ async fn host(path: PathBuf, registry: Registry) -> u8 {
     let actor = match registry.init(setup.spec.actor_type.as_str(), ctx.clone()).await {
         Ok(a) => a,
         Err(e) => {
-            write_envelope(&mut w, &codec, &answer(Err(e.0))).await;
+            let _ = write_envelope(&mut w, &codec, &answer(Err(e.0))).await;
             return 1;
         }
     };
-    if !write_envelope(&mut w, &codec, &answer(Ok(AdminAnswer::Done))).await {
+    if write_envelope(&mut w, &codec, &answer(Ok(AdminAnswer::Done))).await.is_err() {
         return 1;
     }
     let (out, mut rx) = mpsc::unbounded_channel::<Envelope>();
+    let resend = out.clone();
     tokio::spawn(async move {
         while let Some(env) = rx.recv().await {
-            if !write_envelope(&mut w, &codec, &env).await {
-                break;
+            match write_envelope(&mut w, &codec, &env).await {
+                Ok(()) => {}
+                // A reply too large to frame: the caller gets an error in its place.
+                Err(NotWritten::TooLarge(e)) => {
+                    let Envelope::Reply(r) = env else { continue };
+                    let result = Err(RemoteError::too_large("reply", &e));
+                    let _ = resend.send(Envelope::Reply(wire::Reply { result, ..r }));
+                }
+                Err(NotWritten::Broken) => break,
             }
         }
     });

@@ -11,7 +11,7 @@ use beach_core::model::Endpoint;
 use beach_core::rng::{NodeRng, seeded};
 use beach_core::runtime::{Runtime, sleep_until};
 use beach_core::transport::{
-    Connection, FrameSink, FrameStream, Listener, Transport, TransportError,
+    Connection, FrameSink, FrameStream, Listener, Refused, Transport, TransportError,
 };
 use beach_core::wire::Envelope;
 use rand::RngExt;
@@ -299,12 +299,13 @@ struct MemSink {
 
 #[async_trait]
 impl FrameSink for MemSink {
-    async fn send(&mut self, batch: &[Envelope]) -> Result<(), TransportError> {
+    /// Hands the batch over whole: in memory there is no frame to outgrow.
+    async fn send(&mut self, batch: &[Envelope]) -> Result<Vec<Refused>, TransportError> {
         if self.pipe.state.lock().expect("pipe lock").closed {
             return Err(TransportError::Closed { addr: self.pipe.to.clone() });
         }
         self.net.transmit(&self.pipe, batch);
-        Ok(())
+        Ok(Vec::new())
     }
 }
 

@@ -5,8 +5,9 @@
 //! connection, `TCP_NODELAY` on, and every batch the engine hands over written with one
 //! `write_all` (a burst of small frames costs few system calls). Host names are resolved at
 //! each connect, so a seed name that lists several nodes, or that moves, keeps working. A
-//! malformed, oversized or truncated frame is an error for that one connection, which the
-//! engine then closes with the reason logged; nothing here panics on input.
+//! malformed, oversized or truncated frame received is an error for that one connection, which
+//! the engine then closes with the reason logged; nothing here panics on input. An envelope
+//! too large to send is left out of its batch and handed back ([`Refused`]): it fails alone.
 //!
 //! It holds no routing, directory or actor logic: those live in `beach-core`.
 
@@ -16,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use beach_core::model::Endpoint;
 use beach_core::transport::{
-    Connection, FrameSink, FrameStream, Listener, Transport, TransportError,
+    Connection, FrameSink, FrameStream, Listener, Refused, Transport, TransportError,
 };
 use beach_core::wire::{DEFAULT_MAX_FRAME_SIZE, Envelope, FrameCodec};
 use bytes::BytesMut;
@@ -142,19 +143,21 @@ struct TcpSink {
 
 #[async_trait]
 impl FrameSink for TcpSink {
-    async fn send(&mut self, batch: &[Envelope]) -> Result<(), TransportError> {
+    async fn send(&mut self, batch: &[Envelope]) -> Result<Vec<Refused>, TransportError> {
         self.buf.clear();
-        for envelope in batch {
-            self.codec
-                .encode(envelope, &mut self.buf)
-                .map_err(|error| TransportError::Frame { addr: self.peer.clone(), error })?;
+        let mut refused = Vec::new();
+        for (index, envelope) in batch.iter().enumerate() {
+            // A frame that cannot be encoded leaves the buffer as it was: skip it alone.
+            if let Err(error) = self.codec.encode(envelope, &mut self.buf) {
+                refused.push(Refused { index, error });
+            }
         }
         self.w.write_all(&self.buf).await.map_err(|e| io_error(&self.peer, &e))?;
         // Keep a modest buffer across batches; give back what a burst grew.
         if self.buf.capacity() > 1 << 20 {
             self.buf = BytesMut::new();
         }
-        Ok(())
+        Ok(refused)
     }
 }
 

@@ -59,6 +59,26 @@ async fn garbage_and_oversized_frames_are_errors_for_that_connection() {
 }
 
 #[tokio::test]
+async fn an_envelope_too_large_for_a_frame_is_refused_alone() {
+    let (mut a, mut b, _) = pair(TcpTransport::new(1024)).await;
+    let big =
+        Envelope::Handshake(Handshake::hello(&"x".repeat(2000), Peer::Client { name: "t".into() }));
+    let refused = a.sink.send(&[hello(1), big, hello(2)]).await.unwrap();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].index, 1);
+    assert!(
+        matches!(refused[0].error, beach_core::wire::WireError::FrameTooLarge { max: 1024, .. }),
+        "{:?}",
+        refused[0].error
+    );
+    // The others went out, in order, and the connection still carries frames.
+    assert_eq!(b.stream.recv().await.unwrap().unwrap(), hello(1));
+    assert_eq!(b.stream.recv().await.unwrap().unwrap(), hello(2));
+    assert!(a.sink.send(&[hello(3)]).await.unwrap().is_empty());
+    assert_eq!(b.stream.recv().await.unwrap().unwrap(), hello(3));
+}
+
+#[tokio::test]
 async fn connect_errors_name_the_address() {
     let t = TcpTransport::default().with_connect_timeout(Duration::from_secs(1));
     // Bind then drop to find a port nobody listens on.

@@ -38,7 +38,13 @@ async fn next_step(
 }
 
 async fn send(sink: &mut Box<dyn FrameSink>, step: Handshake) -> Result<(), String> {
-    sink.send(&[Envelope::Handshake(step)]).await.map_err(|e| e.to_string())
+    match sink.send(&[Envelope::Handshake(step)]).await {
+        Ok(refused) => match refused.first() {
+            Some(r) => Err(format!("handshake step not sent: {}", r.error)),
+            None => Ok(()),
+        },
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// The connecting side: steps 1 and 3. Returns the accepting node's id.

@@ -29,7 +29,10 @@ use crate::rng::NodeRng;
 use crate::runtime::{Runtime, timeout};
 use crate::transport::{Connection, FrameSink, FrameStream, Transport};
 use crate::value::Payload;
-use crate::wire::{AdminAnswer, AdminCall, AdminOp, AdminReply, Envelope, Peer, Reply, Request};
+use crate::wire::{
+    AdminAnswer, AdminCall, AdminOp, AdminReply, Envelope, Peer, RemoteError, Reply, Request,
+    WireError,
+};
 
 /// The most envelopes queued for one connection. Past it, envelopes for that peer are
 /// dropped (and requests to it fail at once): a slow or dead peer costs only its own messages,
@@ -417,24 +420,33 @@ impl Links {
                 }
             }
         };
-        let writer = async move {
-            let mut batch = Vec::new();
-            while let Some(env) = rx.next().await {
-                batch.push(env);
-                while batch.len() < MAX_BATCH {
-                    match rx.try_next() {
-                        Some(env) => batch.push(env),
-                        None => break,
+        let writer = {
+            let me = self.clone();
+            let tx = tx.clone();
+            async move {
+                let mut batch = Vec::new();
+                while let Some(env) = rx.next().await {
+                    batch.push(env);
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_next() {
+                            Some(env) => batch.push(env),
+                            None => break,
+                        }
                     }
+                    match sink.send(&batch).await {
+                        Ok(refused) => {
+                            for r in refused {
+                                me.refused(&batch[r.index], &r.error, &tx);
+                            }
+                        }
+                        Err(e) => return e.to_string(),
+                    }
+                    batch.clear();
+                    // A burst may have grown it; an idle connection should not keep that memory.
+                    batch.shrink_to(16);
                 }
-                if let Err(e) = sink.send(&batch).await {
-                    return e.to_string();
-                }
-                batch.clear();
-                // A burst may have grown it; an idle connection should not keep that memory.
-                batch.shrink_to(16);
+                "link dropped".to_owned()
             }
-            "link dropped".to_owned()
         };
         futures::pin_mut!(reader, writer);
         let why = match futures::future::select(reader, writer).await {
@@ -444,6 +456,38 @@ impl Links {
         };
         tracing::debug!(%endpoint, %why, "link closed");
         self.lost(&endpoint, &tx, &why);
+    }
+
+    /// The transport could not send `envelope` on the connection of `outbox` (it does not fit
+    /// in a frame): whoever waits for it gets an error at once instead of at its deadline.
+    fn refused(&self, envelope: &Envelope, error: &WireError, outbox: &Outbox) {
+        tracing::warn!(kind = kind_of(envelope), %error, "not sent");
+        match envelope {
+            Envelope::Request(r) => self.resolve_reply(Reply {
+                id: r.id,
+                attempt: r.attempt,
+                result: Err(RemoteError::too_large("request", error)),
+            }),
+            Envelope::Reply(r) => {
+                outbox.send(Envelope::Reply(Reply {
+                    id: r.id,
+                    attempt: r.attempt,
+                    result: Err(RemoteError::too_large("reply", error)),
+                }));
+            }
+            Envelope::Admin(a) => self.resolve_admin(AdminReply {
+                id: a.id,
+                result: Err(format!("admin call too large: {error}")),
+            }),
+            Envelope::AdminReply(a) => {
+                outbox.send(Envelope::AdminReply(AdminReply {
+                    id: a.id,
+                    result: Err(format!("answer too large: {error}")),
+                }));
+            }
+            // One-way messages and cluster sync: nobody waits; the warning is the trace.
+            _ => {}
+        }
     }
 
     fn receive(&self, envelope: Envelope, reply: &Outbox, from_node: bool) -> Result<(), String> {

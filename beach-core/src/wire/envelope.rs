@@ -168,6 +168,15 @@ pub struct RemoteError {
     pub data: Option<Payload>,
 }
 
+impl RemoteError {
+    /// What a caller gets when its request, or the reply to it, could not be sent because it
+    /// does not fit in a frame (`what`: `request` or `reply`). It names the sizes, and like
+    /// every error outside the retried codes it is final: another actor would fare no better.
+    pub fn too_large(what: &str, error: &super::WireError) -> Self {
+        RemoteError { error: format!("{what} too large: {error}"), data: None }
+    }
+}
+
 /// An administrative call, made by a client or forwarded between nodes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdminCall {
