@@ -140,16 +140,16 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
             .filter(|_| name == "tcp" || name == "raw-tcp")
             .map(|b| f.p50.as_secs_f64() / b.p50.as_secs_f64())
     };
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
     let rows = results
         .iter()
         .map(|(name, f)| {
             vec![
                 name.clone(),
-                format!("{:.1} µs", ms(f.p50) * 1e3),
-                format!("{:.1} µs", ms(f.p99) * 1e3),
-                format!("{:.1} µs", ms(f.p999) * 1e3),
-                format!("{:.1} µs", ms(f.max) * 1e3),
+                format!("{:.1} µs", us(f.p50)),
+                format!("{:.1} µs", us(f.p99)),
+                format!("{:.1} µs", us(f.p999)),
+                format!("{:.1} µs", us(f.max)),
                 ratio(name, f).map(|r| format!("{r:.2}x")).unwrap_or_default(),
                 format!("{:.0}/s", f.per_second),
             ]
@@ -165,8 +165,7 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
         })),
         "results": results.iter().map(|(name, f)| json!({
             "target": name,
-            "p50_us": f.p50.as_secs_f64() * 1e6, "p99_us": f.p99.as_secs_f64() * 1e6,
-            "p999_us": f.p999.as_secs_f64() * 1e6, "max_us": f.max.as_secs_f64() * 1e6,
+            "p50_us": us(f.p50), "p99_us": us(f.p99), "p999_us": us(f.p999), "max_us": us(f.max),
             "p50_vs_raw": ratio(name, f),
             "throughput_per_s": f.per_second,
         })).collect::<Vec<_>>(),
@@ -186,9 +185,13 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
         table(&["TARGET", "P50", "P99", "P99.9", "MAX", "P50/RAW", "THROUGHPUT"], rows)
     );
     if let Some(l) = &local {
+        let memory = match l.idle_bytes_per_actor {
+            Some(b) => format!("{b:.0} bytes each"),
+            None => "memory not measured (no /proc/self/status here)".to_owned(),
+        };
         human.push_str(&format!(
-            "local: spawned {} idle actors at {:.0}/s, {:.0} bytes each\n",
-            l.idle_actors, l.spawn_per_s, l.idle_bytes_per_actor
+            "local: spawned {} idle actors at {:.0}/s, {memory}\n",
+            l.idle_actors, l.spawn_per_s
         ));
     }
     Ok(Output { json, human })
@@ -305,38 +308,60 @@ async fn raw_tcp(args: &BenchArgs) -> std::io::Result<Figures> {
 /// the cluster the global options name (`--config` or `--seed`, with its secret, admin token
 /// and `--realm`).
 async fn beach_tcp(args: &BenchArgs, global: &Global) -> Result<Workloads, Failure> {
-    // The node process and its folder (config and log) live until the measurement is done.
-    let mut started = None;
-    let client = if global.config.is_some() || !global.seeds.is_empty() {
-        crate::commands::connect(global).await?
-    } else {
-        let dir = std::env::temp_dir().join(format!("beach-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
+    if global.config.is_some() || !global.seeds.is_empty() {
+        let client = crate::commands::connect(global).await?;
+        return echo_workloads(args, global, &client).await;
+    }
+    // The node process lives until the measurement is done; its folder (config and log) is
+    // removed after a success and kept, named in the error, after a failure.
+    let dir = std::env::temp_dir().join(format!("beach-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
+    let result = async {
         let (config, _, nodes) = start_nodes(1, &dir, "bench", "").map_err(Failure::usage)?;
         let client = connect(&config, &nodes, "bench").await.map_err(Failure::usage)?;
-        started = Some((dir, nodes));
-        client
-    };
+        echo_workloads(args, global, &client).await
+    }
+    .await;
+    match result {
+        Ok(w) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Ok(w)
+        }
+        Err(mut f) => {
+            f.message = format!("{} (node log in {})", f.message, dir.display());
+            Err(f)
+        }
+    }
+}
+
+/// Spawns the Echo actors, measures them through `client` and stops them, whatever the
+/// outcome.
+async fn echo_workloads(
+    args: &BenchArgs,
+    global: &Global,
+    client: &beach_core::client::Beach,
+) -> Result<Workloads, Failure> {
     let timeout = global.timeout.unwrap_or(Duration::from_secs(10));
     let category = format!("bench/echo/{}", std::process::id());
     let fan_category = format!("bench/fan/{}", std::process::id());
     let spec = |c: &str| client.actor("Echo", [c]).map_err(|e| Failure::usage(e.to_string()));
-    let mut ids = client.add_actor(spec(&category)?).await?;
-    ids.extend(client.add_actor(spec(&fan_category)?.count(args.fanout)).await?);
-    let handle = client.handle(&category).timeout(timeout);
-    let fan = client.handle(&fan_category).timeout(timeout);
-    let data = Payload::encode(&serde_bytes_of(args.payload))
-        .map_err(|e| Failure::usage(e.to_string()))?;
-    let result = measure("tcp", &handle, &fan, &data, args.plan())
-        .await
-        .map_err(|e| Failure::cluster(e.to_string()));
-    let _ = client.stop_actors(&ids, &[]).await;
-    client.close();
-    if let Some((dir, nodes)) = started {
-        drop(nodes);
-        let _ = std::fs::remove_dir_all(dir);
+    let mut ids = Vec::new();
+    let result = async {
+        ids.extend(client.add_actor(spec(&category)?).await?);
+        ids.extend(client.add_actor(spec(&fan_category)?.count(args.fanout)).await?);
+        let handle = client.handle(&category).timeout(timeout);
+        let fan = client.handle(&fan_category).timeout(timeout);
+        let data = Payload::encode(&serde_bytes_of(args.payload))
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        measure("tcp", &handle, &fan, &data, args.plan())
+            .await
+            .map_err(|e| Failure::cluster(e.to_string()))
     }
+    .await;
+    if !ids.is_empty() {
+        let _ = client.stop_actors(&ids, &[]).await;
+    }
+    client.close();
     result
 }
 

@@ -54,16 +54,12 @@ impl Actor for Driver {
     }
 }
 
-/// The resident memory of this process, in bytes (Linux; 0 elsewhere).
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+/// The resident memory of this process, in bytes; `None` without `/proc` (not Linux).
+fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// What `--target local` measures.
@@ -71,7 +67,8 @@ fn rss_bytes() -> u64 {
 pub(crate) struct LocalFigures {
     pub(crate) workloads: Workloads,
     pub(crate) spawn_per_s: f64,
-    pub(crate) idle_bytes_per_actor: f64,
+    /// `None` where this process's resident memory cannot be read.
+    pub(crate) idle_bytes_per_actor: Option<f64>,
     pub(crate) idle_actors: u32,
 }
 
@@ -110,7 +107,8 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<LocalFigures, Failure> {
     client.add_actor(spec("Echo", "bench/idle")?.count(actors)).await?;
     let spawn_per_s = f64::from(actors) / start.elapsed().as_secs_f64();
     let after = rss_bytes();
-    let idle_bytes_per_actor = after.saturating_sub(before) as f64 / f64::from(actors);
+    let idle_bytes_per_actor =
+        before.zip(after).map(|(b, a)| a.saturating_sub(b) as f64 / f64::from(actors));
     client.close();
     node.kill();
     Ok(LocalFigures { workloads, spawn_per_s, idle_bytes_per_actor, idle_actors: actors })

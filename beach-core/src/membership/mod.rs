@@ -399,19 +399,16 @@ impl Membership {
 
     /// Sends the members known to be down to one random member.
     fn send_state(&mut self) {
-        if self.members.is_empty() {
-            return;
-        }
-        let members: Vec<&NodeId> = self.members.iter().collect();
-        let to = members[self.rng.random_range(0..members.len())].endpoint().clone();
         // Only the down members: a missed Down is what leaves a straggler routing to a dead
         // node, while arrivals spread through announces and gossip. The list is short (empty
         // in a healthy cluster), so this costs next to nothing even with a thousand members.
         let table: Vec<&Member<SwimIdentity>> =
             self.foca.iter_membership_state().filter(|m| m.state() == foca::State::Down).collect();
-        if table.is_empty() {
+        if table.is_empty() || self.members.is_empty() {
             return;
         }
+        let pick = self.rng.random_range(0..self.members.len());
+        let to = self.members.iter().nth(pick).expect("in range").endpoint().clone();
         let mut data = vec![TAG_STATE];
         if ciborium::into_writer(&table, &mut data).is_ok() {
             self.transmits.push_back(Transmit { to, data: data.into() });
@@ -484,14 +481,13 @@ impl Membership {
         if node == self.me || self.members.contains(&node) {
             return;
         }
-        let older: Vec<NodeId> = self
+        let older = self
             .members
             .range(NodeId::new(node.endpoint().clone(), 0)..node.clone())
-            .filter(|n| n.endpoint() == node.endpoint())
-            .cloned()
-            .collect();
+            .rfind(|n| n.endpoint() == node.endpoint())
+            .cloned();
         self.members.insert(node.clone());
-        match older.into_iter().next_back() {
+        match older {
             Some(from) => {
                 self.members.remove(&from);
                 self.events.push_back(MembershipEvent::Renamed { from, to: node });

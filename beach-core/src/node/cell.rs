@@ -118,14 +118,7 @@ async fn run_handler(
         None => (admitted_at, None),
     };
     cell.stats.started();
-    let request = actor::Request {
-        id: req.id,
-        kind: req.kind,
-        data: req.data,
-        ident: req.ident,
-        attempt: req.attempt,
-        deadline,
-    };
+    let request = actor::Request::from_wire(req, deadline);
     let response =
         match AssertUnwindSafe(cell.actor.handle(&cell.ctx, request)).catch_unwind().await {
             Ok(r) => r,
