@@ -342,6 +342,32 @@ fn timeouts_fail_in_time_and_the_late_reply_is_ignored() {
 }
 
 #[test]
+fn no_timeout_and_unbounded_retries_are_ordinary_settings() {
+    three_nodes(23, ClusterConfig::default(), |mut sim, client| async move {
+        client.add_actor(client.actor("Pong", ["pongers"]).unwrap().count(2)).await.unwrap();
+        let h = client.handle("pongers").retries(u32::MAX).timeout(Duration::MAX);
+        let _: Time = h.ask("ping", &()).await.unwrap();
+        let _: Time = h.clone().retry_timeouts(true).ask("ping", &()).await.unwrap();
+        let _: Time = h.clone().key("k").ask("ping", &()).await.unwrap();
+        // A failure that is final stays final however many retries are allowed.
+        let err = h.request("no-such-kind", &()).await.unwrap_err();
+        assert!(err.is(codes::UNSUPPORTED), "{err}");
+        // Every member crashed: the request keeps retrying until the directory empties,
+        // then fails as unreachable rather than hanging or overflowing.
+        let host = |i: usize| sim.endpoint(i).as_str().split(':').next().unwrap().to_owned();
+        let lone = client
+            .actor("Pong", ["lone"])
+            .unwrap()
+            .strategy(Strategy::HostAffinity, Some(&host(1)));
+        client.add_actor(lone).await.unwrap();
+        sim.crash(1);
+        let err = client.handle("lone").retries(u32::MAX).timeout(Duration::MAX);
+        let err = err.request("ping", &()).await.unwrap_err();
+        assert!(matches!(err, beach::actor::RequestError::Unreachable(_)), "{err:?}");
+    });
+}
+
+#[test]
 fn a_retry_lands_on_a_second_member_after_the_first_is_crashed() {
     three_nodes(22, ClusterConfig::default(), |mut sim, client| async move {
         let on = |i: usize| sim.endpoint(i).as_str().split(':').next().unwrap().to_owned();
@@ -369,8 +395,13 @@ fn a_retry_lands_on_a_second_member_after_the_first_is_crashed() {
         assert_eq!(after.actor().node(), sim.live(2).id());
         // Without retries the same request fails, at once and as unreachable.
         let start = sim.elapsed();
-        let err =
-            client.handle("w").key(&key).timeout(Duration::from_secs(5)).request("who", &()).await;
+        let err = client
+            .handle("w")
+            .key(&key)
+            .retries(0)
+            .timeout(Duration::from_secs(5))
+            .request("who", &())
+            .await;
         assert!(matches!(err, Err(beach::actor::RequestError::Unreachable(_))), "{err:?}");
         assert!(sim.elapsed() - start < Duration::from_secs(1));
     });

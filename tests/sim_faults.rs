@@ -183,7 +183,8 @@ fn requests_survive_loss_duplication_and_reordering_with_retries() {
             drop: 0.05,
             duplicate: 0.05,
         });
-        let h = client.handle("c").timeout(Duration::from_secs(2)).retries(3);
+        // Counting is safe to repeat: lost requests and replies (timeouts) are retried too.
+        let h = client.handle("c").timeout(Duration::from_secs(2)).retries(3).retry_timeouts(true);
         let mut ok = 0;
         for _ in 0..100 {
             if h.request("count", &()).await.is_ok() {

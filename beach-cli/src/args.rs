@@ -214,9 +214,14 @@ pub struct RequestArgs {
     pub kind: String,
     /// The request data, as JSON.
     pub data: Option<String>,
-    /// Retries on other actors for timeout, wrong dest, queue full, unreachable.
-    #[arg(long, default_value_t = 0)]
+    /// Retries of failures where the request was surely not handled (unreachable, wrong dest,
+    /// queue full), on another actor or, with --key, on the key's owner; 0 disables retries.
+    #[arg(long, default_value_t = beach_core::routing::DEFAULT_RETRIES)]
     pub retries: u32,
+    /// Retry timeouts too (and connections lost mid-request): only for requests that are safe
+    /// to run twice.
+    #[arg(long)]
+    pub retry_timeouts: bool,
     /// The affinity key (implies --mode affinity).
     #[arg(long)]
     pub key: Option<String>,

@@ -447,7 +447,7 @@ fn request_failure(e: RequestError) -> Failure {
 }
 
 async fn request(client: &Beach, a: RequestArgs, g: &Global) -> Result<Output, Failure> {
-    let mut h = client.handle(&a.category).retries(a.retries);
+    let mut h = client.handle(&a.category).retries(a.retries).retry_timeouts(a.retry_timeouts);
     if let Some(t) = g.timeout {
         h = h.timeout(t);
     }

@@ -212,6 +212,15 @@ fn errors_say_what_to_do_with_the_right_exit_code() {
     json(c, &["spawn", "Sleeper", "slow"]);
     let (code, v, _) = json(c, &["--timeout", "500ms", "request", "slow", "sleep"]);
     assert_eq!((code, v["error"].as_str()), (1, Some("timeout")));
+    // Any retry count is a setting, not a crash: the timeout stays final without
+    // --retry-timeouts, and a success is a success.
+    let max = u32::MAX.to_string();
+    let (code, v, _) =
+        json(c, &["--timeout", "500ms", "request", "slow", "sleep", "--retries", &max]);
+    assert_eq!((code, v["error"].as_str()), (1, Some("timeout")));
+    json(c, &["spawn", "Pong", "p"]);
+    let (code, _, err) = json(c, &["request", "p", "ping", "--retries", &max, "--retry-timeouts"]);
+    assert_eq!(code, 0, "{err}");
     let (code, _, err) = json(c, &["request", "nobody", "ping"]);
     assert_eq!(code, 1);
     assert!(err.contains("no actor in category \"nobody\""), "{err}");

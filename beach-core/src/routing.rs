@@ -4,10 +4,17 @@
 //! - [`Mode`]: `random` prefers members on nodes already connected, `local` prefers members on
 //!   this node, `affinity` maps a key to one member by [`rendezvous`] hashing.
 //! - [`Attempts`]: the retry policy of one request, a small object in the manner of tower's
-//!   `Policy`: it picks each attempt's member (never one already tried while others remain),
-//!   keeps the request id and the deadline across attempts, gives each attempt a share of the
-//!   time left ([`Attempts::attempt_timeout`]), and says after a failure whether to try again
+//!   `Policy`: it picks each attempt's member (never one already tried while others remain;
+//!   a keyed request stays on its key's owner while that owner is a member), keeps the
+//!   request id and the deadline across attempts, sizes each attempt
+//!   ([`Attempts::attempt_timeout`]), and says after a failure whether to try again
 //!   ([`Attempts::on_failure`]).
+//!
+//! **The retry rule**, the same for Rust handles, the CLI and every other client: a failure
+//! where the request was surely not handled (the node was unreachable before sending,
+//! `wrong dest`, `queue full`) is retried, by default [`DEFAULT_RETRIES`] times; a `timeout`
+//! is retried only when the caller opts in ([`Attempts::retry_timeouts`]), since the first
+//! attempt may have run; any other error is the handler's answer and final.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -172,8 +179,12 @@ pub enum Failure {
     WrongDest,
     /// The actor's queue was full (`queue full`).
     QueueFull,
-    /// The actor's node could not be reached (connection refused or lost).
+    /// The actor's node could not be reached before the request was sent (connection
+    /// refused, handshake failed, send queue full).
     Unreachable,
+    /// The connection failed, or the node went down, after the request was sent: it may
+    /// have been handled, so it is retried only as a timeout is.
+    Lost,
     /// Any other error reply; final.
     Remote(String),
 }
@@ -189,10 +200,15 @@ impl Failure {
         }
     }
 
-    /// Whether another attempt may succeed: `timeout`, `wrong dest`, `queue full` and an
-    /// unreachable node are retried; every other error is the handler's answer.
-    pub fn is_retryable(&self) -> bool {
-        !matches!(self, Failure::Remote(_))
+    /// Whether another attempt may be made: `wrong dest`, `queue full` and an unreachable
+    /// node always (the request was not handled); a `timeout` only with `retry_timeouts`
+    /// (the attempt may have run); every other error is the handler's answer.
+    pub fn is_retryable(&self, retry_timeouts: bool) -> bool {
+        match self {
+            Failure::Timeout | Failure::Lost => retry_timeouts,
+            Failure::WrongDest | Failure::QueueFull | Failure::Unreachable => true,
+            Failure::Remote(_) => false,
+        }
     }
 }
 
@@ -212,21 +228,62 @@ pub enum RetryDecision {
 /// The backoff before retrying a member that was already tried, per retry already made.
 const SAME_MEMBER_BACKOFF: Duration = Duration::from_millis(20);
 
+/// The longest backoff before retrying a member already tried.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// How many retries a request gets unless told otherwise (`0` disables every retry).
+pub const DEFAULT_RETRIES: u32 = 2;
+
+/// With timeouts retried, the time left is shared among at most this many attempts, so that
+/// a huge retry count does not leave each attempt no time at all.
+const MAX_SHARES: u32 = 4;
+
+/// The latest instant `timeout` after `now` that the clock can represent: a timeout of
+/// `Duration::MAX` (the usual "no timeout") means "as late as can be", never a panic.
+pub fn deadline_after(now: Instant, timeout: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(timeout.min(CENTURY))
+        .or_else(|| now.checked_add(Duration::from_secs(24 * 3600)))
+        .unwrap_or(now)
+}
+
 /// The retry policy and state of one request across its attempts.
 #[derive(Debug, Clone)]
 pub struct Attempts {
     request_id: u64,
     deadline: Instant,
     retries_left: u32,
+    retry_timeouts: bool,
     attempt: u32,
     tried: Vec<ActorId>,
+    /// The request is keyed (`affinity`): it follows its key's owner.
+    keyed: bool,
+    /// The last attempt's owner answered `queue full`: the next attempt waits and asks it
+    /// again rather than moving the key.
+    stay: bool,
 }
 
 impl Attempts {
     /// A request `request_id` that must be answered by `deadline`, retried at most `retries`
-    /// times.
+    /// times; timeouts are not retried (see [`Attempts::retry_timeouts`]).
     pub fn new(request_id: u64, deadline: Instant, retries: u32) -> Self {
-        Self { request_id, deadline, retries_left: retries, attempt: 0, tried: Vec::new() }
+        Self {
+            request_id,
+            deadline,
+            retries_left: retries,
+            retry_timeouts: false,
+            attempt: 0,
+            tried: Vec::new(),
+            keyed: false,
+            stay: false,
+        }
+    }
+
+    /// Whether a `timeout` is retried too. Only for requests that are safe to run twice: the
+    /// timed-out attempt may have been handled.
+    pub fn retry_timeouts(mut self, retry_timeouts: bool) -> Self {
+        self.retry_timeouts = retry_timeouts;
+        self
     }
 
     /// The request id, the same for every attempt so a handler can de-duplicate.
@@ -254,15 +311,21 @@ impl Attempts {
         self.deadline.checked_duration_since(now).filter(|d| !d.is_zero())
     }
 
-    /// How long the current attempt may take: an equal share of the time left among this
-    /// attempt and the retries still allowed, so that an attempt whose request or reply is
-    /// lost leaves time to retry elsewhere. Without retries it is all the time left. `None`
-    /// when the deadline has passed.
+    /// How long the current attempt may take. When timeouts are retried, an equal share of
+    /// the time left among this attempt and the retries still allowed (at most
+    /// [`MAX_SHARES`] shares), so that an attempt whose request or reply is lost leaves time
+    /// to retry elsewhere; otherwise all the time left, since the failures retried then come
+    /// back at once. `None` when the deadline has passed.
     pub fn attempt_timeout(&self, now: Instant) -> Option<Duration> {
-        self.remaining(now).map(|left| left / (self.retries_left + 1))
+        let shares =
+            if self.retry_timeouts { self.retries_left.min(MAX_SHARES - 1) + 1 } else { 1 };
+        self.remaining(now).map(|left| left / shares)
     }
 
-    /// Picks the member for the next attempt (see [`choose`]) and records it as tried.
+    /// Picks the member for the next attempt (see [`choose`]) and records it as tried. A
+    /// keyed (`affinity`) request stays on its key's live owner: after `queue full` it asks
+    /// the same owner again (after a backoff); it moves to the key's next owner only when the
+    /// owner is gone (`wrong dest`, its node unreachable, or no longer among `members`).
     pub fn pick<R: RngExt + ?Sized>(
         &mut self,
         mode: Mode,
@@ -272,7 +335,13 @@ impl Attempts {
         is_connected: impl Fn(&NodeId) -> bool,
         rng: &mut R,
     ) -> Result<ActorId, RoutingError> {
-        let chosen = choose(mode, members, key, local, is_connected, &self.tried, rng)?.clone();
+        self.keyed = mode == Mode::Affinity;
+        let exclude = match (self.keyed && self.stay, self.tried.split_last()) {
+            (true, Some((_, before))) => before,
+            _ => &self.tried[..],
+        };
+        let chosen = choose(mode, members, key, local, is_connected, exclude, rng)?.clone();
+        self.stay = false;
         if !self.tried.contains(&chosen) {
             self.tried.push(chosen.clone());
         }
@@ -287,14 +356,19 @@ impl Attempts {
         failure: &Failure,
         members: &[ActorId],
     ) -> RetryDecision {
-        if !failure.is_retryable() || self.retries_left == 0 {
+        if !failure.is_retryable(self.retry_timeouts) || self.retries_left == 0 {
             return RetryDecision::GiveUp;
         }
         let Some(left) = self.remaining(now) else { return RetryDecision::GiveUp };
         self.retries_left -= 1;
-        self.attempt += 1;
-        let untried = members.iter().any(|m| !self.tried.contains(m));
-        let after = if untried { Duration::ZERO } else { SAME_MEMBER_BACKOFF * self.attempt };
+        self.attempt = self.attempt.saturating_add(1);
+        self.stay = self.keyed && *failure == Failure::QueueFull;
+        let untried = !self.stay && members.iter().any(|m| !self.tried.contains(m));
+        let after = if untried {
+            Duration::ZERO
+        } else {
+            SAME_MEMBER_BACKOFF.saturating_mul(self.attempt).min(MAX_BACKOFF)
+        };
         if after >= left {
             return RetryDecision::GiveUp;
         }
@@ -388,7 +462,7 @@ mod tests {
     }
 
     #[test]
-    fn only_transient_failures_are_retried_and_only_before_the_deadline() {
+    fn only_failures_that_were_surely_not_handled_are_retried_by_default() {
         let m = members(3);
         let now = Instant::now();
         let mut a = Attempts::new(1, now + Duration::from_secs(1), 3);
@@ -397,12 +471,17 @@ mod tests {
             a.on_failure(now, &Failure::from_message(codes::UNAUTHORIZED), &m),
             RetryDecision::GiveUp
         );
-        for code in [codes::TIMEOUT, codes::WRONG_DEST, codes::QUEUE_FULL] {
-            assert!(Failure::from_message(code).is_retryable());
+        for code in [codes::WRONG_DEST, codes::QUEUE_FULL] {
+            assert!(Failure::from_message(code).is_retryable(false));
         }
+        assert!(Failure::Unreachable.is_retryable(false));
+        assert!(!Failure::Timeout.is_retryable(false), "the attempt may have run");
+        assert!(!Failure::Lost.is_retryable(false), "the attempt may have run");
+        assert!(Failure::Timeout.is_retryable(true));
+        assert_eq!(a.on_failure(now, &Failure::Timeout, &m), RetryDecision::GiveUp);
         let late = now + Duration::from_secs(1);
         assert_eq!(a.on_failure(late, &Failure::QueueFull, &m), RetryDecision::GiveUp);
-        let mut b = Attempts::new(1, now + Duration::from_secs(1), 1);
+        let mut b = Attempts::new(1, now + Duration::from_secs(1), 1).retry_timeouts(true);
         assert!(matches!(b.on_failure(now, &Failure::Timeout, &m), RetryDecision::Retry { .. }));
         assert_eq!(
             b.on_failure(now, &Failure::Timeout, &m),
@@ -412,15 +491,17 @@ mod tests {
     }
 
     #[test]
-    fn each_attempt_gets_a_share_of_the_time_left() {
+    fn attempts_share_the_time_left_only_when_timeouts_are_retried() {
         let now = Instant::now();
         let m = members(3);
-        let mut a = Attempts::new(1, now + Duration::from_secs(3), 2);
+        let mut a = Attempts::new(1, now + Duration::from_secs(3), 2).retry_timeouts(true);
         assert_eq!(a.attempt_timeout(now), Some(Duration::from_secs(1)));
         let later = now + Duration::from_secs(1);
         assert!(matches!(a.on_failure(later, &Failure::Timeout, &m), RetryDecision::Retry { .. }));
         assert_eq!(a.attempt_timeout(later), Some(Duration::from_secs(1)));
-        let single = Attempts::new(1, now + Duration::from_secs(3), 0);
+        let plain = Attempts::new(1, now + Duration::from_secs(3), 2);
+        assert_eq!(plain.attempt_timeout(now), Some(Duration::from_secs(3)), "timeouts final");
+        let single = Attempts::new(1, now + Duration::from_secs(3), 0).retry_timeouts(true);
         assert_eq!(
             single.attempt_timeout(now),
             Some(Duration::from_secs(3)),
@@ -430,19 +511,47 @@ mod tests {
     }
 
     #[test]
-    fn affinity_retries_go_to_the_next_highest_member() {
+    fn huge_retry_counts_and_timeouts_neither_overflow_nor_starve_attempts() {
+        let now = Instant::now();
+        let m = members(2);
+        let deadline = deadline_after(now, Duration::MAX);
+        assert!(deadline > now + Duration::from_secs(3600));
+        let mut a = Attempts::new(1, now + Duration::from_secs(4), u32::MAX).retry_timeouts(true);
+        assert_eq!(a.attempt_timeout(now), Some(Duration::from_secs(1)), "at most 4 shares");
+        for _ in 0..100 {
+            a.pick(Mode::Random, &m, None, None, |_| true, &mut seeded(1)).unwrap();
+            match a.on_failure(now, &Failure::QueueFull, &m) {
+                RetryDecision::Retry { after } => assert!(after <= MAX_BACKOFF),
+                RetryDecision::GiveUp => panic!("retries and time are left"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_keyed_request_stays_on_its_owner_while_the_owner_is_a_member() {
         let m = members(5);
         let now = Instant::now();
-        let mut a = Attempts::new(1, now + Duration::from_secs(1), 1);
+        let mut a = Attempts::new(1, now + Duration::from_secs(1), 3);
         let first = a
             .pick(Mode::Affinity, &m, Some(b"k"), Some(&node(0)), |_| true, &mut seeded(1))
             .unwrap();
-        a.on_failure(now, &Failure::Unreachable, &m);
-        let second = a
+        assert!(matches!(
+            a.on_failure(now, &Failure::QueueFull, &m),
+            RetryDecision::Retry { after } if after > Duration::ZERO
+        ));
+        let again = a
             .pick(Mode::Affinity, &m, Some(b"k"), Some(&node(0)), |_| true, &mut seeded(1))
             .unwrap();
+        assert_eq!(again, first, "the owner is still there: wait and retry it");
         let without: Vec<ActorId> = m.iter().filter(|x| **x != first).cloned().collect();
-        assert_eq!(&second, rendezvous(b"k", &without).unwrap());
+        assert_eq!(
+            a.on_failure(now, &Failure::Unreachable, &m),
+            RetryDecision::Retry { after: Duration::ZERO }
+        );
+        let moved = a
+            .pick(Mode::Affinity, &m, Some(b"k"), Some(&node(0)), |_| true, &mut seeded(1))
+            .unwrap();
+        assert_eq!(&moved, rendezvous(b"k", &without).unwrap(), "unreachable: the next owner");
     }
 
     proptest! {

@@ -424,7 +424,10 @@ async fn host(path: PathBuf, registry: Registry) -> u8 {
         let (actor, ctx, out) = (actor.clone(), ctx.clone(), out.clone());
         tokio::spawn(async move {
             let (id, attempt) = (req.id, req.attempt);
-            let deadline = Instant::now() + Duration::from_millis(req.timeout_ms);
+            let deadline = beach_core::routing::deadline_after(
+                Instant::now(),
+                Duration::from_millis(req.timeout_ms),
+            );
             let request = Request::from_wire(req, deadline);
             let response = match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
                 actor.handle(&ctx, request),

@@ -44,7 +44,10 @@ pub(crate) trait Port: Send + Sync + 'static {
 /// How one attempt failed.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum CallError {
+    /// Not sent: the node could not be reached.
     Unreachable(String),
+    /// Sent, then the connection or the node failed before the reply.
+    Lost(String),
     Timeout,
     Remote(RemoteError),
 }
@@ -53,6 +56,7 @@ impl CallError {
     fn failure(&self) -> Failure {
         match self {
             CallError::Unreachable(_) => Failure::Unreachable,
+            CallError::Lost(_) => Failure::Lost,
             CallError::Timeout => Failure::Timeout,
             CallError::Remote(r) => Failure::from_message(&r.error),
         }
@@ -62,7 +66,7 @@ impl CallError {
 impl From<CallError> for RequestError {
     fn from(e: CallError) -> Self {
         match e {
-            CallError::Unreachable(why) => RequestError::Unreachable(why),
+            CallError::Unreachable(why) | CallError::Lost(why) => RequestError::Unreachable(why),
             CallError::Timeout => RequestError::Timeout,
             CallError::Remote(r) => RequestError::Remote { error: r.error, data: r.data },
         }
@@ -123,10 +127,14 @@ pub struct RequestOptions {
     /// The deadline for the whole request, all attempts included; `None` takes the cluster's
     /// `request_timeout_default`.
     pub timeout: Option<Duration>,
-    /// How many times a `timeout`, `wrong dest`, `queue full` or unreachable node is retried
-    /// on another actor. With retries, each attempt gets an equal share of the time left
-    /// (see [`crate::routing::Attempts::attempt_timeout`]): budget the timeout accordingly.
+    /// How many times a `wrong dest`, `queue full` or unreachable node is retried (on another
+    /// actor, or on the key's owner for a keyed request); default
+    /// [`crate::routing::DEFAULT_RETRIES`], `0` disables every retry.
     pub retries: u32,
+    /// Whether a `timeout` is retried too (off by default: the timed-out attempt may have
+    /// run). Each attempt then gets a share of the time left (see
+    /// [`crate::routing::Attempts::attempt_timeout`]): budget the timeout accordingly.
+    pub retry_timeouts: bool,
     /// The key for `affinity` mode.
     pub key: Option<Vec<u8>>,
     /// How the member is picked.
@@ -176,7 +184,14 @@ impl Handle {
             port,
             realm,
             target: Target::Category(category.to_owned()),
-            options: RequestOptions { timeout: None, retries: 0, key: None, mode, ident },
+            options: RequestOptions {
+                timeout: None,
+                retries: crate::routing::DEFAULT_RETRIES,
+                retry_timeouts: false,
+                key: None,
+                mode,
+                ident,
+            },
             rng,
         }
     }
@@ -210,9 +225,16 @@ impl Handle {
         self
     }
 
-    /// With `retries` retries on other actors.
+    /// With `retries` retries of failures where the request was surely not handled (`0`:
+    /// none). See [`crate::routing`] for the rule.
     pub fn retries(mut self, retries: u32) -> Self {
         self.options.retries = retries;
+        self
+    }
+
+    /// Whether a `timeout` is retried too: only for requests that are safe to run twice.
+    pub fn retry_timeouts(mut self, retry_timeouts: bool) -> Self {
+        self.options.retry_timeouts = retry_timeouts;
         self
     }
 
@@ -321,9 +343,10 @@ impl Handle {
         let mut now = rt.now();
         let mut attempts = Attempts::new(
             self.port.next_request_id(),
-            now + self.timeout_or_default(),
+            crate::routing::deadline_after(now, self.timeout_or_default()),
             self.options.retries,
-        );
+        )
+        .retry_timeouts(self.options.retry_timeouts);
         loop {
             let target = {
                 let mut rng = self.rng.lock().expect("handle rng");
@@ -359,9 +382,11 @@ impl Handle {
                         rt.sleep(after).await;
                         now = rt.now();
                     }
-                    let fresh = self.members();
-                    if !fresh.is_empty() {
-                        members = fresh;
+                    // Retry among the members the directory lists now; when it lists none any
+                    // more, every one of them is gone and the failure stands.
+                    members = self.members();
+                    if members.is_empty() {
+                        return Err(err.into());
                     }
                 }
             }

@@ -304,11 +304,11 @@ impl Links {
                         tracing::debug!(%to, %why, "cannot connect");
                     }
                     me.back_off(&to);
-                    me.lost(&to, &tx, &why);
+                    me.lost(&to, &tx, &why, false);
                 }
                 None => {
                     me.back_off(&to);
-                    me.lost(&to, &tx, "connect timed out");
+                    me.lost(&to, &tx, "connect timed out", false);
                 }
             }
         });
@@ -423,6 +423,7 @@ impl Links {
         let writer = {
             let me = self.clone();
             let tx = tx.clone();
+            let rx = &mut rx;
             async move {
                 let mut batch = Vec::new();
                 while let Some(env) = rx.next().await {
@@ -439,23 +440,41 @@ impl Links {
                                 me.refused(&batch[r.index], &r.error, &tx);
                             }
                         }
-                        Err(e) => return e.to_string(),
+                        // Known closed before writing: nothing of this batch left.
+                        Err(e @ crate::transport::TransportError::Closed { .. }) => {
+                            return (e.to_string(), batch);
+                        }
+                        Err(e) => return (e.to_string(), Vec::new()),
                     }
                     batch.clear();
                     // A burst may have grown it; an idle connection should not keep that memory.
                     batch.shrink_to(16);
                 }
-                "link dropped".to_owned()
+                ("link dropped".to_owned(), Vec::new())
             }
         };
-        futures::pin_mut!(reader, writer);
-        let why = match futures::future::select(reader, writer).await {
-            futures::future::Either::Left((why, _)) | futures::future::Either::Right((why, _)) => {
-                why
+        let (why, mut unsent) = {
+            futures::pin_mut!(reader, writer);
+            match futures::future::select(reader, writer).await {
+                futures::future::Either::Left((why, _)) => (why, Vec::new()),
+                futures::future::Either::Right((done, _)) => done,
             }
         };
         tracing::debug!(%endpoint, %why, "link closed");
-        self.lost(&endpoint, &tx, &why);
+        // Requests that never left this side surely were not handled: they fail as
+        // unreachable (and are retried); the rest may have been, and fail as lost.
+        while let Some(env) = rx.try_next() {
+            unsent.push(env);
+        }
+        for env in unsent {
+            if let Envelope::Request(r) = env {
+                self.fail_call(
+                    (r.id, r.attempt),
+                    CallError::Unreachable(format!("{endpoint}: {why}")),
+                );
+            }
+        }
+        self.lost(&endpoint, &tx, &why, true);
     }
 
     /// The transport could not send `envelope` on the connection of `outbox` (it does not fit
@@ -505,7 +524,7 @@ impl Links {
 
     /// The link `tx` to `endpoint` failed: forget it (if it is still the current one) and fail
     /// the calls waiting on `endpoint`.
-    fn lost(&self, endpoint: &Endpoint, tx: &Outbox, why: &str) {
+    fn lost(&self, endpoint: &Endpoint, tx: &Outbox, why: &str, sent: bool) {
         {
             let mut s = self.state.lock().expect("links lock");
             if s.links.get(endpoint).is_some_and(|o| o.same(tx)) {
@@ -515,14 +534,16 @@ impl Links {
                 return;
             }
         }
-        self.fail_calls_to(endpoint, why);
+        self.fail_calls_to(endpoint, why, sent);
         if let Some(d) = self.dispatcher() {
             d.link_lost(endpoint);
         }
     }
 
-    /// Fails every call waiting on a reply from `endpoint` (its node is gone).
-    pub(crate) fn fail_calls_to(&self, endpoint: &Endpoint, why: &str) {
+    /// Fails every call waiting on a reply from `endpoint`. `sent` says whether they may have
+    /// reached it (a connection that was up failed, or the node went down) or surely did not
+    /// (the connection never opened), which decides whether they are retried.
+    pub(crate) fn fail_calls_to(&self, endpoint: &Endpoint, why: &str, sent: bool) {
         let (calls, admin) = {
             let mut s = self.state.lock().expect("links lock");
             let keys: Vec<_> =
@@ -537,7 +558,12 @@ impl Links {
             (calls, admin)
         };
         for c in calls {
-            let _ = c.tx.send(Err(CallError::Unreachable(format!("{endpoint}: {why}"))));
+            let why = format!("{endpoint}: {why}");
+            let _ = c.tx.send(Err(if sent {
+                CallError::Lost(why)
+            } else {
+                CallError::Unreachable(why)
+            }));
         }
         let message = if why.contains(endpoint.as_str()) {
             why.to_owned()
@@ -572,11 +598,26 @@ impl Links {
         }
         match timeout(&*self.runtime, wait, rx).await {
             Some(Ok(result)) => result,
-            Some(Err(_)) => Err(CallError::Unreachable("closed".to_owned())),
+            Some(Err(_)) => Err(CallError::Lost("closed".to_owned())),
             None => {
                 self.forget_call(key);
                 Err(CallError::Timeout)
             }
+        }
+    }
+
+    /// Fails one waiting call with `error`.
+    fn fail_call(&self, key: (u64, u32), error: CallError) {
+        let call = {
+            let mut s = self.state.lock().expect("links lock");
+            let c = s.calls.remove(&key);
+            if let Some(c) = &c {
+                decrement(&mut s.in_flight, &c.actor);
+            }
+            c
+        };
+        if let Some(c) = call {
+            let _ = c.tx.send(Err(error));
         }
     }
 
@@ -651,7 +692,7 @@ impl Links {
             t.abort();
         }
         for ep in endpoints {
-            self.fail_calls_to(&ep, "closed");
+            self.fail_calls_to(&ep, "closed", true);
         }
     }
 }

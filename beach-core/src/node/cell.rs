@@ -103,7 +103,8 @@ async fn run_handler(
 ) -> Option<Result<Payload, RemoteError>> {
     let _admitted = Admitted(&cell.admitted);
     let admitted_at = rt.now();
-    let deadline = admitted_at + Duration::from_millis(req.timeout_ms);
+    let deadline =
+        crate::routing::deadline_after(admitted_at, Duration::from_millis(req.timeout_ms));
     let (start, _permit) = match &cell.limit {
         Some(limit) => {
             let permit = limit.clone().acquire_owned().await.ok();

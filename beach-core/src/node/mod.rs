@@ -384,12 +384,12 @@ impl NodeInner {
                 }
                 E::Down(n) => {
                     st.directory.node_down(&n);
-                    self.links.fail_calls_to(n.endpoint(), "node is down");
+                    self.links.fail_calls_to(n.endpoint(), "node is down", true);
                 }
                 E::Renamed { from, to } => {
                     st.directory.node_down(&from);
                     st.directory.node_up(&to);
-                    self.links.fail_calls_to(from.endpoint(), "node restarted");
+                    self.links.fail_calls_to(from.endpoint(), "node restarted", true);
                     self.greet(st, &to);
                 }
                 E::Idle | E::Active | E::Rejoined => {}
