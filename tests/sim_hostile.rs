@@ -77,7 +77,11 @@ fn a_wrong_cluster_name_or_a_missing_handshake_is_refused() {
             .unwrap();
         match conn.stream.recv().await {
             Ok(Some(Envelope::Handshake(Handshake::Refused { reason }))) => {
-                assert!(reason.contains("cluster \"other\" is not \"beach\""), "{reason}");
+                assert!(
+                    reason.contains("cluster name \"other\" is not this cluster's"),
+                    "{reason}"
+                );
+                assert!(!reason.contains("\"beach\""), "the real name is not echoed: {reason}");
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
@@ -135,7 +139,7 @@ fn only_nodes_and_clients_that_prove_the_cluster_secret_get_in() {
         for (name, s) in [("w", Some(Secret::new([9; 32]))), ("n", None)] {
             let mut options = ClientOptions::new(vec![sim.endpoint(0).clone()]);
             options.name = name.to_owned();
-            options.secret = s;
+            options.client_key = s.as_ref().map(Secret::client_key);
             let err = Beach::connect(
                 options,
                 Realm::global(),
@@ -148,5 +152,86 @@ fn only_nodes_and_clients_that_prove_the_cluster_secret_get_in() {
             assert!(err.contains("cannot reach any seed"), "{err}");
             assert!(err.contains("secret"), "the error should say why: {err}");
         }
+    });
+}
+
+/// Connects to node `i` of `sim` as `peer`, by hand, proving `key` (a client key's or a
+/// secret's credentials) or nothing; returns the connection and the acceptor's answer.
+async fn connect_as(
+    sim: &beach_transport_mem::SimCluster,
+    i: usize,
+    hello: Handshake,
+) -> (beach::transport::Connection, Option<Envelope>) {
+    let t = sim.network().transport("intruder");
+    let mut conn = t.connect(sim.endpoint(i)).await.unwrap();
+    conn.sink.send(&[Envelope::Handshake(hello)]).await.unwrap();
+    let answer = conn.stream.recv().await.ok().flatten();
+    (conn, answer)
+}
+
+#[test]
+fn a_client_key_can_never_claim_to_be_a_node() {
+    use beach::auth::handshake::Connector;
+    use beach::auth::{Credentials, Secret};
+    let secret = Secret::new([42; 32]);
+    SimBuilder::new(44).registry(registry()).secret(secret.clone()).run(|mut sim| async move {
+        sim.add_nodes(2).await;
+        converge(&sim, SETTLE).await;
+        let creds = Credentials::Client(secret.client_key());
+        // The honest connector refuses to make the claim at all.
+        let me: beach::model::NodeId = "10.9.9.9:4999#1".parse().unwrap();
+        assert!(
+            Connector::new("n0", "beach", Peer::Node(me.clone()), Some(&creds), [1; 32]).is_err()
+        );
+        // A hand-made hello that claims the node role with the client key's id is refused.
+        let mut honest =
+            Connector::new("n0", "beach", Peer::Client { name: "c".into() }, Some(&creds), [1; 32])
+                .unwrap();
+        let Handshake::Hello { version, cluster, nonce, key_id, .. } = honest.hello() else {
+            panic!()
+        };
+        let forged = Handshake::Hello { version, cluster, peer: Peer::Node(me), nonce, key_id };
+        match connect_as(&sim, 0, forged).await.1 {
+            Some(Envelope::Handshake(Handshake::Refused { reason })) => {
+                assert!(reason.contains("a client key cannot make a node"), "{reason}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        sim.sleep(Duration::from_secs(5)).await;
+        assert_eq!(sim.live(0).members().len(), 1, "nobody joined");
+    });
+}
+
+#[test]
+fn a_client_that_sends_membership_or_answers_loses_its_connection_and_changes_nothing() {
+    SimBuilder::new(45).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(2).await;
+        converge(&sim, SETTLE).await;
+        let victim = sim.live(1).id().clone();
+        let forged = [
+            // A SWIM packet would list the victim down at an absurd generation; whatever it
+            // holds, a client may not send one.
+            Envelope::Membership(bytes::Bytes::from_static(&[0xff; 64])),
+            Envelope::Reply(beach::wire::Reply {
+                id: 1,
+                attempt: 0,
+                result: Ok(Default::default()),
+            }),
+            Envelope::AdminReply(beach::wire::AdminReply { id: 1, result: Err("x".into()) }),
+            Envelope::View { alive: Vec::new(), partitions: Vec::new() },
+        ];
+        for envelope in forged {
+            let hello = Handshake::hello("beach", Peer::Client { name: "evil".into() });
+            let (mut conn, answer) = connect_as(&sim, 0, hello).await;
+            assert!(matches!(answer, Some(Envelope::Handshake(Handshake::Welcome { .. }))));
+            conn.sink.send(std::slice::from_ref(&envelope)).await.unwrap();
+            let closed = tokio::time::timeout(Duration::from_secs(1), conn.stream.recv()).await;
+            assert!(
+                matches!(closed, Ok(Ok(None)) | Ok(Err(_))),
+                "{envelope:?}: the connection stayed open: {closed:?}"
+            );
+        }
+        sim.sleep(Duration::from_secs(5)).await;
+        assert_eq!(sim.live(0).members(), vec![victim], "membership unchanged");
     });
 }

@@ -138,10 +138,19 @@ pub enum Command {
         /// The category to remove.
         category: String,
     },
-    /// Write a new 32-byte cluster secret to FILE (mode 0600; never overwrites).
+    /// Write a new 32-byte cluster secret to FILE (mode 0600; never overwrites). With
+    /// --client, write the cluster's client key instead: it lets a program connect as a client
+    /// and can never make a node.
     GenKey {
         /// The file to create.
         file: PathBuf,
+        /// Write the client key derived from the cluster secret (of --from, else of the
+        /// configuration's secret_file).
+        #[arg(long)]
+        client: bool,
+        /// The cluster secret to derive the client key from.
+        #[arg(long, requires = "client", value_name = "SECRET_FILE")]
+        from: Option<PathBuf>,
     },
     /// Start a local cluster of real node processes on loopback, deploy Ping, Pong and an
     /// isolated Pong, show requests and the directory, then stop everything cleanly.

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use beach_core::actor::RequestError;
-use beach_core::auth::Secret;
+use beach_core::auth::KeyFile;
 use beach_core::client::{Beach, ClientError, ClientOptions};
 use beach_core::config::{ClusterConfig, DEFAULT_PORT, HostPort};
 use beach_core::model::{ActorId, Endpoint, Realm};
@@ -87,8 +87,9 @@ pub async fn connect(g: &Global) -> Result<Beach, Failure> {
     };
     let realm = Realm::new(&g.realm).map_err(|e| Failure::usage(format!("--realm: {e}")))?;
     let mut options = ClientOptions::from_config(&config, seeds);
-    options.secret =
-        config.read_secret().map_err(|e| Failure::usage(e.to_string()))?.map(Secret::new);
+    // The cluster secret itself or a client key file: either way this tool is a client.
+    options.client_key =
+        config.read_key_file().map_err(|e| Failure::usage(e.to_string()))?.map(|k| k.client_key());
     if g.admin_token.is_some() {
         options.admin_token = g.admin_token.clone();
     }
@@ -486,11 +487,61 @@ async fn request(client: &Beach, a: RequestArgs, g: &Global) -> Result<Output, F
     }
 }
 
-/// `beach gen-key FILE`: 32 random bytes, mode 0600, never over an existing file.
-pub fn gen_key(file: &std::path::Path) -> Result<Output, Failure> {
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret)
-        .map_err(|e| Failure::usage(format!("no randomness from the system: {e}")))?;
+/// `beach gen-key [--client [--from SECRET]] FILE`, as parsed into `command`.
+pub fn gen_key_command(command: &crate::args::Command, g: &Global) -> Result<Output, Failure> {
+    let crate::args::Command::GenKey { file, client, from } = command else {
+        return Err(Failure::usage("not gen-key"));
+    };
+    if !client {
+        return gen_key(file, None);
+    }
+    let source = match (from, &g.config) {
+        (Some(f), _) => f.clone(),
+        (None, Some(path)) => ClusterConfig::from_file(path)
+            .map_err(|e| Failure::usage(e.to_string()))?
+            .secret_file
+            .ok_or_else(|| {
+                Failure::usage(format!("{} names no secret_file to derive from", path.display()))
+            })?,
+        (None, None) => {
+            return Err(Failure::usage(
+                "--client needs the cluster secret: --from SECRET_FILE, or --config naming secret_file",
+            ));
+        }
+    };
+    gen_key(file, Some(&source))
+}
+
+/// Writes a new cluster secret (32 random bytes) to `file`; with `from`, the client key of
+/// the cluster whose secret `from` holds. Mode 0600, never over an existing file.
+pub fn gen_key(file: &std::path::Path, from: Option<&std::path::Path>) -> Result<Output, Failure> {
+    let (bytes, what, hint) = match from {
+        None => {
+            let mut secret = [0u8; 32];
+            getrandom::fill(&mut secret)
+                .map_err(|e| Failure::usage(format!("no randomness from the system: {e}")))?;
+            (secret.to_vec(), "a new cluster secret", "name it in cluster.yaml as secret_file")
+        }
+        Some(source) => {
+            let read = std::fs::read(source)
+                .map_err(|e| Failure::usage(format!("{}: {e}", source.display())))?;
+            match KeyFile::parse(&read)
+                .map_err(|e| Failure::usage(format!("{}: {e}", source.display())))?
+            {
+                KeyFile::Secret(s) => (
+                    s.client_key().to_file_bytes(),
+                    "the cluster's client key",
+                    "hand it to clients as their secret_file: it cannot make a node",
+                ),
+                KeyFile::Client(_) => {
+                    return Err(Failure::usage(format!(
+                        "{} is already a client key; --client needs the cluster secret",
+                        source.display()
+                    )));
+                }
+            }
+        }
+    };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -502,12 +553,10 @@ pub fn gen_key(file: &std::path::Path) -> Result<Output, Failure> {
         )),
         _ => Failure::usage(format!("{}: {e}", file.display())),
     })?;
-    f.write_all(&secret).map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
+    f.write_all(&bytes).map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
     let shown = file.display().to_string();
     Ok(Output {
-        json: json!({ "file": shown }),
-        human: format!(
-            "wrote a new cluster secret to {shown}; name it in cluster.yaml as secret_file\n"
-        ),
+        json: json!({ "file": shown, "kind": if from.is_some() { "client" } else { "secret" } }),
+        human: format!("wrote {what} to {shown}; {hint}\n"),
     })
 }

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Some(Command::GenKey { file }) => commands::gen_key(&file),
+        Some(c @ Command::GenKey { .. }) => commands::gen_key_command(&c, &cli.global),
         Some(Command::Bench(args)) => bench(&args, &cli.global),
         Some(command) => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(async {

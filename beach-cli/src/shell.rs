@@ -194,7 +194,7 @@ pub fn run(global: Global) -> u8 {
             Some(Command::Demo(_) | Command::Node(_) | Command::BenchEcho) => {
                 Err(Failure::usage("not available in the shell"))
             }
-            Some(Command::GenKey { file }) => commands::gen_key(&file),
+            Some(c @ Command::GenKey { .. }) => commands::gen_key_command(&c, &global),
             Some(command) => runtime.block_on(commands::run(&client, command, &global)),
         };
         report(result, json);

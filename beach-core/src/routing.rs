@@ -313,7 +313,7 @@ impl Attempts {
 
     /// How long the current attempt may take. When timeouts are retried, an equal share of
     /// the time left among this attempt and the retries still allowed (at most
-    /// [`MAX_SHARES`] shares), so that an attempt whose request or reply is lost leaves time
+    /// four shares), so that an attempt whose request or reply is lost leaves time
     /// to retry elsewhere; otherwise all the time left, since the failures retried then come
     /// back at once. `None` when the deadline has passed.
     pub fn attempt_timeout(&self, now: Instant) -> Option<Duration> {

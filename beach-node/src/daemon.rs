@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use beach_core::actor::Registry;
-use beach_core::auth::Secret;
 use beach_core::config::{ClusterConfig, ConfigError, HostPort};
 use beach_core::model::Endpoint;
 use beach_core::node::{Node, NodeError, NodeOptions};
@@ -77,10 +76,9 @@ pub async fn start(
         (None, Some(a)) => a.clone(),
         (None, None) => advertised_for(&listen, &config)?,
     };
-    let secret_bytes = config.read_secret()?;
-    let secret = secret_bytes.map(Secret::new);
+    let secret = config.read_secret()?;
     let isolation = Arc::new(
-        ProcessIsolation::new(&config, secret_bytes)
+        ProcessIsolation::new(&config, secret.as_ref())
             .map_err(|e| DaemonError::Isolation(e.to_string()))?,
     );
     let random =
@@ -91,7 +89,7 @@ pub async fn start(
         seeds: config.seed_nodes.iter().map(endpoint).collect::<Result<_, _>>()?,
         generation: generation(),
         rng_seed: random("seed")?,
-        secret,
+        secrets: secret.into_iter().collect(),
         observer: None,
         isolation: Some(isolation.clone()),
         config: config.clone(),

@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use beach_core::actor::{
     Actor, Context, InitError, Isolation, Registry, Request, Response, panic_message,
 };
-use beach_core::auth::Secret;
+use beach_core::auth::{ClientKey, KeyFile, Secret};
 use beach_core::client::{Beach, ClientOptions};
 use beach_core::config::ClusterConfig;
 use beach_core::model::{ActorId, Endpoint};
@@ -57,7 +57,8 @@ struct Setup {
     spec: SpawnSpec,
     node: Endpoint,
     cluster: String,
-    secret: Option<Vec<u8>>,
+    /// The cluster's client key, never its secret: the child can only be a client.
+    client_key: Option<Vec<u8>>,
     request_timeout_ms: u64,
     sync_interval_ms: u64,
     max_frame_size: usize,
@@ -70,7 +71,7 @@ pub struct ProcessIsolation {
     dir: PathBuf,
     node: Mutex<Option<Endpoint>>,
     cluster: String,
-    secret: Option<[u8; 32]>,
+    client_key: Option<ClientKey>,
     request_timeout: Duration,
     sync_interval: Duration,
     max_frame_size: usize,
@@ -79,8 +80,9 @@ pub struct ProcessIsolation {
 impl ProcessIsolation {
     /// Isolation for a node of the cluster `config` describes (with its secret), running
     /// children of the current executable and keeping their sockets in a private temporary
-    /// folder. Children use the cluster's name, timings and frame limit.
-    pub fn new(config: &ClusterConfig, secret: Option<[u8; 32]>) -> std::io::Result<Self> {
+    /// folder. Children use the cluster's name, timings and frame limit, and are handed the
+    /// cluster's client key only: an isolated actor can never act as a node.
+    pub fn new(config: &ClusterConfig, secret: Option<&Secret>) -> std::io::Result<Self> {
         let exe = std::env::current_exe()?;
         let dir = std::env::temp_dir().join(format!("beach-actors-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
@@ -89,7 +91,7 @@ impl ProcessIsolation {
             dir,
             node: Mutex::new(None),
             cluster: config.cluster_name.clone(),
-            secret,
+            client_key: secret.map(Secret::client_key),
             request_timeout: config.request_timeout_default,
             sync_interval: config.sync_interval,
             max_frame_size: config.max_frame_size,
@@ -148,7 +150,7 @@ impl Isolation for ProcessIsolation {
             spec: SpawnSpec { isolated: false, ..spec.clone() },
             node,
             cluster: self.cluster.clone(),
-            secret: self.secret.map(|s| s.to_vec()),
+            client_key: self.client_key.as_ref().map(ClientKey::to_file_bytes),
             request_timeout_ms: self.request_timeout.as_millis() as u64,
             sync_interval_ms: self.sync_interval.as_millis() as u64,
             max_frame_size: self.max_frame_size,
@@ -366,8 +368,10 @@ async fn host(path: PathBuf, registry: Registry) -> u8 {
     // The actor's handles: a client of its node.
     let mut options = ClientOptions::new(vec![setup.node.clone()]);
     options.cluster_name = setup.cluster.clone();
-    options.secret =
-        setup.secret.as_deref().and_then(|s| <[u8; 32]>::try_from(s).ok()).map(Secret::new);
+    options.client_key = setup.client_key.as_deref().and_then(|k| match KeyFile::parse(k) {
+        Ok(KeyFile::Client(k)) => Some(k),
+        _ => None,
+    });
     options.request_timeout = Duration::from_millis(setup.request_timeout_ms);
     options.sync_interval = Duration::from_millis(setup.sync_interval_ms.max(100));
     options.name = format!("isolated-{}", setup.id.seq());

@@ -35,23 +35,21 @@ pub struct SimRuntime {
     tokio: TokioRuntime,
     start: Instant,
     epoch: SystemTime,
+    /// The "secure" randomness of the simulation: seeded, so runs replay.
+    random: Mutex<beach_core::rng::NodeRng>,
 }
 
 impl SimRuntime {
-    /// A runtime whose wall clock reads 2026-01-01T00:00:00Z at the start.
-    pub fn new() -> Self {
+    /// A runtime whose wall clock reads 2026-01-01T00:00:00Z at the start, and whose
+    /// randomness (nonces, ids) comes from `seed`.
+    pub fn new(seed: u64) -> Self {
         let tokio = TokioRuntime;
         Self {
             start: tokio.now(),
             tokio,
             epoch: SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600),
+            random: Mutex::new(beach_core::rng::derive(seed, u64::MAX - 1)),
         }
-    }
-}
-
-impl Default for SimRuntime {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -70,6 +68,10 @@ impl Runtime for SimRuntime {
 
     fn system_time(&self) -> SystemTime {
         self.epoch + (self.now() - self.start)
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) {
+        rand::Rng::fill_bytes(&mut *self.random.lock().expect("sim random lock"), buf);
     }
 }
 
@@ -184,7 +186,7 @@ const SEEDS: usize = 3;
 
 impl SimCluster {
     fn new(b: SimBuilder) -> Self {
-        let runtime = Arc::new(SimRuntime::new());
+        let runtime = Arc::new(SimRuntime::new(b.seed));
         let net = MemNetwork::new(runtime.clone(), mix(b.seed, u64::MAX, 0));
         Self {
             seed: b.seed,
@@ -246,7 +248,7 @@ impl SimCluster {
             seeds: self.seeds(),
             generation: n.generation,
             rng_seed: mix(self.seed, i as u64, n.generation),
-            secret: n.secret.clone(),
+            secrets: n.secret.clone().into_iter().collect(),
             observer: Some(observer),
             ..NodeOptions::new(self.config.clone(), n.endpoint.clone())
         };
@@ -376,7 +378,7 @@ impl SimCluster {
         options.seeds.retain(|s| self.nodes.iter().any(|n| n.endpoint == *s && n.node.is_some()));
         options.name = name.clone();
         options.rng_seed = mix(self.seed, u64::MAX - self.clients, 0);
-        options.secret = self.secret.clone();
+        options.client_key = self.secret.as_ref().map(Secret::client_key);
         let transport = self.net.transport(&name);
         Beach::connect(options, realm, transport, self.runtime.clone())
             .await

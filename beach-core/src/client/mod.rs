@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::actor::{Group, Handle};
-use crate::auth::Secret;
+use crate::auth::{ClientKey, Credentials, Role};
 use crate::config::ClusterConfig;
 use crate::directory::Directory;
 use crate::link::{Dispatch, Links, Outbox};
@@ -49,8 +49,9 @@ pub struct ClientOptions {
     pub rng_seed: u64,
     /// A name for the nodes' logs.
     pub name: String,
-    /// The cluster secret, when the cluster has one.
-    pub secret: Option<Secret>,
+    /// The cluster's client key, when the cluster has a secret (from a client key file, or
+    /// derived from the secret itself: [`crate::auth::KeyFile::client_key`]).
+    pub client_key: Option<ClientKey>,
 }
 
 impl ClientOptions {
@@ -59,9 +60,9 @@ impl ClientOptions {
         Self::from_config(&ClusterConfig::default(), seeds)
     }
 
-    /// Options from a cluster configuration (name, token, timings) and seeds. The secret is
-    /// not read here (that is file I/O): set [`ClientOptions::secret`] from
-    /// [`ClusterConfig::read_secret`].
+    /// Options from a cluster configuration (name, token, timings) and seeds. The key is
+    /// not read here (that is file I/O): set [`ClientOptions::client_key`] from
+    /// [`ClusterConfig::read_key_file`].
     pub fn from_config(config: &ClusterConfig, seeds: Vec<Endpoint>) -> Self {
         Self {
             seeds,
@@ -71,7 +72,7 @@ impl ClientOptions {
             sync_interval: config.sync_interval,
             rng_seed: 0,
             name: "client".to_owned(),
-            secret: None,
+            client_key: None,
         }
     }
 }
@@ -140,7 +141,8 @@ impl Beach {
         let links = Links::new(
             transport,
             runtime.clone(),
-            options.secret.clone(),
+            options.client_key.clone().map(Credentials::Client),
+            Role::Client,
             derive(options.rng_seed, 8),
         );
         let mut rng = derive(options.rng_seed, 7);
@@ -435,12 +437,7 @@ impl ClientInner {
 }
 
 impl Dispatch for ClientInner {
-    fn dispatch(
-        &self,
-        envelope: Envelope,
-        _reply: &Outbox,
-        _from_node: bool,
-    ) -> Result<(), String> {
+    fn dispatch(&self, envelope: Envelope, _reply: &Outbox, _from: Role) -> Result<(), String> {
         let Envelope::View { alive, partitions } = envelope else {
             return Err(format!("a node sent a client a {}", crate::link::kind_of(&envelope)));
         };
@@ -464,10 +461,6 @@ impl Dispatch for ClientInner {
 
     fn hello(&self) -> (String, Peer) {
         (self.options.cluster_name.clone(), Peer::Client { name: self.options.name.clone() })
-    }
-
-    fn check_hello(&self, _cluster: &str, _peer: &Peer) -> Result<NodeId, String> {
-        Err("a client does not accept connections".to_owned())
     }
 
     fn link_lost(&self, endpoint: &Endpoint) {

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::auth::{KeyFile, Secret};
 use crate::model::{ActorType, Realm};
 use crate::wire::DEFAULT_MAX_FRAME_SIZE;
 
@@ -274,10 +275,10 @@ impl ClusterConfig {
         }
     }
 
-    /// Reads the cluster secret named by `secret_file`: `Ok(None)` when none is configured, an
-    /// error naming the key when the file cannot be read or is not exactly [`SECRET_LEN`]
-    /// bytes.
-    pub fn read_secret(&self) -> Result<Option<[u8; SECRET_LEN]>, ConfigError> {
+    /// Reads the key file named by `secret_file`: `Ok(None)` when none is configured, an
+    /// error naming the key when the file cannot be read or holds neither a cluster secret
+    /// nor a client key.
+    pub fn read_key_file(&self) -> Result<Option<KeyFile>, ConfigError> {
         let Some(path) = &self.secret_file else { return Ok(None) };
         let invalid = |message: String| ConfigError::Invalid {
             file: path.display().to_string(),
@@ -285,13 +286,26 @@ impl ClusterConfig {
             message,
         };
         let bytes = std::fs::read(path).map_err(|e| invalid(format!("cannot read: {e}")))?;
-        let secret: [u8; SECRET_LEN] = bytes.as_slice().try_into().map_err(|_| {
-            invalid(format!(
-                "the secret must be exactly {SECRET_LEN} bytes, the file has {} (make one with `beach gen-key FILE`)",
-                bytes.len()
-            ))
-        })?;
-        Ok(Some(secret))
+        KeyFile::parse(&bytes).map(Some).map_err(invalid)
+    }
+
+    /// Reads the cluster secret named by `secret_file`, for a node: `Ok(None)` when none is
+    /// configured, an error naming the key when the file is not a cluster secret (a client
+    /// key cannot make a node).
+    pub fn read_secret(&self) -> Result<Option<Secret>, ConfigError> {
+        match self.read_key_file()? {
+            None => Ok(None),
+            Some(KeyFile::Secret(s)) => Ok(Some(s)),
+            Some(KeyFile::Client(_)) => Err(ConfigError::Invalid {
+                file: self
+                    .secret_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                key: "secret_file".to_owned(),
+                message: "this is a client key; a node needs the cluster secret itself".to_owned(),
+            }),
+        }
     }
 }
 

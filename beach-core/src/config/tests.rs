@@ -142,7 +142,13 @@ fn files_resolve_paths_against_their_folder_and_report_read_errors() {
     let err = c.read_secret().unwrap_err().to_string();
     assert!(err.contains("exactly 32 bytes, the file has 31"), "{err}");
     std::fs::write(dir.join("secret.key"), [7u8; 32]).unwrap();
-    assert_eq!(c.read_secret().unwrap(), Some([7u8; 32]));
+    assert_eq!(c.read_secret().unwrap(), Some(crate::auth::Secret::new([7u8; 32])));
+    // A client key file serves clients, never a node.
+    let key = crate::auth::Secret::new([7u8; 32]).client_key();
+    std::fs::write(dir.join("secret.key"), key.to_file_bytes()).unwrap();
+    let err = c.read_secret().unwrap_err().to_string();
+    assert!(err.contains("this is a client key; a node needs the cluster secret"), "{err}");
+    assert_eq!(c.read_key_file().unwrap().unwrap().client_key(), key);
     assert_eq!(ClusterConfig::default().read_secret().unwrap(), None);
 
     let missing = dir.join("absent.yaml");

@@ -23,7 +23,8 @@ use tokio::sync::oneshot;
 use rand::Rng as _;
 
 use crate::actor::CallError;
-use crate::auth::{NONCE_LEN, Secret};
+use crate::auth::handshake::{Acceptor, Connector, role_of};
+use crate::auth::{Credentials, NONCE_LEN, Role, may_send};
 use crate::model::{ActorId, Endpoint, NodeId};
 use crate::rng::NodeRng;
 use crate::runtime::{Runtime, timeout};
@@ -116,27 +117,28 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// What a node or client does with what arrives.
 pub(crate) trait Dispatch: Send + Sync + 'static {
     /// Handles an envelope other than a reply; `reply` sends back on the same connection.
-    /// `from_node` says whether the handshake identified the other side as a cluster node
-    /// (rather than a client): only nodes may speak membership and directory sync. An
-    /// envelope the peer had no business sending is an `Err` with the reason, and the
-    /// connection is closed.
-    fn dispatch(&self, envelope: Envelope, reply: &Outbox, from_node: bool) -> Result<(), String>;
+    /// `from` is the role the peer proved in the handshake, and the envelope is one that
+    /// [`may_send`] allows from that role. An envelope the peer had no business sending is
+    /// an `Err` with the reason, and the connection is closed.
+    fn dispatch(&self, envelope: Envelope, reply: &Outbox, from: Role) -> Result<(), String>;
     /// The cluster this side belongs to and who it is, for the hello it sends.
     fn hello(&self) -> (String, Peer);
-    /// Checks the cluster and peer of a hello received; this node's id to welcome it with.
-    fn check_hello(&self, cluster: &str, peer: &Peer) -> Result<NodeId, String>;
     /// The link to `endpoint` failed.
     fn link_lost(&self, _endpoint: &Endpoint) {}
 }
 
+/// A call waiting for its reply. Only the connection it went out on may answer it.
 struct PendingCall {
     endpoint: Endpoint,
+    via: Outbox,
     actor: ActorId,
     tx: oneshot::Sender<Result<Payload, CallError>>,
 }
 
+/// An admin call waiting for its answer, likewise bound to its connection.
 struct PendingAdmin {
     endpoint: Endpoint,
+    via: Outbox,
     tx: oneshot::Sender<Result<AdminAnswer, String>>,
 }
 
@@ -149,7 +151,6 @@ struct State {
     in_flight: BTreeMap<ActorId, u64>,
     tasks: BTreeMap<u64, AbortHandle>,
     next_task: u64,
-    next_admin: u64,
     closed: bool,
 }
 
@@ -157,8 +158,10 @@ struct State {
 pub(crate) struct Links {
     transport: Arc<dyn Transport>,
     runtime: Arc<dyn Runtime>,
-    secret: Option<Secret>,
-    /// Draws handshake nonces; seeded from the operating system in deployments.
+    credentials: Option<Credentials>,
+    /// Who this side is: what it may receive depends on it.
+    role: Role,
+    /// Jitters reconnect backoff (nonces and ids come from the runtime's secure randomness).
     rng: Mutex<NodeRng>,
     dispatch: Mutex<Option<Weak<dyn Dispatch>>>,
     state: Mutex<State>,
@@ -177,13 +180,15 @@ impl Links {
     pub(crate) fn new(
         transport: Arc<dyn Transport>,
         runtime: Arc<dyn Runtime>,
-        secret: Option<Secret>,
+        credentials: Option<Credentials>,
+        role: Role,
         rng: NodeRng,
     ) -> Arc<Self> {
         Arc::new(Self {
             transport,
             runtime,
-            secret,
+            credentials,
+            role,
             rng: Mutex::new(rng),
             dispatch: Mutex::new(None),
             state: Mutex::new(State::default()),
@@ -224,6 +229,12 @@ impl Links {
         }));
     }
 
+    /// Whether connections are authenticated (the cluster has a secret): only then is a
+    /// peer's role proven rather than claimed.
+    pub(crate) fn authenticates(&self) -> bool {
+        self.credentials.is_some()
+    }
+
     /// Whether a link to `endpoint` is open or opening.
     pub(crate) fn is_connected(&self, endpoint: &Endpoint) -> bool {
         self.state.lock().expect("links lock").links.contains_key(endpoint)
@@ -245,19 +256,25 @@ impl Links {
     }
 
     /// Queues `envelope` for `to`, opening the link if there is none. `false` when the links
-    /// are closed.
+    /// are closed, the peer was recently unreachable, or its queue is full.
     pub(crate) fn send(self: &Arc<Self>, to: &Endpoint, envelope: Envelope) -> bool {
-        let outbox = {
+        self.outbox_for(to).is_some_and(|o| o.send(envelope))
+    }
+
+    /// The outbox of the link to `to`, opening the link if there is none; `None` when the
+    /// links are closed or the peer was recently unreachable.
+    fn outbox_for(self: &Arc<Self>, to: &Endpoint) -> Option<Outbox> {
+        Some({
             let mut s = self.state.lock().expect("links lock");
             if s.closed {
-                return false;
+                return None;
             }
             match s.links.get(to) {
                 Some(o) if !o.is_closed() => o.clone(),
                 _ => {
                     // Recently unreachable: do not hammer it; the caller learns at once.
                     if s.backoff.get(to).is_some_and(|b| b.retry_at > self.runtime.now()) {
-                        return false;
+                        return None;
                     }
                     let (tx, rx) = Outbox::channel();
                     s.links.insert(to.clone(), tx.clone());
@@ -266,8 +283,7 @@ impl Links {
                     tx
                 }
             }
-        };
-        outbox.send(envelope)
+        })
     }
 
     /// Opens the link to `to` in the background; envelopes queue in `rx` meanwhile.
@@ -275,19 +291,25 @@ impl Links {
         let me = self.clone();
         self.spawn(async move {
             let Some(dispatch) = me.dispatcher() else { return };
-            let hello = dispatch.hello();
+            let (cluster, peer) = dispatch.hello();
             drop(dispatch);
-            let nonce = me.nonce();
             // Err((true, why)): the handshake failed, worth a warning; Err((false, why)): the
             // peer is not there, routine while nodes start or after a crash.
             let opened = timeout(&*me.runtime, CONNECT_TIMEOUT, async {
+                let connector =
+                    Connector::new(to.as_str(), cluster, peer, me.credentials.as_ref(), me.nonce())
+                        .map_err(|why| (true, why))?;
                 let Connection { mut sink, mut stream, .. } =
                     me.transport.connect(&to).await.map_err(|e| (false, e.to_string()))?;
-                let secret = me.secret.as_ref();
                 let rt = &*me.runtime;
-                handshake::connect(rt, &mut sink, &mut stream, &to, hello, secret, nonce)
+                let node = handshake::connect(rt, &mut sink, &mut stream, connector)
                     .await
                     .map_err(|why| (true, why))?;
+                if node.endpoint() != &to {
+                    // Identities, not addresses, are bound (NAT and relays keep working), but
+                    // a link is filed under the endpoint it was opened for.
+                    tracing::debug!(%to, %node, "the node at this address advertises another");
+                }
                 Ok::<_, (bool, String)>((sink, stream))
             })
             .await;
@@ -295,7 +317,7 @@ impl Links {
                 // We dialled a node's endpoint and it welcomed us as one.
                 Some(Ok((sink, stream))) => {
                     me.state.lock().expect("links lock").backoff.remove(&to);
-                    me.run(to, tx, rx, sink, stream, true).await;
+                    me.run(to, tx, rx, sink, stream, Role::Node).await;
                 }
                 Some(Err((handshake_failed, why))) => {
                     if handshake_failed {
@@ -315,35 +337,31 @@ impl Links {
     }
 
     /// Serves a connection a peer opened: the handshake, then the same reading and writing as
-    /// an outbound link.
-    pub(crate) fn accept(self: &Arc<Self>, conn: Connection) {
+    /// an outbound link. Only nodes accept (`me` is this node's id).
+    pub(crate) fn accept(self: &Arc<Self>, conn: Connection, me_id: NodeId) {
         let me = self.clone();
         self.spawn(async move {
-            let Connection { mut sink, mut stream, peer } = conn;
+            let Connection { mut sink, mut stream, peer: address } = conn;
             let Some(dispatch) = me.dispatcher() else { return };
-            let nonce = me.nonce();
-            let check = |cluster: &str, p: &Peer| dispatch.check_hello(cluster, p);
+            let (cluster, _) = dispatch.hello();
+            drop(dispatch);
+            let acceptor = Acceptor::new(me_id, cluster, me.credentials.clone(), me.nonce());
             let rt = &*me.runtime;
-            let peer_node = match handshake::accept(
-                rt,
-                &mut sink,
-                &mut stream,
-                check,
-                me.secret.as_ref(),
-                nonce,
-            )
-            .await
-            {
-                Ok(peer_node) => peer_node,
+            let (peer, role) = match handshake::accept(rt, &mut sink, &mut stream, acceptor).await {
+                Ok(done) => done,
                 Err(reason) => {
-                    tracing::warn!(%peer, %reason, "refused a connection");
+                    tracing::warn!(peer = %address, %reason, "refused a connection");
                     return;
                 }
             };
-            drop(dispatch);
             let (tx, rx) = Outbox::channel();
-            // A node that connected to us: use this connection for our messages to it too.
-            let endpoint = peer_node.map(|n| n.endpoint().clone());
+            // A node that connected to us (and proved it): use this connection for our
+            // messages to it too, unless we hold a working link of our own.
+            let endpoint = match (&peer, role) {
+                (Peer::Node(n), Role::Node) => Some(n.endpoint().clone()),
+                _ => None,
+            };
+            debug_assert_eq!(role, role_of(&peer));
             if let Some(ep) = &endpoint {
                 let mut s = me.state.lock().expect("links lock");
                 // It is evidently reachable again.
@@ -355,12 +373,11 @@ impl Links {
                     }
                 }
             }
-            let from_node = endpoint.is_some();
             let name = endpoint.unwrap_or_else(|| {
-                Endpoint::new(format!("client-{peer}"))
+                Endpoint::new(format!("client-{address}"))
                     .unwrap_or_else(|_| Endpoint::new("client").expect("valid"))
             });
-            me.run(name, tx, rx, sink, stream, from_node).await;
+            me.run(name, tx, rx, sink, stream, role).await;
         });
     }
 
@@ -380,10 +397,10 @@ impl Links {
         s.backoff.insert(to.clone(), Backoff { failures, retry_at: now + delay });
     }
 
-    /// A fresh nonce for a handshake.
+    /// A fresh nonce for a handshake: secure randomness from the runtime.
     fn nonce(&self) -> [u8; NONCE_LEN] {
         let mut n = [0u8; NONCE_LEN];
-        self.rng.lock().expect("links lock").fill_bytes(&mut n);
+        self.runtime.fill_random(&mut n);
         n
     }
 
@@ -395,7 +412,7 @@ impl Links {
         mut rx: Inbox,
         mut sink: Box<dyn FrameSink>,
         mut stream: Box<dyn FrameStream>,
-        from_node: bool,
+        peer_role: Role,
     ) {
         let reader = {
             let me = self.clone();
@@ -404,7 +421,7 @@ impl Links {
                 loop {
                     match stream.recv().await {
                         Ok(Some(env)) => {
-                            if let Err(why) = me.receive(env, &tx, from_node) {
+                            if let Err(why) = me.receive(env, &tx, peer_role) {
                                 tracing::warn!(%why, "closing a connection that broke the protocol");
                                 return why;
                             }
@@ -482,11 +499,14 @@ impl Links {
     fn refused(&self, envelope: &Envelope, error: &WireError, outbox: &Outbox) {
         tracing::warn!(kind = kind_of(envelope), %error, "not sent");
         match envelope {
-            Envelope::Request(r) => self.resolve_reply(Reply {
-                id: r.id,
-                attempt: r.attempt,
-                result: Err(RemoteError::too_large("request", error)),
-            }),
+            Envelope::Request(r) => self.resolve_reply(
+                Reply {
+                    id: r.id,
+                    attempt: r.attempt,
+                    result: Err(RemoteError::too_large("request", error)),
+                },
+                None,
+            ),
             Envelope::Reply(r) => {
                 outbox.send(Envelope::Reply(Reply {
                     id: r.id,
@@ -494,10 +514,10 @@ impl Links {
                     result: Err(RemoteError::too_large("reply", error)),
                 }));
             }
-            Envelope::Admin(a) => self.resolve_admin(AdminReply {
-                id: a.id,
-                result: Err(format!("admin call too large: {error}")),
-            }),
+            Envelope::Admin(a) => self.resolve_admin(
+                AdminReply { id: a.id, result: Err(format!("admin call too large: {error}")) },
+                None,
+            ),
             Envelope::AdminReply(a) => {
                 outbox.send(Envelope::AdminReply(AdminReply {
                     id: a.id,
@@ -509,13 +529,23 @@ impl Links {
         }
     }
 
-    fn receive(&self, envelope: Envelope, reply: &Outbox, from_node: bool) -> Result<(), String> {
+    /// Takes what arrived on an established connection from a peer of role `from`: the role
+    /// table decides whether it may be sent at all.
+    fn receive(&self, envelope: Envelope, reply: &Outbox, from: Role) -> Result<(), String> {
+        if !may_send(from, self.role, &envelope) {
+            return Err(format!(
+                "a {} sent a {} to a {}",
+                from.name(),
+                kind_of(&envelope),
+                self.role.name()
+            ));
+        }
         match envelope {
-            Envelope::Reply(r) => self.resolve_reply(r),
-            Envelope::AdminReply(r) => self.resolve_admin(r),
+            Envelope::Reply(r) => self.resolve_reply(r, Some(reply)),
+            Envelope::AdminReply(r) => self.resolve_admin(r, Some(reply)),
             other => {
                 if let Some(d) = self.dispatcher() {
-                    return d.dispatch(other, reply, from_node);
+                    return d.dispatch(other, reply, from);
                 }
             }
         }
@@ -582,19 +612,21 @@ impl Links {
         let key = (request.id, request.attempt);
         let wait = Duration::from_millis(request.timeout_ms);
         let (tx, rx) = oneshot::channel();
+        let unreachable =
+            || CallError::Unreachable(format!("{endpoint}: unreachable or its send queue is full"));
+        let Some(via) = self.outbox_for(&endpoint) else { return Err(unreachable()) };
         {
             let mut s = self.state.lock().expect("links lock");
             *s.in_flight.entry(request.to.clone()).or_insert(0) += 1;
+            let actor = request.to.clone();
             s.calls.insert(
                 key,
-                PendingCall { endpoint: endpoint.clone(), actor: request.to.clone(), tx },
+                PendingCall { endpoint: endpoint.clone(), via: via.clone(), actor, tx },
             );
         }
-        if !self.send(&endpoint, Envelope::Request(request)) {
+        if !via.send(Envelope::Request(request)) {
             self.forget_call(key);
-            return Err(CallError::Unreachable(format!(
-                "{endpoint}: unreachable or its send queue is full"
-            )));
+            return Err(unreachable());
         }
         match timeout(&*self.runtime, wait, rx).await {
             Some(Ok(result)) => result,
@@ -628,10 +660,18 @@ impl Links {
         }
     }
 
-    fn resolve_reply(&self, reply: Reply) {
+    /// Hands a reply to the call waiting for it, when it came `from` the connection the call
+    /// went out on (`None`: made up here, for a call that could not be sent). A reply on any
+    /// other connection is ignored: nobody can answer calls they were not sent.
+    fn resolve_reply(&self, reply: Reply, from: Option<&Outbox>) {
         let call = {
             let mut s = self.state.lock().expect("links lock");
-            let c = s.calls.remove(&(reply.id, reply.attempt));
+            let key = (reply.id, reply.attempt);
+            if from.is_some_and(|o| s.calls.get(&key).is_some_and(|c| !c.via.same(o))) {
+                tracing::debug!(id = reply.id, "ignored a reply from another connection");
+                return;
+            }
+            let c = s.calls.remove(&key);
             if let Some(c) = &c {
                 decrement(&mut s.in_flight, &c.actor);
             }
@@ -651,14 +691,22 @@ impl Links {
         wait: Duration,
     ) -> Result<AdminAnswer, String> {
         let (tx, rx) = oneshot::channel();
+        let Some(via) = self.outbox_for(to) else { return Err("closed".to_owned()) };
         let id = {
             let mut s = self.state.lock().expect("links lock");
-            s.next_admin += 1;
-            let id = s.next_admin;
-            s.admin.insert(id, PendingAdmin { endpoint: to.clone(), tx });
+            // Unpredictable, so that nobody can answer a call before it is made.
+            let id = loop {
+                let mut b = [0u8; 8];
+                self.runtime.fill_random(&mut b);
+                let id = u64::from_le_bytes(b);
+                if !s.admin.contains_key(&id) {
+                    break id;
+                }
+            };
+            s.admin.insert(id, PendingAdmin { endpoint: to.clone(), via: via.clone(), tx });
             id
         };
-        if !self.send(to, Envelope::Admin(AdminCall { id, token, op })) {
+        if !via.send(Envelope::Admin(AdminCall { id, token, op })) {
             self.state.lock().expect("links lock").admin.remove(&id);
             return Err("closed".to_owned());
         }
@@ -672,8 +720,16 @@ impl Links {
         }
     }
 
-    fn resolve_admin(&self, reply: AdminReply) {
-        let pending = self.state.lock().expect("links lock").admin.remove(&reply.id);
+    /// Hands an admin answer to its call, under the same rule as [`Links::resolve_reply`].
+    fn resolve_admin(&self, reply: AdminReply, from: Option<&Outbox>) {
+        let pending = {
+            let mut s = self.state.lock().expect("links lock");
+            if from.is_some_and(|o| s.admin.get(&reply.id).is_some_and(|c| !c.via.same(o))) {
+                tracing::debug!("ignored an admin answer from another connection");
+                return;
+            }
+            s.admin.remove(&reply.id)
+        };
         if let Some(p) = pending {
             let _ = p.tx.send(reply.result);
         }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::NodeInner;
+use crate::auth::{Role, constant_time_eq};
 use crate::directory::Entry;
 use crate::model::{ActorId, NodeId};
 use crate::placement::{self, ClusterView, NodeLoad, PlacementRequest, Strategy};
@@ -43,14 +44,14 @@ impl AdminOp {
 }
 
 impl NodeInner {
-    /// Answers an admin call for the cluster.
+    /// Answers an admin call for the cluster from a peer of role `from`.
     pub(crate) async fn handle_admin(
         self: &Arc<Self>,
         op: AdminOp,
         token: Option<String>,
+        from: Role,
     ) -> Result<AdminAnswer, String> {
-        if op.needs_token() && self.config.admin_token.is_some() && token != self.config.admin_token
-        {
+        if op.needs_token() && !self.may_administer(token.as_deref(), from) {
             return Err(codes::UNPRIVILEGED.to_owned());
         }
         match op {
@@ -257,6 +258,26 @@ impl NodeInner {
         Ok(AdminAnswer::Recategorized(ActorRecord { id: id.clone(), entry, version }))
     }
 
+    /// Whether a caller of role `from` holding `token` may change the cluster: with no admin
+    /// token configured, anyone; a node that proved the cluster secret, on its own authority
+    /// (clients' tokens are never forwarded between nodes); else whoever holds the token,
+    /// compared in constant time.
+    fn may_administer(&self, token: Option<&str>, from: Role) -> bool {
+        let Some(wanted) = &self.config.admin_token else { return true };
+        if from == Role::Node && self.links.authenticates() {
+            return true;
+        }
+        token.is_some_and(|t| constant_time_eq(t.as_bytes(), wanted.as_bytes()))
+    }
+
+    /// The token to forward with an admin call to another node: none when nodes authenticate
+    /// each other (they act on their own authority, and a token never leaves the node it was
+    /// given to); without a cluster secret nothing is authenticated, so the caller's token
+    /// goes along.
+    fn forwarded_token(&self, token: Option<String>) -> Option<String> {
+        if self.links.authenticates() { None } else { token }
+    }
+
     /// Does `op` on `node`: here directly, elsewhere as a forwarded [`AdminOp::OnNode`].
     async fn on_node(
         self: &Arc<Self>,
@@ -271,6 +292,7 @@ impl NodeInner {
             return Err(format!("node {node} is not a live member"));
         }
         let wait = self.config.request_timeout_default;
+        let token = self.forwarded_token(token);
         self.links.admin(node.endpoint(), token, AdminOp::OnNode(Box::new(op)), wait).await
     }
 

@@ -21,7 +21,7 @@ use rand::RngExt;
 use tokio::sync::Notify;
 
 use crate::actor::{Isolation, Registry};
-use crate::auth::Secret;
+use crate::auth::{Credentials, Role, Secret};
 use crate::config::ClusterConfig;
 use crate::directory::Directory;
 use crate::link::{Dispatch, Links, Outbox};
@@ -50,11 +50,13 @@ pub struct NodeOptions {
     /// This start's generation; must not be 0. A restart must use a larger one: at one
     /// endpoint, the larger generation is the newer node (the daemon uses the wall clock).
     pub generation: u64,
-    /// The seed of every random choice this node makes (handshake nonces included: seed it
-    /// from the operating system's randomness in deployments).
+    /// The seed of this node's placement and routing choices (nonces and ids come from the
+    /// runtime's secure randomness instead).
     pub rng_seed: u64,
-    /// The cluster secret every peer and client must prove it knows.
-    pub secret: Option<Secret>,
+    /// The cluster secrets: peers must prove one of them (clients, its client key); this node
+    /// connects with the first. Empty: the cluster trusts its network. Several: a secret is
+    /// being rotated.
+    pub secrets: Vec<Secret>,
     /// Receives a line for each notable event (membership, spawns, stops), for simulation
     /// traces.
     pub observer: Option<Observer>,
@@ -64,7 +66,7 @@ pub struct NodeOptions {
 
 impl NodeOptions {
     /// Options for a node listening at `listen`, alone until something dials it: no seeds,
-    /// generation 1, random seed 1, no secret, observer or isolation. Set the other fields
+    /// generation 1, random seed 1, no secrets, observer or isolation. Set the other fields
     /// with struct update syntax.
     ///
     /// ```
@@ -88,7 +90,7 @@ impl NodeOptions {
             seeds: Vec::new(),
             generation: 1,
             rng_seed: 1,
-            secret: None,
+            secrets: Vec::new(),
             observer: None,
             isolation: None,
         }
@@ -190,7 +192,8 @@ impl Node {
         let links = Links::new(
             transport,
             runtime.clone(),
-            options.secret.clone(),
+            Credentials::node(options.secrets.clone()),
+            Role::Node,
             derive(options.rng_seed, 2),
         );
         let first_request_id = rng.random::<u64>() >> 1;
@@ -234,7 +237,7 @@ impl Node {
             loop {
                 match listener.accept().await {
                     Ok(conn) => match me.upgrade() {
-                        Some(node) => node.links.accept(conn),
+                        Some(node) => node.links.accept(conn, node.id.clone()),
                         None => return,
                     },
                     Err(e) => tracing::warn!(error = %e, "accept failed"),
@@ -422,21 +425,11 @@ impl NodeInner {
 }
 
 impl Dispatch for NodeInner {
-    fn dispatch(&self, envelope: Envelope, reply: &Outbox, from_node: bool) -> Result<(), String> {
+    fn dispatch(&self, envelope: Envelope, reply: &Outbox, from: Role) -> Result<(), String> {
         if self.stopped.load(Ordering::Acquire) {
             return Ok(());
         }
-        let cluster_internal = matches!(
-            envelope,
-            Envelope::Membership(_)
-                | Envelope::Digest(_)
-                | Envelope::Partitions { .. }
-                | Envelope::Delta(_)
-        );
-        if cluster_internal && !from_node {
-            // Membership and directory sync are between nodes; a client never writes them.
-            return Err(format!("a client sent a {}", crate::link::kind_of(&envelope)));
-        }
+        // The role table (`auth::may_send`) already refused what `from` may not send.
         match envelope {
             Envelope::Request(req) => self.serve(req, cell::ReplyTo::Link(reply.clone())),
             Envelope::OneWay(req) => self.serve(req, cell::ReplyTo::Nobody),
@@ -444,7 +437,7 @@ impl Dispatch for NodeInner {
                 let me = self.arc();
                 let reply = reply.clone();
                 self.spawn_task(async move {
-                    let result = me.handle_admin(call.op, call.token).await;
+                    let result = me.handle_admin(call.op, call.token, from).await;
                     let _ =
                         reply.send(Envelope::AdminReply(wire::AdminReply { id: call.id, result }));
                 });
@@ -518,12 +511,5 @@ impl Dispatch for NodeInner {
 
     fn hello(&self) -> (String, Peer) {
         (self.config.cluster_name.clone(), Peer::Node(self.id.clone()))
-    }
-
-    fn check_hello(&self, cluster: &str, _peer: &Peer) -> Result<NodeId, String> {
-        if cluster != self.config.cluster_name {
-            return Err(format!("cluster {cluster:?} is not {:?}", self.config.cluster_name));
-        }
-        Ok(self.id.clone())
     }
 }

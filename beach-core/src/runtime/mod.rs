@@ -50,6 +50,18 @@ pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
 
     /// The wall clock, for timestamps users see (virtual in simulations).
     fn system_time(&self) -> SystemTime;
+
+    /// Fills `buf` with randomness that others must not guess (handshake nonces, ids): the
+    /// operating system's in the tokio and smol adapters, the simulation seed's in the
+    /// simulator (so that its traces stay deterministic). Never a node's placement RNG.
+    fn fill_random(&self, buf: &mut [u8]);
+}
+
+/// The operating system's randomness, for the adapters. Without it nothing can be kept
+/// secret, so its failure (which the OS documents as not happening once booted) is fatal.
+#[cfg(any(feature = "rt-tokio", feature = "rt-smol"))]
+fn os_random(buf: &mut [u8]) {
+    getrandom::fill(buf).expect("the operating system's random number generator failed");
 }
 
 /// Waits until `deadline` on `rt`'s clock.

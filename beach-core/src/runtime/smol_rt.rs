@@ -26,4 +26,8 @@ impl Runtime for SmolRuntime {
     fn system_time(&self) -> SystemTime {
         SystemTime::now()
     }
+
+    fn fill_random(&self, buf: &mut [u8]) {
+        super::os_random(buf);
+    }
 }

@@ -74,6 +74,11 @@ pub enum Handshake {
         peer: Peer,
         /// A fresh random nonce for the secret proof.
         nonce: Bytes,
+        /// With a cluster secret, the id of the key the connecting side will prove (see
+        /// [`crate::auth`]). Absent in protocol version 1, whose hello still decodes so
+        /// that its version can be refused in words.
+        #[serde(default)]
+        key_id: Option<Bytes>,
     },
     /// Step 2: the accepting node's identity and nonce, and its proof of the secret.
     Welcome {
@@ -99,13 +104,17 @@ pub enum Handshake {
 }
 
 impl Handshake {
-    /// Step 1 for `peer` joining or talking to `cluster` with this build's protocol version.
+    /// Step 1 for `peer` joining or talking to `cluster` with this build's protocol version,
+    /// proving no key (a cluster without a secret), with an all-zero nonce: for tools and
+    /// tests that speak the protocol by hand. Nodes and clients use
+    /// [`crate::auth::handshake::Connector`].
     pub fn hello(cluster: &str, peer: Peer) -> Self {
         Handshake::Hello {
             version: super::PROTOCOL_VERSION,
             cluster: cluster.to_owned(),
             peer,
-            nonce: Bytes::new(),
+            nonce: Bytes::from_static(&[0; crate::auth::NONCE_LEN]),
+            key_id: None,
         }
     }
 }

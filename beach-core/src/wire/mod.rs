@@ -29,8 +29,8 @@ use bytes::{Buf, BufMut, BytesMut};
 pub use envelope::*;
 
 /// The protocol version spoken by this build; peers with another version are refused at the
-/// handshake.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// handshake, in words, in both logs. Version 2: role-bound handshake proofs.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The largest frame accepted unless configured otherwise: 16 MiB.
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 16 * 1024 * 1024;

@@ -56,6 +56,7 @@ fn samples() -> Vec<Envelope> {
             cluster: "beach".into(),
             peer: Peer::Client { name: "cli".into() },
             nonce: Bytes::from_static(&[1; 16]),
+            key_id: Some(Bytes::from_static(&[2; 8])),
         }),
         Envelope::Handshake(Handshake::Welcome {
             version: PROTOCOL_VERSION,

@@ -181,7 +181,7 @@ impl Cluster {
 /// A client with the configuration's token and secret, or `None` if no seed answers.
 pub async fn try_connect(config: &ClusterConfig, seeds: Vec<Endpoint>) -> Option<Beach> {
     let mut options = ClientOptions::from_config(config, seeds);
-    options.secret = config.read_secret().ok().flatten().map(beach_core::auth::Secret::new);
+    options.client_key = config.read_key_file().ok().flatten().map(|k| k.client_key());
     options.rng_seed = 7;
     Beach::connect(
         options,
