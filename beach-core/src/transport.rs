@@ -95,11 +95,19 @@ pub trait FrameSink: Send {
     async fn send(&mut self, batch: &[Envelope]) -> Result<Vec<Refused>, TransportError>;
 }
 
+/// The largest frame accepted before the handshake is done: enough for any handshake step,
+/// far too little for an unauthenticated party to make a node allocate much.
+pub const PREAUTH_MAX_FRAME_SIZE: usize = 4 * 1024;
+
 /// Receives envelopes from a connection.
 #[async_trait]
 pub trait FrameStream: Send {
     /// The next envelope; `Ok(None)` when the peer closed the connection cleanly.
     async fn recv(&mut self) -> Result<Option<Envelope>, TransportError>;
+
+    /// The handshake is done: lift the limits that hold before it (a transport that frames
+    /// bytes accepts frames of at most [`PREAUTH_MAX_FRAME_SIZE`] until then).
+    fn authenticated(&mut self) {}
 }
 
 /// An open connection, in two halves so that reading and writing run in separate tasks.

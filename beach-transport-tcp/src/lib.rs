@@ -17,7 +17,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use beach_core::model::Endpoint;
 use beach_core::transport::{
-    Connection, FrameSink, FrameStream, Listener, Refused, Transport, TransportError,
+    Connection, FrameSink, FrameStream, Listener, PREAUTH_MAX_FRAME_SIZE, Refused, Transport,
+    TransportError,
 };
 use beach_core::wire::{DEFAULT_MAX_FRAME_SIZE, Envelope, FrameCodec};
 use bytes::BytesMut;
@@ -67,7 +68,8 @@ impl TcpTransport {
             }),
             stream: Box::new(TcpFrames {
                 r,
-                codec: self.codec,
+                codec: FrameCodec::new(PREAUTH_MAX_FRAME_SIZE.min(self.codec.max_frame_size())),
+                after_handshake: self.codec,
                 buf: BytesMut::with_capacity(8 * 1024),
                 peer,
             }),
@@ -163,7 +165,9 @@ impl FrameSink for TcpSink {
 
 struct TcpFrames {
     r: OwnedReadHalf,
+    /// The limit in force: [`PREAUTH_MAX_FRAME_SIZE`] until the handshake is done.
     codec: FrameCodec,
+    after_handshake: FrameCodec,
     buf: BytesMut,
     peer: String,
 }
@@ -192,6 +196,10 @@ impl FrameStream for TcpFrames {
                 };
             }
         }
+    }
+
+    fn authenticated(&mut self) {
+        self.codec = self.after_handshake;
     }
 }
 

@@ -100,3 +100,19 @@ async fn connect_errors_name_the_address() {
 fn transport_is_usable_as_a_trait_object() {
     let _: Arc<dyn Transport> = Arc::new(TcpTransport::default());
 }
+
+#[tokio::test]
+async fn frames_are_small_until_the_handshake_is_done() {
+    let big = Envelope::Membership(bytes::Bytes::from(vec![7u8; 64 * 1024]));
+    let (mut a, mut b, _) = pair(TcpTransport::default()).await;
+    a.sink.send(&[big.clone()]).await.unwrap();
+    let err = b.stream.recv().await.unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("exceeds the maximum of {PREAUTH_MAX_FRAME_SIZE} bytes")),
+        "{err}"
+    );
+    let (mut a, mut b, _) = pair(TcpTransport::default()).await;
+    b.stream.authenticated();
+    a.sink.send(&[big.clone()]).await.unwrap();
+    assert_eq!(b.stream.recv().await.unwrap().unwrap(), big, "lifted after the handshake");
+}

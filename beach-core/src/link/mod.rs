@@ -305,6 +305,7 @@ impl Links {
                 let node = handshake::connect(rt, &mut sink, &mut stream, connector)
                     .await
                     .map_err(|why| (true, why))?;
+                stream.authenticated();
                 if node.endpoint() != &to {
                     // Identities, not addresses, are bound (NAT and relays keep working), but
                     // a link is filed under the endpoint it was opened for.
