@@ -98,8 +98,11 @@ pub async fn connect(g: &Global) -> Result<Beach, Failure> {
     }
     options.name = "beach-cli".to_owned();
     options.rng_seed = getrandom_seed();
-    let transport = Arc::new(TcpTransport::new(config.max_frame_size));
-    Beach::connect(options, realm, transport, Arc::new(TokioRuntime)).await.map_err(Failure::from)
+    let transport =
+        TcpTransport::new(config.max_frame_size).with_credentials(options.credentials().as_ref());
+    Beach::connect(options, realm, Arc::new(transport), Arc::new(TokioRuntime))
+        .await
+        .map_err(Failure::from)
 }
 
 fn getrandom_seed() -> u64 {

@@ -23,6 +23,15 @@ pub enum TransportError {
         /// Why.
         reason: String,
     },
+    /// The peer was reached but the transport's own handshake (the encrypted channel of a
+    /// cluster with a secret) failed: a different key, most often.
+    #[error("handshake with {addr} failed: {reason}")]
+    Handshake {
+        /// The address dialled.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
     /// Could not listen.
     #[error("cannot listen on {addr}: {reason}")]
     Bind {

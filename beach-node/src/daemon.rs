@@ -94,7 +94,9 @@ pub async fn start(
         isolation: Some(isolation.clone()),
         config: config.clone(),
     };
-    let transport = Arc::new(TcpTransport::new(config.max_frame_size));
+    let transport = Arc::new(
+        TcpTransport::new(config.max_frame_size).with_credentials(options.credentials().as_ref()),
+    );
     let node = Node::start(options, registry, transport, Arc::new(TokioRuntime)).await?;
     isolation.set_node(node.id().endpoint().clone());
     tracing::info!(node = %node.id(), cluster = %config.cluster_name, "node started");

@@ -376,10 +376,12 @@ async fn host(path: PathBuf, registry: Registry) -> u8 {
     options.sync_interval = Duration::from_millis(setup.sync_interval_ms.max(100));
     options.name = format!("isolated-{}", setup.id.seq());
     options.rng_seed = getrandom::u64().unwrap_or(0);
+    let transport =
+        TcpTransport::new(setup.max_frame_size).with_credentials(options.credentials().as_ref());
     let client = match Beach::connect(
         options,
         setup.spec.realm.clone(),
-        Arc::new(TcpTransport::new(setup.max_frame_size)),
+        Arc::new(transport),
         Arc::new(TokioRuntime),
     )
     .await

@@ -143,7 +143,7 @@ async fn wrong_secret_never_joins_and_wrong_token_is_unprivileged() {
     let port = common::free_ports(1)[0];
     let outsider = NodeProc::start(&bad_config, port, scratch.0.join("outsider.log"));
     let said_why = eventually(Duration::from_secs(10), || async {
-        outsider.log_text().contains("cluster secret is not this node's")
+        outsider.log_text().contains("another secret_file")
     })
     .await;
     assert!(said_why, "the outsider's log does not say why:\n{}", outsider.log_text());

@@ -9,12 +9,22 @@
 //! the engine then closes with the reason logged; nothing here panics on input. An envelope
 //! too large to send is left out of its batch and handed back ([`Refused`]): it fails alone.
 //!
+//! With a cluster secret ([`TcpTransport::with_credentials`]) every connection is a Noise
+//! session keyed by the secret and every byte after its handshake is encrypted and
+//! authenticated (see the `noise` module). Accepting runs in a background task that backs
+//! off on errors and bounds connections still in their handshake ([`AcceptLimits`]).
+//!
 //! It holds no routing, directory or actor logic: those live in `beach-core`.
 
+mod accept;
+mod noise;
+
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use beach_core::auth::Credentials;
 use beach_core::model::Endpoint;
 use beach_core::transport::{
     Connection, FrameSink, FrameStream, Listener, PREAUTH_MAX_FRAME_SIZE, Refused, Transport,
@@ -23,17 +33,22 @@ use beach_core::transport::{
 use beach_core::wire::{DEFAULT_MAX_FRAME_SIZE, Envelope, FrameCodec};
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+
+pub use accept::AcceptLimits;
+use noise::{Cipher, NoiseKeys};
 
 /// How long one connection attempt may take, per resolved address.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Connects and listens over TCP.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TcpTransport {
     codec: FrameCodec,
     connect_timeout: Duration,
+    noise: Option<Arc<NoiseKeys>>,
+    limits: AcceptLimits,
 }
 
 impl Default for TcpTransport {
@@ -43,9 +58,15 @@ impl Default for TcpTransport {
 }
 
 impl TcpTransport {
-    /// A transport refusing frames larger than `max_frame_size` bytes.
+    /// A transport refusing frames larger than `max_frame_size` bytes, in clear (a cluster
+    /// without a secret).
     pub fn new(max_frame_size: usize) -> Self {
-        Self { codec: FrameCodec::new(max_frame_size), connect_timeout: DEFAULT_CONNECT_TIMEOUT }
+        Self {
+            codec: FrameCodec::new(max_frame_size),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            noise: None,
+            limits: AcceptLimits::default(),
+        }
     }
 
     /// With another connect timeout.
@@ -54,16 +75,36 @@ impl TcpTransport {
         self
     }
 
-    fn wrap(&self, stream: TcpStream, peer: String) -> Connection {
+    /// Every connection a Noise session keyed by `credentials` (see the `noise` module): what
+    /// a cluster with a secret uses. A node accepts each of its secrets' keys; a client
+    /// connects with its client key.
+    pub fn with_credentials(mut self, credentials: Option<&Credentials>) -> Self {
+        self.noise = credentials.map(|c| Arc::new(NoiseKeys::new(c)));
+        self
+    }
+
+    /// With other bounds on incoming connections.
+    pub fn with_accept_limits(mut self, limits: AcceptLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    fn wrap(&self, stream: TcpStream, peer: String, ciphers: Option<noise::Ciphers>) -> Connection {
         // Requests are small and latency matters more than packing: no Nagle delay.
         let _ = stream.set_nodelay(true);
         let (r, w) = stream.into_split();
+        let (seal, open) = match ciphers {
+            Some((seal, open)) => (Some(seal), Some(open)),
+            None => (None, None),
+        };
         Connection {
             peer: peer.clone(),
             sink: Box::new(TcpSink {
                 w,
                 codec: self.codec,
                 buf: BytesMut::new(),
+                seal,
+                sealed: BytesMut::new(),
                 peer: peer.clone(),
             }),
             stream: Box::new(TcpFrames {
@@ -71,6 +112,8 @@ impl TcpTransport {
                 codec: FrameCodec::new(PREAUTH_MAX_FRAME_SIZE.min(self.codec.max_frame_size())),
                 after_handshake: self.codec,
                 buf: BytesMut::with_capacity(8 * 1024),
+                open,
+                raw: BytesMut::new(),
                 peer,
             }),
         }
@@ -91,7 +134,24 @@ impl Transport for TcpTransport {
         for addr in addrs {
             let why =
                 match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
-                    Ok(Ok(stream)) => return Ok(self.wrap(stream, to.to_string())),
+                    Ok(Ok(mut stream)) => {
+                        let ciphers = match &self.noise {
+                            None => None,
+                            Some(keys) => {
+                                let shake = noise::connect(&mut stream, keys, to.as_str());
+                                match tokio::time::timeout(self.connect_timeout, shake).await {
+                                    Ok(Ok(c)) => Some(c),
+                                    Ok(Err(e)) => return Err(e),
+                                    Err(_) => {
+                                        return Err(fail(
+                                            "the encrypted handshake timed out".to_owned(),
+                                        ));
+                                    }
+                                }
+                            }
+                        };
+                        return Ok(self.wrap(stream, to.to_string(), ciphers));
+                    }
                     Ok(Err(e)) => e.to_string().to_lowercase(),
                     Err(_) => format!("timed out after {:?}", self.connect_timeout),
                 };
@@ -102,37 +162,7 @@ impl Transport for TcpTransport {
     }
 
     async fn bind(&self, at: &Endpoint) -> Result<Box<dyn Listener>, TransportError> {
-        let listener = TcpListener::bind(at.as_str())
-            .await
-            .map_err(|e| TransportError::Bind { addr: at.to_string(), reason: e.to_string() })?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| TransportError::Bind { addr: at.to_string(), reason: e.to_string() })?;
-        let endpoint = Endpoint::new(local.to_string())
-            .map_err(|e| TransportError::Bind { addr: at.to_string(), reason: e.to_string() })?;
-        Ok(Box::new(TcpAcceptor { listener, endpoint, transport: *self }))
-    }
-}
-
-#[derive(Debug)]
-struct TcpAcceptor {
-    listener: TcpListener,
-    endpoint: Endpoint,
-    transport: TcpTransport,
-}
-
-#[async_trait]
-impl Listener for TcpAcceptor {
-    async fn accept(&mut self) -> Result<Connection, TransportError> {
-        let (stream, peer) = self.listener.accept().await.map_err(|e| TransportError::Io {
-            addr: self.endpoint.to_string(),
-            reason: e.to_string(),
-        })?;
-        Ok(self.transport.wrap(stream, peer.to_string()))
-    }
-
-    fn local_endpoint(&self) -> Endpoint {
-        self.endpoint.clone()
+        accept::bind(self.clone(), at).await
     }
 }
 
@@ -140,6 +170,9 @@ struct TcpSink {
     w: OwnedWriteHalf,
     codec: FrameCodec,
     buf: BytesMut,
+    /// With a secret: the sending cipher, and the buffer of records it fills.
+    seal: Option<Cipher>,
+    sealed: BytesMut,
     peer: String,
 }
 
@@ -154,10 +187,21 @@ impl FrameSink for TcpSink {
                 refused.push(Refused { index, error });
             }
         }
-        self.w.write_all(&self.buf).await.map_err(|e| io_error(&self.peer, &e))?;
+        match &mut self.seal {
+            None => self.w.write_all(&self.buf).await,
+            Some(cipher) => {
+                self.sealed.clear();
+                cipher
+                    .seal(&self.buf, &mut self.sealed)
+                    .map_err(|reason| TransportError::Io { addr: self.peer.clone(), reason })?;
+                self.w.write_all(&self.sealed).await
+            }
+        }
+        .map_err(|e| io_error(&self.peer, &e))?;
         // Keep a modest buffer across batches; give back what a burst grew.
         if self.buf.capacity() > 1 << 20 {
             self.buf = BytesMut::new();
+            self.sealed = BytesMut::new();
         }
         Ok(refused)
     }
@@ -168,7 +212,11 @@ struct TcpFrames {
     /// The limit in force: [`PREAUTH_MAX_FRAME_SIZE`] until the handshake is done.
     codec: FrameCodec,
     after_handshake: FrameCodec,
+    /// Plain frame bytes, decrypted when the connection is encrypted.
     buf: BytesMut,
+    /// With a secret: the receiving cipher, and the records not yet decrypted.
+    open: Option<Cipher>,
+    raw: BytesMut,
     peer: String,
 }
 
@@ -181,12 +229,13 @@ impl FrameStream for TcpFrames {
                 Ok(None) => {}
                 Err(error) => return Err(TransportError::Frame { addr: self.peer.clone(), error }),
             }
-            if self.buf.capacity() - self.buf.len() < 4096 {
-                self.buf.reserve(8 * 1024);
+            let into = if self.open.is_some() { &mut self.raw } else { &mut self.buf };
+            if into.capacity() - into.len() < 4096 {
+                into.reserve(8 * 1024);
             }
-            let n = self.r.read_buf(&mut self.buf).await.map_err(|e| io_error(&self.peer, &e))?;
+            let n = self.r.read_buf(into).await.map_err(|e| io_error(&self.peer, &e))?;
             if n == 0 {
-                return if self.buf.is_empty() {
+                return if self.buf.is_empty() && self.raw.is_empty() {
                     Ok(None)
                 } else {
                     Err(TransportError::Io {
@@ -194,6 +243,11 @@ impl FrameStream for TcpFrames {
                         reason: "closed in the middle of a frame".to_owned(),
                     })
                 };
+            }
+            if let Some(cipher) = &mut self.open {
+                cipher
+                    .open(&mut self.raw, &mut self.buf)
+                    .map_err(|reason| TransportError::Io { addr: self.peer.clone(), reason })?;
             }
         }
     }

@@ -105,7 +105,7 @@ fn transport_is_usable_as_a_trait_object() {
 async fn frames_are_small_until_the_handshake_is_done() {
     let big = Envelope::Membership(bytes::Bytes::from(vec![7u8; 64 * 1024]));
     let (mut a, mut b, _) = pair(TcpTransport::default()).await;
-    a.sink.send(&[big.clone()]).await.unwrap();
+    a.sink.send(std::slice::from_ref(&big)).await.unwrap();
     let err = b.stream.recv().await.unwrap_err();
     assert!(
         err.to_string().contains(&format!("exceeds the maximum of {PREAUTH_MAX_FRAME_SIZE} bytes")),
@@ -113,6 +113,164 @@ async fn frames_are_small_until_the_handshake_is_done() {
     );
     let (mut a, mut b, _) = pair(TcpTransport::default()).await;
     b.stream.authenticated();
-    a.sink.send(&[big.clone()]).await.unwrap();
+    a.sink.send(std::slice::from_ref(&big)).await.unwrap();
     assert_eq!(b.stream.recv().await.unwrap().unwrap(), big, "lifted after the handshake");
+}
+
+mod encrypted {
+    use super::*;
+    use beach_core::auth::{Credentials, Secret};
+    use tokio::io::AsyncReadExt;
+
+    fn node(b: u8) -> TcpTransport {
+        let creds = Credentials::node(vec![Secret::new([b; 32])]).unwrap();
+        TcpTransport::default().with_credentials(Some(&creds))
+    }
+
+    fn client(b: u8) -> TcpTransport {
+        let creds = Credentials::Client(Secret::new([b; 32]).client_key());
+        TcpTransport::default().with_credentials(Some(&creds))
+    }
+
+    async fn listen(t: TcpTransport) -> (Box<dyn Listener>, Endpoint) {
+        let l = t.bind(&Endpoint::new("127.0.0.1:0").unwrap()).await.unwrap();
+        let at = l.local_endpoint();
+        (l, at)
+    }
+
+    /// A relay between a client and `to` that records every byte and may flip one.
+    async fn relay(
+        to: Endpoint,
+        flip_at: Option<usize>,
+    ) -> (Endpoint, Arc<std::sync::Mutex<Vec<u8>>>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = Endpoint::new(l.local_addr().unwrap().to_string()).unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        tokio::spawn(async move {
+            let (mut a, _) = l.accept().await.unwrap();
+            let mut b = tokio::net::TcpStream::connect(to.as_str()).await.unwrap();
+            let (mut ar, mut aw) = a.split();
+            let (mut br, mut bw) = b.split();
+            let up = async {
+                let mut buf = vec![0u8; 65536];
+                let mut total = 0;
+                loop {
+                    let n = ar.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    if let Some(at) = flip_at
+                        && (total..total + n).contains(&at)
+                    {
+                        buf[at - total] ^= 1;
+                    }
+                    total += n;
+                    seen2.lock().unwrap().extend_from_slice(&buf[..n]);
+                    if bw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            let down = async {
+                let mut buf = vec![0u8; 65536];
+                loop {
+                    let n = br.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 || aw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            tokio::join!(up, down);
+        });
+        (at, seen)
+    }
+
+    fn canary(len: usize) -> Envelope {
+        let mut data = b"zebra-canary-7731".repeat(len / 17 + 1);
+        data.truncate(len);
+        Envelope::Membership(bytes::Bytes::from(data))
+    }
+
+    #[tokio::test]
+    async fn nodes_and_clients_talk_over_an_encrypted_channel_that_shows_nothing() {
+        let (mut l, at) = listen(node(7)).await;
+        let (via, seen) = relay(at, None).await;
+        let mut out = client(7).connect(&via).await.unwrap();
+        let mut inn = l.accept().await.unwrap();
+        inn.stream.authenticated();
+        // Small and multi-record frames, both ways.
+        let batch = vec![canary(100), canary(200_000), canary(3)];
+        out.sink.send(&batch).await.unwrap();
+        for want in &batch {
+            assert_eq!(&inn.stream.recv().await.unwrap().unwrap(), want);
+        }
+        inn.sink.send(&[canary(50)]).await.unwrap();
+        assert_eq!(out.stream.recv().await.unwrap().unwrap(), canary(50));
+        let seen = seen.lock().unwrap();
+        assert!(seen.len() > 200_000);
+        assert!(!seen.windows(17).any(|w| w == b"zebra-canary-7731"), "plaintext on the wire");
+    }
+
+    #[tokio::test]
+    async fn a_changed_byte_breaks_the_connection() {
+        let (mut l, at) = listen(node(7)).await;
+        // Past the preamble and the first handshake message: inside the first record.
+        let (via, _) = relay(at, Some(120)).await;
+        let mut out = client(7).connect(&via).await.unwrap();
+        let mut inn = l.accept().await.unwrap();
+        out.sink.send(&[canary(500)]).await.unwrap();
+        let err = inn.stream.recv().await.unwrap_err();
+        assert!(err.to_string().contains("failed authentication"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn wrong_keys_and_plain_peers_are_refused_and_told_why() {
+        let (mut l, at) = listen(node(7)).await;
+        let err = client(8).connect(&at).await.unwrap_err();
+        assert!(matches!(err, TransportError::Handshake { .. }), "{err}");
+        assert!(err.to_string().contains("another secret_file"), "{err}");
+        let err = node(8).connect(&at).await.unwrap_err();
+        assert!(err.to_string().contains("another secret_file"), "{err}");
+        // A peer without the secret, speaking plain beach, gets a refusal it can read.
+        let mut plain = TcpTransport::default().connect(&at).await.unwrap();
+        plain.sink.send(&[hello(1)]).await.unwrap();
+        match plain.stream.recv().await {
+            Ok(Some(Envelope::Handshake(Handshake::Refused { reason }))) => {
+                assert!(reason.contains("requires its secret"), "{reason}");
+            }
+            other => panic!("expected a readable refusal, got {other:?}"),
+        }
+        // The listener still serves a proper client.
+        let mut ok = client(7).connect(&at).await.unwrap();
+        let mut inn = l.accept().await.unwrap();
+        ok.sink.send(&[hello(2)]).await.unwrap();
+        assert_eq!(inn.stream.recv().await.unwrap().unwrap(), hello(2));
+    }
+
+    #[tokio::test]
+    async fn silent_connections_are_closed_and_the_oldest_shed_first() {
+        let limits = AcceptLimits {
+            handshake_timeout: Duration::from_millis(300),
+            pending: 4,
+            pending_per_address: 4,
+        };
+        let (mut l, at) = listen(node(7).with_accept_limits(limits)).await;
+        let addr: std::net::SocketAddr = at.as_str().parse().unwrap();
+        let mut silent = Vec::new();
+        for _ in 0..10 {
+            silent.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        }
+        // A real client still gets in.
+        let mut ok = client(7).connect(&at).await.unwrap();
+        let mut inn = l.accept().await.unwrap();
+        ok.sink.send(&[hello(3)]).await.unwrap();
+        assert_eq!(inn.stream.recv().await.unwrap().unwrap(), hello(3));
+        // Every silent one is closed, shed or timed out.
+        for mut s in silent {
+            let mut b = [0u8; 1];
+            let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut b)).await;
+            assert!(matches!(n, Ok(Ok(0)) | Ok(Err(_))), "{n:?}");
+        }
+    }
 }

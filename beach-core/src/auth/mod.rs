@@ -173,6 +173,39 @@ impl Credentials {
     }
 }
 
+/// A pre-shared key for a transport's encrypted channel (the TCP transport's Noise
+/// sessions): the role it admits, its public id (so that the accepting side picks the
+/// matching one, in clear, before the handshake) and the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChannelKey {
+    /// The role whoever proves this key gets.
+    pub role: Role,
+    /// The key's public id.
+    pub id: [u8; KEY_ID_LEN],
+    /// The pre-shared key itself.
+    pub psk: [u8; 32],
+}
+
+impl std::fmt::Debug for ChannelKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ChannelKey({})", self.role.name())
+    }
+}
+
+impl Credentials {
+    /// The channel key this side connects with.
+    pub fn channel_offer(&self) -> ChannelKey {
+        self.offered().channel()
+    }
+
+    /// The channel keys this side accepts: for a node, the node and client keys of each of
+    /// its secrets; none for a client.
+    pub fn channel_accepts(&self) -> Vec<ChannelKey> {
+        let Credentials::Node(secrets) = self else { return Vec::new() };
+        secrets.iter().flat_map(|s| [s.key().channel(), s.client_key().key().channel()]).collect()
+    }
+}
+
 /// A key and the role it grants.
 #[derive(Clone, PartialEq, Eq)]
 struct RoleKey {
@@ -185,6 +218,16 @@ impl RoleKey {
     fn id(&self) -> [u8; KEY_ID_LEN] {
         let full = hmac(&self.key, &[b"beach/2 key id"]);
         full[..KEY_ID_LEN].try_into().expect("32 > 8")
+    }
+
+    /// The transport channel's key for this role key (a separate derivation: the channel and
+    /// the handshake proofs never share a key).
+    fn channel(&self) -> ChannelKey {
+        ChannelKey {
+            role: self.role,
+            id: self.id(),
+            psk: expand(&self.key, b"beach/2 channel psk"),
+        }
     }
 
     /// The proof of one side over a handshake transcript.

@@ -55,6 +55,12 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
+    /// The credentials these options connect with: what the transport's encrypted channel
+    /// needs too (`TcpTransport::with_credentials`).
+    pub fn credentials(&self) -> Option<Credentials> {
+        self.client_key.clone().map(Credentials::Client)
+    }
+
     /// Options for `seeds`, with the defaults of an empty `cluster.yaml`.
     pub fn new(seeds: Vec<Endpoint>) -> Self {
         Self::from_config(&ClusterConfig::default(), seeds)
@@ -141,7 +147,7 @@ impl Beach {
         let links = Links::new(
             transport,
             runtime.clone(),
-            options.client_key.clone().map(Credentials::Client),
+            options.credentials(),
             Role::Client,
             derive(options.rng_seed, 8),
         );

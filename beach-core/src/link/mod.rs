@@ -300,7 +300,11 @@ impl Links {
                     Connector::new(to.as_str(), cluster, peer, me.credentials.as_ref(), me.nonce())
                         .map_err(|why| (true, why))?;
                 let Connection { mut sink, mut stream, .. } =
-                    me.transport.connect(&to).await.map_err(|e| (false, e.to_string()))?;
+                    me.transport.connect(&to).await.map_err(|e| {
+                        let reached =
+                            matches!(e, crate::transport::TransportError::Handshake { .. });
+                        (reached, e.to_string())
+                    })?;
                 let rt = &*me.runtime;
                 let node = handshake::connect(rt, &mut sink, &mut stream, connector)
                     .await

@@ -65,6 +65,12 @@ pub struct NodeOptions {
 }
 
 impl NodeOptions {
+    /// The credentials of a node with these options: what the transport's encrypted channel
+    /// needs too (`TcpTransport::with_credentials`).
+    pub fn credentials(&self) -> Option<Credentials> {
+        Credentials::node(self.secrets.clone())
+    }
+
     /// Options for a node listening at `listen`, alone until something dials it: no seeds,
     /// generation 1, random seed 1, no secrets, observer or isolation. Set the other fields
     /// with struct update syntax.
@@ -192,7 +198,7 @@ impl Node {
         let links = Links::new(
             transport,
             runtime.clone(),
-            Credentials::node(options.secrets.clone()),
+            options.credentials(),
             Role::Node,
             derive(options.rng_seed, 2),
         );

@@ -183,14 +183,8 @@ pub async fn try_connect(config: &ClusterConfig, seeds: Vec<Endpoint>) -> Option
     let mut options = ClientOptions::from_config(config, seeds);
     options.client_key = config.read_key_file().ok().flatten().map(|k| k.client_key());
     options.rng_seed = 7;
-    Beach::connect(
-        options,
-        Realm::global(),
-        Arc::new(TcpTransport::default()),
-        Arc::new(TokioRuntime),
-    )
-    .await
-    .ok()
+    let transport = TcpTransport::default().with_credentials(options.credentials().as_ref());
+    Beach::connect(options, Realm::global(), Arc::new(transport), Arc::new(TokioRuntime)).await.ok()
 }
 
 /// A client, waiting (by polling) for a seed to answer.
