@@ -359,6 +359,7 @@ impl Links {
                     return;
                 }
             };
+            stream.authenticated();
             let (tx, rx) = Outbox::channel();
             // A node that connected to us (and proved it): use this connection for our
             // messages to it too, unless we hold a working link of our own.
