@@ -77,6 +77,12 @@ pub fn run_node(args: NodeArgs, registry: Registry) -> ExitCode {
     if let Err(e) = installed {
         eprintln!("beach-node: cannot set up logging: {e}");
     }
+    if config.admin_token.is_some() {
+        daemon::warn_if_readable_by_others(
+            &args.config,
+            "the configuration (it holds admin_token)",
+        );
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

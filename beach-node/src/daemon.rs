@@ -54,7 +54,37 @@ pub enum DaemonError {
     /// The operating system's randomness is not available.
     #[error("cannot draw random numbers from the operating system: {0}")]
     Random(String),
+    /// Protected mode: a node without a secret would listen beyond loopback.
+    #[error(
+        "refusing to listen on {0} without a cluster secret: anyone who can reach it could run actors and read every request; set secret_file (make one with `beach gen-key FILE`), listen on 127.0.0.1, or set `insecure: true` if everyone on this network is trusted"
+    )]
+    Unprotected(String),
 }
+
+/// Whether `host` only accepts connections from this machine.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Warns when a file holding a secret (the cluster secret, or a configuration with the admin
+/// token) can be read by other users.
+#[cfg(unix)]
+pub(crate) fn warn_if_readable_by_others(path: &std::path::Path, what: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            file = %path.display(),
+            mode = format!("{:o}", meta.permissions().mode() & 0o777),
+            "{what} is readable by group or others: chmod 600 it"
+        );
+    }
+}
+
+#[cfg(not(unix))]
+pub(crate) fn warn_if_readable_by_others(_path: &std::path::Path, _what: &str) {}
 
 /// How often CPU and memory use are sampled for placement and `health`.
 const LOAD_SAMPLE: Duration = Duration::from_secs(2);
@@ -76,9 +106,15 @@ pub async fn start(
         (None, Some(a)) => a.clone(),
         (None, None) => advertised_for(&listen, &config)?,
     };
-    let secret = config.read_secret()?;
+    let secrets = config.read_secrets()?;
+    if secrets.is_empty() && !config.insecure && !is_loopback(&listen.host) {
+        return Err(DaemonError::Unprotected(listen.to_string()));
+    }
+    for path in config.secret_file.iter().chain(&config.accepted_secret_files) {
+        warn_if_readable_by_others(path, "the cluster secret");
+    }
     let isolation = Arc::new(
-        ProcessIsolation::new(&config, secret.as_ref())
+        ProcessIsolation::new(&config, secrets.first())
             .map_err(|e| DaemonError::Isolation(e.to_string()))?,
     );
     let random =
@@ -89,7 +125,7 @@ pub async fn start(
         seeds: config.seed_nodes.iter().map(endpoint).collect::<Result<_, _>>()?,
         generation: generation(),
         rng_seed: random("seed")?,
-        secrets: secret.into_iter().collect(),
+        secrets,
         observer: None,
         isolation: Some(isolation.clone()),
         config: config.clone(),
@@ -188,5 +224,35 @@ fn advertised_for(listen: &HostPort, config: &ClusterConfig) -> Result<HostPort,
         Err(e) => Err(DaemonError::Address(format!(
             "listening on {listen}: cannot tell which address peers should dial (no route to seed {seed}: {e}); set advertise"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(listen: &str, insecure: bool) -> ClusterConfig {
+        ClusterConfig {
+            listen: HostPort::parse_bind(listen, 0).unwrap(),
+            insecure,
+            ..ClusterConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn protected_mode_refuses_open_addresses_without_a_secret() {
+        let registry = crate::actors::builtin_registry;
+        let err = start(config("0.0.0.0:0", false), Overrides::default(), registry())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("refusing to listen on 0.0.0.0:0 without a cluster secret"), "{err}");
+        assert!(err.contains("insecure: true") && err.contains("secret_file"), "{err}");
+        for (listen, insecure) in [("127.0.0.1:0", false), ("0.0.0.0:0", true)] {
+            let node = start(config(listen, insecure), Overrides::default(), registry()).await;
+            node.unwrap_or_else(|e| panic!("{listen}: {e}")).kill();
+        }
+        assert!(is_loopback("localhost") && is_loopback("::1") && is_loopback("127.3.4.5"));
+        assert!(!is_loopback("10.0.0.1") && !is_loopback("example.org") && !is_loopback("::"));
     }
 }

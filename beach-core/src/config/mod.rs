@@ -202,10 +202,17 @@ pub struct ClusterConfig {
     pub code_directory: Option<PathBuf>,
     /// The realms offered and what each allows; empty means every realm allows every type.
     pub realms: BTreeMap<Realm, RealmConfig>,
-    /// The file holding the cluster secret (32 bytes); peers must prove they know it.
+    /// The file holding the cluster secret (32 bytes) a node offers, or a client's key:
+    /// `secret_file`, or the first of `secret_files`.
     pub secret_file: Option<PathBuf>,
+    /// The rest of `secret_files`: further secrets a node accepts from its peers and their
+    /// clients while a secret is rotated.
+    pub accepted_secret_files: Vec<PathBuf>,
     /// The token admin calls must carry.
     pub admin_token: Option<String>,
+    /// Lets a node without `secret_file` listen on an address other than loopback (protected
+    /// mode is off): only for a network where everyone who can reach the port is trusted.
+    pub insecure: bool,
     /// The HTTP gateway's listen address; no gateway when absent.
     pub http: Option<HostPort>,
     /// How often a node runs a directory anti-entropy exchange.
@@ -235,7 +242,9 @@ impl Default for ClusterConfig {
             code_directory: None,
             realms: BTreeMap::new(),
             secret_file: None,
+            accepted_secret_files: Vec::new(),
             admin_token: None,
+            insecure: false,
             http: None,
             sync_interval: Duration::from_secs(1),
             probe_interval: Duration::from_secs(1),
@@ -289,23 +298,28 @@ impl ClusterConfig {
         KeyFile::parse(&bytes).map(Some).map_err(invalid)
     }
 
-    /// Reads the cluster secret named by `secret_file`, for a node: `Ok(None)` when none is
-    /// configured, an error naming the key when the file is not a cluster secret (a client
-    /// key cannot make a node).
-    pub fn read_secret(&self) -> Result<Option<Secret>, ConfigError> {
-        match self.read_key_file()? {
-            None => Ok(None),
-            Some(KeyFile::Secret(s)) => Ok(Some(s)),
-            Some(KeyFile::Client(_)) => Err(ConfigError::Invalid {
-                file: self
-                    .secret_file
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                key: "secret_file".to_owned(),
-                message: "this is a client key; a node needs the cluster secret itself".to_owned(),
-            }),
-        }
+    /// Reads a node's cluster secrets, the one it offers first: `secret_file` (or every file
+    /// of `secret_files`). Empty when none is configured; an error naming the key when a file
+    /// is not a cluster secret (a client key cannot make a node).
+    pub fn read_secrets(&self) -> Result<Vec<Secret>, ConfigError> {
+        let files = self.secret_file.iter().chain(&self.accepted_secret_files);
+        files
+            .map(|path| {
+                let invalid = |message: String| ConfigError::Invalid {
+                    file: path.display().to_string(),
+                    key: "secret_file".to_owned(),
+                    message,
+                };
+                let bytes =
+                    std::fs::read(path).map_err(|e| invalid(format!("cannot read: {e}")))?;
+                match KeyFile::parse(&bytes).map_err(invalid)? {
+                    KeyFile::Secret(s) => Ok(s),
+                    KeyFile::Client(_) => Err(invalid(
+                        "this is a client key; a node needs the cluster secret itself".to_owned(),
+                    )),
+                }
+            })
+            .collect()
     }
 }
 

@@ -31,7 +31,9 @@ struct RawConfig {
     code_directory: Option<String>,
     realms: Option<BTreeMap<String, Option<RawRealm>>>,
     secret_file: Option<String>,
+    secret_files: Option<Vec<String>>,
     admin_token: Option<String>,
+    insecure: Option<bool>,
     http: Option<String>,
     sync_interval: Option<Scalar>,
     probe_interval: Option<Scalar>,
@@ -122,7 +124,26 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
         }
     };
     let code_directory = path("code_directory", raw.code_directory)?;
-    let secret_file = path("secret_file", raw.secret_file)?;
+    let (secret_file, accepted_secret_files) = match (raw.secret_file, raw.secret_files) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "secret_files",
+                "set secret_file or secret_files, not both".into(),
+            ));
+        }
+        (one, None) => (path("secret_file", one)?, Vec::new()),
+        (None, Some(list)) => {
+            let mut paths = Vec::with_capacity(list.len());
+            for (i, p) in list.into_iter().enumerate() {
+                paths.extend(path(&format!("secret_files[{i}]"), Some(p))?);
+            }
+            if paths.is_empty() {
+                return Err(invalid("secret_files", "must name at least one file".into()));
+            }
+            let first = paths.remove(0);
+            (Some(first), paths)
+        }
+    };
 
     let mut realms = BTreeMap::new();
     for (name, r) in raw.realms.unwrap_or_default() {
@@ -233,7 +254,9 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
         code_directory,
         realms,
         secret_file,
+        accepted_secret_files,
         admin_token,
+        insecure: raw.insecure.unwrap_or(false),
         http,
         sync_interval,
         probe_interval,

@@ -136,20 +136,32 @@ fn files_resolve_paths_against_their_folder_and_report_read_errors() {
     assert_eq!(c.secret_file.as_deref(), Some(dir.join("secret.key").as_path()));
 
     // Missing secret file, wrong size, right size.
-    let err = c.read_secret().unwrap_err().to_string();
+    let err = c.read_secrets().unwrap_err().to_string();
     assert!(err.contains("secret_file") && err.contains("cannot read"), "{err}");
     std::fs::write(dir.join("secret.key"), [7u8; 31]).unwrap();
-    let err = c.read_secret().unwrap_err().to_string();
+    let err = c.read_secrets().unwrap_err().to_string();
     assert!(err.contains("exactly 32 bytes, the file has 31"), "{err}");
     std::fs::write(dir.join("secret.key"), [7u8; 32]).unwrap();
-    assert_eq!(c.read_secret().unwrap(), Some(crate::auth::Secret::new([7u8; 32])));
+    assert_eq!(c.read_secrets().unwrap(), vec![crate::auth::Secret::new([7u8; 32])]);
+    // Rotation: several secrets, the first offered.
+    std::fs::write(dir.join("old.key"), [8u8; 32]).unwrap();
+    std::fs::write(&file, "secret_files: [secret.key, old.key]\n").unwrap();
+    let rotating = ClusterConfig::from_file(&file).unwrap();
+    let both = vec![crate::auth::Secret::new([7u8; 32]), crate::auth::Secret::new([8u8; 32])];
+    assert_eq!(rotating.read_secrets().unwrap(), both);
+    std::fs::write(&file, "secret_file: a\nsecret_files: [b]\n").unwrap();
+    let err = ClusterConfig::from_file(&file).unwrap_err().to_string();
+    assert!(err.contains("not both"), "{err}");
+    std::fs::write(&file, "secret_files: []\n").unwrap();
+    let err = ClusterConfig::from_file(&file).unwrap_err().to_string();
+    assert!(err.contains("at least one"), "{err}");
     // A client key file serves clients, never a node.
     let key = crate::auth::Secret::new([7u8; 32]).client_key();
     std::fs::write(dir.join("secret.key"), key.to_file_bytes()).unwrap();
-    let err = c.read_secret().unwrap_err().to_string();
+    let err = c.read_secrets().unwrap_err().to_string();
     assert!(err.contains("this is a client key; a node needs the cluster secret"), "{err}");
     assert_eq!(c.read_key_file().unwrap().unwrap().client_key(), key);
-    assert_eq!(ClusterConfig::default().read_secret().unwrap(), None);
+    assert_eq!(ClusterConfig::default().read_secrets().unwrap(), Vec::new());
 
     let missing = dir.join("absent.yaml");
     let err = ClusterConfig::from_file(&missing).unwrap_err();
