@@ -158,8 +158,14 @@ pub struct ClusterView {
 }
 
 impl ClusterView {
-    /// A view of `nodes`, sorted by id.
+    /// A view of `nodes`, sorted by id. Loads are clamped to 0.0..=1.0, and a load that is
+    /// not a number (a peer may report anything) counts as full.
     pub fn new(mut nodes: Vec<NodeLoad>) -> Self {
+        let sane = |x: f64| if x.is_nan() { 1.0 } else { x.clamp(0.0, 1.0) };
+        for n in &mut nodes {
+            n.cpu = sane(n.cpu);
+            n.memory = sane(n.memory);
+        }
         nodes.sort_by(|a, b| a.id.cmp(&b.id));
         nodes.dedup_by(|a, b| a.id == b.id);
         Self { nodes }
@@ -214,121 +220,178 @@ impl fmt::Display for Explanation {
 
 /// Chooses a node for one actor. `pending` holds the nodes already chosen earlier in the same
 /// batch; they count as if the view already showed them (for `repulsion` one more actor of the
-/// hint, for `resource` a tie-breaker, for `roundrobin` the position in the turn).
+/// hint, for `resource` a tie-breaker, for `roundrobin` the position in the turn). To place a
+/// whole batch, [`place_batch`] is linear in its size.
 pub fn place<R: RngExt + ?Sized>(
     view: &ClusterView,
     request: &PlacementRequest,
     pending: &[NodeId],
     rng: &mut R,
 ) -> Result<Placement, PlacementError> {
-    let strategy = request.strategy;
-    let hint = match (strategy.needs_hint(), request.hint.as_deref()) {
-        (true, None | Some("")) => return Err(PlacementError::MissingHint(strategy)),
-        (_, h) => h.unwrap_or(""),
-    };
-    if view.nodes.is_empty() {
-        return Err(PlacementError::NoNodes);
+    let mut batch = Batch::new(view, request)?;
+    for p in pending {
+        if let Ok(i) = view.nodes.binary_search_by(|n| n.id.cmp(p)) {
+            batch.counts[i] += 1;
+        }
     }
-    let pending_on = |id: &NodeId| pending.iter().filter(|p| *p == id).count();
-    let unscored = || view.nodes.iter().map(|n| (n.id.clone(), None)).collect::<Vec<_>>();
-
-    let (node, candidates, reason) = match strategy {
-        Strategy::Random => {
-            let n = &view.nodes[rng.random_range(0..view.nodes.len())];
-            (n.id.clone(), unscored(), format!("picked at random among {}", view.nodes.len()))
-        }
-        Strategy::Resource => {
-            // Load first; within equal load, fewer placements already made in this batch.
-            let scores: Vec<(f64, usize)> =
-                view.nodes.iter().map(|n| (n.cpu + n.memory, pending_on(&n.id))).collect();
-            let best = lowest(&scores, rng);
-            let n = &view.nodes[best];
-            (
-                n.id.clone(),
-                scored(view, |i| scores[i].0),
-                format!(
-                    "least loaded (cpu {:.0}%, memory {:.0}%)",
-                    n.cpu * 100.0,
-                    n.memory * 100.0
-                ),
-            )
-        }
-        Strategy::Affinity => {
-            let hosts: Vec<usize> = (0..view.nodes.len())
-                .filter(|&i| view.nodes[i].hint_matches + pending_on(&view.nodes[i].id) > 0)
-                .collect();
-            let counts =
-                |i: usize| (view.nodes[i].hint_matches + pending_on(&view.nodes[i].id)) as f64;
-            if hosts.is_empty() {
-                let n = &view.nodes[rng.random_range(0..view.nodes.len())];
-                (
-                    n.id.clone(),
-                    scored(view, counts),
-                    format!("no node hosts {hint:?}, picked at random"),
-                )
-            } else {
-                let n = &view.nodes[hosts[rng.random_range(0..hosts.len())]];
-                (
-                    n.id.clone(),
-                    scored(view, counts),
-                    format!("hosts {hint:?} ({} of {} nodes do)", hosts.len(), view.nodes.len()),
-                )
-            }
-        }
-        Strategy::HostAffinity => {
-            let n = view.nodes.iter().find(|n| names_node(hint, &n.id)).ok_or_else(|| {
-                PlacementError::UnknownNode {
-                    hint: hint.to_owned(),
-                    known: view
-                        .nodes
-                        .iter()
-                        .map(|n| n.id.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }
-            })?;
-            (n.id.clone(), unscored(), format!("named by the hint {hint:?}"))
-        }
-        Strategy::Repulsion => {
-            let scores: Vec<(f64, usize)> = view
-                .nodes
-                .iter()
-                .map(|n| ((n.hint_matches + pending_on(&n.id)) as f64, 0))
-                .collect();
-            let best = lowest(&scores, rng);
-            (
-                view.nodes[best].id.clone(),
-                scored(view, |i| scores[i].0),
-                format!("fewest actors of {hint:?} ({})", scores[best].0),
-            )
-        }
-        Strategy::Roundrobin => {
-            // The turn continues after the last node chosen, in id order.
-            let next = match pending.last().or(request.previous.as_ref()) {
-                Some(last) => view.nodes.iter().position(|n| n.id > *last).unwrap_or(0),
-                None => rng.random_range(0..view.nodes.len()),
-            };
-            (
-                view.nodes[next].id.clone(),
-                unscored(),
-                format!("turn {} of {}", next + 1, view.nodes.len()),
-            )
-        }
-    };
-    Ok(Placement { node, explanation: Explanation { strategy, candidates, reason } })
+    batch.last = pending.last().cloned();
+    let (i, explanation) = batch.choose(rng, true);
+    Ok(Placement { node: view.nodes[i].id.clone(), explanation: explanation.expect("explained") })
 }
 
-/// The index of the lowest `(score, tie-breaker)`; exact ties are broken at random.
+/// Chooses the nodes for `count` actors, as `count` calls of [`place`] would, each seeing the
+/// ones before, in time linear in `count` (times the number of nodes). Explanations are
+/// written only when `explain` (a dry run): otherwise they are left empty.
+pub fn place_batch<R: RngExt + ?Sized>(
+    view: &ClusterView,
+    request: &PlacementRequest,
+    count: usize,
+    rng: &mut R,
+    explain: bool,
+) -> Result<Vec<Placement>, PlacementError> {
+    let mut batch = Batch::new(view, request)?;
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (i, explanation) = batch.choose(rng, explain);
+        let node = view.nodes[i].id.clone();
+        batch.counts[i] += 1;
+        batch.last = Some(node.clone());
+        let explanation = explanation.unwrap_or_else(|| Explanation {
+            strategy: request.strategy,
+            candidates: Vec::new(),
+            reason: String::new(),
+        });
+        out.push(Placement { node, explanation });
+    }
+    Ok(out)
+}
+
+/// A batch being placed: how many of it each node got so far, and the last node chosen.
+struct Batch<'a> {
+    view: &'a ClusterView,
+    request: &'a PlacementRequest,
+    hint: &'a str,
+    counts: Vec<usize>,
+    last: Option<NodeId>,
+}
+
+impl<'a> Batch<'a> {
+    fn new(view: &'a ClusterView, request: &'a PlacementRequest) -> Result<Self, PlacementError> {
+        let strategy = request.strategy;
+        let hint = match (strategy.needs_hint(), request.hint.as_deref()) {
+            (true, None | Some("")) => return Err(PlacementError::MissingHint(strategy)),
+            (_, h) => h.unwrap_or(""),
+        };
+        if view.nodes.is_empty() {
+            return Err(PlacementError::NoNodes);
+        }
+        if strategy == Strategy::HostAffinity && !view.nodes.iter().any(|n| names_node(hint, &n.id))
+        {
+            return Err(PlacementError::UnknownNode {
+                hint: hint.to_owned(),
+                known: view.nodes.iter().map(|n| n.id.to_string()).collect::<Vec<_>>().join(", "),
+            });
+        }
+        Ok(Self { view, request, hint, counts: vec![0; view.nodes.len()], last: None })
+    }
+
+    /// One choice: the node's index, and why when `explain`.
+    fn choose<R: RngExt + ?Sized>(
+        &self,
+        rng: &mut R,
+        explain: bool,
+    ) -> (usize, Option<Explanation>) {
+        let (view, hint) = (self.view, self.hint);
+        let n = view.nodes.len();
+        let with_hint = |i: usize| view.nodes[i].hint_matches + self.counts[i];
+        // The choice, the candidates' scores (None: the strategy does not score) and why.
+        let (i, scores, why): (usize, Option<Vec<f64>>, Why) = match self.request.strategy {
+            Strategy::Random => (rng.random_range(0..n), None, Why::Random),
+            Strategy::Resource => {
+                // Load first; within equal load, fewer placements already made in this batch.
+                let scores: Vec<(f64, usize)> = (0..n)
+                    .map(|i| (view.nodes[i].cpu + view.nodes[i].memory, self.counts[i]))
+                    .collect();
+                let best = lowest(&scores, rng);
+                (best, Some(scores.iter().map(|s| s.0).collect()), Why::LeastLoaded)
+            }
+            Strategy::Affinity => {
+                let hosts: Vec<usize> = (0..n).filter(|&i| with_hint(i) > 0).collect();
+                let scores = explain.then(|| (0..n).map(|i| with_hint(i) as f64).collect());
+                if hosts.is_empty() {
+                    (rng.random_range(0..n), scores, Why::NoHost)
+                } else {
+                    (hosts[rng.random_range(0..hosts.len())], scores, Why::Hosts(hosts.len()))
+                }
+            }
+            Strategy::HostAffinity => (
+                view.nodes.iter().position(|n| names_node(hint, &n.id)).expect("checked in new"),
+                None,
+                Why::Named,
+            ),
+            Strategy::Repulsion => {
+                let scores: Vec<(f64, usize)> = (0..n).map(|i| (with_hint(i) as f64, 0)).collect();
+                let best = lowest(&scores, rng);
+                (best, Some(scores.iter().map(|s| s.0).collect()), Why::Fewest(scores[best].0))
+            }
+            Strategy::Roundrobin => {
+                // The turn continues after the last node chosen, in id order.
+                let next = match self.last.as_ref().or(self.request.previous.as_ref()) {
+                    Some(last) => view.nodes.iter().position(|n| n.id > *last).unwrap_or(0),
+                    None => rng.random_range(0..n),
+                };
+                (next, None, Why::Turn)
+            }
+        };
+        let explanation = explain.then(|| Explanation {
+            strategy: self.request.strategy,
+            candidates: (0..n)
+                .map(|c| (view.nodes[c].id.clone(), scores.as_ref().map(|s| s[c])))
+                .collect(),
+            reason: why.say(&view.nodes[i], i, n, hint),
+        });
+        (i, explanation)
+    }
+}
+
+/// Why a node was chosen, rendered only for explanations.
+enum Why {
+    Random,
+    LeastLoaded,
+    NoHost,
+    Hosts(usize),
+    Named,
+    Fewest(f64),
+    Turn,
+}
+
+impl Why {
+    fn say(&self, node: &NodeLoad, i: usize, n: usize, hint: &str) -> String {
+        match self {
+            Why::Random => format!("picked at random among {n}"),
+            Why::LeastLoaded => format!(
+                "least loaded (cpu {:.0}%, memory {:.0}%)",
+                node.cpu * 100.0,
+                node.memory * 100.0
+            ),
+            Why::NoHost => format!("no node hosts {hint:?}, picked at random"),
+            Why::Hosts(h) => format!("hosts {hint:?} ({h} of {n} nodes do)"),
+            Why::Named => format!("named by the hint {hint:?}"),
+            Why::Fewest(c) => format!("fewest actors of {hint:?} ({c})"),
+            Why::Turn => format!("turn {} of {n}", i + 1),
+        }
+    }
+}
+
+/// The index of the lowest `(score, tie-breaker)`; exact ties are broken at random. A score
+/// that is not a number counts as the worst, so no input leaves nothing to choose.
 fn lowest<R: RngExt + ?Sized>(scores: &[(f64, usize)], rng: &mut R) -> usize {
-    let min = scores.iter().copied().fold((f64::INFINITY, usize::MAX), |a, b| {
+    let key = |s: (f64, usize)| (if s.0.is_nan() { f64::INFINITY } else { s.0 }, s.1);
+    let min = scores.iter().copied().map(key).fold((f64::INFINITY, usize::MAX), |a, b| {
         if b.0 < a.0 || (b.0 == a.0 && b.1 < a.1) { b } else { a }
     });
-    let tied: Vec<usize> = (0..scores.len()).filter(|&i| scores[i] == min).collect();
+    let tied: Vec<usize> = (0..scores.len()).filter(|&i| key(scores[i]) == min).collect();
     tied[rng.random_range(0..tied.len())]
-}
-
-fn scored(view: &ClusterView, score: impl Fn(usize) -> f64) -> Vec<(NodeId, Option<f64>)> {
-    (0..view.nodes.len()).map(|i| (view.nodes[i].id.clone(), Some(score(i)))).collect()
 }
 
 /// Whether a `host_affinity` hint names `node`: its full id, its endpoint, or the host part of
@@ -465,6 +528,53 @@ mod tests {
             assert_eq!(s.name().parse::<Strategy>().unwrap(), s);
             assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.name()));
         }
+    }
+
+    #[test]
+    fn a_batch_places_as_one_call_per_actor_would_in_linear_time() {
+        let mut v = view(5);
+        v.nodes[2].hint_matches = 3;
+        v.nodes[1].cpu = 0.5;
+        for strategy in [
+            Strategy::Random,
+            Strategy::Resource,
+            Strategy::Affinity,
+            Strategy::Repulsion,
+            Strategy::Roundrobin,
+        ] {
+            let req = PlacementRequest::new(strategy, Some("h"));
+            let one_by_one = batch(&v, &req, 40, 9);
+            let at_once: Vec<NodeId> = place_batch(&v, &req, 40, &mut seeded(9), false)
+                .unwrap()
+                .into_iter()
+                .map(|p| p.node)
+                .collect();
+            assert_eq!(one_by_one, at_once, "{strategy}");
+            let explained = place_batch(&v, &req, 2, &mut seeded(9), true).unwrap();
+            assert!(!explained[0].explanation.reason.is_empty(), "{strategy}");
+        }
+        // 100 000 by repulsion: spread evenly (this took minutes when each placement
+        // counted the whole batch before it).
+        let req = PlacementRequest::new(Strategy::Repulsion, Some("h"));
+        let placed = place_batch(&view(3), &req, 100_000, &mut seeded(1), false).unwrap();
+        let nodes: Vec<NodeId> = placed.into_iter().map(|p| p.node).collect();
+        let t = tally(&nodes);
+        assert!(t.values().all(|&c| (33_333..=33_334).contains(&c)), "{t:?}");
+    }
+
+    #[test]
+    fn loads_that_are_not_numbers_neither_panic_nor_win() {
+        let mut nodes: Vec<NodeLoad> = (0..3).map(|i| NodeLoad::idle(id(i))).collect();
+        nodes[0].cpu = f64::NAN;
+        nodes[1].memory = f64::INFINITY;
+        nodes[2].cpu = 0.7;
+        let v = ClusterView::new(nodes);
+        assert_eq!((v.nodes[0].cpu, v.nodes[1].memory), (1.0, 1.0));
+        let req = PlacementRequest::new(Strategy::Resource, None);
+        assert_eq!(place(&v, &req, &[], &mut seeded(1)).unwrap().node, id(2));
+        // Even when every score is NaN, something is chosen.
+        let scores = [(f64::NAN, 0), (f64::NAN, 0)];
+        assert!(lowest(&scores, &mut seeded(1)) < 2);
     }
 
     proptest! {

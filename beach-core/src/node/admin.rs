@@ -332,21 +332,22 @@ impl NodeInner {
         }
         let view = self.cluster_view(&spec, token.clone()).await;
         let mut request = PlacementRequest::new(spec.strategy, spec.hint.as_deref());
-        let mut chosen: Vec<NodeId> = Vec::new();
-        let mut reasons = Vec::new();
-        {
+        // Placement runs outside the node lock, on a generator forked from the node's: a big
+        // batch must not stall membership, serving or other admin calls.
+        let mut rng = {
             let mut st = self.lock();
             request.previous = st.roundrobin_previous.clone();
-            for _ in 0..spec.count {
-                let p = placement::place(&view, &request, &chosen, &mut st.rng)
-                    .map_err(|e| e.to_string())?;
-                chosen.push(p.node.clone());
-                reasons.push((p.node, p.explanation.to_string()));
-            }
-            if spec.strategy == Strategy::Roundrobin && !spec.dry_run {
-                st.roundrobin_previous = chosen.last().cloned();
-            }
+            crate::rng::seeded(rand::RngExt::random(&mut st.rng))
+        };
+        let placed =
+            placement::place_batch(&view, &request, spec.count as usize, &mut rng, spec.dry_run)
+                .map_err(|e| e.to_string())?;
+        if spec.strategy == Strategy::Roundrobin && !spec.dry_run {
+            self.lock().roundrobin_previous = placed.last().map(|p| p.node.clone());
         }
+        let chosen: Vec<NodeId> = placed.iter().map(|p| p.node.clone()).collect();
+        let reasons: Vec<(NodeId, String)> =
+            placed.into_iter().map(|p| (p.node, p.explanation.to_string())).collect();
         if spec.dry_run {
             return Ok(AdminAnswer::Placement(reasons));
         }
