@@ -285,6 +285,27 @@ fn a_concurrency_limit_queues_then_answers_queue_full() {
 }
 
 #[test]
+fn an_actor_without_a_concurrency_limit_still_bounds_what_it_admits() {
+    let config = ClusterConfig { actor_queue_limit: 10, ..ClusterConfig::default() };
+    three_nodes(24, config, |sim, client| async move {
+        client.add_actor(client.actor("Sleeper", ["sleepy"]).unwrap()).await.unwrap();
+        let h = client.handle("sleepy").retries(0).timeout(SLEEP * 3);
+        let calls = (0..15).map(|_| h.request("sleep", &()));
+        let results = futures::future::join_all(calls).await;
+        let full = results.iter().filter(|r| r.as_ref().is_err_and(|e| e.is(codes::QUEUE_FULL)));
+        assert_eq!(full.count(), 5, "{results:?}");
+        // One-way messages past the bound are dropped, not queued without end.
+        for _ in 0..50 {
+            h.shoot("sleep", &()).unwrap();
+        }
+        sim.sleep(SLEEP * 3).await;
+        let load = client.load_info().await.unwrap();
+        let queue_full: u64 = load.iter().map(|l| l.queue_full).sum();
+        assert!(queue_full >= 5 + 40, "{load:?}");
+    });
+}
+
+#[test]
 fn queued_work_whose_deadline_passed_is_dropped_not_served() {
     three_nodes(30, ClusterConfig::default(), |sim, client| async move {
         client.add_actor(client.actor("Sleeper", ["one"]).unwrap().concurrency(1)).await.unwrap();
@@ -571,7 +592,9 @@ fn cluster_views_list_nodes_health_and_load() {
 
 #[test]
 fn deep_chains_of_local_requests_and_self_messages_do_not_exhaust_the_stack() {
-    three_nodes(23, ClusterConfig::default(), |sim, client| async move {
+    // 3 000 nested requests are 3 000 in flight on one actor: above the default bound.
+    let config = ClusterConfig { actor_queue_limit: 5_000, ..ClusterConfig::default() };
+    three_nodes(23, config, |sim, client| async move {
         // One Countdown actor: every request it makes goes to itself, on its own node.
         let spec = client.actor("Countdown", ["countdown"]).unwrap();
         client.add_actor(spec).await.unwrap();

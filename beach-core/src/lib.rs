@@ -33,6 +33,7 @@ pub mod placement;
 pub mod rng;
 pub mod routing;
 pub mod runtime;
+mod tasks;
 pub mod throttle;
 pub mod transport;
 pub mod value;

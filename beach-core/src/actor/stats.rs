@@ -100,6 +100,13 @@ pub struct ActorStats {
     latency: Mutex<LatencyHistogram>,
 }
 
+/// The most error kinds counted apart, per actor.
+const MAX_ERROR_KINDS: usize = 32;
+/// The longest error kind kept, in bytes.
+const MAX_ERROR_KIND_LEN: usize = 64;
+/// Where errors past [`MAX_ERROR_KINDS`] kinds are counted.
+const OTHER_ERRORS: &str = "other";
+
 impl ActorStats {
     pub(crate) fn received(&self) {
         self.received.fetch_add(1, Relaxed);
@@ -120,9 +127,18 @@ impl ActorStats {
 
     pub(crate) fn error(&self, kind: &str) {
         // Group by the message's first words so that messages with details do not explode
-        // the map (`exception: index out of range` counts as `exception`).
+        // the map (`exception: index out of range` counts as `exception`), and past
+        // MAX_ERROR_KINDS kinds count the rest as `other`: an actor's own messages may be
+        // anything, and a map keyed by them must not grow without bound.
         let kind = kind.split(':').next().unwrap_or(kind);
-        *self.errors.lock().expect("stats lock").entry(kind.to_owned()).or_insert(0) += 1;
+        let kind = &kind[..kind.floor_char_boundary(MAX_ERROR_KIND_LEN)];
+        let mut errors = self.errors.lock().expect("stats lock");
+        let key = if errors.contains_key(kind) || errors.len() < MAX_ERROR_KINDS {
+            kind
+        } else {
+            OTHER_ERRORS
+        };
+        *errors.entry(key.to_owned()).or_insert(0) += 1;
     }
 
     pub(crate) fn queue_full(&self) {
@@ -195,5 +211,18 @@ mod tests {
                 "{us} belongs lower than {b}"
             );
         }
+    }
+
+    #[test]
+    fn error_kinds_are_bounded() {
+        let s = ActorStats::default();
+        for i in 0..1000 {
+            s.error(&format!("message number {i}: details"));
+        }
+        s.error(&"x".repeat(10_000));
+        let e = s.errors();
+        assert_eq!(e.len(), MAX_ERROR_KINDS + 1, "{e:?}");
+        assert_eq!(e[OTHER_ERRORS], 1000 - MAX_ERROR_KINDS as u64 + 1);
+        assert!(e.keys().all(|k| k.len() <= MAX_ERROR_KIND_LEN));
     }
 }

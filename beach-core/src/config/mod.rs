@@ -225,7 +225,8 @@ pub struct ClusterConfig {
     pub request_timeout_default: Duration,
     /// The largest frame accepted, in bytes.
     pub max_frame_size: usize,
-    /// How many requests may wait for an actor before `queue full` is answered.
+    /// How many requests may wait for an actor with a concurrency limit, or run at once on
+    /// one without, before `queue full` is answered (and one-way messages are dropped).
     pub actor_queue_limit: usize,
     /// Logging.
     pub log: LogConfig,

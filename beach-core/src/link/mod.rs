@@ -12,13 +12,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use futures::StreamExt;
 use futures::channel::mpsc;
-use futures::future::{AbortHandle, abortable};
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 use rand::Rng as _;
 
@@ -28,6 +27,7 @@ use crate::auth::{Credentials, NONCE_LEN, Role, may_send};
 use crate::model::{ActorId, Endpoint, NodeId};
 use crate::rng::NodeRng;
 use crate::runtime::{Runtime, timeout};
+use crate::tasks::TaskSet;
 use crate::transport::{Connection, FrameSink, FrameStream, Transport};
 use crate::value::Payload;
 use crate::wire::{
@@ -35,48 +35,74 @@ use crate::wire::{
     WireError,
 };
 
-/// The most envelopes queued for one connection. Past it, envelopes for that peer are
-/// dropped (and requests to it fail at once): a slow or dead peer costs only its own messages,
-/// never the node's memory or its other peers' traffic.
+/// The most envelopes queued for one connection.
 pub(crate) const MAX_QUEUED: usize = 65_536;
+
+/// The most bytes (by [`Envelope::approx_size`]) queued for one connection.
+pub(crate) const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
 
 /// Where envelopes for one connection are queued: a channel that allocates per message (a node
 /// holds a connection to every peer, and an idle one should cost next to nothing), bounded by
-/// [`MAX_QUEUED`].
+/// [`MAX_QUEUED`] envelopes and [`MAX_QUEUED_BYTES`] bytes. A peer that lets its queue fill up
+/// does not read what it is sent: the queue refuses more and the connection is closed, so a
+/// slow or stuck reader costs only itself, never the node's memory or its other peers'
+/// traffic.
 #[derive(Debug, Clone)]
 pub(crate) struct Outbox {
-    tx: mpsc::UnboundedSender<Envelope>,
-    queued: Arc<AtomicUsize>,
+    tx: mpsc::UnboundedSender<(Envelope, usize)>,
+    queue: Arc<Queue>,
+}
+
+/// What an outbox and its inbox share: the bounds' counters, and the alarm a full queue
+/// raises.
+#[derive(Debug, Default)]
+struct Queue {
+    count: AtomicUsize,
+    bytes: AtomicUsize,
+    full: AtomicBool,
+    alarm: Notify,
 }
 
 /// The receiving end of an [`Outbox`], held by the connection's writer.
 struct Inbox {
-    rx: mpsc::UnboundedReceiver<Envelope>,
-    queued: Arc<AtomicUsize>,
+    rx: mpsc::UnboundedReceiver<(Envelope, usize)>,
+    queue: Arc<Queue>,
 }
 
 impl Outbox {
     fn channel() -> (Outbox, Inbox) {
         let (tx, rx) = mpsc::unbounded();
-        let queued = Arc::new(AtomicUsize::new(0));
-        (Outbox { tx, queued: queued.clone() }, Inbox { rx, queued })
+        let queue = Arc::new(Queue::default());
+        (Outbox { tx, queue: queue.clone() }, Inbox { rx, queue })
     }
 
-    /// Queues an envelope; `false` when the connection is gone or its queue is full.
+    /// Queues an envelope; `false` when the connection is gone or its queue is full (which
+    /// closes the connection).
     pub(crate) fn send(&self, envelope: Envelope) -> bool {
-        if self.queued.fetch_add(1, Ordering::AcqRel) >= MAX_QUEUED {
-            self.queued.fetch_sub(1, Ordering::AcqRel);
+        let size = envelope.approx_size();
+        let q = &self.queue;
+        if q.full.load(Ordering::Acquire) {
             return false;
         }
-        if self.tx.unbounded_send(envelope).is_err() {
-            self.queued.fetch_sub(1, Ordering::AcqRel);
+        let count = q.count.fetch_add(1, Ordering::AcqRel);
+        let bytes = q.bytes.fetch_add(size, Ordering::AcqRel);
+        if count >= MAX_QUEUED || bytes.saturating_add(size) > MAX_QUEUED_BYTES {
+            q.count.fetch_sub(1, Ordering::AcqRel);
+            q.bytes.fetch_sub(size, Ordering::AcqRel);
+            q.full.store(true, Ordering::Release);
+            q.alarm.notify_one();
+            return false;
+        }
+        if self.tx.unbounded_send((envelope, size)).is_err() {
+            q.count.fetch_sub(1, Ordering::AcqRel);
+            q.bytes.fetch_sub(size, Ordering::AcqRel);
             return false;
         }
         true
     }
 
     fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.tx.is_closed() || self.queue.full.load(Ordering::Acquire)
     }
 
     fn same(&self, other: &Outbox) -> bool {
@@ -86,15 +112,32 @@ impl Outbox {
 
 impl Inbox {
     async fn next(&mut self) -> Option<Envelope> {
-        let e = self.rx.next().await?;
-        self.queued.fetch_sub(1, Ordering::AcqRel);
+        let (e, size) = self.rx.next().await?;
+        self.taken(size);
         Some(e)
     }
 
     fn try_next(&mut self) -> Option<Envelope> {
-        let e = self.rx.try_recv().ok()?;
-        self.queued.fetch_sub(1, Ordering::AcqRel);
+        let (e, size) = self.rx.try_recv().ok()?;
+        self.taken(size);
         Some(e)
+    }
+
+    fn taken(&self, size: usize) {
+        self.queue.count.fetch_sub(1, Ordering::AcqRel);
+        self.queue.bytes.fetch_sub(size, Ordering::AcqRel);
+    }
+
+    /// Waits until the queue overflows: the peer does not read.
+    async fn overflowed(queue: Arc<Queue>) -> String {
+        loop {
+            let alarm = queue.alarm.notified();
+            if queue.full.load(Ordering::Acquire) {
+                let bytes = queue.bytes.load(Ordering::Acquire);
+                return format!("the peer does not read: its send queue is full ({bytes} bytes)");
+            }
+            alarm.await;
+        }
     }
 }
 
@@ -107,6 +150,9 @@ struct Backoff {
     failures: u32,
     retry_at: Instant,
 }
+
+/// Past this many remembered unreachable addresses, those no longer backing off are forgotten.
+const MAX_BACKOFF_ENTRIES: usize = 4096;
 
 /// The most envelopes written in one batch.
 const MAX_BATCH: usize = 256;
@@ -149,8 +195,6 @@ struct State {
     calls: BTreeMap<(u64, u32), PendingCall>,
     admin: BTreeMap<u64, PendingAdmin>,
     in_flight: BTreeMap<ActorId, u64>,
-    tasks: BTreeMap<u64, AbortHandle>,
-    next_task: u64,
     closed: bool,
 }
 
@@ -165,6 +209,7 @@ pub(crate) struct Links {
     rng: Mutex<NodeRng>,
     dispatch: Mutex<Option<Weak<dyn Dispatch>>>,
     state: Mutex<State>,
+    tasks: Arc<TaskSet>,
 }
 
 impl std::fmt::Debug for Links {
@@ -192,6 +237,7 @@ impl Links {
             rng: Mutex::new(rng),
             dispatch: Mutex::new(None),
             state: Mutex::new(State::default()),
+            tasks: Arc::default(),
         })
     }
 
@@ -209,24 +255,7 @@ impl Links {
         self: &Arc<Self>,
         task: impl std::future::Future<Output = ()> + Send + 'static,
     ) {
-        let (task, handle) = abortable(task);
-        let key = {
-            let mut s = self.state.lock().expect("links lock");
-            if s.closed {
-                return;
-            }
-            s.next_task += 1;
-            let key = s.next_task;
-            s.tasks.insert(key, handle);
-            key
-        };
-        let me = Arc::downgrade(self);
-        self.runtime.spawn(Box::pin(async move {
-            let _ = task.await;
-            if let Some(me) = me.upgrade() {
-                me.state.lock().expect("links lock").tasks.remove(&key);
-            }
-        }));
+        self.tasks.spawn(&*self.runtime, task);
     }
 
     /// Whether connections are authenticated (the cluster has a secret): only then is a
@@ -396,6 +425,10 @@ impl Links {
                 / 2.0;
         let now = self.runtime.now();
         let mut s = self.state.lock().expect("links lock");
+        if s.backoff.len() >= MAX_BACKOFF_ENTRIES {
+            // Addresses come from peers: keep only those still backing off.
+            s.backoff.retain(|_, b| b.retry_at > now);
+        }
         let failures = s.backoff.get(to).map_or(0, |b| b.failures).saturating_add(1);
         let delay = (BACKOFF_FIRST * 2u32.saturating_pow(failures.min(16) - 1))
             .min(BACKOFF_MAX)
@@ -443,6 +476,7 @@ impl Links {
                 }
             }
         };
+        let overflow = Inbox::overflowed(rx.queue.clone());
         let writer = {
             let me = self.clone();
             let tx = tx.clone();
@@ -477,9 +511,13 @@ impl Links {
             }
         };
         let (why, mut unsent) = {
-            futures::pin_mut!(reader, writer);
-            match futures::future::select(reader, writer).await {
-                futures::future::Either::Left((why, _)) => (why, Vec::new()),
+            futures::pin_mut!(reader, writer, overflow);
+            let reading = futures::future::select(reader, overflow);
+            match futures::future::select(reading, writer).await {
+                futures::future::Either::Left((futures::future::Either::Left((why, _)), _))
+                | futures::future::Either::Left((futures::future::Either::Right((why, _)), _)) => {
+                    (why, Vec::new())
+                }
                 futures::future::Either::Right((done, _)) => done,
             }
         };
@@ -743,16 +781,13 @@ impl Links {
 
     /// Closes every link and stops every task; pending calls fail.
     pub(crate) fn close(&self) {
-        let (tasks, endpoints) = {
+        let endpoints = {
             let mut s = self.state.lock().expect("links lock");
             s.closed = true;
-            let tasks: Vec<AbortHandle> = std::mem::take(&mut s.tasks).into_values().collect();
             let endpoints: Vec<Endpoint> = std::mem::take(&mut s.links).into_keys().collect();
-            (tasks, endpoints)
+            endpoints
         };
-        for t in tasks {
-            t.abort();
-        }
+        self.tasks.close();
         for ep in endpoints {
             self.fail_calls_to(&ep, "closed", true);
         }
@@ -791,14 +826,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_outbox_refuses_past_its_bound_and_frees_what_is_taken() {
+    fn an_outbox_refuses_past_its_bounds_and_raises_the_alarm() {
         let (tx, mut rx) = Outbox::channel();
         for _ in 0..MAX_QUEUED {
             assert!(tx.send(Envelope::Digest(Default::default())));
         }
+        assert!(rx.try_next().is_some(), "taking one frees a place");
+        assert!(tx.send(Envelope::Digest(Default::default())));
         assert!(!tx.send(Envelope::Digest(Default::default())), "a full queue refuses");
+        assert!(tx.is_closed(), "and its connection is to be closed");
+        let why = futures::FutureExt::now_or_never(Inbox::overflowed(rx.queue.clone())).unwrap();
+        assert!(why.contains("does not read"), "{why}");
         assert!(rx.try_next().is_some());
-        assert!(tx.send(Envelope::Digest(Default::default())), "room again after one is taken");
+        assert!(!tx.send(Envelope::Digest(Default::default())), "it stays refused");
+
+        // Bytes: a few large envelopes fill it long before the count does.
+        let (tx, rx) = Outbox::channel();
+        let big = Envelope::Membership(bytes::Bytes::from(vec![0u8; 1 << 20]));
+        let fit = (0..100).take_while(|_| tx.send(big.clone())).count();
+        assert_eq!(fit, MAX_QUEUED_BYTES / (big.approx_size()));
+        drop(rx);
+        let (tx, rx) = Outbox::channel();
         drop(rx);
         assert!(!tx.send(Envelope::Digest(Default::default())), "a closed connection refuses");
     }

@@ -256,18 +256,19 @@ impl NodeInner {
             cell.stats.error(codes::UNAUTHORIZED);
             return Err(error(codes::UNAUTHORIZED));
         }
-        // With a concurrency limit of n, n requests run and `actor_queue_limit` more wait; past
-        // that the answer is `queue full` at once. Counted here, synchronously, so a burst
-        // that arrives in one batch is judged request by request.
-        if let Some(n) = cell.spec.n_concurrent {
-            let capacity = n.max(1) as usize + self.config.actor_queue_limit;
-            if cell.admitted.fetch_add(1, Ordering::AcqRel) >= capacity {
-                cell.admitted.fetch_sub(1, Ordering::AcqRel);
-                cell.stats.queue_full();
-                return Err(error(codes::QUEUE_FULL));
-            }
-        } else {
-            cell.admitted.fetch_add(1, Ordering::AcqRel);
+        // With a concurrency limit of n, n requests run and `actor_queue_limit` more wait;
+        // without one, at most `actor_queue_limit` run at once. Past that the answer is
+        // `queue full` at once (a one-way message is dropped and counted): no sender can grow
+        // a node's memory without bound. Counted here, synchronously, so a burst that arrives
+        // in one batch is judged request by request.
+        let capacity = match cell.spec.n_concurrent {
+            Some(n) => (n.max(1) as usize).saturating_add(self.config.actor_queue_limit),
+            None => self.config.actor_queue_limit.max(1),
+        };
+        if cell.admitted.fetch_add(1, Ordering::AcqRel) >= capacity {
+            cell.admitted.fetch_sub(1, Ordering::AcqRel);
+            cell.stats.queue_full();
+            return Err(error(codes::QUEUE_FULL));
         }
         let (id, attempt) = (req.id, req.attempt);
         let job = Box::pin(run_handler(cell.clone(), self.runtime.clone(), req));

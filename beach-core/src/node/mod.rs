@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use futures::future::{AbortHandle, abortable};
 use rand::RngExt;
 use tokio::sync::Notify;
 
@@ -29,6 +28,7 @@ use crate::membership::{Membership, MembershipConfig, MembershipError};
 use crate::model::{ActorId, Endpoint, NodeId};
 use crate::rng::{NodeRng, derive};
 use crate::runtime::Runtime;
+use crate::tasks::TaskSet;
 use crate::transport::{Transport, TransportError};
 use crate::wire::{self, Envelope, Peer};
 
@@ -154,7 +154,7 @@ pub(crate) struct NodeInner {
     next_request_id: AtomicU64,
     load: Mutex<(f64, f64)>,
     stopped: AtomicBool,
-    tasks: Mutex<Vec<AbortHandle>>,
+    tasks: Arc<TaskSet>,
     observer: Option<Observer>,
 }
 
@@ -231,7 +231,7 @@ impl Node {
             next_request_id: AtomicU64::new(first_request_id),
             load: Mutex::new((0.0, 0.0)),
             stopped: AtomicBool::new(false),
-            tasks: Mutex::new(Vec::new()),
+            tasks: Arc::default(),
             observer: options.observer,
         });
         let weak: Weak<dyn Dispatch> = Arc::downgrade(&inner) as Weak<dyn Dispatch>;
@@ -320,9 +320,7 @@ impl Node {
     /// Stops at once, as a crash would: no draining, no goodbye.
     pub fn kill(&self) {
         self.inner.stopped.store(true, Ordering::Release);
-        for t in self.inner.tasks.lock().expect("tasks lock").drain(..) {
-            t.abort();
-        }
+        self.inner.tasks.close();
         let cells: Vec<Arc<ActorCell>> =
             std::mem::take(&mut self.inner.lock().actors).into_values().collect();
         for c in cells {
@@ -347,12 +345,9 @@ impl NodeInner {
         self.me.upgrade().expect("node is alive while in use")
     }
 
+    /// Runs `task` until it ends or the node stops; a finished task is forgotten.
     pub(crate) fn spawn_task(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
-        let (task, handle) = abortable(task);
-        self.tasks.lock().expect("tasks lock").push(handle);
-        self.runtime.spawn(Box::pin(async move {
-            let _ = task.await;
-        }));
+        self.tasks.spawn(&*self.runtime, task);
     }
 
     pub(crate) fn observe(&self, line: String) {

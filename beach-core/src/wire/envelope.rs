@@ -409,3 +409,47 @@ pub struct ActorMetadata {
     /// Its owner.
     pub owner: Option<String>,
 }
+
+impl Envelope {
+    /// About how many bytes this envelope holds in memory and on the wire: what a queue of
+    /// envelopes is bounded by. Payloads and byte strings count exactly; structured parts
+    /// count a fixed amount per item.
+    pub fn approx_size(&self) -> usize {
+        const ITEM: usize = 128;
+        const BASE: usize = 64;
+        let partitions =
+            |ps: &[Partition]| -> usize { ps.iter().map(|p| BASE + p.entries.len() * ITEM).sum() };
+        BASE + match self {
+            Envelope::Handshake(_) => BASE,
+            Envelope::Request(r) | Envelope::OneWay(r) => {
+                r.data.as_bytes().len() + r.kind.len() + r.ident.as_ref().map_or(0, String::len)
+            }
+            Envelope::Reply(r) => match &r.result {
+                Ok(p) => p.as_bytes().len(),
+                Err(e) => e.error.len() + e.data.as_ref().map_or(0, |d| d.as_bytes().len()),
+            },
+            Envelope::Admin(a) => match &a.op {
+                AdminOp::Spawn(spec) => ITEM * 4 + spec.parameters.len() * ITEM,
+                _ => ITEM,
+            },
+            Envelope::AdminReply(a) => match &a.result {
+                Err(e) => e.len(),
+                Ok(AdminAnswer::Spawned(r) | AdminAnswer::Stopped(r)) => r.len() * ITEM,
+                Ok(AdminAnswer::Placement(p)) => p.len() * ITEM,
+                Ok(AdminAnswer::Directory(d)) => d.values().map(|v| ITEM + v.len() * ITEM).sum(),
+                Ok(AdminAnswer::Nodes(n)) => n.len() * ITEM,
+                Ok(AdminAnswer::Health(n)) => n.len() * ITEM,
+                Ok(AdminAnswer::Load(n)) => n.len() * ITEM,
+                Ok(AdminAnswer::Metadata(n)) => n.len() * ITEM * 4,
+                Ok(_) => ITEM,
+            },
+            Envelope::Membership(b) => b.len(),
+            Envelope::Digest(d) | Envelope::ViewRequest(d) => d.versions.len() * ITEM,
+            Envelope::Partitions { partitions: ps, digest } => {
+                partitions(ps) + digest.as_ref().map_or(0, |d| d.versions.len() * ITEM)
+            }
+            Envelope::Delta(d) => d.changes.len() * ITEM,
+            Envelope::View { alive, partitions: ps } => alive.len() * ITEM + partitions(ps),
+        }
+    }
+}
