@@ -306,6 +306,30 @@ fn an_actor_without_a_concurrency_limit_still_bounds_what_it_admits() {
 }
 
 #[test]
+fn a_new_client_sees_every_category_however_large_the_directory() {
+    three_nodes(25, ClusterConfig::default(), |mut sim, client| async move {
+        let host = |i: usize| sim.endpoint(i).as_str().split(':').next().unwrap().to_owned();
+        // One node's partition alone is larger than one directory answer may be.
+        let bulk = client
+            .actor("Pong", ["bulk"])
+            .unwrap()
+            .strategy(Strategy::HostAffinity, Some(&host(0)))
+            .count(20_000);
+        client.add_actor(bulk).await.unwrap();
+        let pong = client
+            .actor("Pong", ["pongers"])
+            .unwrap()
+            .strategy(Strategy::HostAffinity, Some(&host(1)));
+        client.add_actor(pong).await.unwrap();
+        converge(&sim, SETTLE).await;
+        // A fresh client (as the CLI is for each command), entering through node 0.
+        let fresh = sim.client().await;
+        assert_eq!(fresh.handle("pongers").num_available(), 1, "a page was missing");
+        assert_eq!(fresh.handle("bulk").num_available(), 20_000);
+    });
+}
+
+#[test]
 fn queued_work_whose_deadline_passed_is_dropped_not_served() {
     three_nodes(30, ClusterConfig::default(), |sim, client| async move {
         client.add_actor(client.actor("Sleeper", ["one"]).unwrap().concurrency(1)).await.unwrap();

@@ -218,7 +218,7 @@ fn a_client_that_sends_membership_or_answers_loses_its_connection_and_changes_no
                 result: Ok(Default::default()),
             }),
             Envelope::AdminReply(beach::wire::AdminReply { id: 1, result: Err("x".into()) }),
-            Envelope::View { alive: Vec::new(), partitions: Vec::new() },
+            Envelope::View { alive: Vec::new(), partitions: Vec::new(), more: false },
         ];
         for envelope in forged {
             let hello = Handshake::hello("beach", Peer::Client { name: "evil".into() });

@@ -24,8 +24,9 @@ pub(crate) trait Port: Send + Sync + 'static {
     fn members(&self, realm: &Realm, prefix: &str) -> Vec<ActorId>;
     fn subcategories(&self, realm: &Realm, root: &str) -> BTreeMap<String, Vec<ActorId>>;
     /// Asks an authoritative source when the local view has no member (a client asks its
-    /// entry node); a node's own view is authoritative.
-    async fn resolve(&self, realm: &Realm, prefix: &str) -> Vec<ActorId>;
+    /// entry node); a node's own view is authoritative. `Err` says why it could not be asked
+    /// (unreachable, unprivileged): not the same as "no actors".
+    async fn resolve(&self, realm: &Realm, prefix: &str) -> Result<Vec<ActorId>, String>;
     fn local_node(&self) -> Option<&NodeId>;
     fn is_connected(&self, node: &NodeId) -> bool;
     fn fork_rng(&self) -> NodeRng;
@@ -334,7 +335,7 @@ impl Handle {
         if members.is_empty()
             && let Target::Category(c) = &self.target
         {
-            members = self.port.resolve(&self.realm, c).await;
+            members = self.port.resolve(&self.realm, c).await.map_err(RequestError::Unreachable)?;
         }
         if members.is_empty() {
             return Err(RequestError::NoActors { category: self.category() });

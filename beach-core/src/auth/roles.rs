@@ -79,7 +79,7 @@ mod tests {
         }
         assert!(may_send(Client, Node, &Envelope::ViewRequest(Default::default())));
         assert!(!may_send(Node, Node, &Envelope::ViewRequest(Default::default())));
-        let view = Envelope::View { alive: Vec::new(), partitions: Vec::new() };
+        let view = Envelope::View { alive: Vec::new(), partitions: Vec::new(), more: false };
         assert!(may_send(Node, Client, &view) && !may_send(Client, Node, &view));
         let late = Envelope::Handshake(Handshake::Refused { reason: String::new() });
         assert!(!may_send(Node, Node, &late) && !may_send(Client, Node, &late));

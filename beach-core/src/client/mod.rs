@@ -400,14 +400,15 @@ impl Beach {
         self.inner.links.close();
     }
 
-    /// Fetches the directory from the entry node now and waits for it (up to a second).
+    /// Fetches the directory from the entry node now and waits for it, every page of it (up
+    /// to five seconds).
     pub async fn refresh(&self) {
         let updated = self.inner.view_updated.notified();
         futures::pin_mut!(updated);
         // Registered before asking, so an answer that beats us to the await still counts.
         updated.as_mut().enable();
         self.inner.request_view();
-        let _ = timeout(&*self.inner.runtime, Duration::from_secs(1), updated).await;
+        let _ = timeout(&*self.inner.runtime, Duration::from_secs(5), updated).await;
     }
 
     fn port(&self) -> Arc<ClientPort> {
@@ -444,7 +445,7 @@ impl ClientInner {
 
 impl Dispatch for ClientInner {
     fn dispatch(&self, envelope: Envelope, _reply: &Outbox, _from: Role) -> Result<(), String> {
-        let Envelope::View { alive, partitions } = envelope else {
+        let Envelope::View { alive, partitions, more } = envelope else {
             return Err(format!("a node sent a client a {}", crate::link::kind_of(&envelope)));
         };
         {
@@ -460,7 +461,12 @@ impl Dispatch for ClientInner {
                 view.install(p);
             }
             drop(view);
-            self.view_updated.notify_waiters();
+            if more {
+                // A page of a larger directory: the next, before anyone reads a partial view.
+                self.request_view();
+            } else {
+                self.view_updated.notify_waiters();
+            }
         }
         Ok(())
     }

@@ -42,7 +42,7 @@ impl Port for ClientPort {
     }
 
     /// The local copy had nobody: ask the entry node, whose view is fresher.
-    async fn resolve(&self, realm: &Realm, prefix: &str) -> Vec<ActorId> {
+    async fn resolve(&self, realm: &Realm, prefix: &str) -> Result<Vec<ActorId>, String> {
         let entry = self.client.entry.lock().expect("client lock").clone();
         let op = AdminOp::Directory { realm: realm.clone(), prefix: prefix.to_owned() };
         match self.client.links.admin(&entry, None, op, Duration::from_secs(2)).await {
@@ -50,9 +50,10 @@ impl Port for ClientPort {
                 let mut ids: Vec<ActorId> = d.into_values().flatten().collect();
                 ids.sort();
                 ids.dedup();
-                ids
+                Ok(ids)
             }
-            _ => Vec::new(),
+            Ok(other) => Err(format!("unexpected answer to a look-up: {other:?}")),
+            Err(e) => Err(format!("look-up at {entry} failed: {e}")),
         }
     }
 

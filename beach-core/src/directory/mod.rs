@@ -172,6 +172,9 @@ pub struct DigestAnswer {
     pub partitions: Vec<Partition>,
     /// This node's digest, when the peer holds something newer that this node wants back.
     pub want: Option<Digest>,
+    /// Partitions the peer wanted were left out to keep the answer under
+    /// [`MAX_ANSWER_ENTRIES`]: ask again.
+    pub truncated: bool,
 }
 
 /// Why a write to the directory was refused.
@@ -400,8 +403,10 @@ impl Directory {
             Some(&v) => v < p.version,
             None => !theirs.partial,
         });
+        let mut truncated = false;
         for p in wanted {
             if !partitions.is_empty() && entries + p.entries.len() > MAX_ANSWER_ENTRIES {
+                truncated = true;
                 break;
             }
             entries += p.entries.len();
@@ -410,7 +415,7 @@ impl Directory {
         let they_have_newer = theirs.versions.iter().any(|(owner, &v)| {
             self.alive.contains(owner) && self.peers.get(owner).is_none_or(|p| p.version < v)
         });
-        DigestAnswer { partitions, want: they_have_newer.then(|| self.digest()) }
+        DigestAnswer { partitions, want: they_have_newer.then(|| self.digest()), truncated }
     }
 
     /// Installs a whole partition if its owner is alive, it is not this node's own, every

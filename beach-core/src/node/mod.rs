@@ -494,8 +494,9 @@ impl Dispatch for NodeInner {
                 let st = self.lock();
                 let mut alive: Vec<NodeId> = st.membership.members().cloned().collect();
                 alive.push(self.id.clone());
-                let partitions = st.directory.handle_digest(&digest).partitions;
-                let _ = reply.send(Envelope::View { alive, partitions });
+                let answer = st.directory.handle_digest(&digest);
+                let (partitions, more) = (answer.partitions, answer.truncated);
+                let _ = reply.send(Envelope::View { alive, partitions, more });
             }
             Envelope::Handshake(_)
             | Envelope::Reply(_)

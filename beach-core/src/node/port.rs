@@ -56,8 +56,8 @@ impl Port for NodePort {
             .unwrap_or_default()
     }
 
-    async fn resolve(&self, realm: &Realm, prefix: &str) -> Vec<ActorId> {
-        self.members(realm, prefix)
+    async fn resolve(&self, realm: &Realm, prefix: &str) -> Result<Vec<ActorId>, String> {
+        Ok(self.members(realm, prefix))
     }
 
     fn local_node(&self) -> Option<&NodeId> {

@@ -52,6 +52,10 @@ pub enum Envelope {
         alive: Vec<NodeId>,
         /// The partitions the client lacks or holds an older version of.
         partitions: Vec<Partition>,
+        /// Some were left out to keep the answer small: the client asks again (its digest
+        /// now names what it got) until an answer says no more.
+        #[serde(default)]
+        more: bool,
     },
 }
 
@@ -449,7 +453,7 @@ impl Envelope {
                 partitions(ps) + digest.as_ref().map_or(0, |d| d.versions.len() * ITEM)
             }
             Envelope::Delta(d) => d.changes.len() * ITEM,
-            Envelope::View { alive, partitions: ps } => alive.len() * ITEM + partitions(ps),
+            Envelope::View { alive, partitions: ps, .. } => alive.len() * ITEM + partitions(ps),
         }
     }
 }

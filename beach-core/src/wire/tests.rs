@@ -102,7 +102,7 @@ fn samples() -> Vec<Envelope> {
             op: AdminOp::OnNode(Box::new(AdminOp::Flush)),
         }),
         Envelope::ViewRequest(Digest::default()),
-        Envelope::View { alive: vec![node()], partitions: vec![] },
+        Envelope::View { alive: vec![node()], partitions: vec![], more: true },
         Envelope::AdminReply(AdminReply { id: 2, result: Err(codes::UNPRIVILEGED.into()) }),
         Envelope::Membership(Bytes::from_static(b"swim")),
         Envelope::Digest(Digest { versions: BTreeMap::from([(node(), 3)]), partial: false }),
