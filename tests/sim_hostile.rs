@@ -235,3 +235,30 @@ fn a_client_that_sends_membership_or_answers_loses_its_connection_and_changes_no
         assert_eq!(sim.live(0).members(), vec![victim], "membership unchanged");
     });
 }
+
+#[test]
+fn a_node_may_send_changes_to_its_own_partition_only() {
+    use beach::directory::{Change, PartitionDelta};
+    SimBuilder::new(46).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(2).await;
+        converge(&sim, SETTLE).await;
+        let victim = sim.live(1).id().clone();
+        let me: beach::model::NodeId = "10.0.0.77:4999#1".parse().unwrap();
+        let (mut conn, answer) =
+            connect_as(&sim, 0, Handshake::hello("beach", Peer::Node(me))).await;
+        assert!(matches!(answer, Some(Envelope::Handshake(Handshake::Welcome { .. }))));
+        let forged = PartitionDelta {
+            owner: victim.clone(),
+            base: 0,
+            version: 1 << 62,
+            changes: vec![Change::Upsert {
+                id: victim.actor_id(666),
+                entry: Entry::new(Realm::global(), "Pong", ["pongers"]).unwrap(),
+            }],
+        };
+        conn.sink.send(&[Envelope::Delta(forged)]).await.unwrap();
+        let closed = tokio::time::timeout(Duration::from_secs(1), conn.stream.recv()).await;
+        assert!(matches!(closed, Ok(Ok(None)) | Ok(Err(_))), "still open: {closed:?}");
+        assert!(sim.live(0).directory().lookup(&Realm::global(), "pongers").is_empty());
+    });
+}

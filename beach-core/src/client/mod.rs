@@ -20,7 +20,7 @@ use crate::actor::{Group, Handle};
 use crate::auth::{ClientKey, Credentials, Role};
 use crate::config::ClusterConfig;
 use crate::directory::Directory;
-use crate::link::{Dispatch, Links, Outbox};
+use crate::link::{Dispatch, Links, Outbox, Remote};
 use crate::model::{ActorId, Category, Endpoint, NodeId, Realm};
 use crate::rng::{NodeRng, derive};
 use crate::routing::Mode;
@@ -444,7 +444,7 @@ impl ClientInner {
 }
 
 impl Dispatch for ClientInner {
-    fn dispatch(&self, envelope: Envelope, _reply: &Outbox, _from: Role) -> Result<(), String> {
+    fn dispatch(&self, envelope: Envelope, _reply: &Outbox, _from: &Remote) -> Result<(), String> {
         let Envelope::View { alive, partitions, more } = envelope else {
             return Err(format!("a node sent a client a {}", crate::link::kind_of(&envelope)));
         };

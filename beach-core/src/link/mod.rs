@@ -163,14 +163,23 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// What a node or client does with what arrives.
 pub(crate) trait Dispatch: Send + Sync + 'static {
     /// Handles an envelope other than a reply; `reply` sends back on the same connection.
-    /// `from` is the role the peer proved in the handshake, and the envelope is one that
-    /// [`may_send`] allows from that role. An envelope the peer had no business sending is
+    /// `from` is who the peer proved to be in the handshake, and the envelope is one that
+    /// [`may_send`] allows from its role. An envelope the peer had no business sending is
     /// an `Err` with the reason, and the connection is closed.
-    fn dispatch(&self, envelope: Envelope, reply: &Outbox, from: Role) -> Result<(), String>;
+    fn dispatch(&self, envelope: Envelope, reply: &Outbox, from: &Remote) -> Result<(), String>;
     /// The cluster this side belongs to and who it is, for the hello it sends.
     fn hello(&self) -> (String, Peer);
     /// The link to `endpoint` failed.
     fn link_lost(&self, _endpoint: &Endpoint) {}
+}
+
+/// Who is on the other end of an established connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Remote {
+    /// The role it proved (or, without a secret, claimed).
+    pub(crate) role: Role,
+    /// Its node id, when it is a node.
+    pub(crate) node: Option<NodeId>,
 }
 
 /// A call waiting for its reply. Only the connection it went out on may answer it.
@@ -344,14 +353,15 @@ impl Links {
                     // a link is filed under the endpoint it was opened for.
                     tracing::debug!(%to, %node, "the node at this address advertises another");
                 }
-                Ok::<_, (bool, String)>((sink, stream))
+                Ok::<_, (bool, String)>((sink, stream, node))
             })
             .await;
             match opened {
                 // We dialled a node's endpoint and it welcomed us as one.
-                Some(Ok((sink, stream))) => {
+                Some(Ok((sink, stream, node))) => {
                     me.state.lock().expect("links lock").backoff.remove(&to);
-                    me.run(to, tx, rx, sink, stream, Role::Node).await;
+                    let from = Remote { role: Role::Node, node: Some(node) };
+                    me.run(to, tx, rx, sink, stream, from).await;
                 }
                 Some(Err((handshake_failed, why))) => {
                     if handshake_failed {
@@ -412,7 +422,11 @@ impl Links {
                 Endpoint::new(format!("client-{address}"))
                     .unwrap_or_else(|_| Endpoint::new("client").expect("valid"))
             });
-            me.run(name, tx, rx, sink, stream, role).await;
+            let node = match peer {
+                Peer::Node(n) if role == Role::Node => Some(n),
+                _ => None,
+            };
+            me.run(name, tx, rx, sink, stream, Remote { role, node }).await;
         });
     }
 
@@ -451,7 +465,7 @@ impl Links {
         mut rx: Inbox,
         mut sink: Box<dyn FrameSink>,
         mut stream: Box<dyn FrameStream>,
-        peer_role: Role,
+        from: Remote,
     ) {
         let reader = {
             let me = self.clone();
@@ -460,7 +474,7 @@ impl Links {
                 loop {
                     match stream.recv().await {
                         Ok(Some(env)) => {
-                            if let Err(why) = me.receive(env, &tx, peer_role) {
+                            if let Err(why) = me.receive(env, &tx, &from) {
                                 tracing::warn!(%why, "closing a connection that broke the protocol");
                                 return why;
                             }
@@ -573,13 +587,13 @@ impl Links {
         }
     }
 
-    /// Takes what arrived on an established connection from a peer of role `from`: the role
-    /// table decides whether it may be sent at all.
-    fn receive(&self, envelope: Envelope, reply: &Outbox, from: Role) -> Result<(), String> {
-        if !may_send(from, self.role, &envelope) {
+    /// Takes what arrived on an established connection from `from`: the role table decides
+    /// whether it may be sent at all.
+    fn receive(&self, envelope: Envelope, reply: &Outbox, from: &Remote) -> Result<(), String> {
+        if !may_send(from.role, self.role, &envelope) {
             return Err(format!(
                 "a {} sent a {} to a {}",
-                from.name(),
+                from.role.name(),
                 kind_of(&envelope),
                 self.role.name()
             ));

@@ -1,5 +1,8 @@
 //! What foca gossips about ([`SwimIdentity`]) and how its packets are encoded ([`CborCodec`]).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use bytes::{Buf, BufMut};
 use foca::{Header, Member, Message, State};
 use serde::{Deserialize, Serialize};
@@ -115,11 +118,24 @@ impl foca::Identity for SwimIdentity {
 pub(crate) struct CborCodec {
     /// This node's endpoint, to take in announces addressed to a seed stand-in.
     me: Endpoint,
+    /// The highest generation believed: a member claimed with a later one (its start more
+    /// than an hour in this node's future) is refused with the whole packet, so that nobody
+    /// can ban an endpoint forever by gossiping it at generation `u64::MAX`.
+    ceiling: Arc<AtomicU64>,
 }
 
 impl CborCodec {
-    pub(crate) fn new(me: Endpoint) -> Self {
-        Self { me }
+    pub(crate) fn new(me: Endpoint, ceiling: Arc<AtomicU64>) -> Self {
+        Self { me, ceiling }
+    }
+
+    fn check(&self, node: &NodeId) -> Result<(), CodecError> {
+        if node.generation() > self.ceiling.load(Ordering::Relaxed) {
+            return Err(CodecError(format!(
+                "{node} claims a generation more than an hour ahead of this node's clock"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -142,6 +158,7 @@ impl foca::Codec<SwimIdentity> for CborCodec {
     fn decode_header(&mut self, buf: impl Buf) -> Result<Header<SwimIdentity>, CodecError> {
         let mut header: Header<SwimIdentity> =
             ciborium::from_reader(buf.reader()).map_err(|e| CodecError(e.to_string()))?;
+        self.check(&header.src.node)?;
         // A seed is announced to by the name it was configured with (`node1:4999`), which
         // need not be the endpoint it advertises (`10.0.0.5:4999`): the packet reached us, so it
         // is for us. foca accepts an announce whose destination has our address.
@@ -178,6 +195,7 @@ impl foca::Codec<SwimIdentity> for CborCodec {
             2 => State::Down,
             other => return Err(CodecError(format!("unknown member state {other}"))),
         };
+        self.check(&node)?;
         Ok(Member::new(SwimIdentity::new(node, renewal), incarnation, state))
     }
 }
@@ -189,7 +207,8 @@ mod tests {
 
     #[test]
     fn members_round_trip_compactly_and_bad_states_are_errors() {
-        let mut codec = CborCodec::new(Endpoint::new("a:1").unwrap());
+        let ceiling = Arc::new(AtomicU64::new(u64::MAX));
+        let mut codec = CborCodec::new(Endpoint::new("a:1").unwrap(), ceiling.clone());
         let node: NodeId = "10.0.0.1:4999#65f1a2b3c4d5".parse().unwrap();
         for state in [State::Alive, State::Suspect, State::Down] {
             let m = Member::new(SwimIdentity::new(node.clone(), 3), 7, state);
@@ -201,5 +220,12 @@ mod tests {
         let mut bad = Vec::new();
         ciborium::into_writer(&(&node, 0u16, 0u16, 9u8), &mut bad).unwrap();
         assert!(codec.decode_member(&bad[..]).is_err());
+        // A generation past the ceiling is refused.
+        let m = Member::new(SwimIdentity::new(node.clone(), 0), 0, State::Down);
+        let mut buf = Vec::new();
+        codec.encode_member(&m, &mut buf).unwrap();
+        ceiling.store(node.generation() - 1, Ordering::Relaxed);
+        let err = codec.decode_member(&buf[..]).unwrap_err().to_string();
+        assert!(err.contains("more than an hour ahead"), "{err}");
     }
 }

@@ -27,7 +27,9 @@ mod identity;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::num::{NonZeroU32, NonZeroUsize};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use foca::{
@@ -36,6 +38,12 @@ use foca::{
 use rand::RngExt;
 
 use identity::CborCodec;
+
+/// How far ahead of this node's clock a member's generation may be (clocks differ a little).
+const GENERATION_LEEWAY: Duration = Duration::from_secs(3600);
+
+/// The most members one state table may list.
+pub const MAX_TABLE: usize = 4096;
 pub use identity::SwimIdentity;
 
 use crate::config::ClusterConfig;
@@ -210,6 +218,8 @@ pub struct Membership {
     config: MembershipConfig,
     /// The cluster size foca is currently tuned for; retuned at each doubling.
     tuned_for: u32,
+    /// The latest generation believed (see [`Membership::set_clock`]), shared with the codec.
+    ceiling: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Membership {
@@ -236,8 +246,13 @@ impl Membership {
         }
         let identity = SwimIdentity::new(me.clone(), 0);
         let own_rng = crate::rng::seeded(rng.random());
-        let foca =
-            Foca::new(identity, config.to_foca(), rng, CborCodec::new(me.endpoint().clone()));
+        let ceiling = Arc::new(AtomicU64::new(u64::MAX));
+        let foca = Foca::new(
+            identity,
+            config.to_foca(),
+            rng,
+            CborCodec::new(me.endpoint().clone(), ceiling.clone()),
+        );
         let mut m = Self {
             foca,
             runtime: AccumulatingRuntime::new(),
@@ -254,9 +269,19 @@ impl Membership {
             transmits: VecDeque::new(),
             config: config.clone(),
             tuned_for: config.expected_cluster_size.max(1),
+            ceiling,
         };
         m.set_seeds(seeds);
         Ok(m)
+    }
+
+    /// Tells membership the wall clock: a member whose generation (its start, in
+    /// microseconds since the Unix epoch, as `beach-node` chooses it) is more than an hour
+    /// ahead of it is refused. Until called, any generation is believed.
+    pub fn set_clock(&mut self, wall: SystemTime) {
+        let micros = wall.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+        let ceiling = u64::try_from(micros + GENERATION_LEEWAY.as_micros()).unwrap_or(u64::MAX);
+        self.ceiling.store(ceiling, AtomicOrdering::Relaxed);
     }
 
     /// This node.
@@ -289,10 +314,20 @@ impl Membership {
                 .map_err(|e| MembershipError::Packet(e.to_string())),
             Some((&TAG_STATE, table)) => {
                 match ciborium::from_reader::<Vec<Member<SwimIdentity>>, _>(table) {
-                    Ok(members) => self
-                        .foca
-                        .apply_many(members.into_iter(), true, &mut self.runtime)
-                        .map_err(|e| MembershipError::Packet(e.to_string())),
+                    Ok(members) if members.len() > MAX_TABLE => {
+                        Err(MembershipError::Packet(format!(
+                            "a member table of {} entries (at most {MAX_TABLE})",
+                            members.len()
+                        )))
+                    }
+                    Ok(members) => {
+                        let ceiling = self.ceiling.load(AtomicOrdering::Relaxed);
+                        let believable =
+                            members.into_iter().filter(|m| m.id().node().generation() <= ceiling);
+                        self.foca
+                            .apply_many(believable, true, &mut self.runtime)
+                            .map_err(|e| MembershipError::Packet(e.to_string()))
+                    }
                     Err(e) => Err(MembershipError::Packet(format!("bad member table: {e}"))),
                 }
             }

@@ -7,6 +7,7 @@ use rand::RngExt;
 
 use super::*;
 use crate::rng::{derive, seeded};
+use foca::State;
 
 struct Sim {
     base: Instant,
@@ -295,4 +296,43 @@ fn garbage_packets_are_errors() {
     assert!(m.handle_packet(now, b"\xff\x00garbage").is_err());
     assert!(m.handle_packet(now, &[]).is_err());
     assert!(m.is_alone());
+}
+
+/// A member table as a peer's state sync sends it, listing `members`.
+fn state_table(members: &[Member<SwimIdentity>]) -> Vec<u8> {
+    let mut data = vec![TAG_STATE];
+    ciborium::into_writer(&members, &mut data).unwrap();
+    data
+}
+
+#[test]
+fn gossip_cannot_ban_an_endpoint_with_a_generation_from_the_far_future() {
+    let mut sim = Sim::new(31);
+    let a = sim.start(0, 1_000);
+    let b = sim.start(1, 1_000);
+    sim.run_for(Duration::from_secs(5));
+    assert_eq!(sim.members_of(0), vec![b.clone()]);
+    // Node 0's clock: generations are start times in microseconds.
+    let clock = UNIX_EPOCH + Duration::from_micros(1_000);
+    sim.nodes.get_mut(&endpoint(0)).unwrap().set_clock(clock);
+    // Someone lists node 1's endpoint at the largest generation, down, and at an absurd
+    // renewal: believed, it would take the endpoint from node 1 for good.
+    let forged = NodeId::new(endpoint(1), u64::MAX);
+    let table = state_table(&[Member::new(SwimIdentity::new(forged, 65_535), 0, State::Down)]);
+    let now = sim.now;
+    let m = sim.nodes.get_mut(&endpoint(0)).unwrap();
+    m.handle_packet(now, &table).unwrap();
+    sim.pump();
+    sim.run_for(Duration::from_secs(10));
+    assert_eq!(sim.members_of(0), vec![b], "node 1 was evicted by gossip");
+    // A table longer than any cluster is refused whole.
+    let many: Vec<Member<SwimIdentity>> = (0..MAX_TABLE as u64 + 1)
+        .map(|i| {
+            Member::new(SwimIdentity::new(NodeId::new(endpoint(9), i + 1), 0), 0, State::Alive)
+        })
+        .collect();
+    let now = sim.now;
+    let err = sim.nodes.get_mut(&endpoint(0)).unwrap().handle_packet(now, &state_table(&many));
+    assert!(err.unwrap_err().to_string().contains("at most"));
+    let _ = a;
 }

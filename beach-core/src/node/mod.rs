@@ -23,7 +23,7 @@ use crate::actor::{Isolation, Registry};
 use crate::auth::{Credentials, Role, Secret};
 use crate::config::ClusterConfig;
 use crate::directory::Directory;
-use crate::link::{Dispatch, Links, Outbox};
+use crate::link::{Dispatch, Links, Outbox, Remote};
 use crate::membership::{Membership, MembershipConfig, MembershipError};
 use crate::model::{ActorId, Endpoint, NodeId};
 use crate::rng::{NodeRng, derive};
@@ -33,6 +33,10 @@ use crate::transport::{Transport, TransportError};
 use crate::wire::{self, Envelope, Peer};
 
 pub(crate) use cell::ActorCell;
+
+/// The largest membership packet accepted: a few times what membership itself sends
+/// (`max_packet_size`, 16 KiB), far below what would stall a node decoding it.
+const MAX_MEMBERSHIP_PACKET: usize = 256 * 1024;
 pub use cell::{MAX_SPAWN_COUNT, PRIVATE};
 
 /// How to start a node.
@@ -426,7 +430,7 @@ impl NodeInner {
 }
 
 impl Dispatch for NodeInner {
-    fn dispatch(&self, envelope: Envelope, reply: &Outbox, from: Role) -> Result<(), String> {
+    fn dispatch(&self, envelope: Envelope, reply: &Outbox, from: &Remote) -> Result<(), String> {
         if self.stopped.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -436,16 +440,24 @@ impl Dispatch for NodeInner {
             Envelope::OneWay(req) => self.serve(req, cell::ReplyTo::Nobody),
             Envelope::Admin(call) => {
                 let me = self.arc();
+                let role = from.role;
                 let reply = reply.clone();
                 self.spawn_task(async move {
-                    let result = me.handle_admin(call.op, call.token, from).await;
+                    let result = me.handle_admin(call.op, call.token, role).await;
                     let _ =
                         reply.send(Envelope::AdminReply(wire::AdminReply { id: call.id, result }));
                 });
             }
             Envelope::Membership(data) => {
+                if data.len() > MAX_MEMBERSHIP_PACKET {
+                    return Err(format!(
+                        "a membership packet of {} bytes (at most {MAX_MEMBERSHIP_PACKET})",
+                        data.len()
+                    ));
+                }
                 let now = self.runtime.now();
                 let mut st = self.lock();
+                st.membership.set_clock(self.runtime.system_time());
                 if let Err(e) = st.membership.handle_packet(now, &data) {
                     tracing::trace!(error = %e, "membership packet ignored");
                 }
@@ -483,6 +495,14 @@ impl Dispatch for NodeInner {
                 }
             }
             Envelope::Delta(delta) => {
+                // The fast path carries a change to the sender's own partition, from the
+                // sender itself; anything else is a forgery.
+                if from.node.as_ref() != Some(&delta.owner) {
+                    return Err(format!(
+                        "a delta of {}'s partition from another node",
+                        delta.owner
+                    ));
+                }
                 let mut st = self.lock();
                 if st.directory.apply_delta(&delta) == crate::directory::DeltaOutcome::Gap {
                     // A delta was missed: ask the owner for its whole partition.
