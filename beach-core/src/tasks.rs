@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+use futures::FutureExt;
 use futures::future::{AbortHandle, abortable};
 
 use crate::runtime::Runtime;
@@ -30,12 +31,19 @@ impl std::fmt::Debug for TaskSet {
 }
 
 impl TaskSet {
-    /// Runs `task` on `runtime` until it ends or the set is closed; nothing once closed.
+    /// Runs `task` on `runtime` until it ends or the set is closed; nothing once closed. A
+    /// panic in it is fatal ([`Runtime::fatal`]).
     pub(crate) fn spawn(
         self: &Arc<Self>,
-        runtime: &dyn Runtime,
+        runtime: &Arc<dyn Runtime>,
         task: impl Future<Output = ()> + Send + 'static,
     ) {
+        let rt = runtime.clone();
+        let task = async move {
+            if let Err(panic) = std::panic::AssertUnwindSafe(task).catch_unwind().await {
+                rt.fatal(&crate::actor::panic_message(&*panic));
+            }
+        };
         let (task, handle) = abortable(task);
         let key = {
             let mut s = self.state.lock().expect("tasks lock");
@@ -100,16 +108,33 @@ mod tests {
         fn fill_random(&self, buf: &mut [u8]) {
             buf.fill(4);
         }
+        fn fatal(&self, message: &str) {
+            FATAL.lock().unwrap().push(message.to_owned());
+        }
+    }
+
+    static FATAL: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    #[tokio::test]
+    async fn a_panic_in_an_engine_task_is_fatal() {
+        let set: Arc<TaskSet> = Arc::default();
+        let rt: Arc<dyn Runtime> = Arc::new(Tokio);
+        set.spawn(&rt, async { panic!("state half-changed") });
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(*FATAL.lock().unwrap(), vec!["state half-changed".to_owned()]);
     }
 
     #[tokio::test]
     async fn finished_tasks_are_forgotten_and_close_stops_the_rest() {
         let set: Arc<TaskSet> = Arc::default();
+        let rt: Arc<dyn Runtime> = Arc::new(Tokio);
         for _ in 0..1000 {
-            set.spawn(&Tokio, async {});
+            set.spawn(&rt, async {});
         }
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        set.spawn(&Tokio, async move {
+        set.spawn(&rt, async move {
             let _ = rx.await;
         });
         for _ in 0..100 {
@@ -120,7 +145,7 @@ mod tests {
         assert_eq!(set.len(), 0);
         tokio::task::yield_now().await;
         assert!(tx.is_closed(), "the waiting task was stopped");
-        set.spawn(&Tokio, async {});
+        set.spawn(&rt, async {});
         assert_eq!(set.len(), 0, "a closed set starts nothing");
     }
 }

@@ -37,6 +37,8 @@ pub struct SimRuntime {
     epoch: SystemTime,
     /// The "secure" randomness of the simulation: seeded, so runs replay.
     random: Mutex<beach_core::rng::NodeRng>,
+    /// Where an engine task's panic is recorded, for [`SimBuilder::run`] to fail the run with.
+    fatal: Mutex<Option<Arc<Mutex<Option<String>>>>>,
 }
 
 impl SimRuntime {
@@ -49,6 +51,7 @@ impl SimRuntime {
             tokio,
             epoch: SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600),
             random: Mutex::new(beach_core::rng::derive(seed, u64::MAX - 1)),
+            fatal: Mutex::new(None),
         }
     }
 }
@@ -72,6 +75,15 @@ impl Runtime for SimRuntime {
 
     fn fill_random(&self, buf: &mut [u8]) {
         rand::Rng::fill_bytes(&mut *self.random.lock().expect("sim random lock"), buf);
+    }
+
+    /// An engine task panicked: the run fails when it ends, with its seed, rather than the
+    /// test process ending here (a panic in a task would only end that task).
+    fn fatal(&self, message: &str) {
+        tracing::error!(%message, "a beach engine task panicked");
+        if let Some(slot) = &*self.fatal.lock().expect("sim fatal lock") {
+            slot.lock().expect("sim fatal lock").get_or_insert_with(|| message.to_owned());
+        }
     }
 }
 
@@ -137,13 +149,23 @@ impl SimBuilder {
             .start_paused(true)
             .build()
             .expect("a current-thread runtime");
-        let result = rt.block_on(async move {
-            let sim = SimCluster::new(self);
-            AssertUnwindSafe(scenario(sim)).catch_unwind().await
+        let fatal = Arc::new(Mutex::new(None));
+        let result = rt.block_on({
+            let fatal = fatal.clone();
+            async move {
+                let sim = SimCluster::new(self);
+                *sim.runtime.fatal.lock().expect("sim fatal lock") = Some(fatal);
+                AssertUnwindSafe(scenario(sim)).catch_unwind().await
+            }
         });
-        match result {
-            Ok(v) => v,
-            Err(panic) => {
+        let engine_panic = fatal.lock().expect("sim fatal lock").take();
+        match (result, engine_panic) {
+            (Ok(v), None) => v,
+            (_, Some(message)) => {
+                eprintln!("simulation failed; replay with {SEED_VAR}={seed}");
+                panic!("a beach engine task panicked: {message}");
+            }
+            (Err(panic), None) => {
                 eprintln!("simulation failed; replay with {SEED_VAR}={seed}");
                 std::panic::resume_unwind(panic)
             }

@@ -168,8 +168,13 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
         t => t,
     };
 
-    let duration =
-        |key: &str, v: Option<Scalar>, default: Duration| -> Result<Duration, ConfigError> {
+    // Every duration is bounded: timers add them to the clock, and an absurd value must be a
+    // clear error here, not an overflow deep inside a running node.
+    let duration = |key: &str,
+                    v: Option<Scalar>,
+                    default: Duration,
+                    max: Duration|
+     -> Result<Duration, ConfigError> {
             let d = match v {
                 None => return Ok(default),
                 Some(Scalar::Number(n)) => {
@@ -185,16 +190,25 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
             if d.is_zero() {
                 return Err(invalid(key, "must be longer than zero".into()));
             }
+            if d > max {
+                let max = humantime::format_duration(max);
+                return Err(invalid(key, format!("must be at most {max}")));
+            }
             Ok(d)
         };
-    let sync_interval = duration("sync_interval", raw.sync_interval, defaults.sync_interval)?;
-    let probe_interval = duration("probe_interval", raw.probe_interval, defaults.probe_interval)?;
+    const HOUR: Duration = Duration::from_secs(3600);
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+    let sync_interval =
+        duration("sync_interval", raw.sync_interval, defaults.sync_interval, HOUR)?;
+    let probe_interval =
+        duration("probe_interval", raw.probe_interval, defaults.probe_interval, HOUR)?;
     let suspect_timeout =
-        duration("suspect_timeout", raw.suspect_timeout, defaults.suspect_timeout)?;
+        duration("suspect_timeout", raw.suspect_timeout, defaults.suspect_timeout, HOUR)?;
     let request_timeout_default = duration(
         "request_timeout_default",
         raw.request_timeout_default,
         defaults.request_timeout_default,
+        DAY,
     )?;
     if probe_interval < Duration::from_millis(10) {
         return Err(invalid("probe_interval", "must be at least 10ms".into()));

@@ -99,6 +99,11 @@ fn bad_values_name_the_key() {
     assert_eq!(invalid_key("sync_interval: soon"), "sync_interval");
     assert_eq!(invalid_key("suspect_timeout: 0s"), "suspect_timeout");
     assert_eq!(invalid_key("probe_interval: 1ms"), "probe_interval");
+    // Absurd durations are refused here, not an overflow in a running node.
+    assert_eq!(invalid_key("suspect_timeout: 500000000years"), "suspect_timeout");
+    assert_eq!(invalid_key("sync_interval: 2h"), "sync_interval");
+    assert_eq!(invalid_key("request_timeout_default: 2days"), "request_timeout_default");
+    assert!(parse("suspect_timeout: 9999years").unwrap_err().to_string().contains("at most 1h"));
     assert_eq!(invalid_key("max_frame_size: 12"), "max_frame_size");
     assert_eq!(invalid_key("max_frame_size: 16 parsecs"), "max_frame_size");
     assert_eq!(invalid_key("max_frame_size: 8GiB"), "max_frame_size");

@@ -359,9 +359,18 @@ impl Directory {
     }
 
     /// Membership says `node` is dead (or was renamed): its partition is dropped and will not
-    /// be installed again unless membership says it is alive again.
+    /// be installed again unless membership says it is alive again. When it was the newest
+    /// generation at its endpoint, the endpoint is forgotten: a node restarted there after
+    /// its clock stepped back (a lower generation) may join again.
     pub fn node_down(&mut self, node: &NodeId) {
         self.alive.remove(node);
+        let endpoint = node.endpoint();
+        if self.newest_generation.get(endpoint) == Some(&node.generation())
+            && node != self.me()
+            && !self.alive.iter().any(|n| n.endpoint() == endpoint)
+        {
+            self.newest_generation.remove(endpoint);
+        }
         self.learnt.retain(|id, _| id.node() != node);
         if let Some(p) = self.peers.remove(node) {
             for (id, entry) in &p.entries {

@@ -120,6 +120,24 @@ fn a_new_generation_replaces_the_old_one_for_good() {
 }
 
 #[test]
+fn after_the_newest_generation_dies_a_lower_one_may_join() {
+    // A node restarted after its wall clock stepped back has a lower generation: once the
+    // higher one is declared down and its partition dropped, the endpoint is free again.
+    let before: NodeId = "n0:1#9".parse().unwrap();
+    let after_clock_step: NodeId = "n0:1#5".parse().unwrap();
+    let mut b = Directory::new(node(1));
+    assert!(b.node_up(&before));
+    assert!(!b.node_up(&after_clock_step), "not while the higher one lives");
+    b.node_down(&before);
+    assert!(b.node_up(&after_clock_step));
+    let mut p = Partition::empty(after_clock_step.clone());
+    p.version = 1;
+    p.entries.insert(after_clock_step.actor_id(1), entry(&["x"]));
+    assert!(b.install(p));
+    assert_eq!(b.lookup(&realm(), "x").len(), 1);
+}
+
+#[test]
 fn digest_answer_asks_back_only_for_what_is_newer() {
     let mut a = Directory::new(node(0));
     let mut b = Directory::new(node(1));

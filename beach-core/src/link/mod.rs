@@ -264,7 +264,7 @@ impl Links {
         self: &Arc<Self>,
         task: impl std::future::Future<Output = ()> + Send + 'static,
     ) {
-        self.tasks.spawn(&*self.runtime, task);
+        self.tasks.spawn(&self.runtime, task);
     }
 
     /// Whether connections are authenticated (the cluster has a secret): only then is a

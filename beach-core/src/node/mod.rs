@@ -351,7 +351,7 @@ impl NodeInner {
 
     /// Runs `task` until it ends or the node stops; a finished task is forgotten.
     pub(crate) fn spawn_task(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
-        self.tasks.spawn(&*self.runtime, task);
+        self.tasks.spawn(&self.runtime, task);
     }
 
     pub(crate) fn observe(&self, line: String) {

@@ -55,6 +55,17 @@ pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
     /// operating system's in the tokio and smol adapters, the simulation seed's in the
     /// simulator (so that its traces stay deterministic). Never a node's placement RNG.
     fn fill_random(&self, buf: &mut [u8]);
+
+    /// A task of the engine itself (not an actor's handler: those are caught and answered
+    /// `exception`) panicked: the node's state may be half-changed, and a node that looks
+    /// alive but serves nobody is worse than one that is gone. The default logs `message`
+    /// and ends the process with exit code 70, so that its supervisor restarts it; the
+    /// simulator panics instead, failing the test with its seed.
+    fn fatal(&self, message: &str) {
+        tracing::error!(%message, "a beach engine task panicked; stopping the process");
+        eprintln!("beach: a beach engine task panicked: {message}; stopping the process");
+        std::process::exit(70);
+    }
 }
 
 /// The operating system's randomness, for the adapters. Without it nothing can be kept
