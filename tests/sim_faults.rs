@@ -280,3 +280,52 @@ fn a_slow_link_between_two_nodes_slows_only_what_crosses_it() {
         assert!(near < Duration::from_millis(20), "{near:?}");
     });
 }
+
+#[test]
+fn nodes_lists_a_suspected_node_as_suspect_before_it_is_down() {
+    SimBuilder::new(14).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        let quiet = sim.live(2).id().clone();
+        // Node 2 hears nobody: its peers' probes go unanswered and they suspect it.
+        sim.partition(&[2], &[0, 1]);
+        let mut states = Vec::new();
+        for _ in 0..200 {
+            let nodes = client.nodes().await.unwrap();
+            let state = nodes.iter().find(|n| n.id == quiet).map(|n| n.state.clone());
+            states.push(state.clone());
+            if state.as_deref() == Some("suspect") {
+                break;
+            }
+            sim.sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(states.last().unwrap().as_deref(), Some("suspect"), "{states:?}");
+        sim.heal();
+    });
+}
+
+#[test]
+fn a_spawn_that_fails_on_one_node_returns_the_actors_that_started_and_the_failure() {
+    use beach::client::ClientError;
+    SimBuilder::new(15).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        let doomed = sim.live(2).id().clone();
+        // Crashed before membership noticed: placement still counts it.
+        sim.crash(2);
+        let spec =
+            client.actor("Pong", ["p"]).unwrap().strategy(Strategy::Roundrobin, None).count(6);
+        match client.add_actor(spec).await {
+            Err(ClientError::Partial { done, errors }) => {
+                assert_eq!(done.len(), 4, "{done:?}");
+                assert!(done.iter().all(|id| id.node() != &doomed));
+                assert_eq!(errors.len(), 1, "{errors:?}");
+                assert!(errors[0].contains(doomed.endpoint().as_str()), "{errors:?}");
+            }
+            other => panic!("expected a partial spawn, got {other:?}"),
+        }
+        assert_eq!(client.handle("p").num_available(), 4, "the ones that started stay");
+    });
+}

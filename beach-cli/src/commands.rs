@@ -60,6 +60,13 @@ impl From<ClientError> for Failure {
             ClientError::NoSeed { .. } => Failure::usage(e.to_string()),
             ClientError::Cluster(m) => Failure::cluster(m),
             ClientError::Protocol(m) => Failure::cluster(format!("unexpected answer: {m}")),
+            // What was done is part of the answer: scripts get it in the JSON as well.
+            ClientError::Partial { ref done, ref errors } => {
+                let mut f = Failure::cluster(e.to_string());
+                let ids: Vec<String> = done.iter().map(ToString::to_string).collect();
+                f.json = Some(json!({ "ok": false, "done": ids, "errors": errors }));
+                f
+            }
         }
     }
 }

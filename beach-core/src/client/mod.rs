@@ -101,6 +101,15 @@ pub enum ClientError {
     /// The cluster answered something this client did not expect.
     #[error("unexpected answer from the cluster: {0}")]
     Protocol(String),
+    /// Some nodes did their part and some failed: the actors `done` (spawned or stopped)
+    /// stay as they are, and `errors` says what failed where.
+    #[error("partly done ({} actors): {}", done.len(), errors.join("; "))]
+    Partial {
+        /// The actors spawned or stopped all the same.
+        done: Vec<ActorId>,
+        /// Each failure, naming its node.
+        errors: Vec<String>,
+    },
 }
 
 /// How long connecting to one seed may take.
@@ -231,10 +240,11 @@ impl Beach {
     /// actors are visible to this client's handles at once.
     pub async fn add_actor(&self, mut spec: SpawnSpec) -> Result<Vec<ActorId>, ClientError> {
         spec.dry_run = false;
-        match self.admin(AdminOp::Spawn(Box::new(spec))).await? {
+        let (answer, errors) = split(self.admin(AdminOp::Spawn(Box::new(spec))).await?);
+        match answer {
             AdminAnswer::Spawned(records) => {
                 self.learn(&records, true);
-                Ok(records.into_iter().map(|r| r.id).collect())
+                done(records.into_iter().map(|r| r.id).collect(), errors)
             }
             other => Err(unexpected(&other)),
         }
@@ -266,10 +276,15 @@ impl Beach {
 
     /// Stops every actor in every realm; returns how many.
     pub async fn flush(&self) -> Result<u64, ClientError> {
-        match self.admin(AdminOp::Flush).await? {
+        let (answer, errors) = split(self.admin(AdminOp::Flush).await?);
+        match answer {
             AdminAnswer::Flushed(n) => {
                 self.refresh().await;
-                Ok(n)
+                if errors.is_empty() {
+                    Ok(n)
+                } else {
+                    Err(ClientError::Partial { done: Vec::new(), errors })
+                }
             }
             other => Err(unexpected(&other)),
         }
@@ -297,10 +312,11 @@ impl Beach {
             categories: categories.iter().map(|c| (*c).to_owned()).collect(),
             delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
         };
-        match self.admin(op).await? {
+        let (answer, errors) = split(self.admin(op).await?);
+        match answer {
             AdminAnswer::Stopped(records) => {
                 self.learn(&records, false);
-                Ok(records.into_iter().map(|r| r.id).collect())
+                done(records.into_iter().map(|r| r.id).collect(), errors)
             }
             other => Err(unexpected(&other)),
         }
@@ -429,6 +445,19 @@ impl Beach {
         let wait = self.inner.options.request_timeout + Duration::from_secs(5);
         self.inner.links.admin(&entry, token, op, wait).await.map_err(ClientError::Cluster)
     }
+}
+
+/// An answer and the failures of a [`AdminAnswer::Partial`] one.
+fn split(answer: AdminAnswer) -> (AdminAnswer, Vec<String>) {
+    match answer {
+        AdminAnswer::Partial { done, errors } => (*done, errors),
+        other => (other, Vec::new()),
+    }
+}
+
+/// The actors done, or with failures a [`ClientError::Partial`] that names them too.
+fn done(ids: Vec<ActorId>, errors: Vec<String>) -> Result<Vec<ActorId>, ClientError> {
+    if errors.is_empty() { Ok(ids) } else { Err(ClientError::Partial { done: ids, errors }) }
 }
 
 fn unexpected(answer: &AdminAnswer) -> ClientError {

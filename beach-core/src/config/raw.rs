@@ -175,31 +175,30 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
                     default: Duration,
                     max: Duration|
      -> Result<Duration, ConfigError> {
-            let d = match v {
-                None => return Ok(default),
-                Some(Scalar::Number(n)) => {
-                    return Err(invalid(
-                        key,
-                        format!("{n} has no unit: write a duration like \"{n}s\" or \"{n}ms\""),
-                    ));
-                }
-                Some(Scalar::Text(t)) => humantime::parse_duration(t.trim()).map_err(|e| {
-                    invalid(key, format!("{t:?} is not a duration like \"30s\" or \"500ms\" ({e})"))
-                })?,
-            };
-            if d.is_zero() {
-                return Err(invalid(key, "must be longer than zero".into()));
+        let d = match v {
+            None => return Ok(default),
+            Some(Scalar::Number(n)) => {
+                return Err(invalid(
+                    key,
+                    format!("{n} has no unit: write a duration like \"{n}s\" or \"{n}ms\""),
+                ));
             }
-            if d > max {
-                let max = humantime::format_duration(max);
-                return Err(invalid(key, format!("must be at most {max}")));
-            }
-            Ok(d)
+            Some(Scalar::Text(t)) => humantime::parse_duration(t.trim()).map_err(|e| {
+                invalid(key, format!("{t:?} is not a duration like \"30s\" or \"500ms\" ({e})"))
+            })?,
         };
+        if d.is_zero() {
+            return Err(invalid(key, "must be longer than zero".into()));
+        }
+        if d > max {
+            let max = humantime::format_duration(max);
+            return Err(invalid(key, format!("must be at most {max}")));
+        }
+        Ok(d)
+    };
     const HOUR: Duration = Duration::from_secs(3600);
     const DAY: Duration = Duration::from_secs(24 * 3600);
-    let sync_interval =
-        duration("sync_interval", raw.sync_interval, defaults.sync_interval, HOUR)?;
+    let sync_interval = duration("sync_interval", raw.sync_interval, defaults.sync_interval, HOUR)?;
     let probe_interval =
         duration("probe_interval", raw.probe_interval, defaults.probe_interval, HOUR)?;
     let suspect_timeout =

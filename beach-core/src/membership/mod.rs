@@ -275,6 +275,20 @@ impl Membership {
         Ok(m)
     }
 
+    /// The members currently suspected of being down (they have `suspect_timeout` to refute),
+    /// sorted.
+    pub fn suspects(&self) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = self
+            .foca
+            .iter_membership_state()
+            .filter(|m| m.state() == foca::State::Suspect && self.members.contains(m.id().node()))
+            .map(|m| m.id().node().clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Tells membership the wall clock: a member whose generation (its start, in
     /// microseconds since the Unix epoch, as `beach-node` chooses it) is more than an hour
     /// ahead of it is refused. Until called, any generation is believed.

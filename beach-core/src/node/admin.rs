@@ -81,27 +81,32 @@ impl NodeInner {
                         categories: vec![],
                         delay_ms: 0,
                     };
-                    self.on_node(owner, op, token.clone())
+                    let token = token.clone();
+                    async move { (owner.clone(), self.on_node(owner, op, token).await) }
                 });
                 let mut stopped = Vec::new();
-                for answer in futures::future::join_all(calls).await {
-                    if let Ok(AdminAnswer::Stopped(records)) = answer {
-                        stopped.extend(records);
+                let mut errors = Vec::new();
+                for (owner, answer) in futures::future::join_all(calls).await {
+                    match answer {
+                        Ok(AdminAnswer::Stopped(records)) => stopped.extend(own(&owner, records)),
+                        Ok(other) => errors.push(format!("{owner}: unexpected answer {other:?}")),
+                        Err(e) => errors.push(format!("{owner}: {e}")),
                     }
                 }
                 self.learn_records(&stopped, false);
-                Ok(AdminAnswer::Stopped(stopped))
+                Ok(partial(AdminAnswer::Stopped(stopped), errors))
             }
             AdminOp::Flush => {
                 let mut total = 0;
+                let mut errors = Vec::new();
                 for answer in self.on_every_node(AdminOp::Flush, token).await {
                     match answer {
                         Ok(AdminAnswer::Flushed(n)) => total += n,
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "a node did not flush"),
+                        Ok(other) => errors.push(format!("unexpected answer {other:?}")),
+                        Err(e) => errors.push(e),
                     }
                 }
-                Ok(AdminAnswer::Flushed(total))
+                Ok(partial(AdminAnswer::Flushed(total), errors))
             }
             op @ (AdminOp::AddCategory { .. } | AdminOp::RemoveCategory { .. }) => {
                 let owner = match &op {
@@ -180,9 +185,10 @@ impl NodeInner {
                 }
                 AdminOp::Nodes => {
                     let st = self.lock();
+                    let suspects = st.membership.suspects();
                     let info = |id: &NodeId| NodeInfo {
                         id: id.clone(),
-                        state: "alive".to_owned(),
+                        state: if suspects.contains(id) { "suspect" } else { "alive" }.to_owned(),
                         actors: st.directory.partition(id).map_or(0, |p| p.entries.len() as u64),
                     };
                     let mut nodes: Vec<NodeInfo> = st.membership.members().map(info).collect();
@@ -354,22 +360,25 @@ impl NodeInner {
         let tally = placement::tally(&chosen);
         let calls = tally.into_iter().map(|(node, count)| {
             let spec = SpawnSpec { node: Some(node.clone()), count: count as u32, ..spec.clone() };
-            self.on_node(node, AdminOp::Spawn(Box::new(spec)), token.clone())
+            let op = AdminOp::Spawn(Box::new(spec));
+            let token = token.clone();
+            async move { (node.clone(), self.on_node(node, op, token).await) }
         });
         let mut records = Vec::new();
-        let mut failure = None;
-        for answer in futures::future::join_all(calls).await {
+        let mut errors = Vec::new();
+        for (node, answer) in futures::future::join_all(calls).await {
             match answer {
-                Ok(AdminAnswer::Spawned(r)) => records.extend(r),
-                Ok(other) => failure = Some(format!("unexpected answer {other:?}")),
-                Err(e) => failure = failure.or(Some(e)),
+                Ok(AdminAnswer::Spawned(r)) => records.extend(own(&node, r)),
+                Ok(other) => errors.push(format!("{node}: unexpected answer {other:?}")),
+                Err(e) => errors.push(e),
             }
         }
         self.learn_records(&records, true);
-        match failure {
-            // Actors that did start on other nodes stay; the caller learns of the failure.
-            Some(e) => Err(e),
-            None => Ok(AdminAnswer::Spawned(records)),
+        // Actors that did start stay: the caller gets them and the failures.
+        match (records.is_empty(), errors.is_empty()) {
+            (_, true) => Ok(AdminAnswer::Spawned(records)),
+            (true, false) => Err(errors.join("; ")),
+            (false, false) => Ok(partial(AdminAnswer::Spawned(records), errors)),
         }
     }
 
@@ -449,4 +458,19 @@ pub(crate) fn entry_of(spec: &SpawnSpec) -> Entry {
         actor_type: spec.actor_type.clone(),
         categories: Arc::new(spec.categories.iter().cloned().collect()),
     }
+}
+
+/// `done`, or a [`AdminAnswer::Partial`] of it when some nodes failed.
+fn partial(done: AdminAnswer, errors: Vec<String>) -> AdminAnswer {
+    if errors.is_empty() { done } else { AdminAnswer::Partial { done: Box::new(done), errors } }
+}
+
+/// The records of `answering`'s own actors: a node answers for what it hosts, nothing else.
+fn own(answering: &NodeId, records: Vec<ActorRecord>) -> Vec<ActorRecord> {
+    let total = records.len();
+    let own: Vec<ActorRecord> = records.into_iter().filter(|r| r.id.node() == answering).collect();
+    if own.len() < total {
+        tracing::warn!(node = %answering, "ignored {} records of other nodes' actors", total - own.len());
+    }
+    own
 }

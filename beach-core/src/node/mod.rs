@@ -385,6 +385,13 @@ impl NodeInner {
         }
         while let Some(event) = st.membership.poll_event() {
             self.observe(format!("{event:?}"));
+            match &event {
+                E::Up(n) => tracing::info!(node = %n, "member up"),
+                E::Down(n) => tracing::info!(node = %n, "member down"),
+                E::Renamed { from, to } => tracing::info!(%from, %to, "member restarted"),
+                E::Idle => tracing::info!("alone: no other member"),
+                E::Active | E::Rejoined => {}
+            }
             match event {
                 E::Up(n) => {
                     st.directory.node_up(&n);

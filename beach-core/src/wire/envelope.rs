@@ -337,6 +337,14 @@ pub enum AdminAnswer {
     Load(Vec<ActorLoad>),
     /// Metadata per node.
     Metadata(Vec<NodeMetadata>),
+    /// An operation over several nodes that some of them failed: what was done (a
+    /// `Spawned`, `Stopped` or `Flushed`), and each failure, naming its node.
+    Partial {
+        /// What the nodes that succeeded did.
+        done: Box<AdminAnswer>,
+        /// Why the others failed.
+        errors: Vec<String>,
+    },
 }
 
 /// A member as one node sees it.
