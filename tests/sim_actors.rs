@@ -569,6 +569,30 @@ fn an_actor_that_stops_itself_leaves_the_directory() {
 }
 
 #[test]
+fn reading_metadata_can_require_the_token() {
+    let config = ClusterConfig {
+        admin_token: Some("s3cret".to_owned()),
+        metadata_needs_token: true,
+        ..ClusterConfig::default()
+    };
+    SimBuilder::new(29).registry(registry()).config(config).run(|mut sim| async move {
+        sim.add_nodes(2).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
+        assert_eq!(client.node_metadata().await.unwrap().len(), 2, "with the token, every node");
+        let mut options = beach::client::ClientOptions::new(vec![sim.endpoint(0).clone()]);
+        options.name = "reader".to_owned();
+        let transport = sim.network().transport("reader");
+        let reader = Beach::connect(options, "global".parse().unwrap(), transport, sim.runtime())
+            .await
+            .unwrap();
+        assert_eq!(reader.node_metadata().await.unwrap_err().to_string(), "unprivileged");
+        assert_eq!(reader.node_count().await.unwrap(), 2, "other reads stay open");
+    });
+}
+
+#[test]
 fn admin_calls_need_the_token_when_one_is_configured() {
     let config =
         ClusterConfig { admin_token: Some("s3cret".to_owned()), ..ClusterConfig::default() };

@@ -262,3 +262,29 @@ fn a_node_may_send_changes_to_its_own_partition_only() {
         assert!(sim.live(0).directory().lookup(&Realm::global(), "pongers").is_empty());
     });
 }
+
+#[test]
+fn silent_connections_are_bounded_per_address_and_the_oldest_dropped() {
+    SimBuilder::new(47).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(1).await;
+        let t = sim.network().transport("flood");
+        let mut silent = Vec::new();
+        for _ in 0..70 {
+            silent.push(t.connect(sim.endpoint(0)).await.unwrap());
+        }
+        // Well before the 3 s a handshake may take, the oldest six are gone.
+        sim.sleep(Duration::from_millis(100)).await;
+        let mut closed = 0;
+        for conn in &mut silent {
+            if let Ok(r) = tokio::time::timeout(Duration::from_millis(1), conn.stream.recv()).await
+            {
+                assert!(matches!(r, Ok(None) | Err(_)), "{r:?}");
+                closed += 1;
+            }
+        }
+        assert_eq!(closed, 6, "70 silent connections from one address, 64 may wait");
+        // Others still get in.
+        let client = sim.client().await;
+        client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
+    });
+}

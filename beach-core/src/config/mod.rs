@@ -213,6 +213,8 @@ pub struct ClusterConfig {
     /// Lets a node without `secret_file` listen on an address other than loopback (protected
     /// mode is off): only for a network where everyone who can reach the port is trusted.
     pub insecure: bool,
+    /// Reading actors' metadata (parameters, resources, idents) needs the admin token too.
+    pub metadata_needs_token: bool,
     /// The HTTP gateway's listen address; no gateway when absent.
     pub http: Option<HostPort>,
     /// How often a node runs a directory anti-entropy exchange.
@@ -246,6 +248,7 @@ impl Default for ClusterConfig {
             accepted_secret_files: Vec::new(),
             admin_token: None,
             insecure: false,
+            metadata_needs_token: false,
             http: None,
             sync_interval: Duration::from_secs(1),
             probe_interval: Duration::from_secs(1),

@@ -8,7 +8,7 @@
 
 mod handshake;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use futures::channel::mpsc;
+use futures::future::{AbortHandle, abortable};
 use tokio::sync::{Notify, oneshot};
 
 use rand::Rng as _;
@@ -28,6 +29,7 @@ use crate::model::{ActorId, Endpoint, NodeId};
 use crate::rng::NodeRng;
 use crate::runtime::{Runtime, timeout};
 use crate::tasks::TaskSet;
+use crate::throttle::Throttle;
 use crate::transport::{Connection, FrameSink, FrameStream, Transport};
 use crate::value::Payload;
 use crate::wire::{
@@ -151,6 +153,52 @@ struct Backoff {
     retry_at: Instant,
 }
 
+/// The most connections in their handshake at once, and from one address; past either the
+/// oldest is dropped.
+const MAX_HANDSHAKES: usize = 256;
+const MAX_HANDSHAKES_PER_ADDRESS: usize = 64;
+
+static REFUSED: Throttle = Throttle::new(Duration::from_secs(1));
+static PROTOCOL_BREAK: Throttle = Throttle::new(Duration::from_secs(1));
+
+/// One handshake under way: its ticket, the peer's host, and how to drop it.
+type Pending = (u64, String, AbortHandle);
+
+/// The handshakes under way on accepted connections (oldest first), and the last ticket.
+#[derive(Default)]
+struct Handshakes {
+    pending: Mutex<(u64, VecDeque<Pending>)>,
+}
+
+impl Handshakes {
+    /// Registers a handshake from `address`; drops the oldest past the bounds.
+    fn enter(&self, address: &str, abort: AbortHandle) -> u64 {
+        // The host part: the port changes with every connection.
+        let host = address.rsplit_once(':').map_or(address, |(h, _)| h).to_owned();
+        let mut p = self.pending.lock().expect("handshakes lock");
+        p.0 += 1;
+        let ticket = p.0;
+        let from_host = p.1.iter().filter(|(_, h, _)| *h == host).count();
+        if from_host >= MAX_HANDSHAKES_PER_ADDRESS
+            && let Some(i) = p.1.iter().position(|(_, h, _)| *h == host)
+            && let Some((_, _, oldest)) = p.1.remove(i)
+        {
+            oldest.abort();
+        }
+        if p.1.len() >= MAX_HANDSHAKES
+            && let Some((_, _, oldest)) = p.1.pop_front()
+        {
+            oldest.abort();
+        }
+        p.1.push_back((ticket, host, abort));
+        ticket
+    }
+
+    fn leave(&self, ticket: u64) {
+        self.pending.lock().expect("handshakes lock").1.retain(|(t, _, _)| *t != ticket);
+    }
+}
+
 /// Past this many remembered unreachable addresses, those no longer backing off are forgotten.
 const MAX_BACKOFF_ENTRIES: usize = 4096;
 
@@ -219,6 +267,7 @@ pub(crate) struct Links {
     dispatch: Mutex<Option<Weak<dyn Dispatch>>>,
     state: Mutex<State>,
     tasks: Arc<TaskSet>,
+    handshakes: Handshakes,
 }
 
 impl std::fmt::Debug for Links {
@@ -247,6 +296,7 @@ impl Links {
             dispatch: Mutex::new(None),
             state: Mutex::new(State::default()),
             tasks: Arc::default(),
+            handshakes: Handshakes::default(),
         })
     }
 
@@ -391,10 +441,26 @@ impl Links {
             drop(dispatch);
             let acceptor = Acceptor::new(me_id, cluster, me.credentials.clone(), me.nonce());
             let rt = &*me.runtime;
-            let (peer, role) = match handshake::accept(rt, &mut sink, &mut stream, acceptor).await {
-                Ok(done) => done,
-                Err(reason) => {
-                    tracing::warn!(peer = %address, %reason, "refused a connection");
+            // Unauthenticated connections are bounded, in all and per address: past a bound
+            // the oldest handshake is abandoned, so a flood of silent sockets cannot crowd out
+            // a real peer.
+            let shaking = handshake::accept(rt, &mut sink, &mut stream, acceptor);
+            let (shaking, abort) = abortable(shaking);
+            let ticket = me.handshakes.enter(&address, abort);
+            let outcome = shaking.await;
+            me.handshakes.leave(ticket);
+            let (peer, role) = match outcome {
+                Ok(Ok(done)) => done,
+                Ok(Err(reason)) => {
+                    if let Some(skipped) = REFUSED.check(me.runtime.now()) {
+                        tracing::warn!(peer = %address, %reason, skipped, "refused a connection");
+                    }
+                    return;
+                }
+                Err(_) => {
+                    if let Some(skipped) = REFUSED.check(me.runtime.now()) {
+                        tracing::warn!(peer = %address, skipped, "dropped an unfinished handshake: too many at once");
+                    }
                     return;
                 }
             };
@@ -475,14 +541,18 @@ impl Links {
                     match stream.recv().await {
                         Ok(Some(env)) => {
                             if let Err(why) = me.receive(env, &tx, &from) {
-                                tracing::warn!(%why, "closing a connection that broke the protocol");
+                                if let Some(skipped) = PROTOCOL_BREAK.check(me.runtime.now()) {
+                                    tracing::warn!(%why, skipped, "closing a connection that broke the protocol");
+                                }
                                 return why;
                             }
                         }
                         Ok(None) => return "closed by peer".to_owned(),
                         Err(e @ crate::transport::TransportError::Frame { .. }) => {
                             // Bad input: only this connection pays for it.
-                            tracing::warn!(error = %e, "closing a connection that sent a bad frame");
+                            if let Some(skipped) = PROTOCOL_BREAK.check(me.runtime.now()) {
+                                tracing::warn!(error = %e, skipped, "closing a connection that sent a bad frame");
+                            }
                             return e.to_string();
                         }
                         Err(e) => return e.to_string(),

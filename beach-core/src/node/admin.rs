@@ -51,7 +51,10 @@ impl NodeInner {
         token: Option<String>,
         from: Role,
     ) -> Result<AdminAnswer, String> {
-        if op.needs_token() && !self.may_administer(token.as_deref(), from) {
+        let reads_metadata = matches!(&op, AdminOp::Metadata)
+            || matches!(&op, AdminOp::OnNode(o) if **o == AdminOp::Metadata);
+        let needs_token = op.needs_token() || (self.config.metadata_needs_token && reads_metadata);
+        if needs_token && !self.may_administer(token.as_deref(), from) {
             return Err(codes::UNPRIVILEGED.to_owned());
         }
         match op {

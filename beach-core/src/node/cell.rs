@@ -45,14 +45,24 @@ pub(crate) struct ActorCell {
 impl ActorCell {
     /// The parameters with private ones masked, for metadata views.
     pub(crate) fn public_params(&self) -> BTreeMap<String, Value> {
-        self.spec
-            .parameters
-            .iter()
-            .map(|(k, v)| {
-                (k.clone(), if k.starts_with('_') { Value::from(PRIVATE) } else { v.clone() })
-            })
-            .collect()
+        mask_private(&self.spec.parameters)
     }
+}
+
+/// `params` with the value of every key starting with `_` shown as [`PRIVATE`], at every
+/// depth: `{"db": {"_password": ...}}` hides the password too.
+pub(crate) fn mask_private(params: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    fn mask(v: &Value) -> Value {
+        match v {
+            Value::Map(m) => Value::Map(mask_private(m)),
+            Value::Array(a) => Value::Array(a.iter().map(mask).collect()),
+            other => other.clone(),
+        }
+    }
+    params
+        .iter()
+        .map(|(k, v)| (k.clone(), if k.starts_with('_') { Value::from(PRIVATE) } else { mask(v) }))
+        .collect()
 }
 
 /// Where a request's answer goes.
@@ -426,5 +436,30 @@ impl NodeInner {
             self.spawn_task(teardown);
         }
         records
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_parameters_are_masked_at_every_depth() {
+        let secret = || Value::from("s3cret");
+        let params = BTreeMap::from([
+            ("_top".to_owned(), secret()),
+            ("plain".to_owned(), Value::from(1)),
+            (
+                "db".to_owned(),
+                Value::map([
+                    ("_password", secret()),
+                    ("hosts", Value::Array(vec![Value::map([("_token", secret())])])),
+                ]),
+            ),
+        ]);
+        let shown = format!("{:?}", mask_private(&params));
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert_eq!(shown.matches(PRIVATE).count(), 3, "{shown}");
+        assert!(shown.contains("Integer(1)"), "{shown}");
     }
 }
