@@ -18,7 +18,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -84,8 +83,7 @@ impl ProcessIsolation {
     /// cluster's client key only: an isolated actor can never act as a node.
     pub fn new(config: &ClusterConfig, secret: Option<&Secret>) -> std::io::Result<Self> {
         let exe = std::env::current_exe()?;
-        let dir = std::env::temp_dir().join(format!("beach-actors-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
+        let dir = private_dir()?;
         Ok(Self {
             exe,
             dir,
@@ -108,6 +106,69 @@ impl Drop for ProcessIsolation {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The folder of this node's actor sockets: a new one with an unguessable name, mode 0700,
+/// made by this call (so owned by this user and by nobody else). Folders that nodes no longer
+/// running left behind (after a `kill -9`) are removed first.
+fn private_dir() -> std::io::Result<PathBuf> {
+    let tmp = std::env::temp_dir();
+    remove_stale_dirs(&tmp);
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(std::io::Error::other)?;
+    let name = format!(
+        "beach-actors-{}-{}",
+        std::process::id(),
+        random.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let dir = tmp.join(name);
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    // `create`, not `create_all`: it fails if anything is already there.
+    builder.create(&dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::symlink_metadata(&dir)?;
+        if !meta.is_dir() || meta.permissions().mode() & 0o077 != 0 {
+            return Err(std::io::Error::other(format!(
+                "{} is not a private folder",
+                dir.display()
+            )));
+        }
+    }
+    Ok(dir)
+}
+
+/// Removes `beach-actors-PID-*` folders of this user whose node process is gone.
+fn remove_stale_dirs(tmp: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("beach-actors-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let ours = entry.metadata().is_ok_and(|m| m.uid() == own_uid());
+            let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+            if ours && !alive && pid != std::process::id() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// This process's user id, as the files it makes are owned.
+#[cfg(unix)]
+fn own_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
 }
 
 fn init_error(what: &str, e: impl std::fmt::Display) -> InitError {
@@ -136,7 +197,12 @@ impl Isolation for ProcessIsolation {
         let accepted = tokio::select! {
             biased;
             a = tokio::time::timeout(CONNECT_WAIT, listener.accept()) => match a {
-                Ok(Ok((stream, _))) => Ok(stream),
+                // Only the child started here may connect: checked by the kernel's word.
+                Ok(Ok((stream, _))) => match stream.peer_cred() {
+                    Ok(c) if c.pid() == child.id().map(|p| p as i32) => Ok(stream),
+                    Ok(c) => Err(init_error("socket", format!("connected by pid {:?}, not the child", c.pid()))),
+                    Err(e) => Err(init_error("socket", e)),
+                },
                 Ok(Err(e)) => Err(init_error("socket", e)),
                 Err(_) => Err(init_error("process", "did not connect in time")),
             },
@@ -214,13 +280,18 @@ async fn write_envelope(
     w.write_all(&out).await.map_err(|_| NotWritten::Broken)
 }
 
-type Pending = Arc<Mutex<BTreeMap<u64, oneshot::Sender<Result<Payload, RemoteError>>>>>;
+/// The requests forwarded to the process, by their (request id, attempt).
+type Pending = Arc<Mutex<BTreeMap<(u64, u32), oneshot::Sender<Result<Payload, RemoteError>>>>>;
+
+/// How long a stopped isolated actor's process has to run `deinit` and exit.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// The node-side stand-in of an isolated actor.
 struct Proxy {
     out: mpsc::UnboundedSender<Envelope>,
     pending: Pending,
-    next: AtomicU64,
+    /// Closes the socket's writing side: the process sees the end and finishes.
+    closing: Arc<tokio::sync::Notify>,
     child: tokio::sync::Mutex<Option<Child>>,
 }
 
@@ -236,14 +307,25 @@ impl Proxy {
         let (out, mut rx) = mpsc::unbounded_channel::<Envelope>();
         let pending: Pending = Arc::default();
         let writer_pending = pending.clone();
+        let closing = Arc::new(tokio::sync::Notify::new());
+        let closed = closing.clone();
         tokio::spawn(async move {
-            while let Some(env) = rx.recv().await {
+            loop {
+                let env = tokio::select! {
+                    biased;
+                    () = closed.notified() => break,
+                    env = rx.recv() => match env {
+                        Some(env) => env,
+                        None => break,
+                    },
+                };
                 match write_envelope(&mut w, &codec, &env).await {
                     Ok(()) => {}
                     // Too large to forward: that caller's answer, at once.
                     Err(NotWritten::TooLarge(e)) => {
                         let Envelope::Request(req) = &env else { continue };
-                        let waiting = writer_pending.lock().expect("proxy lock").remove(&req.id);
+                        let key = (req.id, req.attempt);
+                        let waiting = writer_pending.lock().expect("proxy lock").remove(&key);
                         if let Some(tx) = waiting {
                             let _ = tx.send(Err(RemoteError::too_large("request", &e)));
                         }
@@ -251,12 +333,17 @@ impl Proxy {
                     Err(NotWritten::Broken) => break,
                 }
             }
+            // Dropping the writing half tells the process to finish.
+            let _ = w.shutdown().await;
         });
         let reader_pending = pending.clone();
         tokio::spawn(async move {
             while let Some(env) = read_envelope(&mut r, &codec, &mut buf).await {
                 if let Envelope::Reply(reply) = env
-                    && let Some(tx) = reader_pending.lock().expect("proxy lock").remove(&reply.id)
+                    && let Some(tx) = reader_pending
+                        .lock()
+                        .expect("proxy lock")
+                        .remove(&(reply.id, reply.attempt))
                 {
                     let _ = tx.send(reply.result);
                 }
@@ -274,12 +361,7 @@ impl Proxy {
                 ctx.stop_self();
             }
         });
-        Arc::new(Self {
-            out,
-            pending,
-            next: AtomicU64::new(1),
-            child: tokio::sync::Mutex::new(Some(child)),
-        })
+        Arc::new(Self { out, pending, closing, child: tokio::sync::Mutex::new(Some(child)) })
     }
 }
 
@@ -290,22 +372,24 @@ impl Actor for Proxy {
     }
 
     async fn handle(&self, ctx: &Context, request: Request) -> Response {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        // The caller's request id and attempt travel on, so that the actor can de-duplicate
+        // retries.
+        let key = (request.id(), request.attempt());
         let (tx, rx) = oneshot::channel();
-        self.pending.lock().expect("proxy lock").insert(id, tx);
+        self.pending.lock().expect("proxy lock").insert(key, tx);
         let left = request.deadline().saturating_duration_since(Instant::now());
         let forwarded = wire::Request {
-            id,
+            id: key.0,
             to: ctx.id().clone(),
             realm: ctx.realm().clone(),
             kind: request.kind().to_owned(),
             data: request.payload().clone(),
             timeout_ms: (left.as_millis() as u64).max(1),
             ident: request.ident().map(str::to_owned),
-            attempt: 0,
+            attempt: key.1,
         };
         if self.out.send(Envelope::Request(forwarded)).is_err() {
-            self.pending.lock().expect("proxy lock").remove(&id);
+            self.pending.lock().expect("proxy lock").remove(&key);
             return Response::error(codes::WRONG_DEST);
         }
         match tokio::time::timeout(left, rx).await {
@@ -313,17 +397,39 @@ impl Actor for Proxy {
             Ok(Ok(Err(e))) => Response::from_result(Err(e)),
             Ok(Err(_)) => Response::error(codes::WRONG_DEST),
             Err(_) => {
-                self.pending.lock().expect("proxy lock").remove(&id);
+                self.pending.lock().expect("proxy lock").remove(&key);
                 Response::error(codes::TIMEOUT)
             }
         }
     }
 
+    /// Tells the process to run its actor's drain hook.
+    async fn drain(&self, ctx: &Context) {
+        let stop = wire::AdminOp::Stop {
+            realm: ctx.realm().clone(),
+            ids: vec![ctx.id().clone()],
+            categories: Vec::new(),
+            delay_ms: 0,
+        };
+        let _ = self.out.send(Envelope::Admin(wire::AdminCall { id: 0, token: None, op: stop }));
+    }
+
+    /// Lets the process finish: the socket closes, its actor's `deinit` runs and it exits;
+    /// after [`STOP_GRACE`] it is killed.
     async fn deinit(&self, ctx: &Context) {
+        self.closing.notify_one();
         if let Some(mut child) = self.child.lock().await.take() {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-            tracing::info!(actor = %ctx.id(), "isolated actor process stopped");
+            match tokio::time::timeout(STOP_GRACE, child.wait()).await {
+                Ok(status) => {
+                    let code = status.ok().and_then(|s| s.code());
+                    tracing::info!(actor = %ctx.id(), ?code, "isolated actor process finished");
+                }
+                Err(_) => {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                    tracing::warn!(actor = %ctx.id(), grace = ?STOP_GRACE, "isolated actor process killed: it did not finish in time");
+                }
+            }
         }
     }
 }
@@ -397,7 +503,11 @@ async fn host(path: PathBuf, registry: Registry) -> u8 {
             return 1;
         }
     };
-    let ctx = client.actor_context(setup.id.clone(), &setup.spec);
+    // `ctx.stop_self()` ends the serving loop below; the node sees the socket close and
+    // removes the actor.
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let stop = stopping.clone();
+    let ctx = client.actor_context(setup.id.clone(), &setup.spec, move || stop.notify_one());
     let actor = match registry.init(setup.spec.actor_type.as_str(), ctx.clone()).await {
         Ok(a) => a,
         Err(e) => {
@@ -425,8 +535,26 @@ async fn host(path: PathBuf, registry: Registry) -> u8 {
         }
     });
     let mut buf = BytesMut::new();
-    while let Some(env) = read_envelope(&mut r, &codec, &mut buf).await {
-        let Envelope::Request(req) = env else { continue };
+    loop {
+        let env = tokio::select! {
+            biased;
+            () = stopping.notified() => break,
+            env = read_envelope(&mut r, &codec, &mut buf) => match env {
+                Some(env) => env,
+                None => break,
+            },
+        };
+        let req = match env {
+            Envelope::Request(req) => req,
+            // The node is stopping this (drainable) actor: its drain hook runs now, while
+            // in-flight requests finish.
+            Envelope::Admin(wire::AdminCall { op: wire::AdminOp::Stop { .. }, .. }) => {
+                let (actor, ctx) = (actor.clone(), ctx.clone());
+                tokio::spawn(async move { actor.drain(&ctx).await });
+                continue;
+            }
+            _ => continue,
+        };
         let (actor, ctx, out) = (actor.clone(), ctx.clone(), out.clone());
         tokio::spawn(async move {
             let (id, attempt) = (req.id, req.attempt);
@@ -450,7 +578,7 @@ async fn host(path: PathBuf, registry: Registry) -> u8 {
             }));
         });
     }
-    // The node let go (stopped the actor, or died): finish.
+    // The node let go (stopped the actor, or died), or the actor stopped itself: finish.
     actor.deinit(&ctx).await;
     client.close();
     0

@@ -68,6 +68,21 @@ async fn an_isolated_actor_runs_dies_alone_and_never_outlives_its_node() {
         eventually(Duration::from_secs(10), || async { !alive(pid) }).await,
         "the stopped actor's process lives on"
     );
+    // It finished by itself (its deinit ran), not killed.
+    let log = cluster.nodes[0].log_text();
+    assert!(
+        log.contains("isolated actor process finished") && log.contains("code=Some(0)"),
+        "{log}"
+    );
+    // Its socket lived in a private folder: no folder of actor sockets is open to others.
+    #[cfg(unix)]
+    for entry in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
+        use std::os::unix::fs::PermissionsExt;
+        if entry.file_name().to_string_lossy().starts_with("beach-actors-") {
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{:?}", entry.path());
+        }
+    }
 
     // And the node's SIGTERM leaves no child behind.
     a.add_actor(a.actor("Pong", ["iso3"]).unwrap().isolated(true)).await.unwrap();

@@ -397,8 +397,14 @@ impl Beach {
     }
 
     /// The context of actor `id`, described by `spec`, hosted outside any node (an isolated
-    /// actor's process): its handles go through this client, in the spec's realm.
-    pub fn actor_context(&self, id: ActorId, spec: &SpawnSpec) -> crate::actor::Context {
+    /// actor's process): its handles go through this client, in the spec's realm, and
+    /// `stop_self` runs when the actor calls [`crate::actor::Context::stop_self`].
+    pub fn actor_context(
+        &self,
+        id: ActorId,
+        spec: &SpawnSpec,
+        stop_self: impl Fn() + Send + Sync + 'static,
+    ) -> crate::actor::Context {
         crate::actor::Context::new(crate::actor::ContextParts {
             id,
             realm: spec.realm.clone(),
@@ -406,7 +412,7 @@ impl Beach {
             params: spec.parameters.clone(),
             resources: spec.resources.clone(),
             ident: spec.ident.clone(),
-            port: self.port(),
+            port: Arc::new(ClientPort::new(self.inner.clone(), Some(Arc::new(stop_self)))),
             stats: Default::default(),
         })
     }
@@ -428,7 +434,7 @@ impl Beach {
     }
 
     fn port(&self) -> Arc<ClientPort> {
-        Arc::new(ClientPort::new(self.inner.clone()))
+        Arc::new(ClientPort::new(self.inner.clone(), None))
     }
 
     fn learn(&self, records: &[ActorRecord], present: bool) {

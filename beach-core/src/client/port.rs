@@ -17,13 +17,18 @@ use crate::runtime::Runtime;
 use crate::value::Payload;
 use crate::wire::{self, AdminAnswer, AdminOp, Envelope};
 
+/// What an actor hosted outside any node (an isolated actor's process) does when it stops
+/// itself.
+pub(crate) type StopSelf = Arc<dyn Fn() + Send + Sync>;
+
 pub(crate) struct ClientPort {
     client: Arc<ClientInner>,
+    stop_self: Option<StopSelf>,
 }
 
 impl ClientPort {
-    pub(crate) fn new(client: Arc<ClientInner>) -> Self {
-        Self { client }
+    pub(crate) fn new(client: Arc<ClientInner>, stop_self: Option<StopSelf>) -> Self {
+        Self { client, stop_self }
     }
 }
 
@@ -90,5 +95,9 @@ impl Port for ClientPort {
         self.client.links.in_flight(actor)
     }
 
-    fn stop_actor(&self, _id: &ActorId) {}
+    fn stop_actor(&self, _id: &ActorId) {
+        if let Some(stop) = &self.stop_self {
+            stop();
+        }
+    }
 }
