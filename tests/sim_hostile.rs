@@ -288,3 +288,30 @@ fn silent_connections_are_bounded_per_address_and_the_oldest_dropped() {
         client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
     });
 }
+
+#[test]
+fn an_idle_client_connection_is_closed_and_a_dropped_client_lets_go() {
+    SimBuilder::new(48).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(1).await;
+        // A client that says hello and then nothing.
+        let hello = Handshake::hello("beach", Peer::Client { name: "sleepy".into() });
+        let (mut conn, answer) = connect_as(&sim, 0, hello).await;
+        assert!(matches!(answer, Some(Envelope::Handshake(Handshake::Welcome { .. }))));
+        sim.sleep(Duration::from_secs(200)).await;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1), conn.stream.recv()).await.is_err(),
+            "closed too early"
+        );
+        let closed = tokio::time::timeout(Duration::from_secs(400), conn.stream.recv()).await;
+        assert!(matches!(closed, Ok(Ok(None)) | Ok(Err(_))), "still open: {closed:?}");
+
+        // A client dropped without close() releases its connections.
+        let client = sim.client().await;
+        client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
+        let _: Time = client.handle("p").ask("ping", &()).await.unwrap();
+        assert!(sim.network().open_pipes("client1") > 0);
+        drop(client);
+        sim.sleep(Duration::from_secs(1)).await;
+        assert_eq!(sim.network().open_pipes("client1"), 0, "a dropped client kept its links");
+    });
+}

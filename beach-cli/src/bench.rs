@@ -65,6 +65,10 @@ pub struct BenchArgs {
     /// Idle actors spawned for the spawn-rate and memory figures (local target).
     #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub actors: u32,
+    /// Start the tcp target's node with a cluster secret, so that every connection is
+    /// encrypted and authenticated (Noise): the cost of `secret_file`.
+    #[arg(long)]
+    pub secret: bool,
 }
 
 impl BenchArgs {
@@ -317,7 +321,18 @@ async fn beach_tcp(args: &BenchArgs, global: &Global) -> Result<Workloads, Failu
     let dir = std::env::temp_dir().join(format!("beach-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
     let result = async {
-        let (config, _, nodes) = start_nodes(1, &dir, "bench", "").map_err(Failure::usage)?;
+        let extra = if args.secret {
+            let mut secret = [0u8; 32];
+            getrandom::fill(&mut secret)
+                .map_err(|e| Failure::usage(format!("no randomness from the system: {e}")))?;
+            let path = dir.join("secret.key");
+            std::fs::write(&path, secret)
+                .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+            "secret_file: secret.key\n"
+        } else {
+            ""
+        };
+        let (config, _, nodes) = start_nodes(1, &dir, "bench", extra).map_err(Failure::usage)?;
         let client = connect(&config, &nodes, "bench").await.map_err(Failure::usage)?;
         echo_workloads(args, global, &client).await
     }

@@ -88,13 +88,13 @@ pub(crate) async fn connect(
     loop {
         let mut options = ClientOptions::from_config(config, seeds.clone());
         options.name = name.to_owned();
-        let attempt = Beach::connect(
-            options,
-            Realm::global(),
-            Arc::new(TcpTransport::new(config.max_frame_size)),
-            Arc::new(TokioRuntime),
-        )
-        .await;
+        options.client_key =
+            config.read_key_file().map_err(|e| e.to_string())?.map(|k| k.client_key());
+        let transport = TcpTransport::new(config.max_frame_size)
+            .with_credentials(options.credentials().as_ref());
+        let attempt =
+            Beach::connect(options, Realm::global(), Arc::new(transport), Arc::new(TokioRuntime))
+                .await;
         match attempt {
             Ok(c) => return Ok(c),
             Err(e) if start.elapsed() > Duration::from_secs(15) => return Err(e.to_string()),

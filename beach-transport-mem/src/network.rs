@@ -156,6 +156,20 @@ impl MemNetwork {
         self.close_pipes(|p| p.from == host || p.to == host);
     }
 
+    /// How many open connection directions (one per direction of each connection) `host`
+    /// is an end of: what a test checks to see that connections are released.
+    pub fn open_pipes(&self, host: &str) -> usize {
+        let mut s = self.state.lock().expect("net lock");
+        s.pipes.retain(|p| p.strong_count() > 0);
+        s.pipes
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|p| {
+                (p.from == host || p.to == host) && !p.state.lock().expect("pipe lock").closed
+            })
+            .count()
+    }
+
     fn close_pipes(&self, which: impl Fn(&Pipe) -> bool) {
         let pipes: Vec<Arc<Pipe>> = {
             let mut s = self.state.lock().expect("net lock");

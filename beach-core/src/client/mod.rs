@@ -470,6 +470,14 @@ fn unexpected(answer: &AdminAnswer) -> ClientError {
     ClientError::Protocol(format!("{answer:?}"))
 }
 
+/// A client dropped without [`Beach::close`] still closes its connections and stops its
+/// tasks, once its last clone, handle and actor context are gone.
+impl Drop for ClientInner {
+    fn drop(&mut self) {
+        self.links.close();
+    }
+}
+
 impl ClientInner {
     fn request_view(&self) {
         let entry = self.entry.lock().expect("client lock").clone();

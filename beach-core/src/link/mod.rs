@@ -202,6 +202,9 @@ impl Handshakes {
 /// Past this many remembered unreachable addresses, those no longer backing off are forgotten.
 const MAX_BACKOFF_ENTRIES: usize = 4096;
 
+/// How long a node keeps a client connection over which nothing arrives.
+const IDLE_CLIENT: Duration = Duration::from_secs(300);
+
 /// The most envelopes written in one batch.
 const MAX_BATCH: usize = 256;
 
@@ -533,6 +536,30 @@ impl Links {
         mut stream: Box<dyn FrameStream>,
         from: Remote,
     ) {
+        // A client that sends nothing for IDLE_CLIENT is dropped (a live one refreshes its
+        // directory every sync period). Counting what arrives costs the hot path one relaxed
+        // increment; a watchdog looks at the count now and then.
+        let heard = Arc::new(AtomicUsize::new(0));
+        let watched = (self.role == Role::Node && from.role == Role::Client).then(|| {
+            let (heard, rt) = (heard.clone(), self.runtime.clone());
+            async move {
+                let mut last = usize::MAX;
+                loop {
+                    rt.sleep(IDLE_CLIENT / 2).await;
+                    let now = heard.load(Ordering::Relaxed);
+                    if now == last {
+                        return format!("an idle client: nothing for {IDLE_CLIENT:?}");
+                    }
+                    last = now;
+                }
+            }
+        });
+        let watchdog = async move {
+            match watched {
+                Some(w) => w.await,
+                None => futures::future::pending().await,
+            }
+        };
         let reader = {
             let me = self.clone();
             let tx = tx.clone();
@@ -540,6 +567,7 @@ impl Links {
                 loop {
                     match stream.recv().await {
                         Ok(Some(env)) => {
+                            heard.fetch_add(1, Ordering::Relaxed);
                             if let Err(why) = me.receive(env, &tx, &from) {
                                 if let Some(skipped) = PROTOCOL_BREAK.check(me.runtime.now()) {
                                     tracing::warn!(%why, skipped, "closing a connection that broke the protocol");
@@ -595,11 +623,18 @@ impl Links {
             }
         };
         let (why, mut unsent) = {
-            futures::pin_mut!(reader, writer, overflow);
-            let reading = futures::future::select(reader, overflow);
+            futures::pin_mut!(reader, writer, overflow, watchdog);
+            let stop = futures::future::select(overflow, watchdog);
+            let reading = futures::future::select(reader, stop);
             match futures::future::select(reading, writer).await {
-                futures::future::Either::Left((futures::future::Either::Left((why, _)), _))
-                | futures::future::Either::Left((futures::future::Either::Right((why, _)), _)) => {
+                futures::future::Either::Left((futures::future::Either::Left((why, _)), _)) => {
+                    (why, Vec::new())
+                }
+                futures::future::Either::Left((futures::future::Either::Right((stop, _)), _)) => {
+                    let why = match stop {
+                        futures::future::Either::Left((why, _))
+                        | futures::future::Either::Right((why, _)) => why,
+                    };
                     (why, Vec::new())
                 }
                 futures::future::Either::Right((done, _)) => done,
