@@ -289,6 +289,26 @@ impl Membership {
         out
     }
 
+    /// Whether a peer's member table may be believed about `m`. A table is one peer's word
+    /// about third parties, so it is not taken for: a generation more than an hour ahead,
+    /// a member this node holds alive declared down (this node's own probes decide that), or
+    /// a renewal more than one ahead of the one this node knows (a jump that would win every
+    /// later conflict).
+    fn believable(&self, m: &Member<SwimIdentity>) -> bool {
+        let node = m.id().node();
+        if node.generation() > self.ceiling.load(AtomicOrdering::Relaxed) {
+            return false;
+        }
+        let known = self.foca.iter_membership_state().find(|k| k.id().node() == node);
+        match known {
+            Some(k) if k.state() != foca::State::Down => {
+                m.state() != foca::State::Down
+                    && m.id().renewal() <= k.id().renewal().saturating_add(1)
+            }
+            _ => true,
+        }
+    }
+
     /// Tells membership the wall clock: a member whose generation (its start, in
     /// microseconds since the Unix epoch, as `beach-node` chooses it) is more than an hour
     /// ahead of it is refused. Until called, any generation is believed.
@@ -335,11 +355,10 @@ impl Membership {
                         )))
                     }
                     Ok(members) => {
-                        let ceiling = self.ceiling.load(AtomicOrdering::Relaxed);
-                        let believable =
-                            members.into_iter().filter(|m| m.id().node().generation() <= ceiling);
+                        let believable: Vec<Member<SwimIdentity>> =
+                            members.into_iter().filter(|m| self.believable(m)).collect();
                         self.foca
-                            .apply_many(believable, true, &mut self.runtime)
+                            .apply_many(believable.into_iter(), true, &mut self.runtime)
                             .map_err(|e| MembershipError::Packet(e.to_string()))
                     }
                     Err(e) => Err(MembershipError::Packet(format!("bad member table: {e}"))),

@@ -336,3 +336,30 @@ fn gossip_cannot_ban_an_endpoint_with_a_generation_from_the_far_future() {
     assert!(err.unwrap_err().to_string().contains("at most"));
     let _ = a;
 }
+
+#[test]
+fn a_peers_table_cannot_declare_a_live_member_down_or_jump_its_renewal() {
+    let mut sim = Sim::new(32);
+    sim.start(0, 1_000);
+    let b = sim.start(1, 1_000);
+    sim.run_for(Duration::from_secs(5));
+    assert_eq!(sim.members_of(0), vec![b.clone()]);
+    let now = sim.now;
+    let claims = [
+        Member::new(SwimIdentity::new(b.clone(), 0), 60_000, State::Down),
+        Member::new(SwimIdentity::new(b.clone(), 65_535), 0, State::Alive),
+    ];
+    for claim in claims {
+        sim.nodes
+            .get_mut(&endpoint(0))
+            .unwrap()
+            .handle_packet(now, &state_table(&[claim]))
+            .unwrap();
+    }
+    sim.pump();
+    sim.run_for(Duration::from_secs(10));
+    assert_eq!(sim.members_of(0), vec![b], "node 0 took a third party's word for it");
+    let renewals: Vec<u16> =
+        sim.nodes[&endpoint(0)].foca.iter_membership_state().map(|m| m.id().renewal()).collect();
+    assert!(renewals.iter().all(|&r| r < 2), "{renewals:?}");
+}
