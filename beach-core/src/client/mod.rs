@@ -260,17 +260,31 @@ impl Beach {
     }
 
     /// The realm's directory as the entry node sees it: categories starting with `prefix`,
-    /// each with its actors.
+    /// each with its actors (read page by page, however large).
     pub async fn directory(
         &self,
         prefix: &str,
     ) -> Result<BTreeMap<Category, Vec<ActorId>>, ClientError> {
-        match self
-            .admin(AdminOp::Directory { realm: self.realm.clone(), prefix: prefix.to_owned() })
-            .await?
-        {
-            AdminAnswer::Directory(d) => Ok(d),
-            other => Err(unexpected(&other)),
+        let mut all: BTreeMap<Category, Vec<ActorId>> = BTreeMap::new();
+        let mut after = None;
+        loop {
+            let op = AdminOp::Directory {
+                realm: self.realm.clone(),
+                prefix: prefix.to_owned(),
+                after: after.take(),
+            };
+            match self.admin(op).await? {
+                AdminAnswer::Directory { categories, next } => {
+                    for (c, ids) in categories {
+                        all.entry(c).or_default().extend(ids);
+                    }
+                    match next {
+                        Some(n) => after = Some(n),
+                        None => return Ok(all),
+                    }
+                }
+                other => return Err(unexpected(&other)),
+            }
         }
     }
 

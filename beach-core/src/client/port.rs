@@ -49,10 +49,12 @@ impl Port for ClientPort {
     /// The local copy had nobody: ask the entry node, whose view is fresher.
     async fn resolve(&self, realm: &Realm, prefix: &str) -> Result<Vec<ActorId>, String> {
         let entry = self.client.entry.lock().expect("client lock").clone();
-        let op = AdminOp::Directory { realm: realm.clone(), prefix: prefix.to_owned() };
+        let op =
+            AdminOp::Directory { realm: realm.clone(), prefix: prefix.to_owned(), after: None };
         match self.client.links.admin(&entry, None, op, Duration::from_secs(2)).await {
-            Ok(AdminAnswer::Directory(d)) => {
-                let mut ids: Vec<ActorId> = d.into_values().flatten().collect();
+            // The first page is plenty to route a request.
+            Ok(AdminAnswer::Directory { categories, .. }) => {
+                let mut ids: Vec<ActorId> = categories.into_values().flatten().collect();
                 ids.sort();
                 ids.dedup();
                 Ok(ids)

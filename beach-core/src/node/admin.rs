@@ -183,8 +183,9 @@ impl NodeInner {
                 AdminOp::RemoveCategory { id, category } => {
                     self.recategorize(&id, |d| d.remove_category(&id, &category))
                 }
-                AdminOp::Directory { realm, prefix } => {
-                    Ok(AdminAnswer::Directory(self.lock().directory.categories(&realm, &prefix)))
+                AdminOp::Directory { realm, prefix, after } => {
+                    let all = self.lock().directory.categories(&realm, &prefix);
+                    Ok(directory_page(all, after.as_ref()))
                 }
                 AdminOp::Nodes => {
                     let st = self.lock();
@@ -476,4 +477,75 @@ fn own(answering: &NodeId, records: Vec<ActorRecord>) -> Vec<ActorRecord> {
         tracing::warn!(node = %answering, "ignored {} records of other nodes' actors", total - own.len());
     }
     own
+}
+
+/// The page of `all` that starts after `after`: at most [`crate::wire::DIRECTORY_PAGE`] ids, in
+/// (category, id) order.
+fn directory_page(
+    all: BTreeMap<crate::model::Category, Vec<ActorId>>,
+    after: Option<&(crate::model::Category, ActorId)>,
+) -> AdminAnswer {
+    let mut categories: BTreeMap<crate::model::Category, Vec<ActorId>> = BTreeMap::new();
+    let mut taken = 0;
+    for (category, mut ids) in all {
+        if after.is_some_and(|(c, _)| category < *c) {
+            continue;
+        }
+        // The cursor compares ids: they must come in order.
+        ids.sort_unstable();
+        for id in ids {
+            if after.is_some_and(|(c, last)| category == *c && id <= *last) {
+                continue;
+            }
+            if taken == crate::wire::DIRECTORY_PAGE {
+                let next = categories
+                    .iter()
+                    .next_back()
+                    .and_then(|(c, ids)| Some((c.clone(), ids.last()?.clone())));
+                return AdminAnswer::Directory { categories, next };
+            }
+            categories.entry(category.clone()).or_default().push(id);
+            taken += 1;
+        }
+    }
+    AdminAnswer::Directory { categories, next: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Category;
+
+    #[test]
+    fn directory_pages_cover_everything_once_in_order() {
+        let node: NodeId = "10.0.0.1:4999#1".parse().unwrap();
+        let mut all: BTreeMap<Category, Vec<ActorId>> = BTreeMap::new();
+        for (c, n) in [("a", 70_000u64), ("b", 3), ("c", 60_000)] {
+            let ids = (0..n).map(|i| node.actor_id(i + 1)).collect::<Vec<_>>();
+            all.insert(Category::new(c).unwrap(), ids);
+        }
+        let mut got: BTreeMap<Category, Vec<ActorId>> = BTreeMap::new();
+        let mut after = None;
+        let mut pages = 0;
+        loop {
+            let AdminAnswer::Directory { categories, next } =
+                directory_page(all.clone(), after.as_ref())
+            else {
+                panic!()
+            };
+            pages += 1;
+            assert!(
+                categories.values().map(Vec::len).sum::<usize>() <= crate::wire::DIRECTORY_PAGE
+            );
+            for (c, ids) in categories {
+                got.entry(c).or_default().extend(ids);
+            }
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3);
+        assert_eq!(got, all);
+    }
 }

@@ -243,6 +243,10 @@ pub enum AdminOp {
         realm: Realm,
         /// Only categories starting with this.
         prefix: String,
+        /// Where the previous page ended (its last category and actor), to ask for the
+        /// next; `None` for the first page.
+        #[serde(default)]
+        after: Option<(Category, ActorId)>,
     },
     /// The members of the cluster as the answering node sees them.
     Nodes,
@@ -312,6 +316,10 @@ pub struct ActorRecord {
     pub version: u64,
 }
 
+/// The most actor ids one page of a directory answer carries: far below the frame limit
+/// however long the ids, so a directory of any size can be read.
+pub const DIRECTORY_PAGE: usize = 50_000;
+
 /// The answers to the administrative operations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AdminAnswer {
@@ -327,8 +335,14 @@ pub enum AdminAnswer {
     Flushed(u64),
     /// Done, nothing to report.
     Done,
-    /// A realm's directory: category to actor ids.
-    Directory(BTreeMap<Category, Vec<ActorId>>),
+    /// A page of a realm's directory: category to actor ids, in order, at most
+    /// [`DIRECTORY_PAGE`] ids; `next` is where the next page starts, `None` on the last.
+    Directory {
+        /// The categories and their actors on this page.
+        categories: BTreeMap<Category, Vec<ActorId>>,
+        /// Pass as `after` to ask for the next page.
+        next: Option<(Category, ActorId)>,
+    },
     /// The members.
     Nodes(Vec<NodeInfo>),
     /// Health per node.
@@ -448,7 +462,9 @@ impl Envelope {
                 Err(e) => e.len(),
                 Ok(AdminAnswer::Spawned(r) | AdminAnswer::Stopped(r)) => r.len() * ITEM,
                 Ok(AdminAnswer::Placement(p)) => p.len() * ITEM,
-                Ok(AdminAnswer::Directory(d)) => d.values().map(|v| ITEM + v.len() * ITEM).sum(),
+                Ok(AdminAnswer::Directory { categories, .. }) => {
+                    categories.values().map(|v| ITEM + v.len() * ITEM).sum()
+                }
                 Ok(AdminAnswer::Nodes(n)) => n.len() * ITEM,
                 Ok(AdminAnswer::Health(n)) => n.len() * ITEM,
                 Ok(AdminAnswer::Load(n)) => n.len() * ITEM,
