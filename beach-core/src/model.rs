@@ -241,6 +241,21 @@ name_type!(
     &['#', '@', '/', ' ']
 );
 
+impl Endpoint {
+    /// Whether this is an address a node can be dialled at: `host:port` with a port from 1 to
+    /// 65535 and a host of at most 253 characters (`[v6]:port` for IPv6). What peers claim
+    /// about nodes is checked with it before anyone dials it.
+    pub fn is_dialable(&self) -> bool {
+        let Some((host, port)) = self.as_str().rsplit_once(':') else { return false };
+        let host_ok = if let Some(v6) = host.strip_prefix('[') {
+            v6.strip_suffix(']').is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
+        } else {
+            !host.is_empty() && host.len() <= 253 && !host.contains(':')
+        };
+        host_ok && port.parse::<u16>().is_ok_and(|p| p > 0)
+    }
+}
+
 /// A node's identity: its advertised endpoint plus a generation chosen at each start.
 ///
 /// A restarted node has a new generation, so it is a new member: its old actors are gone and are
@@ -389,6 +404,16 @@ name_type!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_host_port_endpoints_are_dialable() {
+        for ok in ["10.0.0.1:4999", "node-1.lab:1", "[::1]:4999", "localhost:65535"] {
+            assert!(Endpoint::new(ok).unwrap().is_dialable(), "{ok}");
+        }
+        for bad in ["client-x", "h:0", "h:65536", ":80", "h:port", "[zz]:1", "::1:80", "a:b:c"] {
+            assert!(!Endpoint::new(bad).unwrap().is_dialable(), "{bad}");
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

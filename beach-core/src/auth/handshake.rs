@@ -252,10 +252,13 @@ impl Acceptor {
         if theirs.len() != NONCE_LEN {
             return Err(format!("a nonce of {} bytes, not {NONCE_LEN}", theirs.len()));
         }
-        if let Peer::Node(n) = &peer
-            && *n == self.me
-        {
-            return Err("a peer claims this node's own identity".to_owned());
+        if let Peer::Node(n) = &peer {
+            if *n == self.me {
+                return Err("a peer claims this node's own identity".to_owned());
+            }
+            if !n.endpoint().is_dialable() {
+                return Err(format!("a node must advertise a host:port, not {:?}", n.endpoint()));
+            }
         }
         let role = role_of(&peer);
         let t = transcript(version, &cluster, &peer, &self.me, &theirs, &self.nonce);

@@ -130,6 +130,9 @@ impl CborCodec {
     }
 
     fn check(&self, node: &NodeId) -> Result<(), CodecError> {
+        if !node.endpoint().is_dialable() {
+            return Err(CodecError(format!("{node}: not a host:port to dial")));
+        }
         if node.generation() > self.ceiling.load(Ordering::Relaxed) {
             return Err(CodecError(format!(
                 "{node} claims a generation more than an hour ahead of this node's clock"

@@ -296,7 +296,9 @@ impl Membership {
     /// later conflict).
     fn believable(&self, m: &Member<SwimIdentity>) -> bool {
         let node = m.id().node();
-        if node.generation() > self.ceiling.load(AtomicOrdering::Relaxed) {
+        if node.generation() > self.ceiling.load(AtomicOrdering::Relaxed)
+            || !node.endpoint().is_dialable()
+        {
             return false;
         }
         let known = self.foca.iter_membership_state().find(|k| k.id().node() == node);
