@@ -37,14 +37,21 @@ fn json(config: &Path, args: &[&str]) -> (i32, Value, String) {
 
 /// One node (the `beach` binary in node mode) with an admin token, answering.
 fn start_node(name: &str) -> Node {
+    start_node_with(name, "", |_| {})
+}
+
+/// A node as [`start_node`] makes it, with `extra` configuration lines, after `prepare` has
+/// written what they name into the node's folder.
+fn start_node_with(name: &str, extra: &str, prepare: impl FnOnce(&Path)) -> Node {
     let dir = std::env::temp_dir().join(format!("beach-cli-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    prepare(&dir);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = dir.join("cluster.yaml");
     std::fs::write(
         &config,
-        format!("cluster_name: cli\nseed_nodes: [\"127.0.0.1:{port}\"]\nadmin_token: tok\n"),
+        format!("cluster_name: cli\nseed_nodes: [\"127.0.0.1:{port}\"]\nadmin_token: tok\n{extra}"),
     )
     .unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_beach"))
@@ -258,7 +265,75 @@ fn gen_key_writes_a_private_secret_and_never_overwrites() {
     let out = beach(&["gen-key", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(std::fs::read(&file).unwrap(), bytes, "the existing key is untouched");
+    // The client key: derived from the secret, marked as what it is, private too.
+    let client = dir.join("client.key");
+    let out = beach(&[
+        "--json",
+        "gen-key",
+        "--client",
+        "--from",
+        file.to_str().unwrap(),
+        client.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "client");
+    let key = std::fs::read(&client).unwrap();
+    assert!(key.starts_with(b"beach client key") && key.len() == 48);
+    let out = beach(&[
+        "gen-key",
+        "--client",
+        "--from",
+        client.to_str().unwrap(),
+        dir.join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already a client key"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_client_key_reaches_an_encrypted_node_and_can_never_run_one() {
+    let node = start_node_with("client-key", "secret_file: secret.key\n", |dir| {
+        let out = beach(&["gen-key", dir.join("secret.key").to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0));
+    });
+    let client_key = node.dir.join("client.key");
+    let secret = node.dir.join("secret.key");
+    let out = beach(&[
+        "gen-key",
+        "--client",
+        "--from",
+        secret.to_str().unwrap(),
+        client_key.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    // A client's configuration names only the client key.
+    let text = std::fs::read_to_string(&node.config).unwrap();
+    let client_config = node.dir.join("client.yaml");
+    std::fs::write(
+        &client_config,
+        text.replace("secret_file: secret.key", "secret_file: client.key"),
+    )
+    .unwrap();
+    let (code, v, err) = json(&client_config, &["nodes"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["nodes"].as_array().unwrap().len(), 1);
+    // A node given the client key refuses to start, saying why.
+    let out = Command::new(env!("CARGO_BIN_EXE_beach"))
+        .args(["node", "--config", client_config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("this is a client key; a node needs the cluster secret"), "{err}");
+    // Without any key the encrypted node refuses the client, and says why.
+    let plain = node.dir.join("plain.yaml");
+    std::fs::write(&plain, text.replace("secret_file: secret.key", "")).unwrap();
+    let (code, _, err) = json(&plain, &["nodes"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("requires its secret"), "{err}");
 }
 
 #[test]
