@@ -147,10 +147,12 @@ impl Inbox {
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Backoff {
     failures: u32,
     retry_at: Instant,
+    /// Why the last attempt failed, for the calls refused meanwhile.
+    why: String,
 }
 
 /// The most connections in their handshake at once, and from one address; past either the
@@ -422,11 +424,11 @@ impl Links {
                     } else {
                         tracing::debug!(%to, %why, "cannot connect");
                     }
-                    me.back_off(&to);
+                    me.back_off(&to, &why);
                     me.lost(&to, &tx, &why, false);
                 }
                 None => {
-                    me.back_off(&to);
+                    me.back_off(&to, "connect timed out");
                     me.lost(&to, &tx, "connect timed out", false);
                 }
             }
@@ -501,7 +503,7 @@ impl Links {
 
     /// Records a failed connect to `to`: the next attempt waits 100ms, then 200ms, ... up to
     /// 5s, each scaled by a random factor from 0.5 to 1 so that many nodes do not retry in step.
-    fn back_off(&self, to: &Endpoint) {
+    fn back_off(&self, to: &Endpoint, why: &str) {
         let jitter = 0.5
             + f64::from(self.rng.lock().expect("links lock").next_u32())
                 / f64::from(u32::MAX)
@@ -516,7 +518,18 @@ impl Links {
         let delay = (BACKOFF_FIRST * 2u32.saturating_pow(failures.min(16) - 1))
             .min(BACKOFF_MAX)
             .mul_f64(jitter);
-        s.backoff.insert(to.clone(), Backoff { failures, retry_at: now + delay });
+        s.backoff
+            .insert(to.clone(), Backoff { failures, retry_at: now + delay, why: why.to_owned() });
+    }
+
+    /// Why `to` could not be reached lately, for a call that could not even be queued.
+    fn unreachable(&self, to: &Endpoint) -> String {
+        let s = self.state.lock().expect("links lock");
+        match s.backoff.get(to) {
+            Some(b) if b.why.contains(to.as_str()) => b.why.clone(),
+            Some(b) => format!("{to}: {}", b.why),
+            None => format!("{to}: unreachable or its send queue is full"),
+        }
     }
 
     /// A fresh nonce for a handshake: secure randomness from the runtime.
@@ -775,8 +788,7 @@ impl Links {
         let key = (request.id, request.attempt);
         let wait = Duration::from_millis(request.timeout_ms);
         let (tx, rx) = oneshot::channel();
-        let unreachable =
-            || CallError::Unreachable(format!("{endpoint}: unreachable or its send queue is full"));
+        let unreachable = || CallError::Unreachable(self.unreachable(&endpoint));
         let Some(via) = self.outbox_for(&endpoint) else { return Err(unreachable()) };
         {
             let mut s = self.state.lock().expect("links lock");
@@ -854,7 +866,7 @@ impl Links {
         wait: Duration,
     ) -> Result<AdminAnswer, String> {
         let (tx, rx) = oneshot::channel();
-        let Some(via) = self.outbox_for(to) else { return Err("closed".to_owned()) };
+        let Some(via) = self.outbox_for(to) else { return Err(self.unreachable(to)) };
         let id = {
             let mut s = self.state.lock().expect("links lock");
             // Unpredictable, so that nobody can answer a call before it is made.
@@ -871,7 +883,7 @@ impl Links {
         };
         if !via.send(Envelope::Admin(AdminCall { id, token, op })) {
             self.state.lock().expect("links lock").admin.remove(&id);
-            return Err("closed".to_owned());
+            return Err(self.unreachable(to));
         }
         match timeout(&*self.runtime, wait, rx).await {
             Some(Ok(result)) => result,
