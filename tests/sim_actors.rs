@@ -33,6 +33,14 @@ where
     });
 }
 
+/// A client of node 0 named `name` that holds no admin token.
+async fn without_token(sim: &SimCluster, name: &str) -> Beach {
+    let mut options = beach::client::ClientOptions::new(vec![sim.endpoint(0).clone()]);
+    options.name = name.to_owned();
+    let transport = sim.network().transport(name);
+    Beach::connect(options, "global".parse().unwrap(), transport, sim.runtime()).await.unwrap()
+}
+
 fn nodes_of(ids: &[ActorId]) -> BTreeMap<NodeId, usize> {
     tally(&ids.iter().map(|i| i.node().clone()).collect::<Vec<_>>())
 }
@@ -581,12 +589,7 @@ fn reading_metadata_can_require_the_token() {
         let client = sim.client().await;
         client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
         assert_eq!(client.node_metadata().await.unwrap().len(), 2, "with the token, every node");
-        let mut options = beach::client::ClientOptions::new(vec![sim.endpoint(0).clone()]);
-        options.name = "reader".to_owned();
-        let transport = sim.network().transport("reader");
-        let reader = Beach::connect(options, "global".parse().unwrap(), transport, sim.runtime())
-            .await
-            .unwrap();
+        let reader = without_token(&sim, "reader").await;
         assert_eq!(reader.node_metadata().await.unwrap_err().to_string(), "unprivileged");
         assert_eq!(reader.node_count().await.unwrap(), 2, "other reads stay open");
     });
@@ -603,12 +606,7 @@ fn admin_calls_need_the_token_when_one_is_configured() {
         let client = sim.client().await;
         client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
         // ...one without it may read but not change anything.
-        let mut options = beach::client::ClientOptions::new(vec![sim.endpoint(0).clone()]);
-        options.name = "intruder".to_owned();
-        let transport = sim.network().transport("intruder");
-        let intruder = Beach::connect(options, "global".parse().unwrap(), transport, sim.runtime())
-            .await
-            .unwrap();
+        let intruder = without_token(&sim, "intruder").await;
         let err = intruder.add_actor(intruder.actor("Pong", ["p"]).unwrap()).await.unwrap_err();
         assert_eq!(err.to_string(), "unprivileged");
         assert_eq!(intruder.flush().await.unwrap_err().to_string(), "unprivileged");
