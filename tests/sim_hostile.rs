@@ -315,3 +315,44 @@ fn an_idle_client_connection_is_closed_and_a_dropped_client_lets_go() {
         assert_eq!(sim.network().open_pipes("client1"), 0, "a dropped client kept its links");
     });
 }
+
+#[test]
+fn a_node_may_send_only_its_own_partition_and_versions_cannot_hide_actors() {
+    SimBuilder::new(49).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(2).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        let host = sim.endpoint(1).as_str().split(':').next().unwrap().to_owned();
+        let spec = client
+            .actor("Pong", ["pongers"])
+            .unwrap()
+            .strategy(beach::placement::Strategy::HostAffinity, Some(&host));
+        client.add_actor(spec).await.unwrap();
+        converge(&sim, SETTLE).await;
+        let victim = sim.live(1).id().clone();
+        let me: beach::model::NodeId = "10.0.0.77:4999#1".parse().unwrap();
+        // The victim's partition, emptied, at a version far ahead: it would hide its actors.
+        let forged =
+            Partition { owner: victim.clone(), version: 1 << 63, entries: BTreeMap::new() };
+        let (mut conn, _) = connect_as(&sim, 0, Handshake::hello("beach", Peer::Node(me))).await;
+        conn.sink
+            .send(&[Envelope::Partitions { partitions: vec![forged], digest: None }])
+            .await
+            .unwrap();
+        let closed = tokio::time::timeout(Duration::from_secs(1), conn.stream.recv()).await;
+        assert!(matches!(closed, Ok(Ok(None)) | Ok(Err(_))), "still open: {closed:?}");
+        // Nor can a digest claiming that version: it only makes node 0 ask the owner, whose
+        // real partition stays.
+        let (mut conn, _) = connect_as(
+            &sim,
+            0,
+            Handshake::hello("beach", Peer::Node("10.0.0.78:4999#1".parse().unwrap())),
+        )
+        .await;
+        let mut digest = beach::directory::Digest::default();
+        digest.versions.insert(victim.clone(), 1 << 63);
+        conn.sink.send(&[Envelope::Digest(digest)]).await.unwrap();
+        sim.sleep(Duration::from_secs(5)).await;
+        assert_eq!(sim.live(0).directory().lookup(&Realm::global(), "pongers").len(), 1);
+    });
+}

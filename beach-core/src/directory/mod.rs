@@ -7,9 +7,13 @@
 //! - the fast path: each change to a partition is pushed as a [`PartitionDelta`], applied only
 //!   on top of exactly the version it was made from;
 //! - the slow path, which correctness rests on (anti-entropy): a node sends its [`Digest`]
-//!   (`owner → version`) to a peer, which answers with every **whole** partition it holds newer
+//!   (`owner → version`) to a peer, which works out every **whole** partition it holds newer
 //!   than the digest says ([`Directory::handle_digest`]). Replacing whole partitions means a
-//!   removal needs no tombstone: the newer partition simply lacks the entry.
+//!   removal needs no tombstone: the newer partition simply lacks the entry. Between nodes,
+//!   the node engine sends content only from its owner: a peer answers with its own partition
+//!   and its digest, and what either side learns it lacks it asks the owner for directly
+//!   ([`Directory::stale_owners`]), so no node can rewrite another's partition. (A client's
+//!   read-only view is served whole by its entry node.)
 //!
 //! A partition is installed only while membership says its owner is alive
 //! ([`Directory::node_up`]); a dead owner's partition is dropped at once
@@ -392,6 +396,20 @@ impl Directory {
         versions.insert(self.own.owner.clone(), self.own.version);
         versions.extend(self.peers.values().map(|p| (p.owner.clone(), p.version)));
         Digest { versions, partial: false }
+    }
+
+    /// The live owners (other than this node) whose partition `theirs` says is newer than the
+    /// one held here, each with the version held: what to ask those owners for directly.
+    pub fn stale_owners(&self, theirs: &Digest) -> Vec<(NodeId, u64)> {
+        theirs
+            .versions
+            .iter()
+            .filter(|(owner, _)| *owner != self.me() && self.alive.contains(*owner))
+            .filter_map(|(owner, &v)| {
+                let held = self.peers.get(owner).map_or(0, |p| p.version);
+                (v > held).then(|| (owner.clone(), held))
+            })
+            .collect()
     }
 
     /// A partial digest asking `owner` for its own partition if it is newer than the one held.

@@ -430,6 +430,14 @@ impl NodeInner {
         self.flush_membership(st);
     }
 
+    /// Asks each owner for its own partition (newer than the version held), directly.
+    fn fetch_from_owners(&self, owners: Vec<(NodeId, u64)>) {
+        for (owner, held) in owners {
+            let digest = crate::directory::Digest::for_owner(owner.clone(), held);
+            self.links.send(owner.endpoint(), Envelope::Digest(digest));
+        }
+    }
+
     /// Tells the membership loop that timers may have changed.
     pub(crate) fn wake_membership(&self) {
         self.membership_wake.notify_one();
@@ -471,35 +479,59 @@ impl Dispatch for NodeInner {
                 self.flush_membership(&mut st);
                 self.wake_membership();
             }
+            // Anti-entropy: digests (versions) travel between any nodes, partitions (content)
+            // only from their owners. A node answers a digest with its own partition when the
+            // peer's is older, with its digest when it holds newer partitions of others, and
+            // asks the owners of what the peer holds newer for it directly. So no node can
+            // rewrite another's partition: a forged version only costs a fetch from its owner.
             Envelope::Digest(digest) => {
-                let answer = {
+                let (own, others_newer, fetch, mine) = {
                     let mut st = self.lock();
                     self.introduce(&mut st, digest.versions.keys());
-                    st.directory.handle_digest(&digest)
+                    let answer = st.directory.handle_digest(&digest);
+                    let others_newer = answer.partitions.iter().any(|p| p.owner != self.id);
+                    let own: Vec<_> =
+                        answer.partitions.into_iter().filter(|p| p.owner == self.id).collect();
+                    let fetch = st.directory.stale_owners(&digest);
+                    (own, others_newer, fetch, others_newer.then(|| st.directory.digest()))
                 };
-                if !answer.partitions.is_empty() || answer.want.is_some() {
-                    let _ = reply.send(Envelope::Partitions {
-                        partitions: answer.partitions,
-                        digest: answer.want,
-                    });
+                if !own.is_empty() || others_newer {
+                    let _ = reply.send(Envelope::Partitions { partitions: own, digest: mine });
                 }
+                self.fetch_from_owners(fetch);
             }
             Envelope::Partitions { partitions, digest } => {
-                let mut st = self.lock();
-                let owners = partitions.iter().map(|p| &p.owner);
-                self.introduce(
-                    &mut st,
-                    owners.chain(digest.iter().flat_map(|d| d.versions.keys())),
-                );
-                for p in partitions {
-                    st.directory.install(p);
+                if let Some(p) = partitions.iter().find(|p| from.node.as_ref() != Some(&p.owner)) {
+                    return Err(format!("{}'s partition from another node", p.owner));
                 }
-                if let Some(d) = digest {
-                    let back = st.directory.handle_digest(&d).partitions;
-                    if !back.is_empty() {
-                        let _ = reply.send(Envelope::Partitions { partitions: back, digest: None });
+                let (back, fetch) = {
+                    let mut st = self.lock();
+                    let owners = partitions.iter().map(|p| &p.owner);
+                    self.introduce(
+                        &mut st,
+                        owners.chain(digest.iter().flat_map(|d| d.versions.keys())),
+                    );
+                    for p in partitions {
+                        st.directory.install(p);
                     }
+                    match digest {
+                        Some(d) => {
+                            let back: Vec<_> = st
+                                .directory
+                                .handle_digest(&d)
+                                .partitions
+                                .into_iter()
+                                .filter(|p| p.owner == self.id)
+                                .collect();
+                            (back, st.directory.stale_owners(&d))
+                        }
+                        None => (Vec::new(), Vec::new()),
+                    }
+                };
+                if !back.is_empty() {
+                    let _ = reply.send(Envelope::Partitions { partitions: back, digest: None });
                 }
+                self.fetch_from_owners(fetch);
             }
             Envelope::Delta(delta) => {
                 // The fast path carries a change to the sender's own partition, from the
