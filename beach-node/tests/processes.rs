@@ -95,6 +95,19 @@ async fn a_killed_node_leaves_every_directory_and_rejoins_as_a_new_generation() 
     .await;
     assert!(gone, "the killed node's actors are still listed after 10s");
     eprintln!("killed node left every directory after {:?}", killed.elapsed());
+    // The survivors say what membership went through, at info.
+    let said = eventually(Duration::from_secs(5), || async {
+        cluster.nodes[..2].iter().any(|n| {
+            let log = n.log_text();
+            log.contains("member suspect") && log.contains("member down")
+        })
+    })
+    .await;
+    assert!(
+        said,
+        "no survivor logged the suspicion and the death:\n{}",
+        cluster.nodes[0].log_text()
+    );
     // Routing avoids it.
     for _ in 0..20 {
         let _: Time = a.handle("pongers").ask("ping", &()).await.unwrap();

@@ -169,6 +169,8 @@ pub(crate) struct NodeState {
     pub(crate) actors: BTreeMap<ActorId, Arc<ActorCell>>,
     pub(crate) next_actor_seq: u64,
     pub(crate) roundrobin_previous: Option<NodeId>,
+    /// The members suspected at the last look, to log changes.
+    pub(crate) suspected: Vec<NodeId>,
 }
 
 impl Node {
@@ -222,6 +224,7 @@ impl Node {
                 actors: BTreeMap::new(),
                 next_actor_seq: 1,
                 roundrobin_previous: None,
+                suspected: Vec::new(),
             }),
             me: me.clone(),
             // One port for every actor of this node: handles need nothing actor-specific here.
@@ -428,6 +431,23 @@ impl NodeInner {
         let now = self.runtime.now();
         st.membership.introduce(now, nodes);
         self.flush_membership(st);
+    }
+
+    /// Logs members newly suspected of being down, and those cleared of it.
+    pub(crate) fn log_suspects(&self, st: &mut NodeState) {
+        let now = st.membership.suspects();
+        if now == st.suspected {
+            return;
+        }
+        for n in now.iter().filter(|n| !st.suspected.contains(n)) {
+            tracing::info!(node = %n, "member suspect");
+        }
+        for n in st.suspected.iter().filter(|n| !now.contains(n)) {
+            if st.membership.members().any(|m| m == n) {
+                tracing::info!(node = %n, "member no longer suspect");
+            }
+        }
+        st.suspected = now;
     }
 
     /// Asks each owner for its own partition (newer than the version held), directly.

@@ -32,8 +32,8 @@ pub(super) async fn membership_loop(node: Weak<NodeInner>) {
     }
 }
 
-/// Every sync period: push any pending delta, and send the directory digest to one random
-/// member, which answers with the partitions this node lacks (and asks for what it lacks).
+/// Every sync period: log changes in who is suspected, push any pending delta, and send the
+/// directory digest to one random member (see the anti-entropy in `NodeInner::dispatch`).
 pub(super) async fn anti_entropy_loop(node: Weak<NodeInner>) {
     loop {
         let Some(interval) = node.upgrade().map(|n| n.config.sync_interval) else { return };
@@ -44,6 +44,7 @@ pub(super) async fn anti_entropy_loop(node: Weak<NodeInner>) {
         rt.sleep(interval).await;
         let Some(n) = node.upgrade() else { return };
         let mut st = n.lock();
+        n.log_suspects(&mut st);
         n.push_delta(&mut st);
         let members: Vec<_> = st.membership.members().cloned().collect();
         if !members.is_empty() {
