@@ -356,3 +356,55 @@ fn a_node_may_send_only_its_own_partition_and_versions_cannot_hide_actors() {
         assert_eq!(sim.live(0).directory().lookup(&Realm::global(), "pongers").len(), 1);
     });
 }
+
+#[test]
+fn an_answer_from_another_connection_is_never_taken() {
+    use beach::config::ClusterConfig;
+    use beach::wire::{ActorRecord, AdminAnswer, AdminReply};
+    let config = ClusterConfig {
+        request_timeout_default: Duration::from_secs(2),
+        ..ClusterConfig::default()
+    };
+    SimBuilder::new(50).registry(registry()).config(config).run(|mut sim| async move {
+        sim.add_nodes(2).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        let b = sim.live(1).id().clone();
+        let host_b = sim.endpoint(1).as_str().split(':').next().unwrap().to_owned();
+        // Node 0 will forward the spawn to node 1, and nothing between them arrives in time:
+        // node 0's call waits.
+        let slow = beach_transport_mem::LinkConfig {
+            latency: Duration::from_secs(60),
+            ..Default::default()
+        };
+        sim.set_link(0, 1, slow);
+        let spawn = {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let spec = client
+                    .actor("Pong", ["p"])
+                    .unwrap()
+                    .strategy(beach::placement::Strategy::HostAffinity, Some(&host_b));
+                client.add_actor(spec).await
+            })
+        };
+        sim.sleep(Duration::from_millis(100)).await;
+        // Meanwhile someone else, on a connection of its own, answers every likely call id.
+        let me: beach::model::NodeId = "10.0.0.77:4999#1".parse().unwrap();
+        let (mut conn, _) = connect_as(&sim, 0, Handshake::hello("beach", Peer::Node(me))).await;
+        let fake = ActorRecord {
+            id: b.actor_id(999),
+            entry: Entry::new(Realm::global(), "Pong", ["p"]).unwrap(),
+            version: 99,
+        };
+        let forged: Vec<Envelope> = (0..64)
+            .map(|id| {
+                let result = Ok(AdminAnswer::Spawned(vec![fake.clone()]));
+                Envelope::AdminReply(AdminReply { id, result })
+            })
+            .collect();
+        conn.sink.send(&forged).await.unwrap();
+        let outcome = spawn.await.unwrap();
+        assert!(outcome.is_err(), "a forged answer was taken: {outcome:?}");
+    });
+}
