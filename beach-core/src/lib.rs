@@ -16,6 +16,7 @@
 //! | [`placement`] | spawn strategies, each with an explanation |
 //! | [`routing`] | request modes, rendezvous hashing and the retry policy |
 //! | [`config`] | `cluster.yaml`, validated |
+//! | [`auth`] | keys per role, the handshake state machine, the table of who may send what |
 //!
 //! It is not a runtime: it never spawns tasks, reads the clock or draws from a global random
 //! source. Time comes in as arguments, randomness from a seeded [`rng::NodeRng`].
