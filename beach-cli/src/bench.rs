@@ -9,6 +9,9 @@
 //!   network: actor-to-actor requests and fan-out on one node, spawn rate, and idle memory
 //!   per actor;
 //! - `--target both`: raw-tcp and tcp, with the ratios; `--target all` (the default): all three.
+//!
+//! With `--rounds N` the raw echo and beach are measured N times, alternating over one node,
+//! and the median p50 ratio is reported with its spread and every round's ratio.
 
 use std::time::{Duration, Instant};
 
@@ -69,6 +72,10 @@ pub struct BenchArgs {
     /// encrypted and authenticated (Noise): the cost of `secret_file`.
     #[arg(long)]
     pub secret: bool,
+    /// Measure raw-tcp and tcp this many times, alternating (raw, beach, raw, beach, ...), and
+    /// report the median p50 ratio with its spread: one noisy run cannot decide a verdict.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
 }
 
 impl BenchArgs {
@@ -130,12 +137,14 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
         add(&mut results, "local", &l.workloads);
         local = Some(l);
     }
-    if matches!(args.target, Target::RawTcp | Target::Both | Target::All) {
-        let raw = raw_tcp(args).await.map_err(|e| Failure::usage(format!("raw-tcp: {e}")))?;
+    let rounds = tcp_rounds(args, global).await?;
+    // The tables show the round whose ratio is the median (the only round without one).
+    let shown = median_round(&rounds);
+    if let Some(raw) = shown.and_then(|r| r.raw) {
         results.push(("raw-tcp".to_owned(), raw));
     }
-    if matches!(args.target, Target::Tcp | Target::Both | Target::All) {
-        add(&mut results, "tcp", &beach_tcp(args, global).await?);
+    if let Some(tcp) = shown.and_then(|r| r.tcp.as_ref()) {
+        add(&mut results, "tcp", tcp);
     }
     let baseline = results.iter().find(|(n, _)| n == "raw-tcp").map(|(_, f)| *f);
     // Only one request at a time over TCP compares with the raw echo.
@@ -144,6 +153,8 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
             .filter(|_| name == "tcp" || name == "raw-tcp")
             .map(|b| f.p50.as_secs_f64() / b.p50.as_secs_f64())
     };
+    let ratios: Vec<f64> = rounds.iter().filter_map(Round::ratio).collect();
+    let spread = spread(&ratios);
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let rows = results
         .iter()
@@ -173,6 +184,14 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
             "p50_vs_raw": ratio(name, f),
             "throughput_per_s": f.per_second,
         })).collect::<Vec<_>>(),
+        "rounds": rounds.iter().map(|r| json!({
+            "raw_p50_us": r.raw.map(|f| us(f.p50)),
+            "tcp_p50_us": r.tcp.as_ref().map(|w| us(figures(&w.requests).p50)),
+            "p50_vs_raw": r.ratio(),
+        })).collect::<Vec<_>>(),
+        "p50_vs_raw_median": spread.map(|s| s.0),
+        "p50_vs_raw_min": spread.map(|s| s.1),
+        "p50_vs_raw_max": spread.map(|s| s.2),
     });
     let threads = if args.threads == 0 {
         "one runtime thread per core".to_owned()
@@ -188,6 +207,14 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
         args.fanout,
         table(&["TARGET", "P50", "P99", "P99.9", "MAX", "P50/RAW", "THROUGHPUT"], rows)
     );
+    if let (Some((median, min, max)), true) = (spread, ratios.len() > 1) {
+        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}x")).collect();
+        human.push_str(&format!(
+            "p50/raw over {} alternating rounds: median {median:.2}x (from {min:.2}x to {max:.2}x: {}); the table shows the median round\n",
+            ratios.len(),
+            each.join(", ")
+        ));
+    }
     if let Some(l) = &local {
         let memory = match l.idle_bytes_per_actor {
             Some(b) => format!("{b:.0} bytes each"),
@@ -308,13 +335,78 @@ async fn raw_tcp(args: &BenchArgs) -> std::io::Result<Figures> {
     Ok(figures(&Measured { latencies_ns: lat, per_second: n as f64 / elapsed.as_secs_f64() }))
 }
 
-/// Requests to an Echo actor over TCP: on a node process started here (`beach node`), or on
-/// the cluster the global options name (`--config` or `--seed`, with its secret, admin token
-/// and `--realm`).
-async fn beach_tcp(args: &BenchArgs, global: &Global) -> Result<Workloads, Failure> {
+/// One round of the TCP comparison: the raw echo and beach, measured one after the other.
+struct Round {
+    raw: Option<Figures>,
+    tcp: Option<Workloads>,
+}
+
+impl Round {
+    /// Beach's p50 over the raw echo's, when both were measured.
+    fn ratio(&self) -> Option<f64> {
+        let raw = self.raw?;
+        let tcp = figures(&self.tcp.as_ref()?.requests);
+        Some(tcp.p50.as_secs_f64() / raw.p50.as_secs_f64())
+    }
+}
+
+/// The median, smallest and largest of `values`; `None` when empty.
+fn spread(values: &[f64]) -> Option<(f64, f64, f64)> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    Some((*v.get(v.len() / 2)?, *v.first()?, *v.last()?))
+}
+
+/// The round whose ratio is the median of all (the first, when there is no ratio).
+fn median_round(rounds: &[Round]) -> Option<&Round> {
+    let (median, ..) = spread(&rounds.iter().filter_map(Round::ratio).collect::<Vec<_>>())
+        .unwrap_or((f64::NAN, 0.0, 0.0));
+    rounds.iter().find(|r| r.ratio() == Some(median)).or(rounds.first())
+}
+
+/// The raw echo and beach over TCP, as `args` asks, in `args.rounds` alternating rounds over
+/// one node (beach's actors are spawned and stopped in each round).
+async fn tcp_rounds(args: &BenchArgs, global: &Global) -> Result<Vec<Round>, Failure> {
+    let want_raw = matches!(args.target, Target::RawTcp | Target::Both | Target::All);
+    let want_tcp = matches!(args.target, Target::Tcp | Target::Both | Target::All);
+    let raw = async || -> Result<Option<Figures>, Failure> {
+        if !want_raw {
+            return Ok(None);
+        }
+        raw_tcp(args).await.map(Some).map_err(|e| Failure::usage(format!("raw-tcp: {e}")))
+    };
+    if !want_tcp {
+        let mut rounds = Vec::new();
+        for _ in 0..if want_raw { args.rounds } else { 0 } {
+            rounds.push(Round { raw: raw().await?, tcp: None });
+        }
+        return Ok(rounds);
+    }
+    with_beach_tcp(args, global, async |client| {
+        let mut rounds = Vec::new();
+        for _ in 0..args.rounds {
+            let raw = raw().await?;
+            let tcp = echo_workloads(args, global, client).await?;
+            rounds.push(Round { raw, tcp: Some(tcp) });
+        }
+        Ok(rounds)
+    })
+    .await
+}
+
+/// Runs `f` with a client of a node process started here (`beach node`), or of the cluster
+/// the global options name (`--config` or `--seed`, with its secret, admin token and
+/// `--realm`).
+async fn with_beach_tcp<T>(
+    args: &BenchArgs,
+    global: &Global,
+    f: impl AsyncFnOnce(&beach_core::client::Beach) -> Result<T, Failure>,
+) -> Result<T, Failure> {
     if global.config.is_some() || !global.seeds.is_empty() {
         let client = crate::commands::connect(global).await?;
-        return echo_workloads(args, global, &client).await;
+        let result = f(&client).await;
+        client.close();
+        return result;
     }
     // The node process lives until the measurement is done; its folder (config and log) is
     // removed after a success and kept, named in the error, after a failure.
@@ -334,7 +426,9 @@ async fn beach_tcp(args: &BenchArgs, global: &Global) -> Result<Workloads, Failu
         };
         let (config, _, nodes) = start_nodes(1, &dir, "bench", extra).map_err(Failure::usage)?;
         let client = connect(&config, &nodes, "bench").await.map_err(Failure::usage)?;
-        echo_workloads(args, global, &client).await
+        let result = f(&client).await;
+        client.close();
+        result
     }
     .await;
     match result {
@@ -376,7 +470,6 @@ async fn echo_workloads(
     if !ids.is_empty() {
         let _ = client.stop_actors(&ids, &[]).await;
     }
-    client.close();
     result
 }
 

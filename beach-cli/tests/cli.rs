@@ -439,9 +439,19 @@ fn bench_measures_both_targets_and_reports_ratios() {
         "4",
         "--actors",
         "100",
+        "--rounds",
+        "3",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Three alternating rounds, each with its ratio; the median lies within their spread.
+    let rounds = v["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 3);
+    let ratios: Vec<f64> = rounds.iter().map(|r| r["p50_vs_raw"].as_f64().unwrap()).collect();
+    let median = v["p50_vs_raw_median"].as_f64().unwrap();
+    assert!(ratios.contains(&median), "{v}");
+    assert!(v["p50_vs_raw_min"].as_f64().unwrap() <= median);
+    assert!(median <= v["p50_vs_raw_max"].as_f64().unwrap());
     let results = v["results"].as_array().unwrap();
     let targets: Vec<&str> = results.iter().map(|r| r["target"].as_str().unwrap()).collect();
     assert_eq!(targets, ["local", "local fan-out x4", "raw-tcp", "tcp", "tcp fan-out x4"]);
@@ -461,6 +471,7 @@ fn bench_measures_both_targets_and_reports_ratios() {
         Some(2),
         "too few requests is a usage error"
     );
+    assert_eq!(beach(&["bench", "--rounds", "0"]).status.code(), Some(2), "no rounds");
 }
 
 #[test]
