@@ -165,6 +165,10 @@ pub enum Command {
     /// Serve the raw echo baseline of `beach bench` until stdin closes.
     #[command(hide = true)]
     BenchEcho,
+    /// One of the client processes of `beach bench --clients`: pipelined requests to a
+    /// category of Echo actors; prints `{"per_second": ...}`.
+    #[command(hide = true)]
+    BenchClient(crate::bench::BenchClientArgs),
 }
 
 /// `beach spawn`.

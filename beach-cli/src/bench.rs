@@ -11,7 +11,9 @@
 //! - `--target both`: raw-tcp and tcp, with the ratios; `--target all` (the default): all three.
 //!
 //! With `--rounds N` the raw echo and beach are measured N times, alternating over one node,
-//! and the median p50 ratio is reported with its spread and every round's ratio.
+//! and the median p50 ratio is reported with its spread and every round's ratio. With
+//! `--clients N`, N client processes (the hidden `beach bench-client`) ask the tcp target at
+//! once, and their rates are added up (each is measured over its own run; they overlap).
 
 use std::time::{Duration, Instant};
 
@@ -40,6 +42,36 @@ pub enum Target {
     Local,
     /// Everything.
     All,
+}
+
+/// Options of the hidden `beach bench-client`, one process of `beach bench --clients`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchClientArgs {
+    /// The category of Echo actors to ask.
+    #[arg(long)]
+    pub category: String,
+    /// How many requests.
+    #[arg(long, default_value_t = 20_000)]
+    pub requests: u32,
+    /// How many in flight.
+    #[arg(long, default_value_t = 64)]
+    pub inflight: u32,
+    /// Payload size in bytes.
+    #[arg(long, default_value_t = 32)]
+    pub payload: usize,
+}
+
+/// `beach bench-client`: connects as the global options say and measures pipelined requests.
+pub async fn bench_client(args: &BenchClientArgs, global: &Global) -> Result<Output, Failure> {
+    let client = crate::commands::connect(global).await?;
+    let handle = client.handle(&args.category).timeout(Duration::from_secs(30));
+    let data = Payload::encode(&serde_bytes_of(args.payload))
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let n = args.requests as usize;
+    let result = crate::bench_measure::pipelined(&handle, &data, n, args.inflight as usize).await;
+    client.close();
+    let per_second = result.map_err(|e| Failure::cluster(e.to_string()))?;
+    Ok(Output { json: json!({ "per_second": per_second }), human: format!("{per_second:.0}/s\n") })
 }
 
 /// Options of `beach bench`.
@@ -76,6 +108,11 @@ pub struct BenchArgs {
     /// report the median p50 ratio with its spread: one noisy run cannot decide a verdict.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub rounds: u32,
+    /// Also run this many client processes at once against the tcp target, each with
+    /// --requests pipelined requests and --inflight in flight, and report their aggregate
+    /// throughput (0: not measured).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub clients: u32,
 }
 
 impl BenchArgs {
@@ -137,7 +174,7 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
         add(&mut results, "local", &l.workloads);
         local = Some(l);
     }
-    let rounds = tcp_rounds(args, global).await?;
+    let (rounds, many) = tcp_rounds(args, global).await?;
     // The tables show the round whose ratio is the median (the only round without one).
     let shown = median_round(&rounds);
     if let Some(raw) = shown.and_then(|r| r.raw) {
@@ -192,6 +229,11 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
         "p50_vs_raw_median": spread.map(|s| s.0),
         "p50_vs_raw_min": spread.map(|s| s.1),
         "p50_vs_raw_max": spread.map(|s| s.2),
+        "clients": many.as_ref().map(|m| json!({
+            "processes": m.per_client.len(),
+            "throughput_per_s": m.per_client.iter().sum::<f64>(),
+            "per_client": m.per_client,
+        })),
     });
     let threads = if args.threads == 0 {
         "one runtime thread per core".to_owned()
@@ -213,6 +255,14 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
             "p50/raw over {} alternating rounds: median {median:.2}x (from {min:.2}x to {max:.2}x: {}); the table shows the median round\n",
             ratios.len(),
             each.join(", ")
+        ));
+    }
+    if let Some(m) = &many {
+        human.push_str(&format!(
+            "tcp with {} client processes at once: {:.0}/s in all ({} in flight each)\n",
+            m.per_client.len(),
+            m.per_client.iter().sum::<f64>(),
+            args.inflight
         ));
     }
     if let Some(l) = &local {
@@ -366,7 +416,10 @@ fn median_round(rounds: &[Round]) -> Option<&Round> {
 
 /// The raw echo and beach over TCP, as `args` asks, in `args.rounds` alternating rounds over
 /// one node (beach's actors are spawned and stopped in each round).
-async fn tcp_rounds(args: &BenchArgs, global: &Global) -> Result<Vec<Round>, Failure> {
+async fn tcp_rounds(
+    args: &BenchArgs,
+    global: &Global,
+) -> Result<(Vec<Round>, Option<ManyClients>), Failure> {
     let want_raw = matches!(args.target, Target::RawTcp | Target::Both | Target::All);
     let want_tcp = matches!(args.target, Target::Tcp | Target::Both | Target::All);
     let raw = async || -> Result<Option<Figures>, Failure> {
@@ -380,18 +433,77 @@ async fn tcp_rounds(args: &BenchArgs, global: &Global) -> Result<Vec<Round>, Fai
         for _ in 0..if want_raw { args.rounds } else { 0 } {
             rounds.push(Round { raw: raw().await?, tcp: None });
         }
-        return Ok(rounds);
+        return Ok((rounds, None));
     }
-    with_beach_tcp(args, global, async |client| {
+    with_beach_tcp(args, global, async |client, reach| {
         let mut rounds = Vec::new();
         for _ in 0..args.rounds {
             let raw = raw().await?;
             let tcp = echo_workloads(args, global, client).await?;
             rounds.push(Round { raw, tcp: Some(tcp) });
         }
-        Ok(rounds)
+        let many =
+            if args.clients > 0 { Some(many_clients(args, client, &reach).await?) } else { None };
+        Ok((rounds, many))
     })
     .await
+}
+
+/// What `--clients` measured: each client process's pipelined requests per second.
+struct ManyClients {
+    per_client: Vec<f64>,
+}
+
+/// `args.clients` client processes at once, each asking two Echo actors of this run with
+/// pipelined requests; their rates.
+async fn many_clients(
+    args: &BenchArgs,
+    client: &beach_core::client::Beach,
+    reach: &[String],
+) -> Result<ManyClients, Failure> {
+    let category = format!("bench/many/{}", std::process::id());
+    let spec = client.actor("Echo", [&category]).map_err(|e| Failure::usage(e.to_string()))?;
+    let ids = client.add_actor(spec.count(2)).await?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::usage(format!("cannot find this executable: {e}")))?;
+    let result = async {
+        let mut children = Vec::new();
+        for _ in 0..args.clients {
+            let child = tokio::process::Command::new(&exe)
+                .args(reach)
+                .arg("--json")
+                .arg("bench-client")
+                .args(["--category", &category])
+                .args(["--requests", &args.requests.to_string()])
+                .args(["--inflight", &args.inflight.to_string()])
+                .args(["--payload", &args.payload.to_string()])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| Failure::usage(format!("cannot start a client process: {e}")))?;
+            children.push(child.wait_with_output());
+        }
+        let mut per_client = Vec::new();
+        for out in futures::future::join_all(children).await {
+            let out = out.map_err(|e| Failure::usage(format!("client process: {e}")))?;
+            let rate = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .ok()
+                .and_then(|v| v["per_second"].as_f64())
+                .ok_or_else(|| {
+                    Failure::cluster(format!(
+                        "a client process failed: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ))
+                })?;
+            per_client.push(rate);
+        }
+        Ok(ManyClients { per_client })
+    }
+    .await;
+    let _ = client.stop_actors(&ids, &[]).await;
+    result
 }
 
 /// Runs `f` with a client of a node process started here (`beach node`), or of the cluster
@@ -400,11 +512,20 @@ async fn tcp_rounds(args: &BenchArgs, global: &Global) -> Result<Vec<Round>, Fai
 async fn with_beach_tcp<T>(
     args: &BenchArgs,
     global: &Global,
-    f: impl AsyncFnOnce(&beach_core::client::Beach) -> Result<T, Failure>,
+    f: impl AsyncFnOnce(&beach_core::client::Beach, Vec<String>) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
     if global.config.is_some() || !global.seeds.is_empty() {
         let client = crate::commands::connect(global).await?;
-        let result = f(&client).await;
+        // Client processes reach the same cluster the same way.
+        let mut reach = Vec::new();
+        if let Some(c) = &global.config {
+            reach.extend(["--config".to_owned(), c.display().to_string()]);
+        }
+        for s in &global.seeds {
+            reach.extend(["--seed".to_owned(), s.clone()]);
+        }
+        reach.extend(["--realm".to_owned(), global.realm.clone()]);
+        let result = f(&client, reach).await;
         client.close();
         return result;
     }
@@ -424,9 +545,10 @@ async fn with_beach_tcp<T>(
         } else {
             ""
         };
-        let (config, _, nodes) = start_nodes(1, &dir, "bench", extra).map_err(Failure::usage)?;
+        let (config, path, nodes) = start_nodes(1, &dir, "bench", extra).map_err(Failure::usage)?;
         let client = connect(&config, &nodes, "bench").await.map_err(Failure::usage)?;
-        let result = f(&client).await;
+        let reach = vec!["--config".to_owned(), path.display().to_string()];
+        let result = f(&client, reach).await;
         client.close();
         result
     }

@@ -71,6 +71,31 @@ impl Progress {
     }
 }
 
+/// `n` requests through `echo` with `window` of them in flight at all times; requests per
+/// second.
+pub(crate) async fn pipelined(
+    echo: &Handle,
+    data: &Payload,
+    n: usize,
+    window: usize,
+) -> Result<f64, RequestError> {
+    let window = window.max(1);
+    let start = Instant::now();
+    let workers = (0..window).map(|w| {
+        let share = n / window + usize::from(w < n % window);
+        async move {
+            for _ in 0..share {
+                echo.request_payload("echo", data.clone()).await?;
+            }
+            Ok::<_, RequestError>(())
+        }
+    });
+    for r in futures::future::join_all(workers).await {
+        r?;
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
 /// Runs the plan: `echo` reaches one Echo actor, `fan` the fan-out category.
 pub(crate) async fn measure(
     label: &str,
@@ -93,22 +118,8 @@ pub(crate) async fn measure(
         latencies.push(t.elapsed().as_nanos() as u64);
         progress.at("sequential", i + 1, n);
     }
-    let window = plan.inflight as usize;
-    let start = Instant::now();
-    let workers = (0..window).map(|w| {
-        let share = n / window + usize::from(w < n % window);
-        async move {
-            for _ in 0..share {
-                echo.request_payload("echo", data.clone()).await?;
-            }
-            Ok::<_, RequestError>(())
-        }
-    });
     progress.at("pipelined", 0, n);
-    for r in futures::future::join_all(workers).await {
-        r?;
-    }
-    let pipelined = n as f64 / start.elapsed().as_secs_f64();
+    let pipelined = pipelined(echo, data, n, plan.inflight as usize).await?;
     progress.at("pipelined", n, n);
 
     let rounds = plan.fanout_rounds as usize;

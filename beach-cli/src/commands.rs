@@ -357,6 +357,7 @@ pub async fn run(client: &Beach, command: Command, g: &Global) -> Result<Output,
         | Command::Demo(_)
         | Command::Node(_)
         | Command::BenchEcho
+        | Command::BenchClient(_)
         | Command::Bench(_) => Err(Failure::usage("this command does not talk to a cluster")),
     }
 }

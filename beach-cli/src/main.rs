@@ -32,6 +32,10 @@ fn main() -> ExitCode {
         }
         Some(c @ Command::GenKey { .. }) => commands::gen_key_command(&c, &cli.global),
         Some(Command::Bench(args)) => bench(&args, &cli.global),
+        Some(Command::BenchClient(args)) => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(beach_cli::bench::bench_client(&args, &cli.global)),
+            Err(e) => Err(Failure::usage(format!("cannot start the runtime: {e}"))),
+        },
         Some(command) => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(async {
                 let client = commands::connect(&cli.global).await?;

@@ -191,9 +191,9 @@ pub fn run(global: Global) -> u8 {
                 help(None);
                 continue;
             }
-            Some(Command::Demo(_) | Command::Node(_) | Command::BenchEcho) => {
-                Err(Failure::usage("not available in the shell"))
-            }
+            Some(
+                Command::Demo(_) | Command::Node(_) | Command::BenchEcho | Command::BenchClient(_),
+            ) => Err(Failure::usage("not available in the shell")),
             Some(c @ Command::GenKey { .. }) => commands::gen_key_command(&c, &global),
             Some(command) => runtime.block_on(commands::run(&client, command, &global)),
         };

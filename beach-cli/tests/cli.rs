@@ -441,6 +441,8 @@ fn bench_measures_both_targets_and_reports_ratios() {
         "100",
         "--rounds",
         "3",
+        "--clients",
+        "2",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -452,6 +454,14 @@ fn bench_measures_both_targets_and_reports_ratios() {
     assert!(ratios.contains(&median), "{v}");
     assert!(v["p50_vs_raw_min"].as_f64().unwrap() <= median);
     assert!(median <= v["p50_vs_raw_max"].as_f64().unwrap());
+    // Two client processes at once, and their sum.
+    let clients = &v["clients"];
+    assert_eq!(clients["processes"], 2);
+    let each: Vec<f64> =
+        clients["per_client"].as_array().unwrap().iter().map(|r| r.as_f64().unwrap()).collect();
+    assert!(each.iter().all(|&r| r > 0.0), "{clients}");
+    let sum = clients["throughput_per_s"].as_f64().unwrap();
+    assert!((sum - each.iter().sum::<f64>()).abs() < 1e-6, "{clients}");
     let results = v["results"].as_array().unwrap();
     let targets: Vec<&str> = results.iter().map(|r| r["target"].as_str().unwrap()).collect();
     assert_eq!(targets, ["local", "local fan-out x4", "raw-tcp", "tcp", "tcp fan-out x4"]);
