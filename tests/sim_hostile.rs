@@ -16,6 +16,15 @@ use common::{converge, registry};
 
 const SETTLE: Duration = Duration::from_secs(10);
 
+/// Asserts that the node closed `conn` within a second, after `what` was sent on it.
+async fn assert_closed(conn: &mut beach::transport::Connection, what: &str) {
+    let closed = tokio::time::timeout(Duration::from_secs(1), conn.stream.recv()).await;
+    assert!(
+        matches!(closed, Ok(Ok(None)) | Ok(Err(_))),
+        "{what}: the connection stayed open: {closed:?}"
+    );
+}
+
 #[test]
 fn a_client_cannot_write_the_directory() {
     SimBuilder::new(40).registry(registry()).run(|mut sim| async move {
@@ -50,11 +59,7 @@ fn a_client_cannot_write_the_directory() {
             .await
             .unwrap();
         // The node closes a connection that breaks the protocol.
-        let closed = tokio::time::timeout(Duration::from_secs(1), conn.stream.recv()).await;
-        assert!(
-            matches!(closed, Ok(Ok(None)) | Ok(Err(_))),
-            "the connection stayed open: {closed:?}"
-        );
+        assert_closed(&mut conn, "a forged partition").await;
         sim.sleep(Duration::from_secs(1)).await;
         let held = sim.live(0).directory().partition(&victim).map(|p| p.version);
         assert_ne!(held, Some(1_000_000), "node 0 took a partition from a client");
@@ -225,11 +230,7 @@ fn a_client_that_sends_membership_or_answers_loses_its_connection_and_changes_no
             let (mut conn, answer) = connect_as(&sim, 0, hello).await;
             assert!(matches!(answer, Some(Envelope::Handshake(Handshake::Welcome { .. }))));
             conn.sink.send(std::slice::from_ref(&envelope)).await.unwrap();
-            let closed = tokio::time::timeout(Duration::from_secs(1), conn.stream.recv()).await;
-            assert!(
-                matches!(closed, Ok(Ok(None)) | Ok(Err(_))),
-                "{envelope:?}: the connection stayed open: {closed:?}"
-            );
+            assert_closed(&mut conn, &format!("{envelope:?}")).await;
         }
         sim.sleep(Duration::from_secs(5)).await;
         assert_eq!(sim.live(0).members(), vec![victim], "membership unchanged");
@@ -257,8 +258,7 @@ fn a_node_may_send_changes_to_its_own_partition_only() {
             }],
         };
         conn.sink.send(&[Envelope::Delta(forged)]).await.unwrap();
-        let closed = tokio::time::timeout(Duration::from_secs(1), conn.stream.recv()).await;
-        assert!(matches!(closed, Ok(Ok(None)) | Ok(Err(_))), "still open: {closed:?}");
+        assert_closed(&mut conn, "a forged partition or delta").await;
         assert!(sim.live(0).directory().lookup(&Realm::global(), "pongers").is_empty());
     });
 }
@@ -339,8 +339,7 @@ fn a_node_may_send_only_its_own_partition_and_versions_cannot_hide_actors() {
             .send(&[Envelope::Partitions { partitions: vec![forged], digest: None }])
             .await
             .unwrap();
-        let closed = tokio::time::timeout(Duration::from_secs(1), conn.stream.recv()).await;
-        assert!(matches!(closed, Ok(Ok(None)) | Ok(Err(_))), "still open: {closed:?}");
+        assert_closed(&mut conn, "a forged partition or delta").await;
         // Nor can a digest claiming that version: it only makes node 0 ask the owner, whose
         // real partition stays.
         let (mut conn, _) = connect_as(

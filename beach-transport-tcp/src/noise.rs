@@ -55,7 +55,6 @@ impl NoiseKeys {
 pub(crate) struct Cipher {
     state: std::sync::Arc<StatelessTransportState>,
     nonce: u64,
-    scratch: Vec<u8>,
 }
 
 impl Cipher {
@@ -85,13 +84,15 @@ impl Cipher {
             if raw.len() < 2 + len {
                 break;
             }
-            self.scratch.resize(len, 0);
+            // Decrypted straight into the frame buffer, where the codec reads it.
+            let start = plain.len();
+            plain.resize(start + len, 0);
             let n = self
                 .state
-                .read_message(self.nonce, &raw[2..2 + len], &mut self.scratch)
+                .read_message(self.nonce, &raw[2..2 + len], &mut plain[start..])
                 .map_err(|_| "a record failed authentication".to_owned())?;
+            plain.truncate(start + n);
             self.nonce += 1;
-            plain.extend_from_slice(&self.scratch[..n]);
             raw.advance(2 + len);
         }
         Ok(())
@@ -103,7 +104,7 @@ pub(crate) type Ciphers = (Cipher, Cipher);
 
 fn ciphers(state: StatelessTransportState) -> Ciphers {
     let state = std::sync::Arc::new(state);
-    let cipher = |state| Cipher { state, nonce: 0, scratch: Vec::new() };
+    let cipher = |state| Cipher { state, nonce: 0 };
     (cipher(state.clone()), cipher(state))
 }
 

@@ -398,6 +398,19 @@ impl Directory {
         Digest { versions, partial: false }
     }
 
+    /// What a node answers a peer's digest with, when partitions travel only from their owners:
+    /// this node's own partition if the peer's is older (or missing from a full digest), and
+    /// whether this node holds a newer partition of anyone else than the peer does (then the
+    /// peer should see this node's digest and fetch those from their owners).
+    pub fn own_answer(&self, theirs: &Digest) -> (Option<Partition>, bool) {
+        let older = |p: &Partition| match theirs.versions.get(&p.owner) {
+            Some(&v) => v < p.version,
+            None => !theirs.partial,
+        };
+        let own = older(&self.own).then(|| self.own.clone());
+        (own, self.peers.values().any(older))
+    }
+
     /// The live owners (other than this node) whose partition `theirs` says is newer than the
     /// one held here, each with the version held: what to ask those owners for directly.
     pub fn stale_owners(&self, theirs: &Digest) -> Vec<(NodeId, u64)> {

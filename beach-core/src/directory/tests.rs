@@ -468,3 +468,24 @@ fn an_empty_partition_is_sent_to_a_node_that_holds_none() {
     assert_eq!(a.apply_delta(&b.take_delta().unwrap()), DeltaOutcome::Applied);
     assert_eq!(a.lookup(&realm(), "x"), vec![id]);
 }
+
+#[test]
+fn a_node_answers_a_digest_with_its_own_partition_and_a_flag_for_the_rest() {
+    let mut a = Directory::new(node(0));
+    a.node_up(&node(1));
+    a.insert(node(0).actor_id(1), entry(&["x"])).unwrap();
+    let mut p = Partition::empty(node(1));
+    p.version = 5;
+    p.entries.insert(node(1).actor_id(1), entry(&["y"]));
+    assert!(a.install(p));
+    // An empty peer: ours, and we hold node 1's newer than it does.
+    let (own, others) = a.own_answer(&Digest::default());
+    assert_eq!(own.map(|p| p.owner), Some(node(0)));
+    assert!(others);
+    // A peer that holds both as new: nothing.
+    let (own, others) = a.own_answer(&a.digest());
+    assert!(own.is_none() && !others);
+    // A partial digest about node 1 only: not ours, and node 1's only if newer here.
+    let (own, others) = a.own_answer(&Digest::for_owner(node(1), 4));
+    assert!(own.is_none() && others);
+}

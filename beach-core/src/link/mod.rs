@@ -23,7 +23,7 @@ use tokio::sync::{Notify, oneshot};
 use rand::Rng as _;
 
 use crate::actor::CallError;
-use crate::auth::handshake::{Acceptor, Connector, role_of};
+use crate::auth::handshake::{Acceptor, Connector};
 use crate::auth::{Credentials, NONCE_LEN, Role, may_send};
 use crate::model::{ActorId, Endpoint, NodeId};
 use crate::rng::NodeRng;
@@ -471,13 +471,13 @@ impl Links {
             };
             stream.authenticated();
             let (tx, rx) = Outbox::channel();
-            // A node that connected to us (and proved it): use this connection for our
-            // messages to it too, unless we hold a working link of our own.
-            let endpoint = match (&peer, role) {
-                (Peer::Node(n), Role::Node) => Some(n.endpoint().clone()),
+            let node = match peer {
+                Peer::Node(n) if role == Role::Node => Some(n),
                 _ => None,
             };
-            debug_assert_eq!(role, role_of(&peer));
+            // A node that connected to us (and proved it): use this connection for our
+            // messages to it too, unless we hold a working link of our own.
+            let endpoint = node.as_ref().map(|n| n.endpoint().clone());
             if let Some(ep) = &endpoint {
                 let mut s = me.state.lock().expect("links lock");
                 // It is evidently reachable again.
@@ -493,10 +493,6 @@ impl Links {
                 Endpoint::new(format!("client-{address}"))
                     .unwrap_or_else(|_| Endpoint::new("client").expect("valid"))
             });
-            let node = match peer {
-                Peer::Node(n) if role == Role::Node => Some(n),
-                _ => None,
-            };
             me.run(name, tx, rx, sink, stream, Remote { role, node }).await;
         });
     }
@@ -636,21 +632,15 @@ impl Links {
             }
         };
         let (why, mut unsent) = {
+            use futures::future::{Either, select};
             futures::pin_mut!(reader, writer, overflow, watchdog);
-            let stop = futures::future::select(overflow, watchdog);
-            let reading = futures::future::select(reader, stop);
-            match futures::future::select(reading, writer).await {
-                futures::future::Either::Left((futures::future::Either::Left((why, _)), _)) => {
-                    (why, Vec::new())
-                }
-                futures::future::Either::Left((futures::future::Either::Right((stop, _)), _)) => {
-                    let why = match stop {
-                        futures::future::Either::Left((why, _))
-                        | futures::future::Either::Right((why, _)) => why,
-                    };
-                    (why, Vec::new())
-                }
-                futures::future::Either::Right((done, _)) => done,
+            // Whatever ends first ends the connection: the reader, a full queue, an idle
+            // client, or the writer (which hands back what it could not send).
+            let stop = async { select(overflow, watchdog).await.factor_first().0 };
+            let reading = async { select(reader, Box::pin(stop)).await.factor_first().0 };
+            match select(Box::pin(reading), writer).await {
+                Either::Left((why, _)) => (why, Vec::new()),
+                Either::Right((done, _)) => done,
             }
         };
         tracing::debug!(%endpoint, %why, "link closed");
@@ -813,46 +803,35 @@ impl Links {
         }
     }
 
+    /// Takes the call waiting under `key` off the table (and out of the in-flight count),
+    /// unless `only_from` names another connection than the one it went out on.
+    fn take_call(&self, key: (u64, u32), only_from: Option<&Outbox>) -> Option<PendingCall> {
+        let mut s = self.state.lock().expect("links lock");
+        if only_from.is_some_and(|o| s.calls.get(&key).is_some_and(|c| !c.via.same(o))) {
+            tracing::debug!(id = key.0, "ignored a reply from another connection");
+            return None;
+        }
+        let c = s.calls.remove(&key)?;
+        decrement(&mut s.in_flight, &c.actor);
+        Some(c)
+    }
+
     /// Fails one waiting call with `error`.
     fn fail_call(&self, key: (u64, u32), error: CallError) {
-        let call = {
-            let mut s = self.state.lock().expect("links lock");
-            let c = s.calls.remove(&key);
-            if let Some(c) = &c {
-                decrement(&mut s.in_flight, &c.actor);
-            }
-            c
-        };
-        if let Some(c) = call {
+        if let Some(c) = self.take_call(key, None) {
             let _ = c.tx.send(Err(error));
         }
     }
 
     fn forget_call(&self, key: (u64, u32)) {
-        let mut s = self.state.lock().expect("links lock");
-        if let Some(c) = s.calls.remove(&key) {
-            decrement(&mut s.in_flight, &c.actor);
-        }
+        self.take_call(key, None);
     }
 
     /// Hands a reply to the call waiting for it, when it came `from` the connection the call
     /// went out on (`None`: made up here, for a call that could not be sent). A reply on any
     /// other connection is ignored: nobody can answer calls they were not sent.
     fn resolve_reply(&self, reply: Reply, from: Option<&Outbox>) {
-        let call = {
-            let mut s = self.state.lock().expect("links lock");
-            let key = (reply.id, reply.attempt);
-            if from.is_some_and(|o| s.calls.get(&key).is_some_and(|c| !c.via.same(o))) {
-                tracing::debug!(id = reply.id, "ignored a reply from another connection");
-                return;
-            }
-            let c = s.calls.remove(&key);
-            if let Some(c) = &c {
-                decrement(&mut s.in_flight, &c.actor);
-            }
-            c
-        };
-        if let Some(c) = call {
+        if let Some(c) = self.take_call((reply.id, reply.attempt), from) {
             let _ = c.tx.send(reply.result.map_err(CallError::Remote));
         }
     }

@@ -505,18 +505,16 @@ impl Dispatch for NodeInner {
             // asks the owners of what the peer holds newer for it directly. So no node can
             // rewrite another's partition: a forged version only costs a fetch from its owner.
             Envelope::Digest(digest) => {
-                let (own, others_newer, fetch, mine) = {
+                let (own, mine, fetch) = {
                     let mut st = self.lock();
                     self.introduce(&mut st, digest.versions.keys());
-                    let answer = st.directory.handle_digest(&digest);
-                    let others_newer = answer.partitions.iter().any(|p| p.owner != self.id);
-                    let own: Vec<_> =
-                        answer.partitions.into_iter().filter(|p| p.owner == self.id).collect();
-                    let fetch = st.directory.stale_owners(&digest);
-                    (own, others_newer, fetch, others_newer.then(|| st.directory.digest()))
+                    let (own, others_newer) = st.directory.own_answer(&digest);
+                    let mine = others_newer.then(|| st.directory.digest());
+                    (own, mine, st.directory.stale_owners(&digest))
                 };
-                if !own.is_empty() || others_newer {
-                    let _ = reply.send(Envelope::Partitions { partitions: own, digest: mine });
+                if own.is_some() || mine.is_some() {
+                    let partitions = own.into_iter().collect();
+                    let _ = reply.send(Envelope::Partitions { partitions, digest: mine });
                 }
                 self.fetch_from_owners(fetch);
             }
@@ -535,21 +533,13 @@ impl Dispatch for NodeInner {
                         st.directory.install(p);
                     }
                     match digest {
-                        Some(d) => {
-                            let back: Vec<_> = st
-                                .directory
-                                .handle_digest(&d)
-                                .partitions
-                                .into_iter()
-                                .filter(|p| p.owner == self.id)
-                                .collect();
-                            (back, st.directory.stale_owners(&d))
-                        }
-                        None => (Vec::new(), Vec::new()),
+                        Some(d) => (st.directory.own_answer(&d).0, st.directory.stale_owners(&d)),
+                        None => (None, Vec::new()),
                     }
                 };
-                if !back.is_empty() {
-                    let _ = reply.send(Envelope::Partitions { partitions: back, digest: None });
+                if let Some(own) = back {
+                    let _ =
+                        reply.send(Envelope::Partitions { partitions: vec![own], digest: None });
                 }
                 self.fetch_from_owners(fetch);
             }
