@@ -2,16 +2,24 @@
 //! node binaries with their own actors registered.
 //!
 //! ```no_run
-//! use beach_node::{actors::builtin_registry, daemon};
+//! use beach_node::{actors::builtin_registry, daemon, isolation};
 //! use beach_core::config::ClusterConfig;
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), daemon::DaemonError> {
-//!     let config = ClusterConfig::from_file("cluster.yaml".as_ref())?;
 //!     let registry = builtin_registry(); // .with::<MyActor>("MyActor")
+//!     // An isolated actor's process is this program again, in host mode.
+//!     if isolation::host_if_requested_async(&registry).await.is_some() {
+//!         return Ok(());
+//!     }
+//!     let config = ClusterConfig::from_file("cluster.yaml".as_ref())?;
 //!     daemon::run(config, daemon::Overrides::default(), registry).await
 //! }
 //! ```
+//!
+//! A program that forgets the host call still works: [`start`] in a process launched to host
+//! an isolated actor hosts it with `registry` and exits, rather than starting another node
+//! that would spawn copies of the program without end.
 
 use std::net::{IpAddr, UdpSocket};
 use std::sync::Arc;
@@ -90,11 +98,16 @@ pub(crate) fn warn_if_readable_by_others(_path: &std::path::Path, _what: &str) {
 const LOAD_SAMPLE: Duration = Duration::from_secs(2);
 
 /// Starts a node as `config` says (with `overrides`), serving the actor types of `registry`.
+///
+/// In a process that a node launched to host an isolated actor, this hosts the actor with
+/// `registry` instead, and exits the process when the actor stops: see
+/// [`crate::isolation::host_if_requested`].
 pub async fn start(
     config: ClusterConfig,
     overrides: Overrides,
     registry: Registry,
 ) -> Result<Node, DaemonError> {
+    crate::isolation::host_and_exit_if_requested(&registry).await;
     let listen = match &overrides.listen {
         Some(l) => HostPort::parse_bind(l, config.port)
             .map_err(|e| DaemonError::Address(format!("--listen {e}")))?,

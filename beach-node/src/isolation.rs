@@ -12,8 +12,12 @@
 //! actor is stopped, or the node stops, the child is killed; when the node dies, the child sees
 //! the socket close and exits. No child outlives its node.
 //!
-//! Every node binary must call [`host_if_requested`] first thing in `main` (the `beach-node`
-//! and `beach` binaries do), since a child is the same binary in host mode.
+//! A child is the same binary in host mode. A node binary calls [`host_if_requested`] first
+//! thing in a synchronous `main` (the `beach-node` and `beach` binaries do), or
+//! [`host_if_requested_async`] first thing in an async one. A program that forgets cannot
+//! fork without end: [`crate::daemon::start`] in a host-mode process hosts the actor itself,
+//! and [`ProcessIsolation::new`] refuses to run there, so the spawn fails with a message that
+//! says what to call.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -81,7 +85,18 @@ impl ProcessIsolation {
     /// children of the current executable and keeping their sockets in a private temporary
     /// folder. Children use the cluster's name, timings and frame limit, and are handed the
     /// cluster's client key only: an isolated actor can never act as a node.
+    ///
+    /// Fails in a process that was started to host an isolated actor: a node there would spawn
+    /// its own children, each a copy of the program, without end. The parent's spawn then
+    /// fails with this error's message.
     pub fn new(config: &ClusterConfig, secret: Option<&Secret>) -> std::io::Result<Self> {
+        if let Some(path) = std::env::var_os(HOST_VAR) {
+            let message = format!(
+                "this process was started to host an isolated actor ({HOST_VAR} is set) but starts a node instead; call beach_node::isolation::host_if_requested (or host_if_requested_async) first thing in main"
+            );
+            refuse_to_parent(std::path::Path::new(&path), &message);
+            return Err(std::io::Error::other(message));
+        }
         let exe = std::env::current_exe()?;
         let dir = private_dir()?;
         Ok(Self {
@@ -223,18 +238,19 @@ impl Isolation for ProcessIsolation {
         };
         let mut frame = Vec::new();
         ciborium::into_writer(&setup, &mut frame).map_err(|e| init_error("setup", e))?;
-        w.write_all(&(frame.len() as u32).to_be_bytes())
-            .await
-            .map_err(|e| init_error("setup", e))?;
-        w.write_all(&frame).await.map_err(|e| init_error("setup", e))?;
+        frame.splice(0..0, (frame.len() as u32).to_be_bytes());
+        // A child that refuses to host (see `ProcessIsolation::new`) answers without reading
+        // the setup: its answer, read next, says more than the broken pipe.
+        let sent = w.write_all(&frame).await;
         let codec = FrameCodec::new(self.max_frame_size);
         let mut buf = BytesMut::new();
-        match read_envelope(&mut r, &codec, &mut buf).await {
-            Some(Envelope::AdminReply(AdminReply { result: Ok(_), .. })) => {}
-            Some(Envelope::AdminReply(AdminReply { result: Err(e), .. })) => {
+        match (read_envelope(&mut r, &codec, &mut buf).await, sent) {
+            (Some(Envelope::AdminReply(AdminReply { result: Err(e), .. })), _) => {
                 return Err(InitError::new(e));
             }
-            _ => return Err(init_error("process", "exited during init")),
+            (_, Err(e)) => return Err(init_error("setup", e)),
+            (Some(Envelope::AdminReply(AdminReply { result: Ok(_), .. })), Ok(())) => {}
+            (_, Ok(())) => return Err(init_error("process", "exited during init")),
         }
         tracing::info!(actor = %ctx.id(), pid = child.id(), "isolated actor started");
         Ok(Proxy::start(ctx.clone(), child, r, w, codec, buf))
@@ -434,9 +450,36 @@ impl Actor for Proxy {
     }
 }
 
+/// Tells the node that started this process why it will not host its actor: the spawn fails
+/// with `message` instead of a bare "process exited".
+fn refuse_to_parent(path: &std::path::Path, message: &str) {
+    use std::io::Write;
+    let Ok(mut stream) = std::os::unix::net::UnixStream::connect(path) else { return };
+    let reply = Envelope::AdminReply(AdminReply { id: 0, result: Err(message.to_owned()) });
+    let mut frame = BytesMut::new();
+    if FrameCodec::new(wire::DEFAULT_MAX_FRAME_SIZE).encode(&reply, &mut frame).is_ok() {
+        let _ = stream.write_all(&frame);
+    }
+}
+
 /// If this process was started as an isolated actor's host, runs the actor until its node
 /// lets go and returns the exit code; otherwise returns `None` at once. Call it first thing in
-/// `main` of every node binary.
+/// a synchronous `main` of every node binary (it builds its own runtime); from an async
+/// `main`, call [`host_if_requested_async`].
+///
+/// ```no_run
+/// use std::process::ExitCode;
+/// use beach_node::{actors::builtin_registry, isolation};
+///
+/// fn main() -> ExitCode {
+///     let registry = builtin_registry();
+///     if let Some(code) = isolation::host_if_requested(&registry) {
+///         return code;
+///     }
+///     // ... start the node, for instance with beach_node::daemon::run
+///     ExitCode::SUCCESS
+/// }
+/// ```
 pub fn host_if_requested(registry: &Registry) -> Option<std::process::ExitCode> {
     let path = std::env::var_os(HOST_VAR)?;
     let runtime =
@@ -449,6 +492,37 @@ pub fn host_if_requested(registry: &Registry) -> Option<std::process::ExitCode> 
         };
     let code = runtime.block_on(host(PathBuf::from(path), registry.clone()));
     Some(std::process::ExitCode::from(code))
+}
+
+/// [`host_if_requested`] for an async `main` (`#[tokio::main]`): hosts the actor on the
+/// running runtime. Call it before anything else in `main`.
+///
+/// ```no_run
+/// use std::process::ExitCode;
+/// use beach_node::{actors::builtin_registry, isolation};
+///
+/// #[tokio::main]
+/// async fn main() -> ExitCode {
+///     let registry = builtin_registry();
+///     if let Some(code) = isolation::host_if_requested_async(&registry).await {
+///         return code;
+///     }
+///     // ... start the node, for instance with beach_node::daemon::run
+///     ExitCode::SUCCESS
+/// }
+/// ```
+pub async fn host_if_requested_async(registry: &Registry) -> Option<std::process::ExitCode> {
+    let path = std::env::var_os(HOST_VAR)?;
+    Some(std::process::ExitCode::from(host(PathBuf::from(path), registry.clone()).await))
+}
+
+/// Hosts the actor when this process was started for one, then exits; for
+/// [`crate::daemon::start`], which a program that forgot [`host_if_requested`] reaches.
+pub(crate) async fn host_and_exit_if_requested(registry: &Registry) {
+    if let Some(path) = std::env::var_os(HOST_VAR) {
+        let code = host(PathBuf::from(path), registry.clone()).await;
+        std::process::exit(i32::from(code));
+    }
 }
 
 async fn host(path: PathBuf, registry: Registry) -> u8 {

@@ -7,7 +7,8 @@
 //!   ([`daemon::run`]), with your own [`beach_core::actor::Registry`];
 //! - [`health`]: CPU and memory sampling for placement and `health`;
 //! - [`isolation`]: isolated actors in child processes (call
-//!   [`isolation::host_if_requested`] first thing in a node binary's `main`).
+//!   [`isolation::host_if_requested`], or [`isolation::host_if_requested_async`], first thing
+//!   in a node binary's `main`).
 //!
 //! The cluster logic (directory, membership, placement, routing) lives in `beach-core`.
 
