@@ -12,7 +12,8 @@ use beach::config::ClusterConfig;
 use beach::model::{ActorId, NodeId};
 use beach::placement::{Strategy, tally};
 use beach::value::Value;
-use beach::wire::codes;
+
+use beach::ErrorCode;
 use beach_node::actors::{CmdResult, SLEEP, Time};
 use beach_transport_mem::{SimBuilder, SimCluster};
 use common::{Id, converge, registry};
@@ -214,7 +215,7 @@ fn builtin_actors_answer_as_py_beach_did() {
         let echoed: Value = client.handle("echo").ask("anything", &data).await.unwrap();
         assert_eq!(echoed, data);
         let err = client.handle("pongers").request("nope", &()).await.unwrap_err();
-        assert!(err.is(codes::UNSUPPORTED), "{err}");
+        assert!(err.is(ErrorCode::Unsupported), "{err}");
         assert_eq!(err.to_string(), "request type not supported by actor");
     });
 }
@@ -225,7 +226,7 @@ fn a_handler_panic_is_an_exception_and_the_actor_keeps_serving() {
         client.add_actor(client.actor("Panicky", ["p"]).unwrap()).await.unwrap();
         let h = client.handle("p");
         let err = h.request("panic", &()).await.unwrap_err();
-        assert!(err.is(codes::EXCEPTION), "{err:?}");
+        assert!(err.is(ErrorCode::Exception), "{err:?}");
         let beach::actor::RequestError::Remote { data: Some(data), .. } = err else {
             panic!("no data")
         };
@@ -243,9 +244,9 @@ fn trust_refuses_unknown_idents() {
         let spec = client.actor("Pong", ["guarded"]).unwrap().trust(["alice"]);
         client.add_actor(spec).await.unwrap();
         let err = client.handle("guarded").request("ping", &()).await.unwrap_err();
-        assert!(err.is(codes::UNAUTHORIZED), "{err}");
+        assert!(err.is(ErrorCode::Unauthorized), "{err}");
         let err = client.handle("guarded").ident("mallory").request("ping", &()).await.unwrap_err();
-        assert!(err.is(codes::UNAUTHORIZED), "{err}");
+        assert!(err.is(ErrorCode::Unauthorized), "{err}");
         let _: Time = client.handle("guarded").ident("alice").ask("ping", &()).await.unwrap();
     });
 }
@@ -284,7 +285,7 @@ fn a_concurrency_limit_queues_then_answers_queue_full() {
         let start = sim.elapsed();
         let results = futures::future::join_all((0..4).map(|_| h.request("sleep", &()))).await;
         let full =
-            results.iter().filter(|r| matches!(r, Err(e) if e.is(codes::QUEUE_FULL))).count();
+            results.iter().filter(|r| matches!(r, Err(e) if e.is(ErrorCode::QueueFull))).count();
         assert_eq!(full, 1, "{results:?}");
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 3);
         // One at a time: the three that were served took three sleeps.
@@ -300,7 +301,7 @@ fn an_actor_without_a_concurrency_limit_still_bounds_what_it_admits() {
         let h = client.handle("sleepy").retries(0).timeout(SLEEP * 3);
         let calls = (0..15).map(|_| h.request("sleep", &()));
         let results = futures::future::join_all(calls).await;
-        let full = results.iter().filter(|r| r.as_ref().is_err_and(|e| e.is(codes::QUEUE_FULL)));
+        let full = results.iter().filter(|r| r.as_ref().is_err_and(|e| e.is(ErrorCode::QueueFull)));
         assert_eq!(full.count(), 5, "{results:?}");
         // One-way messages past the bound are dropped, not queued without end.
         for _ in 0..50 {
@@ -404,7 +405,7 @@ fn no_timeout_and_unbounded_retries_are_ordinary_settings() {
         let _: Time = h.clone().key("k").ask("ping", &()).await.unwrap();
         // A failure that is final stays final however many retries are allowed.
         let err = h.request("no-such-kind", &()).await.unwrap_err();
-        assert!(err.is(codes::UNSUPPORTED), "{err}");
+        assert!(err.is(ErrorCode::Unsupported), "{err}");
         // Every member crashed: the request keeps retrying until the directory empties,
         // then fails as unreachable rather than hanging or overflowing.
         let host = |i: usize| sim.endpoint(i).as_str().split(':').next().unwrap().to_owned();

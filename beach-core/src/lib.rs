@@ -26,6 +26,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod directory;
+mod error_code;
 mod link;
 pub mod membership;
 pub mod model;
@@ -39,3 +40,5 @@ pub mod throttle;
 pub mod transport;
 pub mod value;
 pub mod wire;
+
+pub use error_code::ErrorCode;

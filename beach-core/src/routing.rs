@@ -20,6 +20,7 @@
 //! use std::time::{Duration, Instant};
 //! use beach_core::model::{ActorId, NodeId};
 //! use beach_core::routing::{Attempts, Failure, Mode, RetryDecision};
+//! use beach_core::ErrorCode;
 //! use beach_core::rng::seeded;
 //!
 //! let local: NodeId = "a:1#1".parse().unwrap();
@@ -28,7 +29,7 @@
 //! let mut attempts = Attempts::new(42, now + Duration::from_secs(5), 2);
 //! let mut rng = seeded(1);
 //! let first = attempts.pick(Mode::Random, &members, None, Some(&local), |_| true, &mut rng).unwrap();
-//! assert!(matches!(attempts.on_failure(now, &Failure::QueueFull, &members), RetryDecision::Retry { .. }));
+//! assert!(matches!(attempts.on_failure(now, &Failure::Code(ErrorCode::QueueFull), &members), RetryDecision::Retry { .. }));
 //! let second = attempts.pick(Mode::Random, &members, None, Some(&local), |_| true, &mut rng).unwrap();
 //! assert_ne!(first, second);
 //! assert_eq!(attempts.request_id(), 42);
@@ -42,8 +43,8 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
+use crate::ErrorCode;
 use crate::model::{ActorId, NodeId};
-use crate::wire::codes;
 
 /// How a handle picks the member that serves a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -170,44 +171,35 @@ pub fn choose<'a, R: RngExt + ?Sized>(
     })
 }
 
-/// How an attempt failed, as far as retrying is concerned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How an attempt failed, as far as retrying is concerned: decided on [`ErrorCode`]s, never on
+/// message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
-    /// No reply in time, or the actor answered `timeout`.
-    Timeout,
-    /// The actor is not on the node the request reached (`wrong dest`).
-    WrongDest,
-    /// The actor's queue was full (`queue full`).
-    QueueFull,
-    /// The actor's node could not be reached before the request was sent (connection
-    /// refused, handshake failed, send queue full).
-    Unreachable,
+    /// One of beach's fixed errors: no reply in time ([`ErrorCode::Timeout`]), the actor not
+    /// on the node reached, its queue full, its node unreachable before the request was sent
+    /// (connection refused, handshake failed, send queue full), ...
+    Code(ErrorCode),
     /// The connection failed, or the node went down, after the request was sent: it may
     /// have been handled, so it is retried only as a timeout is.
     Lost,
-    /// Any other error reply; final.
-    Remote(String),
+    /// The handler's own error reply: final.
+    Handler,
 }
 
 impl Failure {
     /// The failure an error reply's message stands for.
-    pub fn from_message(message: &str) -> Self {
-        match message {
-            codes::TIMEOUT => Failure::Timeout,
-            codes::WRONG_DEST => Failure::WrongDest,
-            codes::QUEUE_FULL => Failure::QueueFull,
-            other => Failure::Remote(other.to_owned()),
-        }
+    pub fn of_message(message: &str) -> Self {
+        ErrorCode::of_message(message).map_or(Failure::Handler, Failure::Code)
     }
 
     /// Whether another attempt may be made: `wrong dest`, `queue full` and an unreachable
-    /// node always (the request was not handled); a `timeout` only with `retry_timeouts`
-    /// (the attempt may have run); every other error is the handler's answer.
+    /// node always (the request was not handled); a `timeout` or a lost connection only with
+    /// `retry_timeouts` (the attempt may have run); every other error is the handler's answer.
     pub fn is_retryable(&self, retry_timeouts: bool) -> bool {
         match self {
-            Failure::Timeout | Failure::Lost => retry_timeouts,
-            Failure::WrongDest | Failure::QueueFull | Failure::Unreachable => true,
-            Failure::Remote(_) => false,
+            Failure::Code(ErrorCode::Timeout) | Failure::Lost => retry_timeouts,
+            Failure::Code(code) => code.surely_not_handled(),
+            Failure::Handler => false,
         }
     }
 }
@@ -362,7 +354,7 @@ impl Attempts {
         let Some(left) = self.remaining(now) else { return RetryDecision::GiveUp };
         self.retries_left -= 1;
         self.attempt = self.attempt.saturating_add(1);
-        self.stay = self.keyed && *failure == Failure::QueueFull;
+        self.stay = self.keyed && *failure == Failure::Code(ErrorCode::QueueFull);
         let untried = !self.stay && members.iter().any(|m| !self.tried.contains(m));
         let after = if untried {
             Duration::ZERO
@@ -446,7 +438,7 @@ mod tests {
         let mut seen = Vec::new();
         for _ in 0..4 {
             seen.push(a.pick(Mode::Random, &m, None, Some(&node(0)), |_| true, &mut rng).unwrap());
-            assert_eq!(a.on_failure(now, &Failure::Unreachable, &m), {
+            assert_eq!(a.on_failure(now, &Failure::Code(ErrorCode::Unreachable), &m), {
                 if seen.len() < 4 {
                     RetryDecision::Retry { after: Duration::ZERO }
                 } else {
@@ -466,25 +458,34 @@ mod tests {
         let m = members(3);
         let now = Instant::now();
         let mut a = Attempts::new(1, now + Duration::from_secs(1), 3);
-        assert_eq!(a.on_failure(now, &Failure::from_message("boom"), &m), RetryDecision::GiveUp);
+        assert_eq!(a.on_failure(now, &Failure::of_message("boom"), &m), RetryDecision::GiveUp);
         assert_eq!(
-            a.on_failure(now, &Failure::from_message(codes::UNAUTHORIZED), &m),
+            a.on_failure(now, &Failure::of_message(ErrorCode::Unauthorized.as_str()), &m),
             RetryDecision::GiveUp
         );
-        for code in [codes::WRONG_DEST, codes::QUEUE_FULL] {
-            assert!(Failure::from_message(code).is_retryable(false));
+        for code in [ErrorCode::WrongDest.as_str(), ErrorCode::QueueFull.as_str()] {
+            assert!(Failure::of_message(code).is_retryable(false));
         }
-        assert!(Failure::Unreachable.is_retryable(false));
-        assert!(!Failure::Timeout.is_retryable(false), "the attempt may have run");
+        assert!(Failure::Code(ErrorCode::Unreachable).is_retryable(false));
+        assert!(!Failure::Code(ErrorCode::Timeout).is_retryable(false), "the attempt may have run");
         assert!(!Failure::Lost.is_retryable(false), "the attempt may have run");
-        assert!(Failure::Timeout.is_retryable(true));
-        assert_eq!(a.on_failure(now, &Failure::Timeout, &m), RetryDecision::GiveUp);
-        let late = now + Duration::from_secs(1);
-        assert_eq!(a.on_failure(late, &Failure::QueueFull, &m), RetryDecision::GiveUp);
-        let mut b = Attempts::new(1, now + Duration::from_secs(1), 1).retry_timeouts(true);
-        assert!(matches!(b.on_failure(now, &Failure::Timeout, &m), RetryDecision::Retry { .. }));
+        assert!(Failure::Code(ErrorCode::Timeout).is_retryable(true));
         assert_eq!(
-            b.on_failure(now, &Failure::Timeout, &m),
+            a.on_failure(now, &Failure::Code(ErrorCode::Timeout), &m),
+            RetryDecision::GiveUp
+        );
+        let late = now + Duration::from_secs(1);
+        assert_eq!(
+            a.on_failure(late, &Failure::Code(ErrorCode::QueueFull), &m),
+            RetryDecision::GiveUp
+        );
+        let mut b = Attempts::new(1, now + Duration::from_secs(1), 1).retry_timeouts(true);
+        assert!(matches!(
+            b.on_failure(now, &Failure::Code(ErrorCode::Timeout), &m),
+            RetryDecision::Retry { .. }
+        ));
+        assert_eq!(
+            b.on_failure(now, &Failure::Code(ErrorCode::Timeout), &m),
             RetryDecision::GiveUp,
             "retries used up"
         );
@@ -497,7 +498,10 @@ mod tests {
         let mut a = Attempts::new(1, now + Duration::from_secs(3), 2).retry_timeouts(true);
         assert_eq!(a.attempt_timeout(now), Some(Duration::from_secs(1)));
         let later = now + Duration::from_secs(1);
-        assert!(matches!(a.on_failure(later, &Failure::Timeout, &m), RetryDecision::Retry { .. }));
+        assert!(matches!(
+            a.on_failure(later, &Failure::Code(ErrorCode::Timeout), &m),
+            RetryDecision::Retry { .. }
+        ));
         assert_eq!(a.attempt_timeout(later), Some(Duration::from_secs(1)));
         let plain = Attempts::new(1, now + Duration::from_secs(3), 2);
         assert_eq!(plain.attempt_timeout(now), Some(Duration::from_secs(3)), "timeouts final");
@@ -520,7 +524,7 @@ mod tests {
         assert_eq!(a.attempt_timeout(now), Some(Duration::from_secs(1)), "at most 4 shares");
         for _ in 0..100 {
             a.pick(Mode::Random, &m, None, None, |_| true, &mut seeded(1)).unwrap();
-            match a.on_failure(now, &Failure::QueueFull, &m) {
+            match a.on_failure(now, &Failure::Code(ErrorCode::QueueFull), &m) {
                 RetryDecision::Retry { after } => assert!(after <= MAX_BACKOFF),
                 RetryDecision::GiveUp => panic!("retries and time are left"),
             }
@@ -536,7 +540,7 @@ mod tests {
             .pick(Mode::Affinity, &m, Some(b"k"), Some(&node(0)), |_| true, &mut seeded(1))
             .unwrap();
         assert!(matches!(
-            a.on_failure(now, &Failure::QueueFull, &m),
+            a.on_failure(now, &Failure::Code(ErrorCode::QueueFull), &m),
             RetryDecision::Retry { after } if after > Duration::ZERO
         ));
         let again = a
@@ -545,7 +549,7 @@ mod tests {
         assert_eq!(again, first, "the owner is still there: wait and retry it");
         let without: Vec<ActorId> = m.iter().filter(|x| **x != first).cloned().collect();
         assert_eq!(
-            a.on_failure(now, &Failure::Unreachable, &m),
+            a.on_failure(now, &Failure::Code(ErrorCode::Unreachable), &m),
             RetryDecision::Retry { after: Duration::ZERO }
         );
         let moved = a

@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use beach_core::ErrorCode;
 use beach_core::actor::{
     Actor, Context, InitError, Isolation, Registry, Request, Response, panic_message,
 };
@@ -36,7 +37,7 @@ use beach_core::model::{ActorId, Endpoint};
 use beach_core::runtime::TokioRuntime;
 use beach_core::value::Payload;
 use beach_core::wire::{
-    self, AdminAnswer, AdminReply, Envelope, FrameCodec, RemoteError, SpawnSpec, WireError, codes,
+    self, AdminAnswer, AdminReply, Envelope, FrameCodec, RemoteError, SpawnSpec, WireError,
 };
 use beach_transport_tcp::TcpTransport;
 use bytes::BytesMut;
@@ -369,8 +370,10 @@ impl Proxy {
                 .into_values()
                 .collect();
             for tx in lost {
-                let _ =
-                    tx.send(Err(RemoteError { error: codes::WRONG_DEST.to_owned(), data: None }));
+                let _ = tx.send(Err(RemoteError {
+                    error: ErrorCode::WrongDest.as_str().to_owned(),
+                    data: None,
+                }));
             }
             if !ctx.is_stopped() {
                 tracing::warn!(actor = %ctx.id(), "isolated actor process exited; removing the actor");
@@ -406,15 +409,15 @@ impl Actor for Proxy {
         };
         if self.out.send(Envelope::Request(forwarded)).is_err() {
             self.pending.lock().expect("proxy lock").remove(&key);
-            return Response::error(codes::WRONG_DEST);
+            return Response::error(ErrorCode::WrongDest.as_str());
         }
         match tokio::time::timeout(left, rx).await {
             Ok(Ok(Ok(p))) => Response::payload(p),
             Ok(Ok(Err(e))) => Response::from_result(Err(e)),
-            Ok(Err(_)) => Response::error(codes::WRONG_DEST),
+            Ok(Err(_)) => Response::error(ErrorCode::WrongDest.as_str()),
             Err(_) => {
                 self.pending.lock().expect("proxy lock").remove(&key);
-                Response::error(codes::TIMEOUT)
+                Response::error(ErrorCode::Timeout.as_str())
             }
         }
     }
@@ -643,7 +646,9 @@ async fn host(path: PathBuf, registry: Registry) -> u8 {
             .await
             {
                 Ok(r) => r,
-                Err(panic) => Response::error_with(codes::EXCEPTION, &panic_message(&*panic)),
+                Err(panic) => {
+                    Response::error_with(ErrorCode::Exception.as_str(), &panic_message(&*panic))
+                }
             };
             let _ = out.send(Envelope::Reply(wire::Reply {
                 id,

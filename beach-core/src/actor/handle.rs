@@ -9,12 +9,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
+use crate::ErrorCode;
 use crate::model::{ActorId, NodeId, Realm};
 use crate::rng::NodeRng;
 use crate::routing::{Attempts, Failure, Mode, RetryDecision, RoutingError};
 use crate::runtime::Runtime;
 use crate::value::{Payload, ValueError};
-use crate::wire::{self, RemoteError, codes};
+use crate::wire::{self, RemoteError};
 
 /// What a handle needs from the node or client it belongs to.
 #[async_trait]
@@ -56,10 +57,10 @@ pub(crate) enum CallError {
 impl CallError {
     fn failure(&self) -> Failure {
         match self {
-            CallError::Unreachable(_) => Failure::Unreachable,
+            CallError::Unreachable(_) => Failure::Code(ErrorCode::Unreachable),
             CallError::Lost(_) => Failure::Lost,
-            CallError::Timeout => Failure::Timeout,
-            CallError::Remote(r) => Failure::from_message(&r.error),
+            CallError::Timeout => Failure::Code(ErrorCode::Timeout),
+            CallError::Remote(r) => Failure::of_message(&r.error),
         }
     }
 }
@@ -112,13 +113,20 @@ impl RequestError {
         self.to_string()
     }
 
-    /// Whether this is the error reply `code` (one of [`crate::wire::codes`]).
-    pub fn is(&self, code: &str) -> bool {
+    /// The fixed error this is, if it is one: what to match on (never the message text).
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            RequestError::Remote { error, .. } => error == code,
-            RequestError::Timeout => code == codes::TIMEOUT,
-            _ => false,
+            RequestError::NoActors { .. } => Some(ErrorCode::NoActors),
+            RequestError::Timeout => Some(ErrorCode::Timeout),
+            RequestError::Unreachable(_) => Some(ErrorCode::Unreachable),
+            RequestError::Remote { error, .. } => ErrorCode::of_message(error),
+            RequestError::Routing(_) | RequestError::Payload(_) => None,
         }
+    }
+
+    /// Whether this is the fixed error `code`.
+    pub fn is(&self, code: ErrorCode) -> bool {
+        self.code() == Some(code)
     }
 }
 

@@ -5,8 +5,9 @@ use std::time::Instant;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::ErrorCode;
 use crate::value::{Payload, Value, ValueError};
-use crate::wire::{RemoteError, codes};
+use crate::wire::RemoteError;
 
 /// A request as a handler sees it.
 #[derive(Debug, Clone)]
@@ -85,7 +86,7 @@ impl Response {
     pub fn ok<T: Serialize + ?Sized>(data: &T) -> Self {
         match Payload::encode(data) {
             Ok(p) => Response(Ok(p)),
-            Err(e) => Self::error(format!("{}: {e}", codes::EXCEPTION)),
+            Err(e) => Self::error(format!("{}: {e}", ErrorCode::Exception.as_str())),
         }
     }
 
@@ -117,7 +118,7 @@ impl Response {
     /// The answer to a request type the actor does not handle:
     /// `request type not supported by actor`.
     pub fn unsupported() -> Self {
-        Self::error(codes::UNSUPPORTED)
+        Self::error(ErrorCode::Unsupported.as_str())
     }
 
     /// Whether this is a success.

@@ -1,5 +1,6 @@
 //! Built-in per-actor statistics: counts, errors by kind, in-flight, latency.
 
+use crate::ErrorCode;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -143,7 +144,7 @@ impl ActorStats {
 
     pub(crate) fn queue_full(&self) {
         self.queue_full.fetch_add(1, Relaxed);
-        self.error(crate::wire::codes::QUEUE_FULL);
+        self.error(ErrorCode::QueueFull.as_str());
     }
 
     pub(crate) fn dropped(&self) {

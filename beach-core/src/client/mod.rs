@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use crate::ErrorCode;
 use crate::actor::{Group, Handle};
 use crate::auth::{ClientKey, Credentials, Role};
 use crate::config::ClusterConfig;
@@ -110,6 +111,18 @@ pub enum ClientError {
         /// Each failure, naming its node.
         errors: Vec<String>,
     },
+}
+
+impl ClientError {
+    /// The fixed error this is, if it is one (`unprivileged` for a missing or wrong admin
+    /// token, `unreachable` when no seed answered, ...): what to match on, never the text.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::NoSeed { .. } => Some(ErrorCode::Unreachable),
+            ClientError::Cluster(message) => ErrorCode::of_message(message),
+            ClientError::Protocol(_) | ClientError::Partial { .. } => None,
+        }
+    }
 }
 
 /// How long connecting to one seed may take.

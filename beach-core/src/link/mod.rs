@@ -22,6 +22,7 @@ use tokio::sync::{Notify, oneshot};
 
 use rand::Rng as _;
 
+use crate::ErrorCode;
 use crate::actor::CallError;
 use crate::auth::handshake::{Acceptor, Connector};
 use crate::auth::{Credentials, NONCE_LEN, Role, may_send};
@@ -869,7 +870,7 @@ impl Links {
             Some(Err(_)) => Err("closed".to_owned()),
             None => {
                 self.state.lock().expect("links lock").admin.remove(&id);
-                Err(crate::wire::codes::TIMEOUT.to_owned())
+                Err(ErrorCode::Timeout.as_str().to_owned())
             }
         }
     }

@@ -12,13 +12,14 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::NodeInner;
+use crate::ErrorCode;
 use crate::auth::{Role, constant_time_eq};
 use crate::directory::Entry;
 use crate::model::{ActorId, NodeId};
 use crate::placement::{self, ClusterView, NodeLoad, PlacementRequest, Strategy};
 use crate::wire::{
     ActorLoad, ActorMetadata, ActorRecord, AdminAnswer, AdminOp, NodeHealth, NodeInfo,
-    NodeMetadata, SpawnSpec, codes,
+    NodeMetadata, SpawnSpec,
 };
 
 /// How long a node waits for another node's answer to a health query during placement.
@@ -55,7 +56,7 @@ impl NodeInner {
             || matches!(&op, AdminOp::OnNode(o) if **o == AdminOp::Metadata);
         let needs_token = op.needs_token() || (self.config.metadata_needs_token && reads_metadata);
         if needs_token && !self.may_administer(token.as_deref(), from) {
-            return Err(codes::UNPRIVILEGED.to_owned());
+            return Err(ErrorCode::Unprivileged.as_str().to_owned());
         }
         match op {
             AdminOp::OnNode(op) => self.handle_on_node(*op).await,
@@ -157,7 +158,7 @@ impl NodeInner {
             match op {
                 AdminOp::Spawn(spec) => {
                     if spec.node.as_ref().is_some_and(|n| *n != self.id) {
-                        return Err(codes::WRONG_DEST.to_owned());
+                        return Err(ErrorCode::WrongDest.as_str().to_owned());
                     }
                     self.spawn_local(&spec).await.map(AdminAnswer::Spawned)
                 }
@@ -175,7 +176,11 @@ impl NodeInner {
                     if id.node() != &self.id || !self.lock().actors.contains_key(&id) =>
                 {
                     let _ = category;
-                    Err(format!("{}: no actor {id} on node {}", codes::WRONG_DEST, self.id))
+                    Err(format!(
+                        "{}: no actor {id} on node {}",
+                        ErrorCode::WrongDest.as_str(),
+                        self.id
+                    ))
                 }
                 AdminOp::AddCategory { id, category } => {
                     self.recategorize(&id, |d| d.add_category(&id, category))
@@ -426,7 +431,7 @@ impl NodeInner {
                             ),
                         )
                         .await
-                        .unwrap_or_else(|| Err(codes::TIMEOUT.to_owned()))
+                        .unwrap_or_else(|| Err(ErrorCode::Timeout.as_str().to_owned()))
                     };
                     (n, answer)
                 }

@@ -13,11 +13,12 @@ use futures::FutureExt;
 use tokio::sync::{Semaphore, oneshot};
 
 use super::NodeInner;
+use crate::ErrorCode;
 use crate::actor::{self, Actor, ActorStats, Context, ContextParts, Response, panic_message};
 use crate::link::Outbox;
 use crate::model::{ActorId, Realm};
 use crate::value::{Payload, Value};
-use crate::wire::{self, ActorRecord, Envelope, RemoteError, SpawnSpec, codes};
+use crate::wire::{self, ActorRecord, Envelope, RemoteError, SpawnSpec};
 
 /// How long a stopping actor's in-flight requests may take before they are aborted.
 pub(crate) const DRAIN_GRACE: Duration = Duration::from_secs(5);
@@ -136,7 +137,7 @@ async fn run_handler(
             Err(panic) => {
                 let message = panic_message(&*panic);
                 tracing::warn!(actor = %cell.id, %message, "handler panicked");
-                Response::error_with(codes::EXCEPTION, &message)
+                Response::error_with(ErrorCode::Exception.as_str(), &message)
             }
         };
     let result = response.into_result();
@@ -257,14 +258,14 @@ impl NodeInner {
     fn admit(&self, req: wire::Request) -> Result<Running, Result<Payload, RemoteError>> {
         let cell = self.lock().actors.get(&req.to).cloned();
         let Some(cell) = cell.filter(|c| c.realm == req.realm && !c.ctx.is_stopped()) else {
-            return Err(error(codes::WRONG_DEST));
+            return Err(error(ErrorCode::WrongDest.as_str()));
         };
         cell.stats.received();
         if !cell.spec.trusted.is_empty()
             && !req.ident.as_ref().is_some_and(|i| cell.spec.trusted.contains(i))
         {
-            cell.stats.error(codes::UNAUTHORIZED);
-            return Err(error(codes::UNAUTHORIZED));
+            cell.stats.error(ErrorCode::Unauthorized.as_str());
+            return Err(error(ErrorCode::Unauthorized.as_str()));
         }
         // With a concurrency limit of n, n requests run and `actor_queue_limit` more wait;
         // without one, at most `actor_queue_limit` run at once. Past that the answer is
@@ -278,7 +279,7 @@ impl NodeInner {
         if cell.admitted.fetch_add(1, Ordering::AcqRel) >= capacity {
             cell.admitted.fetch_sub(1, Ordering::AcqRel);
             cell.stats.queue_full();
-            return Err(error(codes::QUEUE_FULL));
+            return Err(error(ErrorCode::QueueFull.as_str()));
         }
         let (id, attempt) = (req.id, req.attempt);
         let job = Box::pin(run_handler(cell.clone(), self.runtime.clone(), req));

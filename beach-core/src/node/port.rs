@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 
 use super::NodeInner;
 use super::cell::{ReplyTo, Served};
+use crate::ErrorCode;
 use crate::actor::{CallError, Port};
 use crate::model::{ActorId, NodeId, Realm};
 use crate::rng::NodeRng;
@@ -110,7 +111,7 @@ impl Port for NodePort {
             Some(Ok(r)) => r.map_err(CallError::Remote),
             // The actor stopped while serving: as if it had never been here.
             Some(Err(_)) => Err(CallError::Remote(wire::RemoteError {
-                error: wire::codes::WRONG_DEST.into(),
+                error: ErrorCode::WrongDest.as_str().into(),
                 data: None,
             })),
             None => Err(CallError::Timeout),

@@ -38,24 +38,6 @@ pub const DEFAULT_MAX_FRAME_SIZE: usize = 16 * 1024 * 1024;
 /// The length prefix's size in bytes.
 pub const LENGTH_PREFIX: usize = 4;
 
-/// The error messages that clients match on. They are part of the protocol **(fixed)**.
-pub mod codes {
-    /// The caller's ident is not among the actor's trusted idents.
-    pub const UNAUTHORIZED: &str = "unauthorized";
-    /// The actor's queue is full; retried on another actor.
-    pub const QUEUE_FULL: &str = "queue full";
-    /// No reply before the deadline; retried on another actor while time remains.
-    pub const TIMEOUT: &str = "timeout";
-    /// An admin call without the right admin token.
-    pub const UNPRIVILEGED: &str = "unprivileged";
-    /// The actor is not (or no longer) on the node the request reached; retried elsewhere.
-    pub const WRONG_DEST: &str = "wrong dest";
-    /// The handler panicked or failed unexpectedly.
-    pub const EXCEPTION: &str = "exception";
-    /// The actor has no handler for the request type.
-    pub const UNSUPPORTED: &str = "request type not supported by actor";
-}
-
 /// Why a frame could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {

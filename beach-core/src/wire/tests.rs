@@ -4,6 +4,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use proptest::prelude::*;
 
 use super::*;
+use crate::ErrorCode;
 use crate::directory::{Change, Digest, Entry, Partition, PartitionDelta};
 use crate::model::{NodeId, Realm};
 use crate::placement::Strategy;
@@ -71,7 +72,7 @@ fn samples() -> Vec<Envelope> {
         Envelope::Reply(Reply {
             id: 99,
             attempt: 2,
-            result: Err(RemoteError { error: codes::QUEUE_FULL.into(), data: None }),
+            result: Err(RemoteError { error: ErrorCode::QueueFull.as_str().into(), data: None }),
         }),
         Envelope::Admin(AdminCall {
             id: 1,
@@ -103,7 +104,10 @@ fn samples() -> Vec<Envelope> {
         }),
         Envelope::ViewRequest(Digest::default()),
         Envelope::View { alive: vec![node()], partitions: vec![], more: true },
-        Envelope::AdminReply(AdminReply { id: 2, result: Err(codes::UNPRIVILEGED.into()) }),
+        Envelope::AdminReply(AdminReply {
+            id: 2,
+            result: Err(ErrorCode::Unprivileged.as_str().into()),
+        }),
         Envelope::Membership(Bytes::from_static(b"swim")),
         Envelope::Digest(Digest { versions: BTreeMap::from([(node(), 3)]), partial: false }),
         Envelope::Partitions { partitions: vec![partition], digest: None },
