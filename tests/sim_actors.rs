@@ -14,9 +14,9 @@ use beach::placement::{Strategy, tally};
 use beach::value::Value;
 
 use beach::ErrorCode;
-use beach_node::actors::{CmdResult, SLEEP, Time};
+use beach_node::actors::{SLEEP, Time, msg};
 use beach_transport_mem::{SimBuilder, SimCluster};
-use common::{Id, converge, registry};
+use common::{Count, Down, Id, Incr, Who, converge, registry};
 
 const SETTLE: Duration = Duration::from_secs(10);
 
@@ -161,7 +161,7 @@ fn a_handle_made_right_after_a_spawn_finds_the_actor_and_empty_categories_fail_a
         for round in 0..5 {
             let cat = format!("fresh/{round}");
             client.add_actor(client.actor("Pong", [cat.as_str()]).unwrap()).await.unwrap();
-            let pong: Time = client.handle(&cat).ask("ping", &Time { time: 0.0 }).await.unwrap();
+            let pong: Time = client.handle(&cat).ask(msg::Ping).await.unwrap();
             assert!(pong.time > 0.0);
         }
         let start = sim.elapsed();
@@ -208,11 +208,12 @@ fn builtin_actors_answer_as_py_beach_did() {
         for (t, c) in [("MultiPing", "multi"), ("Echo", "echo"), ("Pong", "pongers")] {
             client.add_actor(client.actor(t, [c]).unwrap()).await.unwrap();
         }
-        let r: CmdResult = client.handle("multi").ask("oob", &()).await.unwrap();
+        let r = client.handle("multi").ask(msg::Oob).await.unwrap();
         assert_eq!(r.cmdresult, 42);
-        let _: Time = client.handle("multi").ask("ping", &()).await.unwrap();
+        let _: Time = client.handle("multi").ask(msg::Ping).await.unwrap();
         let data = Value::map([("a", Value::from(1)), ("b", Value::Bytes(vec![1, 2]))]);
-        let echoed: Value = client.handle("echo").ask("anything", &data).await.unwrap();
+        let echoed: Value =
+            client.handle("echo").request("anything", &data).await.unwrap().decode().unwrap();
         assert_eq!(echoed, data);
         let err = client.handle("pongers").request("nope", &()).await.unwrap_err();
         assert!(err.is(ErrorCode::Unsupported), "{err}");
@@ -231,7 +232,7 @@ fn a_handler_panic_is_an_exception_and_the_actor_keeps_serving() {
             panic!("no data")
         };
         assert_eq!(data.decode::<String>().unwrap(), "handler exploded");
-        assert_eq!(h.ask::<_, String>("fine", &()).await.unwrap(), "ok");
+        assert_eq!(h.request("fine", &()).await.unwrap().decode::<String>().unwrap(), "ok");
         let load = client.load_info().await.unwrap();
         let stats = load.iter().find(|l| l.received == 2).expect("stats of the panicky actor");
         assert_eq!(stats.errors.get("exception"), Some(&1));
@@ -247,7 +248,7 @@ fn trust_refuses_unknown_idents() {
         assert!(err.is(ErrorCode::Unauthorized), "{err}");
         let err = client.handle("guarded").ident("mallory").request("ping", &()).await.unwrap_err();
         assert!(err.is(ErrorCode::Unauthorized), "{err}");
-        let _: Time = client.handle("guarded").ident("alice").ask("ping", &()).await.unwrap();
+        let _: Time = client.handle("guarded").ident("alice").ask(msg::Ping).await.unwrap();
     });
 }
 
@@ -263,7 +264,10 @@ fn private_parameters_are_masked_in_metadata_only() {
             .unwrap()
             .owner("ops");
         let id = client.add_actor(spec).await.unwrap().remove(0);
-        assert_eq!(client.handle("s").ask::<_, String>("secret", &()).await.unwrap(), "hunter2");
+        assert_eq!(
+            client.handle("s").request("secret", &()).await.unwrap().decode::<String>().unwrap(),
+            "hunter2"
+        );
         let meta = client.node_metadata().await.unwrap();
         let actor = meta.iter().flat_map(|n| &n.actors).find(|a| a.id == id).expect("listed");
         assert_eq!(actor.params["_secret"], Value::from("<PRIVATE>"));
@@ -391,7 +395,7 @@ fn timeouts_fail_in_time_and_the_late_reply_is_ignored() {
         assert!(took >= Duration::from_secs(1) && took < Duration::from_millis(1100), "{took:?}");
         // The actor is still fine and the late reply did not confuse the next request.
         sim.sleep(SLEEP).await;
-        let _: Time = client.handle("sleepy").ask("nosleep", &()).await.unwrap();
+        let _: Time = client.handle("sleepy").ask(msg::NoSleep).await.unwrap();
     });
 }
 
@@ -400,9 +404,9 @@ fn no_timeout_and_unbounded_retries_are_ordinary_settings() {
     three_nodes(23, ClusterConfig::default(), |mut sim, client| async move {
         client.add_actor(client.actor("Pong", ["pongers"]).unwrap().count(2)).await.unwrap();
         let h = client.handle("pongers").retries(u32::MAX).timeout(Duration::MAX);
-        let _: Time = h.ask("ping", &()).await.unwrap();
-        let _: Time = h.clone().retry_timeouts(true).ask("ping", &()).await.unwrap();
-        let _: Time = h.clone().key("k").ask("ping", &()).await.unwrap();
+        let _: Time = h.ask(msg::Ping).await.unwrap();
+        let _: Time = h.clone().retry_timeouts(true).ask(msg::Ping).await.unwrap();
+        let _: Time = h.clone().key("k").ask(msg::Ping).await.unwrap();
         // A failure that is final stays final however many retries are allowed.
         let err = h.request("no-such-kind", &()).await.unwrap_err();
         assert!(err.is(ErrorCode::Unsupported), "{err}");
@@ -440,12 +444,12 @@ fn a_retry_lands_on_a_second_member_after_the_first_is_crashed() {
             .find(|k| beach::routing::rendezvous(k.as_bytes(), &members).unwrap().node() == &doomed)
             .unwrap();
         let h = client.handle("w").key(&key).retries(2).timeout(Duration::from_secs(5));
-        let before: Id = h.ask("who", &()).await.unwrap();
+        let before = h.ask(Who).await.unwrap();
         assert_eq!(before.actor().node(), &doomed);
         sim.crash(1);
         // Straight away, before membership noticed: the first attempt fails (unreachable) and
         // the retry goes to the other member.
-        let after: Id = h.ask("who", &()).await.unwrap();
+        let after = h.ask(Who).await.unwrap();
         assert_eq!(after.actor().node(), sim.live(2).id());
         // Without retries the same request fails, at once and as unreachable.
         let start = sim.elapsed();
@@ -482,7 +486,7 @@ fn broadcast_reaches_every_member_and_request_from_all_gathers() {
         let spec =
             client.actor("Relay", ["relay"]).unwrap().resource("backend", "counters").unwrap();
         client.add_actor(spec).await.unwrap();
-        let n: u64 = client.handle("relay").ask("incr", &()).await.unwrap();
+        let n = client.handle("relay").ask(Incr).await.unwrap();
         assert_eq!(n, 2);
     });
 }
@@ -494,7 +498,7 @@ fn shoot_delivers_and_pending_counts_in_flight_requests() {
         client.handle("c").shoot("incr", &()).unwrap();
         client.handle("c").shoot("incr", &()).unwrap();
         sim.sleep(Duration::from_millis(100)).await;
-        assert_eq!(client.handle("c").ask::<_, u64>("count", &()).await.unwrap(), 2);
+        assert_eq!(client.handle("c").ask(Count).await.unwrap(), 2);
         assert!(matches!(
             client.handle("none").shoot("incr", &()),
             Err(beach::actor::RequestError::NoActors { .. })
@@ -612,7 +616,7 @@ fn admin_calls_need_the_token_when_one_is_configured() {
         assert_eq!(err.to_string(), "unprivileged");
         assert_eq!(intruder.flush().await.unwrap_err().to_string(), "unprivileged");
         assert_eq!(intruder.node_count().await.unwrap(), 3);
-        let _: Time = intruder.handle("p").ask("ping", &()).await.unwrap();
+        let _: Time = intruder.handle("p").ask(msg::Ping).await.unwrap();
     });
 }
 
@@ -629,7 +633,7 @@ fn cluster_views_list_nodes_health_and_load() {
         assert_eq!((h2.cpu, h2.memory), (0.25, 0.5));
         client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
         for _ in 0..10 {
-            let _: Time = client.handle("p").ask("ping", &()).await.unwrap();
+            let _: Time = client.handle("p").ask(msg::Ping).await.unwrap();
         }
         let load = client.load_info().await.unwrap();
         assert_eq!(load.len(), 1);
@@ -646,7 +650,7 @@ fn deep_chains_of_local_requests_and_self_messages_do_not_exhaust_the_stack() {
         let spec = client.actor("Countdown", ["countdown"]).unwrap();
         client.add_actor(spec).await.unwrap();
         let handle = client.handle("countdown").timeout(Duration::from_secs(60));
-        let depth: u64 = handle.ask("down", &3_000u64).await.unwrap();
+        let depth = handle.ask(Down(3_000)).await.unwrap();
         assert_eq!(depth, 3_000);
         // A message loop of one-way messages to itself: each is a new message, not a call
         // nested in the one that sent it.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use beach::model::{ActorId, Realm};
 use beach::placement::Strategy;
 use beach_transport_mem::{LinkConfig, SimBuilder};
-use common::{Id, converge, knows_actors_of, registry};
+use common::{Incr, Who, converge, knows_actors_of, registry};
 
 const SETTLE: Duration = Duration::from_secs(10);
 
@@ -38,7 +38,7 @@ fn a_crashed_nodes_actors_vanish_from_every_directory_within_10s() {
             assert!(took.is_some(), "the crashed node's actors are still listed after 10s");
             // Routing avoids it: every request succeeds without retries.
             for _ in 0..20 {
-                let who: Id = client.handle("w").ask("who", &()).await.unwrap();
+                let who = client.handle("w").ask(Who).await.unwrap();
                 assert_ne!(who.actor().node(), &victim);
             }
         });
@@ -142,7 +142,7 @@ fn affinity_keys_stay_put_and_only_the_lost_actors_keys_move() {
             async move {
                 let mut out = BTreeMap::new();
                 for k in &keys {
-                    let who: Id = client.handle("aff").key(k).ask("who", &()).await.unwrap();
+                    let who = client.handle("aff").key(k).ask(Who).await.unwrap();
                     out.insert(k.clone(), who.actor());
                 }
                 out
@@ -269,7 +269,7 @@ fn a_slow_link_between_two_nodes_slows_only_what_crosses_it() {
             let rt = sim.runtime();
             async move {
                 let start = rt.now();
-                let _: u64 = client.handle(category).ask("incr", &()).await.unwrap();
+                let _ = client.handle(category).ask(Incr).await.unwrap();
                 rt.now() - start
             }
         };

@@ -10,7 +10,7 @@ use beach::directory::{Entry, Partition};
 use beach::model::Realm;
 use beach::transport::Transport;
 use beach::wire::{Envelope, Handshake, Peer};
-use beach_node::actors::Time;
+use beach_node::actors::{Time, msg};
 use beach_transport_mem::SimBuilder;
 use common::{converge, registry};
 
@@ -101,7 +101,7 @@ fn a_wrong_cluster_name_or_a_missing_handshake_is_refused() {
         // The node keeps serving a normal client.
         let client = sim.client().await;
         client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
-        let _: Time = client.handle("p").ask("ping", &()).await.unwrap();
+        let _: Time = client.handle("p").ask(msg::Ping).await.unwrap();
     });
 }
 
@@ -140,7 +140,7 @@ fn only_nodes_and_clients_that_prove_the_cluster_secret_get_in() {
         // The right secret gets a client in; a wrong one or none is refused, saying why.
         let client = sim.client().await;
         client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
-        let _: Time = client.handle("p").ask("ping", &()).await.unwrap();
+        let _: Time = client.handle("p").ask(msg::Ping).await.unwrap();
         for (name, s) in [("w", Some(Secret::new([9; 32]))), ("n", None)] {
             let mut options = ClientOptions::new(vec![sim.endpoint(0).clone()]);
             options.name = name.to_owned();
@@ -308,7 +308,7 @@ fn an_idle_client_connection_is_closed_and_a_dropped_client_lets_go() {
         // A client dropped without close() releases its connections.
         let client = sim.client().await;
         client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
-        let _: Time = client.handle("p").ask("ping", &()).await.unwrap();
+        let _: Time = client.handle("p").ask(msg::Ping).await.unwrap();
         assert!(sim.network().open_pipes("client1") > 0);
         drop(client);
         sim.sleep(Duration::from_secs(1)).await;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use beach_node::actors::{Time, builtin_registry};
+use beach_node::actors::{Time, builtin_registry, msg};
 use beach_transport_mem::SimBuilder;
 
 #[test]
@@ -13,7 +13,7 @@ fn a_client_spawns_pong_and_pings_it() {
         let client = sim.client().await;
         let ids = client.add_actor(client.actor("Pong", ["pongers"]).unwrap()).await.unwrap();
         assert_eq!(ids.len(), 1);
-        let t: Time = client.handle("pong").ask("ping", &Time { time: 0.0 }).await.unwrap();
+        let t: Time = client.handle("pong").ask(msg::Ping).await.unwrap();
         assert!(t.time > 1.7e9, "{t:?}");
     });
 }

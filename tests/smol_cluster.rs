@@ -13,7 +13,7 @@ use beach::model::{Endpoint, Realm};
 use beach::node::{Node, NodeOptions};
 use beach::placement::Strategy;
 use beach::runtime::{Runtime, SmolRuntime};
-use beach_node::actors::Time;
+use beach_node::actors::{Time, msg};
 use beach_transport_mem::MemNetwork;
 
 /// Polls `done` every 10ms until it holds or `limit` passes.
@@ -71,7 +71,7 @@ fn a_small_cluster_runs_on_smol() {
             .strategy(Strategy::Roundrobin, None)
             .count(3);
         client.add_actor(spec).await.unwrap();
-        let pong: Time = client.handle("pongers").ask("ping", &Time { time: 0.0 }).await.unwrap();
+        let pong: Time = client.handle("pongers").ask(msg::Ping).await.unwrap();
         assert!(pong.time > 1.7e9);
 
         let victim = nodes[2].id().clone();
@@ -83,7 +83,7 @@ fn a_small_cluster_runs_on_smol() {
         .await;
         assert!(dropped, "the crashed node's actors are still listed");
         for _ in 0..10 {
-            let _: Time = client.handle("pongers").retries(1).ask("ping", &()).await.unwrap();
+            let _: Time = client.handle("pongers").retries(1).ask(msg::Ping).await.unwrap();
         }
         client.close();
         for n in &nodes[..2] {

@@ -73,23 +73,27 @@ async fn frames_over_the_limit_fail_alone_and_at_once() {
     let in_flight = {
         let blob = blob.clone();
         let small = small.clone();
-        tokio::spawn(async move { blob.ask::<_, Value>("slow", &small).await })
+        tokio::spawn(async move { blob.request("slow", &small).await })
     };
 
     // A request too large to send: not sent, not retried elsewhere, the caller told at once.
     let too_big = Value::Bytes(vec![3; 2 * LIMIT]);
-    fails_at_once("request", blob.ask::<_, Value>("echo", &too_big)).await;
+    fails_at_once("request", blob.request("echo", &too_big)).await;
     // A reply too large to send: the node answers the error in its place.
-    fails_at_once("reply", blob.ask::<_, Value>("big", &small)).await;
+    fails_at_once("reply", blob.request("big", &small)).await;
     // An admin call too large to send.
     let spec = client.actor("Blob", ["blob"]).unwrap().param("blob", &too_big).unwrap();
     fails_at_once("admin call", client.add_actor(spec)).await;
 
-    assert_eq!(in_flight.await.unwrap().unwrap(), small, "the call in flight was lost");
-    assert_eq!(blob.ask::<_, Value>("echo", &small).await.unwrap(), small);
+    assert_eq!(
+        in_flight.await.unwrap().unwrap().decode::<Value>().unwrap(),
+        small,
+        "the call in flight was lost"
+    );
+    assert_eq!(blob.request("echo", &small).await.unwrap().decode::<Value>().unwrap(), small);
     // Frames near the limit go both ways once the handshake is done (before it, 4 KiB).
     let near = Value::Bytes(vec![4; LIMIT - 1024]);
-    assert_eq!(blob.ask::<_, Value>("echo", &near).await.unwrap(), near);
+    assert_eq!(blob.request("echo", &near).await.unwrap().decode::<Value>().unwrap(), near);
     let listed: usize = client.directory("blob").await.unwrap().values().map(Vec::len).sum();
     assert_eq!(listed, 1, "the spawn too large to send happened anyway");
     client.close();

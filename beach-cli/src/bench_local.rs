@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use beach_core::actor::{Actor, Context, InitError, Request, Response};
+use beach_core::actor::{Actor, Context, InitError, Message, Request, Response};
 use beach_core::client::{Beach, ClientOptions};
 use beach_core::config::ClusterConfig;
 use beach_core::model::{Endpoint, Realm};
@@ -27,6 +27,11 @@ struct Run {
     payload: usize,
 }
 
+impl Message for Run {
+    const KIND: &'static str = "run";
+    type Reply = Workloads;
+}
+
 /// Measures `bench/echo` and `bench/fan` from its own node (see [`measure`]).
 struct Driver;
 
@@ -37,9 +42,10 @@ impl Actor for Driver {
     }
 
     async fn handle(&self, ctx: &Context, request: Request) -> Response {
-        let run: Run = match request.data() {
-            Ok(r) => r,
-            Err(e) => return Response::error(e.to_string()),
+        let run = match request.message::<Run>() {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => return Response::error(e.to_string()),
+            None => return Response::unsupported(),
         };
         let echo = ctx.handle("bench/echo").timeout(Duration::from_secs(10));
         let fan = ctx.handle("bench/fan").timeout(Duration::from_secs(10));
@@ -48,7 +54,7 @@ impl Actor for Driver {
             Err(e) => return Response::error(e.to_string()),
         };
         match measure("local", &echo, &fan, &data, run.plan).await {
-            Ok(w) => Response::ok(&w),
+            Ok(w) => Run::reply(&w),
             Err(e) => Response::error(e.to_string()),
         }
     }
@@ -94,10 +100,10 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<LocalFigures, Failure> {
     client.add_actor(spec("Echo", "bench/echo")?).await?;
     client.add_actor(spec("Echo", "bench/fan")?.count(args.fanout)).await?;
     client.add_actor(spec("BenchDriver", "bench/driver")?).await?;
-    let workloads: Workloads = client
+    let workloads = client
         .handle("bench/driver")
         .timeout(Duration::from_secs(600))
-        .ask("run", &Run { plan: args.plan(), payload: args.payload })
+        .ask(Run { plan: args.plan(), payload: args.payload })
         .await
         .map_err(|e| Failure::cluster(e.to_string()))?;
 

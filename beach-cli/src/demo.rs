@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use beach_core::placement::Strategy;
-use beach_node::actors::Time;
+use beach_node::actors::msg;
 use clap::Args;
 
 use crate::local_cluster::{connect, start_nodes, terminate};
@@ -120,7 +120,7 @@ async fn run_cluster(args: &DemoArgs, dir: &Path) -> Result<(), String> {
         };
         turn += 1;
         let sent = Instant::now();
-        match handle.to_actor(target.clone()).ask::<_, Time>("ping", &Time { time: 0.0 }).await {
+        match handle.to_actor(target.clone()).ask(msg::Ping).await {
             Ok(t) => println!(
                 "  {target:<34} answered time {:.3} in {:>5.2} ms",
                 t.time,

@@ -45,6 +45,16 @@ pub enum ValueError {
     Json(String),
 }
 
+/// A CBOR decoding error as a sentence (ciborium prints its errors as debug text).
+fn decode_error<T>(e: ciborium::de::Error<T>) -> String {
+    match e {
+        ciborium::de::Error::Io(_) => "the data ends too early".to_owned(),
+        ciborium::de::Error::Syntax(at) => format!("not valid CBOR at byte {at}"),
+        ciborium::de::Error::Semantic(_, message) => message,
+        ciborium::de::Error::RecursionLimitExceeded => "the data is nested too deeply".to_owned(),
+    }
+}
+
 /// A dynamic, dict-shaped value: what CBOR (and JSON) can carry, with byte strings kept as
 /// bytes. Map keys are strings, as in py-beach's dicts; iteration order is the keys' order.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -84,7 +94,7 @@ impl Value {
         ciborium::Value::serialized(self)
             .map_err(|e| ValueError::Decode(e.to_string()))?
             .deserialized()
-            .map_err(|e| ValueError::Decode(e.to_string()))
+            .map_err(|ciborium::value::Error::Custom(e)| ValueError::Decode(e))
     }
 
     /// A map built from `(key, value)` pairs.
@@ -351,7 +361,7 @@ impl Payload {
 
     /// Decodes the payload into a serde value.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
-        ciborium::from_reader(&self.0[..]).map_err(|e| ValueError::Decode(e.to_string()))
+        ciborium::from_reader(&self.0[..]).map_err(|e| ValueError::Decode(decode_error(e)))
     }
 
     /// Wraps bytes that are already CBOR. They are not checked here: a malformed payload fails
@@ -483,7 +493,9 @@ mod tests {
         assert!(matches!(p.to_value(), Err(ValueError::Decode(_))));
         let p = Payload::encode(&Value::map([("a", 1)])).unwrap();
         let err = p.decode::<Vec<String>>().unwrap_err();
-        assert!(err.to_string().starts_with("cannot decode payload"), "{err}");
+        assert_eq!(err.to_string(), "cannot decode payload: invalid type: map, expected array");
+        let err = Payload::from_cbor(vec![0x1a, 0x00]).decode::<u32>().unwrap_err();
+        assert_eq!(err.to_string(), "cannot decode payload: the data ends too early");
         assert!(Payload::null().is_null());
         assert_eq!(Payload::null().to_value().unwrap(), Value::Null);
     }

@@ -19,7 +19,7 @@ use beach_core::config::{ClusterConfig, HostPort};
 use beach_core::model::{Endpoint, Realm};
 use beach_core::node::{Node, NodeOptions};
 use beach_core::runtime::TokioRuntime;
-use beach_node::actors::{Time, builtin_registry};
+use beach_node::actors::{Time, builtin_registry, msg};
 use beach_node::{daemon, isolation};
 use beach_transport_tcp::TcpTransport;
 
@@ -105,8 +105,7 @@ async fn spawn_isolated(documented: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let time: Time =
-        client.handle("iso").ask("ping", &()).await.expect("the isolated Pong answers");
+    let time: Time = client.handle("iso").ask(msg::Ping).await.expect("the isolated Pong answers");
     assert!(time.time > 1.7e9);
     client.stop_actors(&ids, &[]).await.expect("the actor stops");
     client.close();

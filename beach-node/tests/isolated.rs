@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use beach_node::actors::Time;
+use beach_node::actors::{Time, msg};
 use common::{Cluster, eventually};
 
 /// The pids of the isolated actor processes a node's log reports, in order.
@@ -42,7 +42,7 @@ async fn an_isolated_actor_runs_dies_alone_and_never_outlives_its_node() {
     a.add_actor(a.actor("Pong", ["safe"]).unwrap()).await.unwrap();
     let isolated =
         a.add_actor(a.actor("Pong", ["iso"]).unwrap().isolated(true)).await.unwrap().remove(0);
-    let t: Time = a.handle("iso").ask("ping", &()).await.unwrap();
+    let t: Time = a.handle("iso").ask(msg::Ping).await.unwrap();
     assert!(t.time > 1.7e9);
     let meta = a.node_metadata().await.unwrap();
     assert!(meta[0].actors.iter().any(|m| m.id == isolated && m.isolated));
@@ -57,7 +57,7 @@ async fn an_isolated_actor_runs_dies_alone_and_never_outlives_its_node() {
     })
     .await;
     assert!(gone, "the dead isolated actor is still listed");
-    let _: Time = a.handle("safe").ask("ping", &()).await.unwrap();
+    let _: Time = a.handle("safe").ask(msg::Ping).await.unwrap();
 
     // Stopping an isolated actor stops its process.
     let second = a.add_actor(a.actor("Pong", ["iso2"]).unwrap().isolated(true)).await.unwrap();

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use beach_core::placement::Strategy;
-use beach_node::actors::Time;
+use beach_node::actors::{Time, msg};
 use common::{Cluster, NodeProc};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,12 +22,12 @@ async fn measure_failure_detection_and_ping_latency() {
     a.add_actor(spec).await.unwrap();
     let h = a.handle("pongers").timeout(Duration::from_secs(5));
     for _ in 0..500 {
-        let _: Time = h.ask("ping", &()).await.unwrap();
+        let _: Time = h.ask(msg::Ping).await.unwrap();
     }
     let mut rtts = Vec::with_capacity(5000);
     for _ in 0..5000 {
         let t = Instant::now();
-        let _: Time = h.ask("ping", &()).await.unwrap();
+        let _: Time = h.ask(msg::Ping).await.unwrap();
         rtts.push(t.elapsed());
     }
     rtts.sort();

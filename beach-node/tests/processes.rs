@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use beach_core::model::NodeId;
 use beach_core::placement::Strategy;
-use beach_node::actors::Time;
+use beach_node::actors::{Time, msg};
 use common::{Cluster, NodeProc, connect, eventually};
 
 const JOIN: Duration = Duration::from_secs(20);
@@ -31,7 +31,7 @@ async fn three_nodes_join_place_and_serve_across_nodes() {
     let spec = a.actor("Pong", ["pongers"]).unwrap().strategy(Strategy::HostAffinity, Some(&c));
     let pong = a.add_actor(spec).await.unwrap().remove(0);
     assert_eq!(host_port(pong.node()), c);
-    let t: Time = a.handle("pongers").ask("ping", &()).await.unwrap();
+    let t: Time = a.handle("pongers").ask(msg::Ping).await.unwrap();
     assert!(t.time > 1.7e9);
 
     // Each strategy lands where it should.
@@ -110,7 +110,7 @@ async fn a_killed_node_leaves_every_directory_and_rejoins_as_a_new_generation() 
     );
     // Routing avoids it.
     for _ in 0..20 {
-        let _: Time = a.handle("pongers").ask("ping", &()).await.unwrap();
+        let _: Time = a.handle("pongers").ask(msg::Ping).await.unwrap();
     }
 
     // Start it again: a new generation, and none of its old actors come back.
@@ -213,7 +213,7 @@ async fn garbage_and_a_4gib_length_prefix_are_refused_and_the_node_keeps_serving
     }
     let a = cluster.client_of(0).await;
     a.add_actor(a.actor("Pong", ["p"]).unwrap()).await.unwrap();
-    let _: Time = a.handle("p").ask("ping", &()).await.unwrap();
+    let _: Time = a.handle("p").ask(msg::Ping).await.unwrap();
     let log = cluster.nodes[0].log_text();
     assert!(log.contains("refused a connection"), "{log}");
 }

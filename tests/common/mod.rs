@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use beach::actor::{Actor, Context, InitError, Registry, Request, Response};
+use beach::actor::{Actor, Context, InitError, Message, Registry, Request, Response};
 use beach::model::ActorId;
 use beach_node::actors::builtin_registry;
 use beach_transport_mem::SimCluster;
@@ -22,6 +22,42 @@ impl Id {
     pub fn actor(&self) -> ActorId {
         self.id.parse().expect("an actor id")
     }
+}
+
+/// `who`: [`Whoami`] answers with its id.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Who;
+impl Message for Who {
+    const KIND: &'static str = "who";
+    type Reply = Id;
+}
+
+/// `incr`: [`Counter`] adds one and answers the count.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Incr;
+impl Message for Incr {
+    const KIND: &'static str = "incr";
+    type Reply = u64;
+}
+
+/// `count`: [`Counter`] answers the count.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Count;
+impl Message for Count {
+    const KIND: &'static str = "count";
+    type Reply = u64;
+}
+
+/// `down` n: [`Countdown`] answers n after a chain n deep.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Down(pub u64);
+impl Message for Down {
+    const KIND: &'static str = "down";
+    type Reply = u64;
+}
+
+beach::messages! {
+    enum CounterRequest { Incr(Incr), Count(Count) }
 }
 
 /// Answers every request with its own id.
@@ -46,10 +82,12 @@ impl Actor for Counter {
         Ok(Counter(AtomicU64::new(0)))
     }
     async fn handle(&self, _ctx: &Context, request: Request) -> Response {
-        match request.kind() {
-            "incr" => Response::ok(&(self.0.fetch_add(1, Ordering::SeqCst) + 1)),
-            "count" => Response::ok(&self.0.load(Ordering::SeqCst)),
-            _ => Response::unsupported(),
+        match request.decode::<CounterRequest>() {
+            Ok(CounterRequest::Incr(_)) => {
+                Incr::reply(&(self.0.fetch_add(1, Ordering::SeqCst) + 1))
+            }
+            Ok(CounterRequest::Count(_)) => Count::reply(&self.0.load(Ordering::SeqCst)),
+            Err(answer) => answer,
         }
     }
 }
@@ -155,7 +193,7 @@ impl Actor for Relay {
     }
     async fn handle(&self, ctx: &Context, request: Request) -> Response {
         let backend = ctx.resource("backend").expect("checked in init");
-        match backend.request(request.kind(), request.payload()).await {
+        match backend.request_payload(request.kind(), request.payload().clone()).await {
             Ok(p) => Response::payload(p),
             Err(e) => Response::error(e.message()),
         }
@@ -199,7 +237,7 @@ impl Actor for Countdown {
             return Response::ok(&n);
         }
         let handle = ctx.handle("countdown").timeout(Duration::from_secs(60));
-        match handle.ask::<_, u64>("down", &(n - 1)).await {
+        match handle.ask(Down(n - 1)).await {
             Ok(below) => Response::ok(&(below + 1)),
             Err(e) => Response::error(e.message()),
         }

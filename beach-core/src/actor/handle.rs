@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::ErrorCode;
+use crate::actor::Message;
 use crate::model::{ActorId, NodeId, Realm};
 use crate::rng::NodeRng;
 use crate::routing::{Attempts, Failure, Mode, RetryDecision, RoutingError};
@@ -323,13 +324,23 @@ impl Handle {
         self.request_payload(kind, Payload::encode(data)?).await
     }
 
-    /// Sends a request and decodes the reply into `R`.
-    pub async fn ask<T: Serialize + ?Sized, R: serde::de::DeserializeOwned>(
-        &self,
-        kind: &str,
-        data: &T,
-    ) -> Result<R, RequestError> {
-        Ok(self.request(kind, data).await?.decode()?)
+    /// Sends `message` and waits for its typed reply: the typed form of [`Handle::request`].
+    ///
+    /// ```no_run
+    /// # async fn f(client: beach_core::client::Beach) -> Result<(), beach_core::actor::RequestError> {
+    /// use beach_core::actor::Message;
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Serialize, Deserialize)]
+    /// struct Add { a: i64, b: i64 }
+    /// impl Message for Add { const KIND: &'static str = "add"; type Reply = i64; }
+    ///
+    /// let sum = client.handle("svc/calc").ask(Add { a: 2, b: 3 }).await?;
+    /// assert_eq!(sum, 5);
+    /// # Ok(()) }
+    /// ```
+    pub async fn ask<M: Message>(&self, message: M) -> Result<M::Reply, RequestError> {
+        Ok(self.request(M::KIND, &message).await?.decode()?)
     }
 
     /// [`Handle::request`] with already-encoded data.

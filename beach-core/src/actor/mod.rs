@@ -33,6 +33,7 @@
 
 mod context;
 mod handle;
+mod message;
 mod registry;
 mod request;
 mod stats;
@@ -43,6 +44,7 @@ pub use context::Context;
 pub(crate) use context::ContextParts;
 pub(crate) use handle::{CallError, Port};
 pub use handle::{Group, Handle, RequestError, RequestOptions};
+pub use message::{Message, Messages};
 pub use registry::Registry;
 pub use registry::panic_message;
 pub use request::{Request, Response};

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::ErrorCode;
+use crate::actor::{Message, Messages};
 use crate::value::{Payload, Value, ValueError};
 use crate::wire::RemoteError;
 
@@ -42,6 +43,24 @@ impl Request {
     /// The request data, decoded into `T`.
     pub fn data<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
         self.data.decode()
+    }
+
+    /// This request as one of the messages of `M` (an enum made by
+    /// [`messages!`](crate::messages)), decoded by its kind. `Err` is the answer to give
+    /// instead: `request type not supported by actor` for a kind outside `M`, or an error
+    /// naming the kind when the data is not that message.
+    pub fn decode<M: Messages>(&self) -> Result<M, Response> {
+        match M::decode(&self.kind, &self.data) {
+            Some(Ok(message)) => Ok(message),
+            Some(Err(e)) => Err(Response::error(format!("bad data for `{}`: {e}", self.kind))),
+            None => Err(Response::unsupported()),
+        }
+    }
+
+    /// This request as the message `M`, if it is of `M`'s kind: for an actor that picks out
+    /// one message without declaring a set.
+    pub fn message<M: Message>(&self) -> Option<Result<M, ValueError>> {
+        (self.kind == M::KIND).then(|| self.data.decode())
     }
 
     /// The request data as a dynamic value.

@@ -1,10 +1,15 @@
 //! `MultiPing`: answers `ping` with the time and `oob` with `{cmdresult: 42}`.
 
 use async_trait::async_trait;
-use beach_core::actor::{Actor, Context, InitError, Request, Response};
+use beach_core::actor::{Actor, Context, InitError, Message, Request, Response};
 use serde::{Deserialize, Serialize};
 
-use super::Time;
+use super::{Time, msg};
+
+beach_core::messages! {
+    /// What a `MultiPing` understands.
+    enum MultiPingRequest { Ping(msg::Ping), Oob(msg::Oob) }
+}
 
 /// The answer to `oob`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,10 +29,10 @@ impl Actor for MultiPing {
     }
 
     async fn handle(&self, ctx: &Context, request: Request) -> Response {
-        match request.kind() {
-            "ping" => Response::ok(&Time { time: ctx.unix_time() }),
-            "oob" => Response::ok(&CmdResult { cmdresult: 42 }),
-            _ => Response::unsupported(),
+        match request.decode::<MultiPingRequest>() {
+            Ok(MultiPingRequest::Ping(_)) => msg::Ping::reply(&Time { time: ctx.unix_time() }),
+            Ok(MultiPingRequest::Oob(_)) => msg::Oob::reply(&CmdResult { cmdresult: 42 }),
+            Err(answer) => answer,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use beach_core::actor::{Actor, Context, InitError, Request, Response};
 
-use super::Time;
+use super::msg;
 
 /// Asks `pongers` for `ping` every 5 seconds and logs the round trip.
 #[derive(Debug)]
@@ -19,7 +19,7 @@ impl Actor for Ping {
             let pongers = pongers.clone();
             async move {
                 let sent = ctx.unix_time();
-                match pongers.ask::<_, Time>("ping", &Time { time: sent }).await {
+                match pongers.ask(msg::Ping).await {
                     Ok(pong) => tracing::info!(parent: ctx.span(), rtt_ms = (ctx.unix_time() - sent) * 1e3, pong.time, "pong"),
                     Err(e) => tracing::warn!(parent: ctx.span(), error = %e, "ping failed"),
                 }

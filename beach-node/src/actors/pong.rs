@@ -1,9 +1,14 @@
 //! `Pong`: answers `ping` with the time.
 
 use async_trait::async_trait;
-use beach_core::actor::{Actor, Context, InitError, Request, Response};
+use beach_core::actor::{Actor, Context, InitError, Message, Request, Response};
 
-use super::Time;
+use super::{Time, msg};
+
+beach_core::messages! {
+    /// What a `Pong` understands.
+    enum PongRequest { Ping(msg::Ping) }
+}
 
 /// Answers `ping` with `{time}`.
 #[derive(Debug)]
@@ -16,9 +21,9 @@ impl Actor for Pong {
     }
 
     async fn handle(&self, ctx: &Context, request: Request) -> Response {
-        match request.kind() {
-            "ping" => Response::ok(&Time { time: ctx.unix_time() }),
-            _ => Response::unsupported(),
+        match request.decode::<PongRequest>() {
+            Ok(PongRequest::Ping(_)) => msg::Ping::reply(&Time { time: ctx.unix_time() }),
+            Err(answer) => answer,
         }
     }
 }

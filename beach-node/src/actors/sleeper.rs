@@ -3,9 +3,14 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use beach_core::actor::{Actor, Context, InitError, Request, Response};
+use beach_core::actor::{Actor, Context, InitError, Message, Request, Response};
 
-use super::Time;
+use super::{Time, msg};
+
+beach_core::messages! {
+    /// What a `Sleeper` understands.
+    enum SleeperRequest { Sleep(msg::Sleep), NoSleep(msg::NoSleep) }
+}
 
 /// How long `sleep` takes.
 pub const SLEEP: Duration = Duration::from_secs(10);
@@ -22,13 +27,13 @@ impl Actor for Sleeper {
     }
 
     async fn handle(&self, ctx: &Context, request: Request) -> Response {
-        match request.kind() {
-            "sleep" => {
+        match request.decode::<SleeperRequest>() {
+            Ok(SleeperRequest::Sleep(_)) => {
                 ctx.sleep(SLEEP).await;
-                Response::ok(&Time { time: ctx.unix_time() })
+                msg::Sleep::reply(&Time { time: ctx.unix_time() })
             }
-            "nosleep" => Response::ok(&Time { time: ctx.unix_time() }),
-            _ => Response::unsupported(),
+            Ok(SleeperRequest::NoSleep(_)) => msg::NoSleep::reply(&Time { time: ctx.unix_time() }),
+            Err(answer) => answer,
         }
     }
 }
