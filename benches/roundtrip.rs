@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use beach::actor::Handle;
-use beach::client::{Beach, ClientOptions};
+use beach::client::ClientBuilder;
 use beach::config::ClusterConfig;
-use beach::model::{Endpoint, Realm};
+use beach::model::Endpoint;
 use beach::node::{Node, NodeOptions};
 use beach::runtime::{Runtime, TokioRuntime};
 use beach::transport::Transport;
@@ -38,9 +38,14 @@ async fn echo_handle(listen: &str, transport: impl Fn(&str) -> Arc<dyn Transport
     let registry = beach_node::actors::builtin_registry();
     let node = Node::start(options, registry, transport(listen), rt.clone()).await.unwrap();
     let seed = node.id().endpoint().clone();
-    let client_options = ClientOptions::from_config(&config, vec![seed]);
-    let client =
-        Beach::connect(client_options, Realm::global(), transport("client"), rt).await.unwrap();
+    let client = ClientBuilder::new()
+        .config(&config)
+        .seed(seed.to_string())
+        .transport(transport("client"))
+        .runtime(rt)
+        .connect()
+        .await
+        .unwrap();
     client.add_actor(client.actor("Echo", ["bench/echo"]).unwrap()).await.unwrap();
     // The node stays up for the whole process: it lives in the runtime's tasks.
     std::mem::forget(node);

@@ -36,10 +36,15 @@ where
 
 /// A client of node 0 named `name` that holds no admin token.
 async fn without_token(sim: &SimCluster, name: &str) -> Beach {
-    let mut options = beach::client::ClientOptions::new(vec![sim.endpoint(0).clone()]);
-    options.name = name.to_owned();
-    let transport = sim.network().transport(name);
-    Beach::connect(options, "global".parse().unwrap(), transport, sim.runtime()).await.unwrap()
+    beach::client::ClientBuilder::new()
+        .seed(sim.endpoint(0).to_string())
+        .name(name)
+        .rng_seed(1)
+        .transport(sim.network().transport(name))
+        .runtime(sim.runtime())
+        .connect()
+        .await
+        .unwrap()
 }
 
 fn nodes_of(ids: &[ActorId]) -> BTreeMap<NodeId, usize> {

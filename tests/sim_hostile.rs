@@ -124,7 +124,7 @@ fn an_absurd_spawn_count_is_refused_before_placement() {
 #[test]
 fn only_nodes_and_clients_that_prove_the_cluster_secret_get_in() {
     use beach::auth::Secret;
-    use beach::client::{Beach, ClientOptions};
+    use beach::client::ClientBuilder;
     let secret = Secret::new([42; 32]);
     SimBuilder::new(43).registry(registry()).secret(secret.clone()).run(|mut sim| async move {
         sim.add_nodes(2).await;
@@ -142,18 +142,16 @@ fn only_nodes_and_clients_that_prove_the_cluster_secret_get_in() {
         client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
         let _: Time = client.handle("p").ask(msg::Ping).await.unwrap();
         for (name, s) in [("w", Some(Secret::new([9; 32]))), ("n", None)] {
-            let mut options = ClientOptions::new(vec![sim.endpoint(0).clone()]);
-            options.name = name.to_owned();
-            options.client_key = s.as_ref().map(Secret::client_key);
-            let err = Beach::connect(
-                options,
-                Realm::global(),
-                sim.network().transport(name),
-                sim.runtime(),
-            )
-            .await
-            .unwrap_err()
-            .to_string();
+            let mut builder = ClientBuilder::new()
+                .seed(sim.endpoint(0).to_string())
+                .name(name)
+                .rng_seed(1)
+                .transport(sim.network().transport(name))
+                .runtime(sim.runtime());
+            if let Some(s) = &s {
+                builder = builder.secret(s);
+            }
+            let err = builder.connect().await.unwrap_err().to_string();
             assert!(err.contains("cannot reach any seed"), "{err}");
             assert!(err.contains("secret"), "the error should say why: {err}");
         }

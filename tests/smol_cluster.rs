@@ -7,9 +7,9 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use beach::client::{Beach, ClientOptions};
+use beach::client::ClientBuilder;
 use beach::config::ClusterConfig;
-use beach::model::{Endpoint, Realm};
+use beach::model::Endpoint;
 use beach::node::{Node, NodeOptions};
 use beach::placement::Strategy;
 use beach::runtime::{Runtime, SmolRuntime};
@@ -59,12 +59,15 @@ fn a_small_cluster_runs_on_smol() {
                 .await
         );
 
-        let mut options = ClientOptions::from_config(&config, endpoints.clone());
-        options.name = "smol-client".to_owned();
-        let client =
-            Beach::connect(options, Realm::global(), net.transport("smol-client"), rt.clone())
-                .await
-                .unwrap();
+        let client = ClientBuilder::new()
+            .config(&config)
+            .seeds(endpoints.iter().map(ToString::to_string))
+            .name("smol-client")
+            .transport(net.transport("smol-client"))
+            .runtime(rt.clone())
+            .connect()
+            .await
+            .unwrap();
         let spec = client
             .actor("Pong", ["pongers"])
             .unwrap()

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use beach::actor::{Actor, Context, InitError, Request, Response};
-use beach::client::{Beach, ClientOptions};
+use beach::client::ClientBuilder;
 use beach::config::ClusterConfig;
-use beach::model::{Endpoint, Realm};
+use beach::model::Endpoint;
 use beach::node::{Node, NodeOptions};
 use beach::runtime::{Runtime, TokioRuntime};
 use beach::value::Value;
@@ -63,8 +63,14 @@ async fn frames_over_the_limit_fail_alone_and_at_once() {
     let options = NodeOptions::new(config.clone(), Endpoint::new("127.0.0.1:0").unwrap());
     let registry = common::registry().with::<Blob>("Blob");
     let node = Node::start(options, registry, transport.clone(), rt.clone()).await.unwrap();
-    let options = ClientOptions::from_config(&config, vec![node.id().endpoint().clone()]);
-    let client = Beach::connect(options, Realm::global(), transport, rt).await.unwrap();
+    let client = ClientBuilder::new()
+        .config(&config)
+        .seed(node.id().endpoint().to_string())
+        .transport(transport)
+        .runtime(rt)
+        .connect()
+        .await
+        .unwrap();
     client.add_actor(client.actor("Blob", ["blob"]).unwrap()).await.unwrap();
     let blob = client.handle("blob").timeout(Duration::from_secs(20));
     let small = Value::Bytes(vec![2; 100]);

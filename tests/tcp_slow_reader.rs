@@ -7,9 +7,9 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use beach::client::{Beach, ClientOptions};
+use beach::client::ClientBuilder;
 use beach::config::ClusterConfig;
-use beach::model::{Endpoint, Realm};
+use beach::model::Endpoint;
 use beach::node::{Node, NodeOptions};
 use beach::runtime::{Runtime, TokioRuntime};
 use beach::wire::{Envelope, FrameCodec, Handshake, Peer};
@@ -26,14 +26,14 @@ async fn a_client_that_never_reads_is_closed_not_buffered_for() {
         Node::start(options, common::registry(), transport.clone(), rt.clone()).await.unwrap();
     let at = node.id().endpoint().clone();
     // A directory worth reading: every view answer carries 2 000 entries.
-    let client = Beach::connect(
-        ClientOptions::from_config(&config, vec![at.clone()]),
-        Realm::global(),
-        transport,
-        rt,
-    )
-    .await
-    .unwrap();
+    let client = ClientBuilder::new()
+        .config(&config)
+        .seed(at.to_string())
+        .transport(transport)
+        .runtime(rt)
+        .connect()
+        .await
+        .unwrap();
     client.add_actor(client.actor("Pong", ["p"]).unwrap().count(2_000)).await.unwrap();
 
     let outcome = tokio::task::spawn_blocking(move || {

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use beach_core::actor::{Actor, Context, InitError, Message, Request, Response};
-use beach_core::client::{Beach, ClientOptions};
+use beach_core::client::ClientBuilder;
 use beach_core::config::ClusterConfig;
-use beach_core::model::{Endpoint, Realm};
+use beach_core::model::Endpoint;
 use beach_core::node::{Node, NodeOptions};
 use beach_core::runtime::{Runtime, TokioRuntime};
 use beach_core::value::Payload;
@@ -92,10 +92,14 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<LocalFigures, Failure> {
     let node = Node::start(options, registry, net.transport(endpoint.as_str()), rt.clone())
         .await
         .map_err(|e| Failure::usage(format!("cannot start a node: {e}")))?;
-    let mut client_options = ClientOptions::from_config(&config, vec![endpoint]);
-    client_options.request_timeout = Duration::from_secs(600);
-    let client =
-        Beach::connect(client_options, Realm::global(), net.transport("bench-client"), rt).await?;
+    let client = ClientBuilder::new()
+        .config(&config)
+        .seed(endpoint.to_string())
+        .request_timeout(Duration::from_secs(600))
+        .transport(net.transport("bench-client"))
+        .runtime(rt)
+        .connect()
+        .await?;
     let spec = |t: &str, c: &str| client.actor(t, [c]).map_err(|e| Failure::usage(e.to_string()));
     client.add_actor(spec("Echo", "bench/echo")?).await?;
     client.add_actor(spec("Echo", "bench/fan")?.count(args.fanout)).await?;

@@ -2,16 +2,14 @@
 //! form of the answer.
 
 use std::io::Write;
-use std::sync::Arc;
 
 use beach_core::actor::RequestError;
 use beach_core::auth::KeyFile;
-use beach_core::client::{Beach, ClientError, ClientOptions};
+use beach_core::client::{Beach, ClientBuilder, ClientError};
 use beach_core::config::{ClusterConfig, DEFAULT_PORT, HostPort};
 use beach_core::model::{ActorId, Endpoint, Realm};
 use beach_core::placement::Strategy;
 use beach_core::routing::Mode;
-use beach_core::runtime::TokioRuntime;
 use beach_core::value::{Payload, Value};
 use beach_core::wire::SpawnSpec;
 use beach_transport_tcp::TcpTransport;
@@ -57,7 +55,7 @@ impl Failure {
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
         match e {
-            ClientError::NoSeed { .. } => Failure::usage(e.to_string()),
+            ClientError::NoSeed { .. } | ClientError::Invalid(_) => Failure::usage(e.to_string()),
             ClientError::Cluster(m) => Failure::cluster(m),
             ClientError::Protocol(m) => Failure::cluster(format!("unexpected answer: {m}")),
             // What was done is part of the answer: scripts get it in the JSON as well.
@@ -93,30 +91,21 @@ pub async fn connect(g: &Global) -> Result<Beach, Failure> {
         vec![Endpoint::new(format!("127.0.0.1:{DEFAULT_PORT}")).expect("valid")]
     };
     let realm = Realm::new(&g.realm).map_err(|e| Failure::usage(format!("--realm: {e}")))?;
-    let mut options = ClientOptions::from_config(&config, seeds);
-    // The cluster secret itself or a client key file: either way this tool is a client.
-    options.client_key =
-        config.read_key_file().map_err(|e| Failure::usage(e.to_string()))?.map(|k| k.client_key());
-    if g.admin_token.is_some() {
-        options.admin_token = g.admin_token.clone();
+    // The cluster secret itself or a client key file (read from the configuration's
+    // `secret_file` when connecting): either way this tool is a client.
+    let mut builder = ClientBuilder::new()
+        .config(&config)
+        .seeds(seeds.iter().map(ToString::to_string))
+        .realm(realm.as_str())
+        .name("beach-cli")
+        .transport_with(TcpTransport::make);
+    if let Some(token) = &g.admin_token {
+        builder = builder.admin_token(token.clone());
     }
     if let Some(t) = g.timeout {
-        options.request_timeout = t;
+        builder = builder.request_timeout(t);
     }
-    options.name = "beach-cli".to_owned();
-    options.rng_seed = getrandom_seed();
-    let transport =
-        TcpTransport::new(config.max_frame_size).with_credentials(options.credentials().as_ref());
-    Beach::connect(options, realm, Arc::new(transport), Arc::new(TokioRuntime))
-        .await
-        .map_err(Failure::from)
-}
-
-fn getrandom_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-        ^ u64::from(std::process::id())
+    builder.connect().await.map_err(Failure::from)
 }
 
 /// Parses command-line DATA as JSON into a payload (`null` when absent).

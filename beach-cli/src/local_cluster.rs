@@ -4,13 +4,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use beach_core::client::{Beach, ClientOptions};
+use beach_core::client::{Beach, ClientBuilder};
 use beach_core::config::ClusterConfig;
-use beach_core::model::{Endpoint, Realm};
-use beach_core::runtime::TokioRuntime;
+use beach_core::model::Endpoint;
 use beach_transport_tcp::TcpTransport;
 
 /// One node process; killed if still running when dropped.
@@ -86,15 +84,13 @@ pub(crate) async fn connect(
     let seeds: Vec<Endpoint> = nodes.iter().map(|n| n.endpoint.clone()).collect();
     let start = Instant::now();
     loop {
-        let mut options = ClientOptions::from_config(config, seeds.clone());
-        options.name = name.to_owned();
-        options.client_key =
-            config.read_key_file().map_err(|e| e.to_string())?.map(|k| k.client_key());
-        let transport = TcpTransport::new(config.max_frame_size)
-            .with_credentials(options.credentials().as_ref());
-        let attempt =
-            Beach::connect(options, Realm::global(), Arc::new(transport), Arc::new(TokioRuntime))
-                .await;
+        let attempt = ClientBuilder::new()
+            .config(config)
+            .seeds(seeds.iter().map(ToString::to_string))
+            .name(name)
+            .transport_with(TcpTransport::make)
+            .connect()
+            .await;
         match attempt {
             Ok(c) => return Ok(c),
             Err(e) if start.elapsed() > Duration::from_secs(15) => return Err(e.to_string()),

@@ -6,9 +6,11 @@
 //! traits here are object-safe: the engine holds an `Arc<dyn Transport>`.
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::auth::Credentials;
 use crate::model::Endpoint;
 use crate::wire::{Envelope, WireError};
 
@@ -63,6 +65,11 @@ pub enum TransportError {
         addr: String,
     },
 }
+
+/// Makes a transport for one identity, from the credentials it proves (`None` in a cluster
+/// without a secret) and the largest frame it may carry: how a builder gets the transport it
+/// defaults to (`TcpTransport::make`).
+pub type MakeTransport = fn(Option<&Credentials>, usize) -> Arc<dyn Transport>;
 
 /// Opens and accepts connections.
 #[async_trait]

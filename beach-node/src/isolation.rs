@@ -31,10 +31,9 @@ use beach_core::actor::{
     Actor, Context, InitError, Isolation, Registry, Request, Response, panic_message,
 };
 use beach_core::auth::{ClientKey, KeyFile, Secret};
-use beach_core::client::{Beach, ClientOptions};
+use beach_core::client::ClientBuilder;
 use beach_core::config::ClusterConfig;
 use beach_core::model::{ActorId, Endpoint};
-use beach_core::runtime::TokioRuntime;
 use beach_core::value::Payload;
 use beach_core::wire::{
     self, AdminAnswer, AdminReply, Envelope, FrameCodec, RemoteError, SpawnSpec, WireError,
@@ -549,26 +548,22 @@ async fn host(path: PathBuf, registry: Registry) -> u8 {
         |result: Result<AdminAnswer, String>| Envelope::AdminReply(AdminReply { id: 0, result });
 
     // The actor's handles: a client of its node.
-    let mut options = ClientOptions::new(vec![setup.node.clone()]);
-    options.cluster_name = setup.cluster.clone();
-    options.client_key = setup.client_key.as_deref().and_then(|k| match KeyFile::parse(k) {
-        Ok(KeyFile::Client(k)) => Some(k),
-        _ => None,
-    });
-    options.request_timeout = Duration::from_millis(setup.request_timeout_ms);
-    options.sync_interval = Duration::from_millis(setup.sync_interval_ms.max(100));
-    options.name = format!("isolated-{}", setup.id.seq());
-    options.rng_seed = getrandom::u64().unwrap_or(0);
-    let transport =
-        TcpTransport::new(setup.max_frame_size).with_credentials(options.credentials().as_ref());
-    let client = match Beach::connect(
-        options,
-        setup.spec.realm.clone(),
-        Arc::new(transport),
-        Arc::new(TokioRuntime),
-    )
-    .await
-    {
+    let mut builder = ClientBuilder::new()
+        .seed(setup.node.to_string())
+        .config(&ClusterConfig {
+            cluster_name: setup.cluster.clone(),
+            request_timeout_default: Duration::from_millis(setup.request_timeout_ms),
+            sync_interval: Duration::from_millis(setup.sync_interval_ms.max(100)),
+            max_frame_size: setup.max_frame_size,
+            ..ClusterConfig::default()
+        })
+        .realm(setup.spec.realm.as_str())
+        .name(format!("isolated-{}", setup.id.seq()))
+        .transport_with(TcpTransport::make);
+    if let Some(Ok(KeyFile::Client(key))) = setup.client_key.as_deref().map(KeyFile::parse) {
+        builder = builder.client_key(key);
+    }
+    let client = match builder.connect().await {
         Ok(c) => c,
         Err(e) => {
             let _ = write_envelope(

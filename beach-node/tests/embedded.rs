@@ -14,9 +14,9 @@
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
 
-use beach_core::client::{Beach, ClientOptions};
+use beach_core::client::{Beach, ClientBuilder};
 use beach_core::config::{ClusterConfig, HostPort};
-use beach_core::model::{Endpoint, Realm};
+use beach_core::model::Endpoint;
 use beach_core::node::{Node, NodeOptions};
 use beach_core::runtime::TokioRuntime;
 use beach_node::actors::{Time, builtin_registry, msg};
@@ -80,15 +80,12 @@ fn config() -> ClusterConfig {
 }
 
 async fn client(node: &Node) -> Beach {
-    let options = ClientOptions::new(vec![node.id().endpoint().clone()]);
-    Beach::connect(
-        options,
-        Realm::global(),
-        Arc::new(TcpTransport::default()),
-        Arc::new(TokioRuntime),
-    )
-    .await
-    .expect("the client connects")
+    ClientBuilder::new()
+        .seed(node.id().endpoint().to_string())
+        .transport_with(TcpTransport::make)
+        .connect()
+        .await
+        .expect("the client connects")
 }
 
 /// Starts a node with `daemon::start` and asks an isolated `Pong`.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use beach_core::actor::Registry;
 use beach_core::auth::Secret;
-use beach_core::client::{Beach, ClientOptions};
+use beach_core::client::{Beach, ClientBuilder};
 use beach_core::config::ClusterConfig;
 use beach_core::model::{Endpoint, NodeId, Realm};
 use beach_core::node::{Node, NodeOptions, Observer};
@@ -396,15 +396,20 @@ impl SimCluster {
     pub async fn client_in(&mut self, realm: Realm) -> Beach {
         self.clients += 1;
         let name = format!("client{}", self.clients);
-        let mut options = ClientOptions::from_config(&self.config, self.seeds());
-        options.seeds.retain(|s| self.nodes.iter().any(|n| n.endpoint == *s && n.node.is_some()));
-        options.name = name.clone();
-        options.rng_seed = mix(self.seed, u64::MAX - self.clients, 0);
-        options.client_key = self.secret.as_ref().map(Secret::client_key);
-        let transport = self.net.transport(&name);
-        Beach::connect(options, realm, transport, self.runtime.clone())
-            .await
-            .expect("a simulated client connects")
+        let mut seeds = self.seeds();
+        seeds.retain(|s| self.nodes.iter().any(|n| n.endpoint == *s && n.node.is_some()));
+        let mut builder = ClientBuilder::new()
+            .config(&ClusterConfig { secret_file: None, ..self.config.clone() })
+            .seeds(seeds.iter().map(ToString::to_string))
+            .realm(realm.as_str())
+            .name(name.clone())
+            .rng_seed(mix(self.seed, u64::MAX - self.clients, 0))
+            .transport(self.net.transport(&name))
+            .runtime(self.runtime.clone());
+        if let Some(secret) = &self.secret {
+            builder = builder.secret(secret);
+        }
+        builder.connect().await.expect("a simulated client connects")
     }
 
     /// A client connected to the first seeds, in realm `global`.

@@ -83,6 +83,13 @@ impl TcpTransport {
         self
     }
 
+    /// A transport proving `credentials`, with frames of at most `max_frame_size` bytes: what
+    /// builders call to make their default transport
+    /// ([`beach_core::transport::MakeTransport`]).
+    pub fn make(credentials: Option<&Credentials>, max_frame_size: usize) -> Arc<dyn Transport> {
+        Arc::new(Self::new(max_frame_size).with_credentials(credentials))
+    }
+
     /// With other bounds on incoming connections.
     pub fn with_accept_limits(mut self, limits: AcceptLimits) -> Self {
         self.limits = limits;

@@ -1,10 +1,11 @@
 //! The client: how programs outside the cluster (and the CLI) deploy actors and talk to
 //! categories.
 //!
-//! [`Beach::connect`] reaches any seed; that node is the client's entry for admin calls and
+//! [`ClientBuilder::connect`] reaches any seed; that node is the client's entry for admin calls and
 //! keeps the client's read-only copy of the directory fresh (every sync period, or at once
 //! after the client's own changes). Requests go straight to the node hosting the chosen actor.
 
+mod builder;
 mod port;
 mod spec;
 
@@ -19,7 +20,6 @@ use tokio::sync::Notify;
 use crate::ErrorCode;
 use crate::actor::{Group, Handle};
 use crate::auth::{ClientKey, Credentials, Role};
-use crate::config::ClusterConfig;
 use crate::directory::Directory;
 use crate::link::{Dispatch, Links, Outbox, Remote};
 use crate::model::{ActorId, Category, Endpoint, NodeId, Realm};
@@ -31,57 +31,20 @@ use crate::wire::{
     ActorLoad, ActorRecord, AdminAnswer, AdminOp, Envelope, NodeHealth, NodeInfo, NodeMetadata,
     Peer, SpawnSpec,
 };
+pub use builder::ClientBuilder;
 use port::ClientPort;
 
-/// How a client connects.
+/// A client's settings, resolved from a [`ClientBuilder`].
 #[derive(Debug, Clone)]
-pub struct ClientOptions {
-    /// The nodes to try, in order; any node of the cluster works as entry.
-    pub seeds: Vec<Endpoint>,
-    /// The cluster's name (checked by the nodes).
-    pub cluster_name: String,
-    /// The admin token, for spawns, stops and the like.
-    pub admin_token: Option<String>,
-    /// The default request timeout.
-    pub request_timeout: Duration,
-    /// How often the directory copy is refreshed.
-    pub sync_interval: Duration,
-    /// The seed of the client's random choices.
-    pub rng_seed: u64,
-    /// A name for the nodes' logs.
-    pub name: String,
-    /// The cluster's client key, when the cluster has a secret (from a client key file, or
-    /// derived from the secret itself: [`crate::auth::KeyFile::client_key`]).
-    pub client_key: Option<ClientKey>,
-}
-
-impl ClientOptions {
-    /// The credentials these options connect with: what the transport's encrypted channel
-    /// needs too (`TcpTransport::with_credentials`).
-    pub fn credentials(&self) -> Option<Credentials> {
-        self.client_key.clone().map(Credentials::Client)
-    }
-
-    /// Options for `seeds`, with the defaults of an empty `cluster.yaml`.
-    pub fn new(seeds: Vec<Endpoint>) -> Self {
-        Self::from_config(&ClusterConfig::default(), seeds)
-    }
-
-    /// Options from a cluster configuration (name, token, timings) and seeds. The key is
-    /// not read here (that is file I/O): set [`ClientOptions::client_key`] from
-    /// [`ClusterConfig::read_key_file`].
-    pub fn from_config(config: &ClusterConfig, seeds: Vec<Endpoint>) -> Self {
-        Self {
-            seeds,
-            cluster_name: config.cluster_name.clone(),
-            admin_token: config.admin_token.clone(),
-            request_timeout: config.request_timeout_default,
-            sync_interval: config.sync_interval,
-            rng_seed: 0,
-            name: "client".to_owned(),
-            client_key: None,
-        }
-    }
+pub(crate) struct ClientOptions {
+    pub(crate) seeds: Vec<Endpoint>,
+    pub(crate) cluster_name: String,
+    pub(crate) admin_token: Option<String>,
+    pub(crate) request_timeout: Duration,
+    pub(crate) sync_interval: Duration,
+    pub(crate) rng_seed: u64,
+    pub(crate) name: String,
+    pub(crate) client_key: Option<ClientKey>,
 }
 
 /// Why a client call failed.
@@ -99,6 +62,10 @@ pub enum ClientError {
     /// ...).
     #[error("{0}")]
     Cluster(String),
+    /// A setting of the [`ClientBuilder`] is not usable (a bad seed or realm, no transport,
+    /// an unreadable key file): names which and why.
+    #[error("{0}")]
+    Invalid(String),
     /// The cluster answered something this client did not expect.
     #[error("unexpected answer from the cluster: {0}")]
     Protocol(String),
@@ -120,7 +87,9 @@ impl ClientError {
         match self {
             ClientError::NoSeed { .. } => Some(ErrorCode::Unreachable),
             ClientError::Cluster(message) => ErrorCode::of_message(message),
-            ClientError::Protocol(_) | ClientError::Partial { .. } => None,
+            ClientError::Invalid(_) | ClientError::Protocol(_) | ClientError::Partial { .. } => {
+                None
+            }
         }
     }
 }
@@ -155,7 +124,7 @@ pub(crate) struct ClientInner {
 
 impl Beach {
     /// Connects to the first seed that answers, and loads the directory.
-    pub async fn connect(
+    pub(crate) async fn connect_with(
         options: ClientOptions,
         realm: Realm,
         transport: Arc<dyn Transport>,
@@ -169,7 +138,7 @@ impl Beach {
         let links = Links::new(
             transport,
             runtime.clone(),
-            options.credentials(),
+            options.client_key.clone().map(Credentials::Client),
             Role::Client,
             derive(options.rng_seed, 8),
         );

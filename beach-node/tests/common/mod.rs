@@ -5,13 +5,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use beach_core::client::{Beach, ClientOptions};
+use beach_core::client::{Beach, ClientBuilder};
 use beach_core::config::ClusterConfig;
-use beach_core::model::{Endpoint, Realm};
-use beach_core::runtime::TokioRuntime;
+use beach_core::model::Endpoint;
 use beach_transport_tcp::TcpTransport;
 
 /// A folder for one test's files, removed when dropped.
@@ -180,11 +178,14 @@ impl Cluster {
 
 /// A client with the configuration's token and secret, or `None` if no seed answers.
 pub async fn try_connect(config: &ClusterConfig, seeds: Vec<Endpoint>) -> Option<Beach> {
-    let mut options = ClientOptions::from_config(config, seeds);
-    options.client_key = config.read_key_file().ok().flatten().map(|k| k.client_key());
-    options.rng_seed = 7;
-    let transport = TcpTransport::default().with_credentials(options.credentials().as_ref());
-    Beach::connect(options, Realm::global(), Arc::new(transport), Arc::new(TokioRuntime)).await.ok()
+    ClientBuilder::new()
+        .config(config)
+        .seeds(seeds.iter().map(ToString::to_string))
+        .rng_seed(7)
+        .transport_with(TcpTransport::make)
+        .connect()
+        .await
+        .ok()
 }
 
 /// A client, waiting (by polling) for a seed to answer.
