@@ -161,7 +161,17 @@ enum Target {
 
 /// A virtual handle to the actors of a category (or to one actor): it resolves members from
 /// the directory view at each request, picks one by its mode, and retries elsewhere. Cheap to
-/// clone; the builder methods return a copy with one setting changed.
+/// clone; the setting methods borrow it and return a copy with one setting changed, so a
+/// handle can be kept and varied:
+///
+/// ```no_run
+/// # async fn f(client: beach_core::client::Beach) {
+/// use std::time::Duration;
+/// let pongers = client.handle("svc/pongers");
+/// let patient = pongers.timeout(Duration::from_secs(30));
+/// let sticky = pongers.key("user-42");
+/// # let _ = (patient, sticky); }
+/// ```
 #[derive(Clone)]
 pub struct Handle {
     port: Arc<dyn Port>,
@@ -230,41 +240,47 @@ impl Handle {
     }
 
     /// With a deadline for each request (all attempts included).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.options.timeout = Some(timeout);
-        self
+    pub fn timeout(&self, timeout: Duration) -> Handle {
+        let mut h = self.clone();
+        h.options.timeout = Some(timeout);
+        h
     }
 
     /// With `retries` retries of failures where the request was surely not handled (`0`:
     /// none). See [`crate::routing`] for the rule.
-    pub fn retries(mut self, retries: u32) -> Self {
-        self.options.retries = retries;
-        self
+    pub fn retries(&self, retries: u32) -> Handle {
+        let mut h = self.clone();
+        h.options.retries = retries;
+        h
     }
 
     /// Whether a `timeout` is retried too: only for requests that are safe to run twice.
-    pub fn retry_timeouts(mut self, retry_timeouts: bool) -> Self {
-        self.options.retry_timeouts = retry_timeouts;
-        self
+    pub fn retry_timeouts(&self, retry_timeouts: bool) -> Handle {
+        let mut h = self.clone();
+        h.options.retry_timeouts = retry_timeouts;
+        h
     }
 
     /// With a routing mode.
-    pub fn mode(mut self, mode: Mode) -> Self {
-        self.options.mode = mode;
-        self
+    pub fn mode(&self, mode: Mode) -> Handle {
+        let mut h = self.clone();
+        h.options.mode = mode;
+        h
     }
 
     /// With an affinity key (and `affinity` mode).
-    pub fn key(mut self, key: impl AsRef<[u8]>) -> Self {
-        self.options.key = Some(key.as_ref().to_vec());
-        self.options.mode = Mode::Affinity;
-        self
+    pub fn key(&self, key: impl AsRef<[u8]>) -> Handle {
+        let mut h = self.clone();
+        h.options.key = Some(key.as_ref().to_vec());
+        h.options.mode = Mode::Affinity;
+        h
     }
 
     /// With an ident.
-    pub fn ident(mut self, ident: impl Into<String>) -> Self {
-        self.options.ident = Some(ident.into());
-        self
+    pub fn ident(&self, ident: impl Into<String>) -> Handle {
+        let mut h = self.clone();
+        h.options.ident = Some(ident.into());
+        h
     }
 
     /// The current members, from the local directory view.
@@ -509,10 +525,9 @@ impl Group {
         &self.root
     }
 
-    /// With settings changed on the root handle (timeout, retries, ident, mode).
-    pub fn configure(mut self, f: impl FnOnce(Handle) -> Handle) -> Self {
-        self.root = f(self.root);
-        self
+    /// A copy with settings changed on the root handle (timeout, retries, ident, mode).
+    pub fn configure(&self, f: impl FnOnce(&Handle) -> Handle) -> Group {
+        Group { root: f(&self.root) }
     }
 
     /// The current sub-categories, sorted.
