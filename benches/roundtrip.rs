@@ -46,7 +46,7 @@ async fn echo_handle(listen: &str, transport: impl Fn(&str) -> Arc<dyn Transport
         .connect()
         .await
         .unwrap();
-    client.add_actor(client.actor("Echo", ["bench/echo"]).unwrap()).await.unwrap();
+    client.add_actor(client.actor("Echo", ["bench/echo"])).await.unwrap();
     // The node stays up for the whole process: it lives in the runtime's tasks.
     std::mem::forget(node);
     let handle = client.handle("bench/echo").timeout(Duration::from_secs(10));

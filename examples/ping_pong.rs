@@ -27,12 +27,9 @@ fn main() {
         sim.run_until(Duration::from_secs(10), |s| s.converged()).await.expect("the nodes join");
         let client = sim.client().await;
 
-        let ping = client.actor("Ping", ["pingers"]).unwrap().strategy(Strategy::Resource, None);
+        let ping = client.actor("Ping", ["pingers"]).strategy(Strategy::Resource, None);
         let ping = client.add_actor(ping).await.expect("Ping starts");
-        let pong = client
-            .actor("Pong", ["pongers"])
-            .unwrap()
-            .strategy(Strategy::Affinity, Some("pingers"));
+        let pong = client.actor("Pong", ["pongers"]).strategy(Strategy::Affinity, Some("pingers"));
         let pong = client.add_actor(pong).await.expect("Pong starts");
         println!("spawned Ping {} and Pong {}", ping[0], pong[0]);
 

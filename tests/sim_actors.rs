@@ -57,7 +57,7 @@ fn spawn_with_each_strategy_lands_where_it_should() {
         let ids: Vec<NodeId> = (0..3).map(|i| sim.live(i).id().clone()).collect();
 
         // random: only live nodes, and more than one of them over a batch.
-        let spec = client.actor("Whoami", ["random"]).unwrap().count(30);
+        let spec = client.actor("Whoami", ["random"]).count(30);
         let placed = nodes_of(&client.add_actor(spec).await.unwrap());
         assert!(placed.len() > 1 && placed.keys().all(|n| ids.contains(n)), "{placed:?}");
 
@@ -65,29 +65,23 @@ fn spawn_with_each_strategy_lands_where_it_should() {
         sim.live(0).set_load(0.9, 0.8);
         sim.live(1).set_load(0.1, 0.1);
         sim.live(2).set_load(0.5, 0.5);
-        let spec = client.actor("Whoami", ["resource"]).unwrap().strategy(Strategy::Resource, None);
+        let spec = client.actor("Whoami", ["resource"]).strategy(Strategy::Resource, None);
         let got = client.add_actor(spec).await.unwrap();
         assert_eq!(got[0].node(), &ids[1]);
 
         // host_affinity: the node the hint names, by host; an unknown node is an error.
         let host = sim.endpoint(2).as_str().split(':').next().unwrap().to_owned();
-        let spec = client
-            .actor("Whoami", ["pingers"])
-            .unwrap()
-            .strategy(Strategy::HostAffinity, Some(&host));
+        let spec =
+            client.actor("Whoami", ["pingers"]).strategy(Strategy::HostAffinity, Some(&host));
         let pinger = client.add_actor(spec).await.unwrap();
         assert_eq!(pinger[0].node(), &ids[2]);
-        let spec = client
-            .actor("Whoami", ["x"])
-            .unwrap()
-            .strategy(Strategy::HostAffinity, Some("10.9.9.9"));
+        let spec = client.actor("Whoami", ["x"]).strategy(Strategy::HostAffinity, Some("10.9.9.9"));
         let err = client.add_actor(spec).await.unwrap_err();
         assert!(err.to_string().contains("no live node matches"), "{err}");
 
         // affinity: next to the hint category.
         let spec = client
             .actor("Whoami", ["pongers"])
-            .unwrap()
             .strategy(Strategy::Affinity, Some("pingers"))
             .count(4);
         for id in client.add_actor(spec).await.unwrap() {
@@ -97,22 +91,20 @@ fn spawn_with_each_strategy_lands_where_it_should() {
         // repulsion: a burst spreads evenly, 3/3/3.
         let spec = client
             .actor("Whoami", ["spread"])
-            .unwrap()
             .strategy(Strategy::Repulsion, Some("spread"))
             .count(9);
         let spread = nodes_of(&client.add_actor(spec).await.unwrap());
         assert_eq!(spread.values().copied().collect::<Vec<_>>(), vec![3, 3, 3]);
 
         // roundrobin: one per node per turn, and the turn goes on across calls.
-        let spec =
-            client.actor("Whoami", ["rr"]).unwrap().strategy(Strategy::Roundrobin, None).count(2);
+        let spec = client.actor("Whoami", ["rr"]).strategy(Strategy::Roundrobin, None).count(2);
         let first = client.add_actor(spec.clone()).await.unwrap();
         let second = client.add_actor(spec.clone().count(4)).await.unwrap();
         let all: Vec<ActorId> = first.into_iter().chain(second).collect();
         assert_eq!(nodes_of(&all).values().copied().collect::<Vec<_>>(), vec![2, 2, 2]);
 
         // Unknown strategies and missing hints are clear errors before anything is spawned.
-        let spec = client.actor("Whoami", ["x"]).unwrap().strategy(Strategy::Repulsion, None);
+        let spec = client.actor("Whoami", ["x"]).strategy(Strategy::Repulsion, None);
         let err = client.add_actor(spec).await.unwrap_err();
         assert!(err.to_string().contains("needs a hint"), "{err}");
     });
@@ -121,11 +113,7 @@ fn spawn_with_each_strategy_lands_where_it_should() {
 #[test]
 fn dry_run_explains_without_spawning() {
     three_nodes(12, ClusterConfig::default(), |_sim, client| async move {
-        let spec = client
-            .actor("Whoami", ["d"])
-            .unwrap()
-            .strategy(Strategy::Repulsion, Some("d"))
-            .count(3);
+        let spec = client.actor("Whoami", ["d"]).strategy(Strategy::Repulsion, Some("d")).count(3);
         let plan = client.place(spec).await.unwrap();
         assert_eq!(plan.len(), 3);
         assert!(
@@ -141,21 +129,21 @@ fn dry_run_explains_without_spawning() {
 fn spawn_waits_for_init_and_reports_its_failure() {
     three_nodes(13, ClusterConfig::default(), |sim, client| async move {
         let start = sim.elapsed();
-        client.add_actor(client.actor("SlowInit", ["slow"]).unwrap()).await.unwrap();
+        client.add_actor(client.actor("SlowInit", ["slow"])).await.unwrap();
         assert!(
             sim.elapsed() - start >= Duration::from_secs(2),
             "spawn returned before init finished"
         );
 
-        let err = client.add_actor(client.actor("Failing", ["f"]).unwrap()).await.unwrap_err();
+        let err = client.add_actor(client.actor("Failing", ["f"])).await.unwrap_err();
         assert_eq!(err, ClientError::Cluster("boom: parameter `db` is missing".to_owned()));
-        let err = client.add_actor(client.actor("PanicInit", ["f"]).unwrap()).await.unwrap_err();
+        let err = client.add_actor(client.actor("PanicInit", ["f"])).await.unwrap_err();
         assert!(err.to_string().contains("init panicked: init exploded"), "{err}");
         assert!(client.directory("f").await.unwrap().is_empty(), "a failed actor never shows");
 
-        let err = client.add_actor(client.actor("Nope", ["f"]).unwrap()).await.unwrap_err();
+        let err = client.add_actor(client.actor("Nope", ["f"])).await.unwrap_err();
         assert!(err.to_string().contains("unknown actor type \"Nope\""), "{err}");
-        let err = client.add_actor(client.actor("Relay", ["f"]).unwrap()).await.unwrap_err();
+        let err = client.add_actor(client.actor("Relay", ["f"])).await.unwrap_err();
         assert!(err.to_string().contains("resource `backend` is required"), "{err}");
     });
 }
@@ -165,7 +153,7 @@ fn a_handle_made_right_after_a_spawn_finds_the_actor_and_empty_categories_fail_a
     three_nodes(14, ClusterConfig::default(), |sim, client| async move {
         for round in 0..5 {
             let cat = format!("fresh/{round}");
-            client.add_actor(client.actor("Pong", [cat.as_str()]).unwrap()).await.unwrap();
+            client.add_actor(client.actor("Pong", [cat.as_str()])).await.unwrap();
             let pong: Time = client.handle(&cat).ask(msg::Ping).await.unwrap();
             assert!(pong.time > 0.0);
         }
@@ -184,7 +172,7 @@ fn a_handle_made_right_after_a_spawn_finds_the_actor_and_empty_categories_fail_a
 fn prefix_and_group_look_ups() {
     three_nodes(15, ClusterConfig::default(), |_sim, client| async move {
         for cat in ["pongers", "pingers", "svc/a/1", "svc/a/2", "svc/b/1", "svc/c"] {
-            client.add_actor(client.actor("Whoami", [cat]).unwrap()).await.unwrap();
+            client.add_actor(client.actor("Whoami", [cat])).await.unwrap();
         }
         assert_eq!(client.handle("p").num_available(), 2);
         assert_eq!(client.handle("p/").num_available(), 0);
@@ -211,7 +199,7 @@ fn prefix_and_group_look_ups() {
 fn builtin_actors_answer_as_py_beach_did() {
     three_nodes(16, ClusterConfig::default(), |_sim, client| async move {
         for (t, c) in [("MultiPing", "multi"), ("Echo", "echo"), ("Pong", "pongers")] {
-            client.add_actor(client.actor(t, [c]).unwrap()).await.unwrap();
+            client.add_actor(client.actor(t, [c])).await.unwrap();
         }
         let r = client.handle("multi").ask(msg::Oob).await.unwrap();
         assert_eq!(r.cmdresult, 42);
@@ -229,7 +217,7 @@ fn builtin_actors_answer_as_py_beach_did() {
 #[test]
 fn a_handler_panic_is_an_exception_and_the_actor_keeps_serving() {
     three_nodes(17, ClusterConfig::default(), |_sim, client| async move {
-        client.add_actor(client.actor("Panicky", ["p"]).unwrap()).await.unwrap();
+        client.add_actor(client.actor("Panicky", ["p"])).await.unwrap();
         let h = client.handle("p");
         let err = h.request("panic", &()).await.unwrap_err();
         assert!(err.is(ErrorCode::Exception), "{err:?}");
@@ -247,7 +235,7 @@ fn a_handler_panic_is_an_exception_and_the_actor_keeps_serving() {
 #[test]
 fn trust_refuses_unknown_idents() {
     three_nodes(18, ClusterConfig::default(), |_sim, client| async move {
-        let spec = client.actor("Pong", ["guarded"]).unwrap().trust(["alice"]);
+        let spec = client.actor("Pong", ["guarded"]).trust(["alice"]);
         client.add_actor(spec).await.unwrap();
         let err = client.handle("guarded").request("ping", &()).await.unwrap_err();
         assert!(err.is(ErrorCode::Unauthorized), "{err}");
@@ -262,11 +250,8 @@ fn private_parameters_are_masked_in_metadata_only() {
     three_nodes(19, ClusterConfig::default(), |_sim, client| async move {
         let spec = client
             .actor("Secretive", ["s"])
-            .unwrap()
             .param("_secret", "hunter2")
-            .unwrap()
             .param("visible", &7)
-            .unwrap()
             .owner("ops");
         let id = client.add_actor(spec).await.unwrap().remove(0);
         assert_eq!(
@@ -286,10 +271,7 @@ fn private_parameters_are_masked_in_metadata_only() {
 fn a_concurrency_limit_queues_then_answers_queue_full() {
     let config = ClusterConfig { actor_queue_limit: 2, ..ClusterConfig::default() };
     three_nodes(20, config, |sim, client| async move {
-        client
-            .add_actor(client.actor("Sleeper", ["sleepy"]).unwrap().concurrency(1))
-            .await
-            .unwrap();
+        client.add_actor(client.actor("Sleeper", ["sleepy"]).concurrency(1)).await.unwrap();
         let h = client.handle("sleepy").timeout(Duration::from_secs(60));
         let start = sim.elapsed();
         let results = futures::future::join_all((0..4).map(|_| h.request("sleep", &()))).await;
@@ -306,7 +288,7 @@ fn a_concurrency_limit_queues_then_answers_queue_full() {
 fn an_actor_without_a_concurrency_limit_still_bounds_what_it_admits() {
     let config = ClusterConfig { actor_queue_limit: 10, ..ClusterConfig::default() };
     three_nodes(24, config, |sim, client| async move {
-        client.add_actor(client.actor("Sleeper", ["sleepy"]).unwrap()).await.unwrap();
+        client.add_actor(client.actor("Sleeper", ["sleepy"])).await.unwrap();
         let h = client.handle("sleepy").retries(0).timeout(SLEEP * 3);
         let calls = (0..15).map(|_| h.request("sleep", &()));
         let results = futures::future::join_all(calls).await;
@@ -330,14 +312,11 @@ fn a_new_client_sees_every_category_however_large_the_directory() {
         // One node's partition alone is larger than one directory answer may be.
         let bulk = client
             .actor("Pong", ["bulk"])
-            .unwrap()
             .strategy(Strategy::HostAffinity, Some(&host(0)))
             .count(20_000);
         client.add_actor(bulk).await.unwrap();
-        let pong = client
-            .actor("Pong", ["pongers"])
-            .unwrap()
-            .strategy(Strategy::HostAffinity, Some(&host(1)));
+        let pong =
+            client.actor("Pong", ["pongers"]).strategy(Strategy::HostAffinity, Some(&host(1)));
         client.add_actor(pong).await.unwrap();
         converge(&sim, SETTLE).await;
         // A fresh client (as the CLI is for each command), entering through node 0.
@@ -350,7 +329,7 @@ fn a_new_client_sees_every_category_however_large_the_directory() {
 #[test]
 fn queued_work_whose_deadline_passed_is_dropped_not_served() {
     three_nodes(30, ClusterConfig::default(), |sim, client| async move {
-        client.add_actor(client.actor("Sleeper", ["one"]).unwrap().concurrency(1)).await.unwrap();
+        client.add_actor(client.actor("Sleeper", ["one"]).concurrency(1)).await.unwrap();
         let first = client.handle("one").timeout(Duration::from_secs(60));
         let first = tokio::spawn(async move { first.request("sleep", &()).await });
         sim.sleep(Duration::from_millis(10)).await;
@@ -373,8 +352,8 @@ fn queued_work_whose_deadline_passed_is_dropped_not_served() {
 #[test]
 fn ping_asks_pongers_every_five_seconds() {
     three_nodes(31, ClusterConfig::default(), |sim, client| async move {
-        client.add_actor(client.actor("Pong", ["pongers"]).unwrap()).await.unwrap();
-        client.add_actor(client.actor("Ping", ["pingers"]).unwrap()).await.unwrap();
+        client.add_actor(client.actor("Pong", ["pongers"])).await.unwrap();
+        client.add_actor(client.actor("Ping", ["pingers"])).await.unwrap();
         sim.sleep(Duration::from_secs(31)).await;
         let load = client.load_info().await.unwrap();
         let pong = load.iter().find(|l| l.received > 0).expect("pong was asked");
@@ -387,7 +366,7 @@ fn ping_asks_pongers_every_five_seconds() {
 #[test]
 fn timeouts_fail_in_time_and_the_late_reply_is_ignored() {
     three_nodes(21, ClusterConfig::default(), |sim, client| async move {
-        client.add_actor(client.actor("Sleeper", ["sleepy"]).unwrap()).await.unwrap();
+        client.add_actor(client.actor("Sleeper", ["sleepy"])).await.unwrap();
         let start = sim.elapsed();
         let err = client
             .handle("sleepy")
@@ -407,7 +386,7 @@ fn timeouts_fail_in_time_and_the_late_reply_is_ignored() {
 #[test]
 fn no_timeout_and_unbounded_retries_are_ordinary_settings() {
     three_nodes(23, ClusterConfig::default(), |mut sim, client| async move {
-        client.add_actor(client.actor("Pong", ["pongers"]).unwrap().count(2)).await.unwrap();
+        client.add_actor(client.actor("Pong", ["pongers"]).count(2)).await.unwrap();
         let h = client.handle("pongers").retries(u32::MAX).timeout(Duration::MAX);
         let _: Time = h.ask(msg::Ping).await.unwrap();
         let _: Time = h.clone().retry_timeouts(true).ask(msg::Ping).await.unwrap();
@@ -418,10 +397,7 @@ fn no_timeout_and_unbounded_retries_are_ordinary_settings() {
         // Every member crashed: the request keeps retrying until the directory empties,
         // then fails as unreachable rather than hanging or overflowing.
         let host = |i: usize| sim.endpoint(i).as_str().split(':').next().unwrap().to_owned();
-        let lone = client
-            .actor("Pong", ["lone"])
-            .unwrap()
-            .strategy(Strategy::HostAffinity, Some(&host(1)));
+        let lone = client.actor("Pong", ["lone"]).strategy(Strategy::HostAffinity, Some(&host(1)));
         client.add_actor(lone).await.unwrap();
         sim.crash(1);
         let err = client.handle("lone").retries(u32::MAX).timeout(Duration::MAX);
@@ -435,10 +411,7 @@ fn a_retry_lands_on_a_second_member_after_the_first_is_crashed() {
     three_nodes(22, ClusterConfig::default(), |mut sim, client| async move {
         let on = |i: usize| sim.endpoint(i).as_str().split(':').next().unwrap().to_owned();
         for i in [1, 2] {
-            let spec = client
-                .actor("Whoami", ["w"])
-                .unwrap()
-                .strategy(Strategy::HostAffinity, Some(&on(i)));
+            let spec = client.actor("Whoami", ["w"]).strategy(Strategy::HostAffinity, Some(&on(i)));
             client.add_actor(spec).await.unwrap();
         }
         let members = client.handle("w").members();
@@ -473,11 +446,8 @@ fn a_retry_lands_on_a_second_member_after_the_first_is_crashed() {
 #[test]
 fn broadcast_reaches_every_member_and_request_from_all_gathers() {
     three_nodes(23, ClusterConfig::default(), |sim, client| async move {
-        let spec = client
-            .actor("Counter", ["counters"])
-            .unwrap()
-            .strategy(Strategy::Roundrobin, None)
-            .count(3);
+        let spec =
+            client.actor("Counter", ["counters"]).strategy(Strategy::Roundrobin, None).count(3);
         let ids = client.add_actor(spec).await.unwrap();
         assert_eq!(nodes_of(&ids).len(), 3, "one counter per node");
         assert_eq!(client.handle("counters").broadcast("incr", &()).unwrap(), 3);
@@ -488,8 +458,7 @@ fn broadcast_reaches_every_member_and_request_from_all_gathers() {
             assert_eq!(r.unwrap().decode::<u64>().unwrap(), 1, "{id}");
         }
         // The same, from an actor: a Relay asks its resource.
-        let spec =
-            client.actor("Relay", ["relay"]).unwrap().resource("backend", "counters").unwrap();
+        let spec = client.actor("Relay", ["relay"]).resource("backend", "counters");
         client.add_actor(spec).await.unwrap();
         let n = client.handle("relay").ask(Incr).await.unwrap();
         assert_eq!(n, 2);
@@ -499,7 +468,7 @@ fn broadcast_reaches_every_member_and_request_from_all_gathers() {
 #[test]
 fn shoot_delivers_and_pending_counts_in_flight_requests() {
     three_nodes(24, ClusterConfig::default(), |sim, client| async move {
-        client.add_actor(client.actor("Counter", ["c"]).unwrap()).await.unwrap();
+        client.add_actor(client.actor("Counter", ["c"])).await.unwrap();
         client.handle("c").shoot("incr", &()).unwrap();
         client.handle("c").shoot("incr", &()).unwrap();
         sim.sleep(Duration::from_millis(100)).await;
@@ -509,7 +478,7 @@ fn shoot_delivers_and_pending_counts_in_flight_requests() {
             Err(beach::actor::RequestError::NoActors { .. })
         ));
 
-        let id = client.add_actor(client.actor("Sleeper", ["z"]).unwrap()).await.unwrap().remove(0);
+        let id = client.add_actor(client.actor("Sleeper", ["z"])).await.unwrap().remove(0);
         let h = client.handle("z").timeout(Duration::from_secs(30));
         let waiting = {
             let h = h.clone();
@@ -528,7 +497,7 @@ fn shoot_delivers_and_pending_counts_in_flight_requests() {
 #[test]
 fn categories_can_be_added_and_removed_on_a_live_actor() {
     three_nodes(25, ClusterConfig::default(), |sim, client| async move {
-        let id = client.add_actor(client.actor("Whoami", ["a"]).unwrap()).await.unwrap().remove(0);
+        let id = client.add_actor(client.actor("Whoami", ["a"])).await.unwrap().remove(0);
         client.add_to_category(&id, "b").await.unwrap();
         assert_eq!(client.handle("b").members(), vec![id.clone()], "visible to the caller at once");
         client.remove_from_category(&id, "a").await.unwrap();
@@ -549,7 +518,7 @@ fn categories_can_be_added_and_removed_on_a_live_actor() {
 fn stop_by_category_and_flush() {
     three_nodes(26, ClusterConfig::default(), |sim, client| async move {
         for cat in ["x/1", "x/2", "y"] {
-            client.add_actor(client.actor("Whoami", [cat]).unwrap().count(2)).await.unwrap();
+            client.add_actor(client.actor("Whoami", [cat]).count(2)).await.unwrap();
         }
         let stopped = client.stop_actors(&[], &["x/"]).await.unwrap();
         assert_eq!(stopped.len(), 4);
@@ -559,7 +528,7 @@ fn stop_by_category_and_flush() {
         assert_eq!(client.stop_actors(std::slice::from_ref(&one), &[]).await.unwrap(), vec![one]);
 
         let other = client.with_realm("elsewhere".parse().unwrap());
-        other.add_actor(other.actor("Whoami", ["z"]).unwrap()).await.unwrap();
+        other.add_actor(other.actor("Whoami", ["z"])).await.unwrap();
         assert_eq!(client.flush().await.unwrap(), 2, "every realm");
         converge(&sim, SETTLE).await;
         for i in 0..3 {
@@ -573,7 +542,7 @@ fn stop_by_category_and_flush() {
 #[test]
 fn an_actor_that_stops_itself_leaves_the_directory() {
     three_nodes(27, ClusterConfig::default(), |sim, client| async move {
-        client.add_actor(client.actor("Quitter", ["q"]).unwrap()).await.unwrap();
+        client.add_actor(client.actor("Quitter", ["q"])).await.unwrap();
         client.handle("q").request("quit", &()).await.unwrap();
         let gone = sim
             .run_until(SETTLE, |s| {
@@ -597,7 +566,7 @@ fn reading_metadata_can_require_the_token() {
         sim.add_nodes(2).await;
         converge(&sim, SETTLE).await;
         let client = sim.client().await;
-        client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
+        client.add_actor(client.actor("Pong", ["p"])).await.unwrap();
         assert_eq!(client.node_metadata().await.unwrap().len(), 2, "with the token, every node");
         let reader = without_token(&sim, "reader").await;
         assert_eq!(reader.node_metadata().await.unwrap_err().to_string(), "unprivileged");
@@ -614,10 +583,10 @@ fn admin_calls_need_the_token_when_one_is_configured() {
         converge(&sim, SETTLE).await;
         // The simulated client takes the token from the configuration...
         let client = sim.client().await;
-        client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
+        client.add_actor(client.actor("Pong", ["p"])).await.unwrap();
         // ...one without it may read but not change anything.
         let intruder = without_token(&sim, "intruder").await;
-        let err = intruder.add_actor(intruder.actor("Pong", ["p"]).unwrap()).await.unwrap_err();
+        let err = intruder.add_actor(intruder.actor("Pong", ["p"])).await.unwrap_err();
         assert_eq!(err.to_string(), "unprivileged");
         assert_eq!(intruder.flush().await.unwrap_err().to_string(), "unprivileged");
         assert_eq!(intruder.node_count().await.unwrap(), 3);
@@ -636,7 +605,7 @@ fn cluster_views_list_nodes_health_and_load() {
         assert_eq!(health.len(), 3);
         let h2 = health.iter().find(|h| h.node == *sim.live(2).id()).unwrap();
         assert_eq!((h2.cpu, h2.memory), (0.25, 0.5));
-        client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
+        client.add_actor(client.actor("Pong", ["p"])).await.unwrap();
         for _ in 0..10 {
             let _: Time = client.handle("p").ask(msg::Ping).await.unwrap();
         }
@@ -652,7 +621,7 @@ fn deep_chains_of_local_requests_and_self_messages_do_not_exhaust_the_stack() {
     let config = ClusterConfig { actor_queue_limit: 5_000, ..ClusterConfig::default() };
     three_nodes(23, config, |sim, client| async move {
         // One Countdown actor: every request it makes goes to itself, on its own node.
-        let spec = client.actor("Countdown", ["countdown"]).unwrap();
+        let spec = client.actor("Countdown", ["countdown"]);
         client.add_actor(spec).await.unwrap();
         let handle = client.handle("countdown").timeout(Duration::from_secs(60));
         let depth = handle.ask(Down(3_000)).await.unwrap();

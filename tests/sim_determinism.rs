@@ -17,8 +17,7 @@ fn scenario(seed: u64) -> (u64, u64, usize) {
         sim.add_nodes(5).await;
         converge(&sim, Duration::from_secs(10)).await;
         let client = sim.client().await;
-        let spec =
-            client.actor("Counter", ["c"]).unwrap().strategy(Strategy::Random, None).count(10);
+        let spec = client.actor("Counter", ["c"]).strategy(Strategy::Random, None).count(10);
         client.add_actor(spec).await.unwrap();
         let h = client.handle("c").retries(2).timeout(Duration::from_secs(3));
         for i in 0..50 {
@@ -53,7 +52,7 @@ fn a_minute_on_ten_nodes_takes_a_moment() {
     SimBuilder::new(5).registry(registry()).run(|mut sim| async move {
         sim.add_nodes(10).await;
         let client = sim.client().await;
-        let spec = client.actor("Pong", ["pongers"]).unwrap().count(10);
+        let spec = client.actor("Pong", ["pongers"]).count(10);
         client.add_actor(spec).await.unwrap();
         sim.sleep(Duration::from_secs(60)).await;
         assert!(sim.converged());

@@ -20,11 +20,7 @@ fn a_crashed_nodes_actors_vanish_from_every_directory_within_10s() {
             sim.add_nodes(5).await;
             converge(&sim, SETTLE).await;
             let client = sim.client().await;
-            let spec = client
-                .actor("Whoami", ["w"])
-                .unwrap()
-                .strategy(Strategy::Roundrobin, None)
-                .count(10);
+            let spec = client.actor("Whoami", ["w"]).strategy(Strategy::Roundrobin, None).count(10);
             client.add_actor(spec).await.unwrap();
             converge(&sim, SETTLE).await;
             let victim = sim.live(3).id().clone();
@@ -51,11 +47,7 @@ fn a_partition_heals_and_directories_converge_again() {
         sim.add_nodes(4).await;
         converge(&sim, SETTLE).await;
         let client = sim.client().await;
-        let spec = client
-            .actor("Whoami", ["before"])
-            .unwrap()
-            .strategy(Strategy::Roundrobin, None)
-            .count(4);
+        let spec = client.actor("Whoami", ["before"]).strategy(Strategy::Roundrobin, None).count(4);
         client.add_actor(spec).await.unwrap();
         sim.partition(&[0, 1], &[2, 3]);
         // Each side declares the other down and carries on.
@@ -66,7 +58,7 @@ fn a_partition_heals_and_directories_converge_again() {
             .await;
         assert!(split.is_some(), "the sides never noticed the partition");
         // Changes on one side while cut off.
-        let spec = client.actor("Whoami", ["during"]).unwrap().count(2);
+        let spec = client.actor("Whoami", ["during"]).count(2);
         client.add_actor(spec).await.unwrap();
         sim.heal();
         let healed = converge(&sim, Duration::from_secs(30)).await;
@@ -98,11 +90,8 @@ fn a_restarted_node_is_a_new_member_and_its_old_actors_never_come_back() {
         converge(&sim, SETTLE).await;
         let client = sim.client().await;
         let host = sim.endpoint(2).as_str().split(':').next().unwrap().to_owned();
-        let spec = client
-            .actor("Whoami", ["w"])
-            .unwrap()
-            .strategy(Strategy::HostAffinity, Some(&host))
-            .count(3);
+        let spec =
+            client.actor("Whoami", ["w"]).strategy(Strategy::HostAffinity, Some(&host)).count(3);
         let old: Vec<ActorId> = client.add_actor(spec).await.unwrap();
         converge(&sim, SETTLE).await;
         let old_id = sim.live(2).id().clone();
@@ -133,8 +122,7 @@ fn affinity_keys_stay_put_and_only_the_lost_actors_keys_move() {
         sim.add_nodes(3).await;
         converge(&sim, SETTLE).await;
         let client = sim.client().await;
-        let spec =
-            client.actor("Whoami", ["aff"]).unwrap().strategy(Strategy::Roundrobin, None).count(5);
+        let spec = client.actor("Whoami", ["aff"]).strategy(Strategy::Roundrobin, None).count(5);
         client.add_actor(spec).await.unwrap();
         let keys: Vec<String> = (0..60).map(|k| format!("user:{k}")).collect();
         let route = |client: beach::client::Beach| {
@@ -174,8 +162,7 @@ fn requests_survive_loss_duplication_and_reordering_with_retries() {
         sim.add_nodes(3).await;
         converge(&sim, SETTLE).await;
         let client = sim.client().await;
-        let spec =
-            client.actor("Counter", ["c"]).unwrap().strategy(Strategy::Roundrobin, None).count(3);
+        let spec = client.actor("Counter", ["c"]).strategy(Strategy::Roundrobin, None).count(3);
         client.add_actor(spec).await.unwrap();
         sim.set_default_link(LinkConfig {
             latency: Duration::from_millis(1),
@@ -206,7 +193,7 @@ fn a_node_that_shuts_down_leaves_at_once_and_drains_its_actors() {
         let client = sim.client().await;
         let host = sim.endpoint(1).as_str().split(':').next().unwrap().to_owned();
         for t in ["Worker", "Sleeper"] {
-            let spec = client.actor(t, [t]).unwrap().strategy(Strategy::HostAffinity, Some(&host));
+            let spec = client.actor(t, [t]).strategy(Strategy::HostAffinity, Some(&host));
             client.add_actor(spec).await.unwrap();
         }
         // Requests in flight when the node is told to stop: one that ends within the drain
@@ -240,23 +227,15 @@ fn a_slow_link_between_two_nodes_slows_only_what_crosses_it() {
         converge(&sim, SETTLE).await;
         let client = sim.client().await;
         let on = |i: usize| sim.endpoint(i).as_str().split(':').next().unwrap().to_owned();
-        let spec = client
-            .actor("Counter", ["far"])
-            .unwrap()
-            .strategy(Strategy::HostAffinity, Some(&on(1)));
+        let spec = client.actor("Counter", ["far"]).strategy(Strategy::HostAffinity, Some(&on(1)));
         client.add_actor(spec).await.unwrap();
-        let spec = client
-            .actor("Counter", ["near"])
-            .unwrap()
-            .strategy(Strategy::HostAffinity, Some(&on(2)));
+        let spec = client.actor("Counter", ["near"]).strategy(Strategy::HostAffinity, Some(&on(2)));
         client.add_actor(spec).await.unwrap();
         for (name, backend) in [("via-far", "far"), ("via-near", "near")] {
             let spec = client
                 .actor("Relay", [name])
-                .unwrap()
                 .strategy(Strategy::HostAffinity, Some(&on(0)))
-                .resource("backend", backend)
-                .unwrap();
+                .resource("backend", backend);
             client.add_actor(spec).await.unwrap();
         }
         sim.set_link(
@@ -315,8 +294,7 @@ fn a_spawn_that_fails_on_one_node_returns_the_actors_that_started_and_the_failur
         let doomed = sim.live(2).id().clone();
         // Crashed before membership noticed: placement still counts it.
         sim.crash(2);
-        let spec =
-            client.actor("Pong", ["p"]).unwrap().strategy(Strategy::Roundrobin, None).count(6);
+        let spec = client.actor("Pong", ["p"]).strategy(Strategy::Roundrobin, None).count(6);
         match client.add_actor(spec).await {
             Err(ClientError::Partial { done, errors }) => {
                 assert_eq!(done.len(), 4, "{done:?}");

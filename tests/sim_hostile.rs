@@ -100,7 +100,7 @@ fn a_wrong_cluster_name_or_a_missing_handshake_is_refused() {
         }
         // The node keeps serving a normal client.
         let client = sim.client().await;
-        client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
+        client.add_actor(client.actor("Pong", ["p"])).await.unwrap();
         let _: Time = client.handle("p").ask(msg::Ping).await.unwrap();
     });
 }
@@ -110,13 +110,9 @@ fn an_absurd_spawn_count_is_refused_before_placement() {
     SimBuilder::new(42).registry(registry()).run(|mut sim| async move {
         sim.add_nodes(1).await;
         let client = sim.client().await;
-        let err = client
-            .add_actor(client.actor("Pong", ["p"]).unwrap().count(u32::MAX))
-            .await
-            .unwrap_err();
+        let err = client.add_actor(client.actor("Pong", ["p"]).count(u32::MAX)).await.unwrap_err();
         assert!(err.to_string().contains("count must be from 1 to 100000"), "{err}");
-        let err =
-            client.add_actor(client.actor("Pong", ["p"]).unwrap().count(0)).await.unwrap_err();
+        let err = client.add_actor(client.actor("Pong", ["p"]).count(0)).await.unwrap_err();
         assert!(err.to_string().contains("count must be from 1"), "{err}");
     });
 }
@@ -139,7 +135,7 @@ fn only_nodes_and_clients_that_prove_the_cluster_secret_get_in() {
 
         // The right secret gets a client in; a wrong one or none is refused, saying why.
         let client = sim.client().await;
-        client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
+        client.add_actor(client.actor("Pong", ["p"])).await.unwrap();
         let _: Time = client.handle("p").ask(msg::Ping).await.unwrap();
         for (name, s) in [("w", Some(Secret::new([9; 32]))), ("n", None)] {
             let mut builder = ClientBuilder::new()
@@ -283,7 +279,7 @@ fn silent_connections_are_bounded_per_address_and_the_oldest_dropped() {
         assert_eq!(closed, 6, "70 silent connections from one address, 64 may wait");
         // Others still get in.
         let client = sim.client().await;
-        client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
+        client.add_actor(client.actor("Pong", ["p"])).await.unwrap();
     });
 }
 
@@ -305,7 +301,7 @@ fn an_idle_client_connection_is_closed_and_a_dropped_client_lets_go() {
 
         // A client dropped without close() releases its connections.
         let client = sim.client().await;
-        client.add_actor(client.actor("Pong", ["p"]).unwrap()).await.unwrap();
+        client.add_actor(client.actor("Pong", ["p"])).await.unwrap();
         let _: Time = client.handle("p").ask(msg::Ping).await.unwrap();
         assert!(sim.network().open_pipes("client1") > 0);
         drop(client);
@@ -323,7 +319,6 @@ fn a_node_may_send_only_its_own_partition_and_versions_cannot_hide_actors() {
         let host = sim.endpoint(1).as_str().split(':').next().unwrap().to_owned();
         let spec = client
             .actor("Pong", ["pongers"])
-            .unwrap()
             .strategy(beach::placement::Strategy::HostAffinity, Some(&host));
         client.add_actor(spec).await.unwrap();
         converge(&sim, SETTLE).await;
@@ -380,7 +375,6 @@ fn an_answer_from_another_connection_is_never_taken() {
             tokio::spawn(async move {
                 let spec = client
                     .actor("Pong", ["p"])
-                    .unwrap()
                     .strategy(beach::placement::Strategy::HostAffinity, Some(&host_b));
                 client.add_actor(spec).await
             })

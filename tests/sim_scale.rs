@@ -61,11 +61,8 @@ fn grow(n: usize, seed: u64, limit: Duration) -> Scale {
 
         let client = sim.client().await;
         let started = sim.elapsed();
-        let spec = client
-            .actor("Whoami", ["w"])
-            .unwrap()
-            .strategy(Strategy::Roundrobin, None)
-            .count(10 * n as u32);
+        let spec =
+            client.actor("Whoami", ["w"]).strategy(Strategy::Roundrobin, None).count(10 * n as u32);
         client.add_actor(spec).await.unwrap();
         sim.run_until(limit, &mut progress)
             .await
@@ -83,7 +80,7 @@ fn grow(n: usize, seed: u64, limit: Duration) -> Scale {
         let id = sim.live(newcomer).id().clone();
         // Its actors are added as soon as the cluster admits it (the client's entry node must
         // know it first).
-        let spec = client.actor("Whoami", ["w"]).unwrap().on_node(id).count(10);
+        let spec = client.actor("Whoami", ["w"]).on_node(id).count(10);
         while let Err(e) = client.add_actor(spec.clone()).await {
             assert!(e.to_string().contains("not a live member"), "{e}");
             sim.sleep(Duration::from_millis(10)).await;

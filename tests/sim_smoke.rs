@@ -11,7 +11,7 @@ fn a_client_spawns_pong_and_pings_it() {
         sim.add_nodes(3).await;
         assert!(sim.run_until(Duration::from_secs(10), |s| s.converged()).await.is_some());
         let client = sim.client().await;
-        let ids = client.add_actor(client.actor("Pong", ["pongers"]).unwrap()).await.unwrap();
+        let ids = client.add_actor(client.actor("Pong", ["pongers"])).await.unwrap();
         assert_eq!(ids.len(), 1);
         let t: Time = client.handle("pong").ask(msg::Ping).await.unwrap();
         assert!(t.time > 1.7e9, "{t:?}");

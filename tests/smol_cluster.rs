@@ -68,11 +68,7 @@ fn a_small_cluster_runs_on_smol() {
             .connect()
             .await
             .unwrap();
-        let spec = client
-            .actor("Pong", ["pongers"])
-            .unwrap()
-            .strategy(Strategy::Roundrobin, None)
-            .count(3);
+        let spec = client.actor("Pong", ["pongers"]).strategy(Strategy::Roundrobin, None).count(3);
         client.add_actor(spec).await.unwrap();
         let pong: Time = client.handle("pongers").ask(msg::Ping).await.unwrap();
         assert!(pong.time > 1.7e9);

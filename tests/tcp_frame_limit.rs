@@ -71,7 +71,7 @@ async fn frames_over_the_limit_fail_alone_and_at_once() {
         .connect()
         .await
         .unwrap();
-    client.add_actor(client.actor("Blob", ["blob"]).unwrap()).await.unwrap();
+    client.add_actor(client.actor("Blob", ["blob"])).await.unwrap();
     let blob = client.handle("blob").timeout(Duration::from_secs(20));
     let small = Value::Bytes(vec![2; 100]);
 
@@ -88,7 +88,7 @@ async fn frames_over_the_limit_fail_alone_and_at_once() {
     // A reply too large to send: the node answers the error in its place.
     fails_at_once("reply", blob.request("big", &small)).await;
     // An admin call too large to send.
-    let spec = client.actor("Blob", ["blob"]).unwrap().param("blob", &too_big).unwrap();
+    let spec = client.actor("Blob", ["blob"]).param("blob", &too_big);
     fails_at_once("admin call", client.add_actor(spec)).await;
 
     assert_eq!(

@@ -34,7 +34,7 @@ async fn a_client_that_never_reads_is_closed_not_buffered_for() {
         .connect()
         .await
         .unwrap();
-    client.add_actor(client.actor("Pong", ["p"]).unwrap().count(2_000)).await.unwrap();
+    client.add_actor(client.actor("Pong", ["p"]).count(2_000)).await.unwrap();
 
     let outcome = tokio::task::spawn_blocking(move || {
         let mut s = std::net::TcpStream::connect(at.as_str()).unwrap();

@@ -462,7 +462,7 @@ async fn many_clients(
     reach: &[String],
 ) -> Result<ManyClients, Failure> {
     let category = format!("bench/many/{}", std::process::id());
-    let spec = client.actor("Echo", [&category]).map_err(|e| Failure::usage(e.to_string()))?;
+    let spec = client.actor("Echo", [&category]);
     let ids = client.add_actor(spec.count(2)).await?;
     let exe = std::env::current_exe()
         .map_err(|e| Failure::usage(format!("cannot find this executable: {e}")))?;
@@ -575,11 +575,11 @@ async fn echo_workloads(
     let timeout = global.timeout.unwrap_or(Duration::from_secs(10));
     let category = format!("bench/echo/{}", std::process::id());
     let fan_category = format!("bench/fan/{}", std::process::id());
-    let spec = |c: &str| client.actor("Echo", [c]).map_err(|e| Failure::usage(e.to_string()));
+    let spec = |c: &str| client.actor("Echo", [c]);
     let mut ids = Vec::new();
     let result = async {
-        ids.extend(client.add_actor(spec(&category)?).await?);
-        ids.extend(client.add_actor(spec(&fan_category)?.count(args.fanout)).await?);
+        ids.extend(client.add_actor(spec(&category)).await?);
+        ids.extend(client.add_actor(spec(&fan_category).count(args.fanout)).await?);
         let handle = client.handle(&category).timeout(timeout);
         let fan = client.handle(&fan_category).timeout(timeout);
         let data = Payload::encode(&serde_bytes_of(args.payload))

@@ -100,10 +100,10 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<LocalFigures, Failure> {
         .runtime(rt)
         .connect()
         .await?;
-    let spec = |t: &str, c: &str| client.actor(t, [c]).map_err(|e| Failure::usage(e.to_string()));
-    client.add_actor(spec("Echo", "bench/echo")?).await?;
-    client.add_actor(spec("Echo", "bench/fan")?.count(args.fanout)).await?;
-    client.add_actor(spec("BenchDriver", "bench/driver")?).await?;
+    let spec = |t: &str, c: &str| client.actor(t, [c]);
+    client.add_actor(spec("Echo", "bench/echo")).await?;
+    client.add_actor(spec("Echo", "bench/fan").count(args.fanout)).await?;
+    client.add_actor(spec("BenchDriver", "bench/driver")).await?;
     let workloads = client
         .handle("bench/driver")
         .timeout(Duration::from_secs(600))
@@ -114,7 +114,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<LocalFigures, Failure> {
     // Spawn rate and idle memory: `actors` Echo actors in one call.
     let before = rss_bytes();
     let start = Instant::now();
-    client.add_actor(spec("Echo", "bench/idle")?.count(actors)).await?;
+    client.add_actor(spec("Echo", "bench/idle").count(actors)).await?;
     let spawn_per_s = f64::from(actors) / start.elapsed().as_secs_f64();
     let after = rss_bytes();
     let idle_bytes_per_actor =

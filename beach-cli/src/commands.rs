@@ -11,7 +11,6 @@ use beach_core::model::{ActorId, Endpoint, Realm};
 use beach_core::placement::Strategy;
 use beach_core::routing::Mode;
 use beach_core::value::{Payload, Value};
-use beach_core::wire::SpawnSpec;
 use beach_transport_tcp::TcpTransport;
 use serde_json::{Value as Json, json};
 
@@ -354,9 +353,8 @@ pub async fn run(client: &Beach, command: Command, g: &Global) -> Result<Output,
 async fn spawn(client: &Beach, a: SpawnArgs) -> Result<Output, Failure> {
     let strategy: Strategy =
         a.strategy.parse().map_err(|e| Failure::usage(format!("--strategy: {e}")))?;
-    let mut spec = SpawnSpec::new(&a.actor_type, &a.categories)
-        .map_err(|e| Failure::usage(e.to_string()))?
-        .realm(client.realm().clone())
+    let mut spec = client
+        .actor(&a.actor_type, &a.categories)
         .strategy(strategy, a.hint.as_deref())
         .isolated(a.isolated)
         .count(a.count)
@@ -367,7 +365,7 @@ async fn spawn(client: &Beach, a: SpawnArgs) -> Result<Output, Failure> {
         let Value::Map(map) = Value::from_json(&parsed) else {
             return Err(Failure::usage("--params must be a JSON object"));
         };
-        spec.parameters.extend(map);
+        spec = spec.params(map);
     }
     for p in &a.params {
         let (k, v) = p
@@ -376,15 +374,13 @@ async fn spawn(client: &Beach, a: SpawnArgs) -> Result<Output, Failure> {
         let value = serde_json::from_str::<Json>(v)
             .map(|j| Value::from_json(&j))
             .unwrap_or_else(|_| Value::from(v));
-        spec.parameters.insert(k.to_owned(), value);
+        spec = spec.params([(k.to_owned(), value)]);
     }
     for r in &a.resources {
         let (name, cat) = r
             .split_once('=')
             .ok_or_else(|| Failure::usage(format!("--resource {r:?}: expected NAME=CATEGORY")))?;
-        spec = spec
-            .resource(name, cat)
-            .map_err(|e| Failure::usage(format!("--resource {r:?}: {e}")))?;
+        spec = spec.resource(name, cat);
     }
     if let Some(i) = &a.ident {
         spec = spec.ident(i);

@@ -87,22 +87,12 @@ async fn run_cluster(args: &DemoArgs, dir: &Path) -> Result<(), String> {
 
     println!("\ndeploying the py-beach seed:");
     let spawn = |spec| async { client.add_actor(spec).await.map_err(|e| e.to_string()) };
-    let ping = spawn(
-        client
-            .actor("Ping", ["pingers"])
-            .map_err(|e| e.to_string())?
-            .strategy(Strategy::Resource, None),
-    )
-    .await?;
+    let ping = spawn(client.actor("Ping", ["pingers"]).strategy(Strategy::Resource, None)).await?;
     println!("  Ping         in pingers  (strategy resource)               -> {}", ping[0]);
-    let pong = client
-        .actor("Pong", ["pongers"])
-        .map_err(|e| e.to_string())?
-        .strategy(Strategy::Affinity, Some("pingers"));
+    let pong = client.actor("Pong", ["pongers"]).strategy(Strategy::Affinity, Some("pingers"));
     let pong = spawn(pong).await?;
     println!("  Pong         in pongers  (strategy affinity toward pingers) -> {}", pong[0]);
-    let iso =
-        spawn(client.actor("Pong", ["pongers"]).map_err(|e| e.to_string())?.isolated(true)).await?;
+    let iso = spawn(client.actor("Pong", ["pongers"]).isolated(true)).await?;
     println!("  Pong         in pongers  (isolated, its own process)        -> {}", iso[0]);
 
     println!(

@@ -94,7 +94,7 @@ async fn spawn_isolated(documented: bool) -> ExitCode {
         .await
         .expect("the node starts");
     let client = client(&node).await;
-    let spec = client.actor("Pong", ["iso"]).expect("a spec").isolated(true);
+    let spec = client.actor("Pong", ["iso"]).isolated(true);
     let ids = match client.add_actor(spec).await {
         Ok(ids) => ids,
         Err(e) => {
@@ -136,7 +136,7 @@ async fn manual() -> ExitCode {
     .expect("the node starts");
     isolation.set_node(node.id().endpoint().clone());
     let client = client(&node).await;
-    let spec = client.actor("Pong", ["iso"]).expect("a spec").isolated(true);
+    let spec = client.actor("Pong", ["iso"]).isolated(true);
     let err = client.add_actor(spec).await.expect_err("the copy refuses to start a node");
     let message = err.to_string();
     node.shutdown().await;

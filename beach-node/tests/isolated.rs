@@ -39,9 +39,8 @@ async fn an_isolated_actor_runs_dies_alone_and_never_outlives_its_node() {
     let mut cluster = Cluster::start("isolated", 1, "");
     cluster.wait_joined(Duration::from_secs(20)).await;
     let a = cluster.client_of(0).await;
-    a.add_actor(a.actor("Pong", ["safe"]).unwrap()).await.unwrap();
-    let isolated =
-        a.add_actor(a.actor("Pong", ["iso"]).unwrap().isolated(true)).await.unwrap().remove(0);
+    a.add_actor(a.actor("Pong", ["safe"])).await.unwrap();
+    let isolated = a.add_actor(a.actor("Pong", ["iso"]).isolated(true)).await.unwrap().remove(0);
     let t: Time = a.handle("iso").ask(msg::Ping).await.unwrap();
     assert!(t.time > 1.7e9);
     let meta = a.node_metadata().await.unwrap();
@@ -60,7 +59,7 @@ async fn an_isolated_actor_runs_dies_alone_and_never_outlives_its_node() {
     let _: Time = a.handle("safe").ask(msg::Ping).await.unwrap();
 
     // Stopping an isolated actor stops its process.
-    let second = a.add_actor(a.actor("Pong", ["iso2"]).unwrap().isolated(true)).await.unwrap();
+    let second = a.add_actor(a.actor("Pong", ["iso2"]).isolated(true)).await.unwrap();
     let pid = *child_pids(&cluster.nodes[0].log_text()).last().unwrap();
     assert!(alive(pid));
     a.stop_actors(&second, &[]).await.unwrap();
@@ -85,7 +84,7 @@ async fn an_isolated_actor_runs_dies_alone_and_never_outlives_its_node() {
     }
 
     // And the node's SIGTERM leaves no child behind.
-    a.add_actor(a.actor("Pong", ["iso3"]).unwrap().isolated(true)).await.unwrap();
+    a.add_actor(a.actor("Pong", ["iso3"]).isolated(true)).await.unwrap();
     let pid = *child_pids(&cluster.nodes[0].log_text()).last().unwrap();
     let status = cluster.nodes[0].terminate();
     assert!(status.success());
@@ -100,6 +99,6 @@ async fn an_isolated_init_failure_is_the_spawn_error() {
     let cluster = Cluster::start("isolated-fail", 1, "");
     cluster.wait_joined(Duration::from_secs(20)).await;
     let a = cluster.client_of(0).await;
-    let err = a.add_actor(a.actor("Nope", ["x"]).unwrap().isolated(true)).await.unwrap_err();
+    let err = a.add_actor(a.actor("Nope", ["x"]).isolated(true)).await.unwrap_err();
     assert!(err.to_string().contains("unknown actor type"), "{err}");
 }

@@ -17,8 +17,7 @@ async fn measure_failure_detection_and_ping_latency() {
     cluster.wait_joined(Duration::from_secs(30)).await;
     let a = cluster.client_of(0).await;
     let b_host = cluster.nodes[1].endpoint().to_string();
-    let spec =
-        a.actor("Pong", ["pongers"]).unwrap().strategy(Strategy::HostAffinity, Some(&b_host));
+    let spec = a.actor("Pong", ["pongers"]).strategy(Strategy::HostAffinity, Some(&b_host));
     a.add_actor(spec).await.unwrap();
     let h = a.handle("pongers").timeout(Duration::from_secs(5));
     for _ in 0..500 {
@@ -41,7 +40,6 @@ async fn measure_failure_detection_and_ping_latency() {
         cluster.wait_joined(Duration::from_secs(30)).await;
         let spec = a
             .actor("Pong", ["victims"])
-            .unwrap()
             .strategy(Strategy::HostAffinity, Some(cluster.nodes[2].endpoint().as_str()));
         let victims = a.add_actor(spec).await.unwrap();
         let killed = Instant::now();

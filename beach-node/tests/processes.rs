@@ -28,35 +28,33 @@ async fn three_nodes_join_place_and_serve_across_nodes() {
 
     // host_affinity to node C, then a request from a client of node A reaches it.
     let c = cluster.nodes[2].endpoint().to_string();
-    let spec = a.actor("Pong", ["pongers"]).unwrap().strategy(Strategy::HostAffinity, Some(&c));
+    let spec = a.actor("Pong", ["pongers"]).strategy(Strategy::HostAffinity, Some(&c));
     let pong = a.add_actor(spec).await.unwrap().remove(0);
     assert_eq!(host_port(pong.node()), c);
     let t: Time = a.handle("pongers").ask(msg::Ping).await.unwrap();
     assert!(t.time > 1.7e9);
 
     // Each strategy lands where it should.
-    let spec =
-        a.actor("Echo", ["rep"]).unwrap().strategy(Strategy::Repulsion, Some("rep")).count(6);
+    let spec = a.actor("Echo", ["rep"]).strategy(Strategy::Repulsion, Some("rep")).count(6);
     let placed = a.add_actor(spec).await.unwrap();
     for id in &ids {
         assert_eq!(placed.iter().filter(|p| p.node() == id).count(), 2, "repulsion: 2 on {id}");
     }
-    let spec = a.actor("Echo", ["rr"]).unwrap().strategy(Strategy::Roundrobin, None).count(3);
+    let spec = a.actor("Echo", ["rr"]).strategy(Strategy::Roundrobin, None).count(3);
     let rr = a.add_actor(spec).await.unwrap();
     assert_eq!(
         rr.iter().map(|r| r.node().clone()).collect::<std::collections::BTreeSet<_>>().len(),
         3
     );
-    let spec = a.actor("Echo", ["aff"]).unwrap().strategy(Strategy::Affinity, Some("pongers"));
+    let spec = a.actor("Echo", ["aff"]).strategy(Strategy::Affinity, Some("pongers"));
     assert_eq!(host_port(a.add_actor(spec).await.unwrap()[0].node()), c);
-    let spec = a.actor("Echo", ["res"]).unwrap().strategy(Strategy::Resource, None);
+    let spec = a.actor("Echo", ["res"]).strategy(Strategy::Resource, None);
     assert!(ids.contains(a.add_actor(spec).await.unwrap()[0].node()));
-    let spec = a.actor("Echo", ["rnd"]).unwrap().strategy(Strategy::Random, None).count(3);
+    let spec = a.actor("Echo", ["rnd"]).strategy(Strategy::Random, None).count(3);
     assert_eq!(a.add_actor(spec).await.unwrap().len(), 3);
 
     // Broadcast reaches actors on every node: counters answer through request_from_all.
-    let spec =
-        a.actor("MultiPing", ["multi"]).unwrap().strategy(Strategy::Roundrobin, None).count(3);
+    let spec = a.actor("MultiPing", ["multi"]).strategy(Strategy::Roundrobin, None).count(3);
     a.add_actor(spec).await.unwrap();
     assert_eq!(a.handle("multi").broadcast("ping", &()).unwrap(), 3);
     let replies = a.handle("multi").request_from_all("oob", &()).await.unwrap();
@@ -77,7 +75,7 @@ async fn a_killed_node_leaves_every_directory_and_rejoins_as_a_new_generation() 
     let mut cluster = Cluster::start("kill", 3, "");
     cluster.wait_joined(JOIN).await;
     let a = cluster.client_of(0).await;
-    let spec = a.actor("Pong", ["pongers"]).unwrap().strategy(Strategy::Roundrobin, None).count(6);
+    let spec = a.actor("Pong", ["pongers"]).strategy(Strategy::Roundrobin, None).count(6);
     let actors = a.add_actor(spec).await.unwrap();
     let victim_endpoint = cluster.nodes[2].endpoint().to_string();
     let old: Vec<_> =
@@ -172,10 +170,10 @@ async fn wrong_secret_never_joins_and_wrong_token_is_unprivileged() {
     let mut wrong = cluster.config.clone();
     wrong.admin_token = Some("guess".to_owned());
     let w = connect(&wrong, vec![cluster.nodes[0].endpoint()]).await;
-    let err = w.add_actor(w.actor("Pong", ["p"]).unwrap()).await.unwrap_err();
+    let err = w.add_actor(w.actor("Pong", ["p"])).await.unwrap_err();
     assert_eq!(err.to_string(), "unprivileged");
     assert_eq!(w.node_count().await.unwrap(), 2);
-    a.add_actor(a.actor("Pong", ["p"]).unwrap()).await.unwrap();
+    a.add_actor(a.actor("Pong", ["p"])).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,7 +182,7 @@ async fn sigterm_drains_and_exits_zero() {
     cluster.wait_joined(JOIN).await;
     let a = cluster.client_of(0).await;
     let host = cluster.nodes[1].endpoint().to_string();
-    a.add_actor(a.actor("Pong", ["p"]).unwrap().strategy(Strategy::HostAffinity, Some(&host)))
+    a.add_actor(a.actor("Pong", ["p"]).strategy(Strategy::HostAffinity, Some(&host)))
         .await
         .unwrap();
     let status = cluster.nodes[1].terminate();
@@ -212,7 +210,7 @@ async fn garbage_and_a_4gib_length_prefix_are_refused_and_the_node_keeps_serving
         let _ = std::io::Read::read_to_end(&mut s, &mut Vec::new());
     }
     let a = cluster.client_of(0).await;
-    a.add_actor(a.actor("Pong", ["p"]).unwrap()).await.unwrap();
+    a.add_actor(a.actor("Pong", ["p"])).await.unwrap();
     let _: Time = a.handle("p").ask(msg::Ping).await.unwrap();
     let log = cluster.nodes[0].log_text();
     assert!(log.contains("refused a connection"), "{log}");

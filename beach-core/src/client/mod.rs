@@ -33,6 +33,7 @@ use crate::wire::{
 };
 pub use builder::ClientBuilder;
 use port::ClientPort;
+pub use spec::ActorSpec;
 
 /// A client's settings, resolved from a [`ClientBuilder`].
 #[derive(Debug, Clone)]
@@ -208,20 +209,21 @@ impl Beach {
         self.inner.entry.lock().expect("client lock").clone()
     }
 
-    /// A spawn spec for `actor_type` in `categories`, in this client's realm, to adjust and
-    /// pass to [`Beach::add_actor`].
-    pub fn actor<C: AsRef<str>>(
+    /// A spec for actors of type `actor_type` in `categories`, in this client's realm, to
+    /// adjust and pass to [`Beach::add_actor`].
+    pub fn actor<C: Into<String>>(
         &self,
         actor_type: &str,
         categories: impl IntoIterator<Item = C>,
-    ) -> Result<SpawnSpec, crate::model::ModelError> {
-        Ok(SpawnSpec::new(actor_type, categories)?.realm(self.realm.clone()))
+    ) -> ActorSpec {
+        ActorSpec::new(actor_type, categories)
     }
 
     /// Adds actors as `spec` says; returns their ids once every `init` succeeded. The new
-    /// actors are visible to this client's handles at once.
-    pub async fn add_actor(&self, mut spec: SpawnSpec) -> Result<Vec<ActorId>, ClientError> {
-        spec.dry_run = false;
+    /// actors are visible to this client's handles at once. A spec that does not check out is
+    /// [`ClientError::Invalid`], naming every problem.
+    pub async fn add_actor(&self, spec: ActorSpec) -> Result<Vec<ActorId>, ClientError> {
+        let spec = spec.to_wire(&self.realm).map_err(ClientError::Invalid)?;
         let (answer, errors) = split(self.admin(AdminOp::Spawn(Box::new(spec))).await?);
         match answer {
             AdminAnswer::Spawned(records) => {
@@ -233,7 +235,8 @@ impl Beach {
     }
 
     /// Where `spec`'s actors would be placed, and why, without spawning them.
-    pub async fn place(&self, mut spec: SpawnSpec) -> Result<Vec<(NodeId, String)>, ClientError> {
+    pub async fn place(&self, spec: ActorSpec) -> Result<Vec<(NodeId, String)>, ClientError> {
+        let mut spec = spec.to_wire(&self.realm).map_err(ClientError::Invalid)?;
         spec.dry_run = true;
         match self.admin(AdminOp::Spawn(Box::new(spec))).await? {
             AdminAnswer::Placement(p) => Ok(p),

@@ -24,7 +24,7 @@ use crate::wire::{self, ActorRecord, Envelope, RemoteError, SpawnSpec};
 pub(crate) const DRAIN_GRACE: Duration = Duration::from_secs(5);
 
 /// The most actors one spawn call may add.
-pub const MAX_SPAWN_COUNT: u32 = 100_000;
+pub const MAX_SPAWN_COUNT: u32 = crate::wire::MAX_SPAWN_COUNT;
 
 /// What a parameter value is shown as in metadata when its key starts with `_`.
 pub const PRIVATE: &str = "<PRIVATE>";
@@ -379,13 +379,7 @@ impl NodeInner {
                 spec.realm, spec.actor_type
             ));
         }
-        if spec.count == 0 || spec.count > MAX_SPAWN_COUNT {
-            return Err(format!("count must be from 1 to {MAX_SPAWN_COUNT}, not {}", spec.count));
-        }
-        if spec.categories.is_empty() {
-            return Err("an actor needs at least one category".to_owned());
-        }
-        Ok(())
+        spec.check_shape()
     }
 
     /// Stops hosted actors: they leave the directory at once; then (in the background, or

@@ -295,6 +295,25 @@ pub struct SpawnSpec {
     pub dry_run: bool,
 }
 
+/// The most actors one spawn may ask for: far more than any real use, few enough that placing
+/// them cannot stall a node.
+pub const MAX_SPAWN_COUNT: u32 = 100_000;
+
+impl SpawnSpec {
+    /// The checks that need no node: a count from 1 to [`MAX_SPAWN_COUNT`] and at least one
+    /// category. Made by the client before sending and by the node on receiving (other
+    /// clients may send anything).
+    pub fn check_shape(&self) -> Result<(), String> {
+        if self.count == 0 || self.count > MAX_SPAWN_COUNT {
+            return Err(format!("count must be from 1 to {MAX_SPAWN_COUNT}, not {}", self.count));
+        }
+        if self.categories.is_empty() {
+            return Err("an actor needs at least one category".to_owned());
+        }
+        Ok(())
+    }
+}
+
 /// The answer to an [`AdminCall`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdminReply {
