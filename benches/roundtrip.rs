@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 use beach::actor::Handle;
 use beach::client::ClientBuilder;
 use beach::config::ClusterConfig;
-use beach::model::Endpoint;
-use beach::node::{Node, NodeOptions};
+use beach::node::NodeBuilder;
 use beach::runtime::{Runtime, TokioRuntime};
 use beach::transport::Transport;
 use beach::value::{Payload, Value};
@@ -34,9 +33,14 @@ const PAYLOAD: usize = 32;
 async fn echo_handle(listen: &str, transport: impl Fn(&str) -> Arc<dyn Transport>) -> Handle {
     let rt: Arc<dyn Runtime> = Arc::new(TokioRuntime);
     let config = ClusterConfig::default();
-    let options = NodeOptions::new(config.clone(), Endpoint::new(listen).unwrap());
-    let registry = beach_node::actors::builtin_registry();
-    let node = Node::start(options, registry, transport(listen), rt.clone()).await.unwrap();
+    let node = NodeBuilder::new()
+        .listen(listen)
+        .registry(beach_node::actors::builtin_registry())
+        .transport(transport(listen))
+        .runtime(rt.clone())
+        .start()
+        .await
+        .unwrap();
     let seed = node.id().endpoint().clone();
     let client = ClientBuilder::new()
         .config(&config)

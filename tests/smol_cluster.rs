@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use beach::client::ClientBuilder;
 use beach::config::ClusterConfig;
 use beach::model::Endpoint;
-use beach::node::{Node, NodeOptions};
+use beach::node::NodeBuilder;
 use beach::placement::Strategy;
 use beach::runtime::{Runtime, SmolRuntime};
 use beach_node::actors::{Time, msg};
@@ -43,15 +43,18 @@ fn a_small_cluster_runs_on_smol() {
             (1..=3).map(|i| Endpoint::new(format!("10.1.0.{i}:4999")).unwrap()).collect();
         let mut nodes = Vec::new();
         for (i, ep) in endpoints.iter().enumerate() {
-            let options = NodeOptions {
-                seeds: endpoints.clone(),
-                rng_seed: i as u64,
-                ..NodeOptions::new(config.clone(), ep.clone())
-            };
-            let node =
-                Node::start(options, common::registry(), net.transport(ep.as_str()), rt.clone())
-                    .await
-                    .unwrap();
+            let node = NodeBuilder::new()
+                .config(&config)
+                .listen(ep.to_string())
+                .seeds(endpoints.iter().map(ToString::to_string))
+                .rng_seed(i as u64)
+                .generation(1)
+                .registry(common::registry())
+                .transport(net.transport(ep.as_str()))
+                .runtime(rt.clone())
+                .start()
+                .await
+                .unwrap();
             nodes.push(node);
         }
         assert!(

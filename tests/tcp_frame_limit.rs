@@ -11,8 +11,7 @@ use async_trait::async_trait;
 use beach::actor::{Actor, Context, InitError, Request, Response};
 use beach::client::ClientBuilder;
 use beach::config::ClusterConfig;
-use beach::model::Endpoint;
-use beach::node::{Node, NodeOptions};
+use beach::node::NodeBuilder;
 use beach::runtime::{Runtime, TokioRuntime};
 use beach::value::Value;
 use beach_transport_tcp::TcpTransport;
@@ -60,9 +59,15 @@ async fn frames_over_the_limit_fail_alone_and_at_once() {
     let rt: Arc<dyn Runtime> = Arc::new(TokioRuntime);
     let config = ClusterConfig { max_frame_size: LIMIT, ..ClusterConfig::default() };
     let transport = Arc::new(TcpTransport::new(LIMIT));
-    let options = NodeOptions::new(config.clone(), Endpoint::new("127.0.0.1:0").unwrap());
-    let registry = common::registry().with::<Blob>("Blob");
-    let node = Node::start(options, registry, transport.clone(), rt.clone()).await.unwrap();
+    let node = NodeBuilder::new()
+        .config(&config)
+        .listen("127.0.0.1:0")
+        .registry(common::registry().with::<Blob>("Blob"))
+        .transport(transport.clone())
+        .runtime(rt.clone())
+        .start()
+        .await
+        .unwrap();
     let client = ClientBuilder::new()
         .config(&config)
         .seed(node.id().endpoint().to_string())

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use beach::client::ClientBuilder;
 use beach::config::ClusterConfig;
-use beach::model::Endpoint;
-use beach::node::{Node, NodeOptions};
+use beach::node::NodeBuilder;
 use beach::runtime::{Runtime, TokioRuntime};
 use beach::wire::{Envelope, FrameCodec, Handshake, Peer};
 use beach_transport_tcp::TcpTransport;
@@ -21,9 +20,15 @@ async fn a_client_that_never_reads_is_closed_not_buffered_for() {
     let rt: Arc<dyn Runtime> = Arc::new(TokioRuntime);
     let config = ClusterConfig::default();
     let transport = Arc::new(TcpTransport::default());
-    let options = NodeOptions::new(config.clone(), Endpoint::new("127.0.0.1:0").unwrap());
-    let node =
-        Node::start(options, common::registry(), transport.clone(), rt.clone()).await.unwrap();
+    let node = NodeBuilder::new()
+        .config(&config)
+        .listen("127.0.0.1:0")
+        .registry(common::registry())
+        .transport(transport.clone())
+        .runtime(rt.clone())
+        .start()
+        .await
+        .unwrap();
     let at = node.id().endpoint().clone();
     // A directory worth reading: every view answer carries 2 000 entries.
     let client = ClientBuilder::new()

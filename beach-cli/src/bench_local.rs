@@ -10,7 +10,7 @@ use beach_core::actor::{Actor, Context, InitError, Message, Request, Response};
 use beach_core::client::ClientBuilder;
 use beach_core::config::ClusterConfig;
 use beach_core::model::Endpoint;
-use beach_core::node::{Node, NodeOptions};
+use beach_core::node::NodeBuilder;
 use beach_core::runtime::{Runtime, TokioRuntime};
 use beach_core::value::Payload;
 use beach_transport_mem::{LinkConfig, MemNetwork};
@@ -87,9 +87,13 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<LocalFigures, Failure> {
     net.set_default_link(LinkConfig { latency: Duration::ZERO, ..LinkConfig::default() });
     let endpoint = Endpoint::new("local:1").expect("valid");
     let config = ClusterConfig { actor_queue_limit: 1_000_000, ..ClusterConfig::default() };
-    let options = NodeOptions::new(config.clone(), endpoint.clone());
-    let registry = beach_node::actors::builtin_registry().with::<Driver>("BenchDriver");
-    let node = Node::start(options, registry, net.transport(endpoint.as_str()), rt.clone())
+    let node = NodeBuilder::new()
+        .config(&config)
+        .listen(endpoint.to_string())
+        .registry(beach_node::actors::builtin_registry().with::<Driver>("BenchDriver"))
+        .transport(net.transport(endpoint.as_str()))
+        .runtime(rt.clone())
+        .start()
         .await
         .map_err(|e| Failure::usage(format!("cannot start a node: {e}")))?;
     let client = ClientBuilder::new()

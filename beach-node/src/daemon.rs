@@ -27,9 +27,7 @@ use std::time::Duration;
 
 use beach_core::actor::Registry;
 use beach_core::config::{ClusterConfig, ConfigError, HostPort};
-use beach_core::model::Endpoint;
-use beach_core::node::{Node, NodeError, NodeOptions};
-use beach_core::runtime::TokioRuntime;
+use beach_core::node::{Node, NodeBuilder, NodeError};
 use beach_transport_tcp::TcpTransport;
 
 use crate::health::LoadSampler;
@@ -59,9 +57,6 @@ pub enum DaemonError {
     /// Isolated actors cannot be prepared (no executable path, no temporary folder).
     #[error("cannot prepare isolated actors: {0}")]
     Isolation(String),
-    /// The operating system's randomness is not available.
-    #[error("cannot draw random numbers from the operating system: {0}")]
-    Random(String),
     /// Protected mode: a node without a secret would listen beyond loopback.
     #[error(
         "refusing to listen on {0} without a cluster secret: anyone who can reach it could run actors and read every request; set secret_file (make one with `beach gen-key FILE`), listen on 127.0.0.1, or set `insecure: true` if everyone on this network is trusted"
@@ -130,23 +125,16 @@ pub async fn start(
         ProcessIsolation::new(&config, secrets.first())
             .map_err(|e| DaemonError::Isolation(e.to_string()))?,
     );
-    let random =
-        |what: &str| getrandom::u64().map_err(|e| DaemonError::Random(format!("{what}: {e}")));
-    let options = NodeOptions {
-        listen: endpoint(&listen)?,
-        advertise: Some(endpoint(&advertise)?),
-        seeds: config.seed_nodes.iter().map(endpoint).collect::<Result<_, _>>()?,
-        generation: generation(),
-        rng_seed: random("seed")?,
-        secrets,
-        observer: None,
-        isolation: Some(isolation.clone()),
-        config: config.clone(),
-    };
-    let transport = Arc::new(
-        TcpTransport::new(config.max_frame_size).with_credentials(options.credentials().as_ref()),
-    );
-    let node = Node::start(options, registry, transport, Arc::new(TokioRuntime)).await?;
+    let node = NodeBuilder::new()
+        .config(&config)
+        .listen(listen.to_string())
+        .advertise(advertise.to_string())
+        .secrets(secrets)
+        .isolation(isolation.clone())
+        .registry(registry)
+        .transport_with(TcpTransport::make)
+        .start()
+        .await?;
     isolation.set_node(node.id().endpoint().clone());
     tracing::info!(node = %node.id(), cluster = %config.cluster_name, "node started");
     let sampled = node.clone();
@@ -176,15 +164,6 @@ pub async fn run(
     Ok(())
 }
 
-/// This start's generation: microseconds since the Unix epoch, so that a restarted node's
-/// generation is larger than its previous one's (the newer incarnation at an endpoint is the one
-/// with the larger generation). Never 0, which stands for "not known yet".
-fn generation() -> u64 {
-    let since =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    u64::try_from(since.as_micros()).unwrap_or(u64::MAX).max(1)
-}
-
 /// Completes on SIGTERM or SIGINT (Ctrl-C).
 async fn shutdown_signal() {
     #[cfg(unix)]
@@ -207,10 +186,6 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-fn endpoint(hp: &HostPort) -> Result<Endpoint, DaemonError> {
-    Endpoint::new(hp.to_string()).map_err(|e| DaemonError::Address(format!("{hp}: {e}")))
 }
 
 /// The address to advertise when none is configured: the listen address itself, unless it is

@@ -16,9 +16,7 @@ use std::sync::Arc;
 
 use beach_core::client::{Beach, ClientBuilder};
 use beach_core::config::{ClusterConfig, HostPort};
-use beach_core::model::Endpoint;
-use beach_core::node::{Node, NodeOptions};
-use beach_core::runtime::TokioRuntime;
+use beach_core::node::{Node, NodeBuilder};
 use beach_node::actors::{Time, builtin_registry, msg};
 use beach_node::{daemon, isolation};
 use beach_transport_tcp::TcpTransport;
@@ -122,18 +120,14 @@ async fn manual() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let options = NodeOptions {
-        isolation: Some(isolation.clone()),
-        ..NodeOptions::new(config.clone(), Endpoint::new("127.0.0.1:0").expect("an endpoint"))
-    };
-    let node = Node::start(
-        options,
-        builtin_registry(),
-        Arc::new(TcpTransport::default()),
-        Arc::new(TokioRuntime),
-    )
-    .await
-    .expect("the node starts");
+    let node = NodeBuilder::new()
+        .config(&config)
+        .registry(builtin_registry())
+        .isolation(isolation.clone())
+        .transport_with(TcpTransport::make)
+        .start()
+        .await
+        .expect("the node starts");
     isolation.set_node(node.id().endpoint().clone());
     let client = client(&node).await;
     let spec = client.actor("Pong", ["iso"]).isolated(true);

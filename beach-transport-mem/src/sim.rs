@@ -18,7 +18,7 @@ use beach_core::auth::Secret;
 use beach_core::client::{Beach, ClientBuilder};
 use beach_core::config::ClusterConfig;
 use beach_core::model::{Endpoint, NodeId, Realm};
-use beach_core::node::{Node, NodeOptions, Observer};
+use beach_core::node::{Node, NodeBuilder, Observer};
 use beach_core::runtime::{BoxFuture, Runtime, TokioRuntime};
 use futures::FutureExt;
 use xxhash_rust::xxh3::xxh3_64;
@@ -266,16 +266,18 @@ impl SimCluster {
             let at = (rt.now() - rt.start).as_millis();
             trace.lock().expect("trace lock").push(format!("{at:>8} {node} {line}"));
         }));
-        let options = NodeOptions {
-            seeds: self.seeds(),
-            generation: n.generation,
-            rng_seed: mix(self.seed, i as u64, n.generation),
-            secrets: n.secret.clone().into_iter().collect(),
-            observer: Some(observer),
-            ..NodeOptions::new(self.config.clone(), n.endpoint.clone())
-        };
-        let transport = self.net.transport(n.endpoint.as_str());
-        Node::start(options, self.registry.clone(), transport, self.runtime.clone())
+        NodeBuilder::new()
+            .config(&self.config)
+            .listen(n.endpoint.to_string())
+            .seeds(self.seeds().iter().map(ToString::to_string))
+            .generation(n.generation)
+            .rng_seed(mix(self.seed, i as u64, n.generation))
+            .secrets(n.secret.clone().into_iter().collect())
+            .observer(observer)
+            .registry(self.registry.clone())
+            .transport(self.net.transport(n.endpoint.as_str()))
+            .runtime(self.runtime.clone())
+            .start()
             .await
             .expect("a simulated node starts")
     }

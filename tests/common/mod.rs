@@ -276,3 +276,16 @@ pub fn knows_actors_of(sim: &SimCluster, i: usize, owner: &beach::model::NodeId)
         .iter()
         .any(|a| a.node() == owner)
 }
+
+/// Polls `done` every 10 ms of the runtime's clock until it holds or `limit` passes; whether
+/// it held. For tests on real time (TCP); simulations use `SimCluster::run_until`.
+pub async fn poll(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = tokio::time::Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    done()
+}

@@ -77,6 +77,14 @@ impl Registry {
         self
     }
 
+    /// This registry with every type of `other` added; where both name a type, `other`'s
+    /// wins. How a program offers the built-in actors and its own:
+    /// `builtin_registry().merge(my_registry)`.
+    pub fn merge(mut self, other: Registry) -> Self {
+        self.types.extend(other.types);
+        self
+    }
+
     /// Whether a type of that name is registered.
     pub fn contains(&self, name: &str) -> bool {
         self.types.contains_key(name)

@@ -192,7 +192,7 @@ impl ClientBuilder {
         };
         let runtime = match self.runtime {
             Some(r) => r,
-            None => default_runtime().ok_or_else(|| {
+            None => crate::runtime::default_runtime().ok_or_else(|| {
                 invalid("no runtime: set one with .runtime(..) (or enable rt-tokio)".to_owned())
             })?,
         };
@@ -206,11 +206,7 @@ impl ClientBuilder {
                 ));
             }
         };
-        let rng_seed = self.rng_seed.unwrap_or_else(|| {
-            let mut b = [0u8; 8];
-            runtime.fill_random(&mut b);
-            u64::from_le_bytes(b)
-        });
+        let rng_seed = self.rng_seed.unwrap_or_else(|| crate::runtime::random_u64(&*runtime));
         let options = ClientOptions {
             seeds,
             cluster_name: self.config.cluster_name.clone(),
@@ -223,14 +219,4 @@ impl ClientBuilder {
         };
         Beach::connect_with(options, realm, transport, runtime).await
     }
-}
-
-#[cfg(feature = "rt-tokio")]
-fn default_runtime() -> Option<Arc<dyn Runtime>> {
-    Some(Arc::new(crate::runtime::TokioRuntime))
-}
-
-#[cfg(not(feature = "rt-tokio"))]
-fn default_runtime() -> Option<Arc<dyn Runtime>> {
-    None
 }

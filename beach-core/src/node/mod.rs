@@ -6,7 +6,9 @@
 //! anything slow (actor handlers, connecting, admin calls to other nodes) runs in tasks.
 
 mod admin;
+mod builder;
 mod cell;
+mod in_process;
 mod port;
 mod sync;
 
@@ -32,6 +34,7 @@ use crate::tasks::TaskSet;
 use crate::transport::{Transport, TransportError};
 use crate::wire::{self, Envelope, Peer};
 
+pub use builder::NodeBuilder;
 pub(crate) use cell::ActorCell;
 
 /// The largest membership packet accepted: a few times what membership itself sends
@@ -39,71 +42,34 @@ pub(crate) use cell::ActorCell;
 const MAX_MEMBERSHIP_PACKET: usize = 256 * 1024;
 pub use cell::{MAX_SPAWN_COUNT, PRIVATE};
 
-/// How to start a node.
+/// A node's settings, resolved from a [`NodeBuilder`].
 #[derive(Debug, Clone)]
-pub struct NodeOptions {
-    /// The cluster configuration (name, admin token, timings, limits, realms).
-    pub config: ClusterConfig,
-    /// Where to listen.
-    pub listen: Endpoint,
+pub(crate) struct NodeOptions {
+    pub(crate) config: ClusterConfig,
+    pub(crate) listen: Endpoint,
     /// What peers should dial; by default the endpoint actually bound. A port of 0 here
     /// stands for the port actually bound.
-    pub advertise: Option<Endpoint>,
-    /// The seeds to announce to.
-    pub seeds: Vec<Endpoint>,
-    /// This start's generation; must not be 0. A restart must use a larger one: at one
-    /// endpoint, the larger generation is the newer node (the daemon uses the wall clock).
-    pub generation: u64,
+    pub(crate) advertise: Option<Endpoint>,
+    pub(crate) seeds: Vec<Endpoint>,
+    /// This start's generation; not 0. At one endpoint, the larger generation is the newer
+    /// node.
+    pub(crate) generation: u64,
     /// The seed of this node's placement and routing choices (nonces and ids come from the
     /// runtime's secure randomness instead).
-    pub rng_seed: u64,
+    pub(crate) rng_seed: u64,
     /// The cluster secrets: peers must prove one of them (clients, its client key); this node
-    /// connects with the first. Empty: the cluster trusts its network. Several: a secret is
-    /// being rotated.
-    pub secrets: Vec<Secret>,
-    /// Receives a line for each notable event (membership, spawns, stops), for simulation
-    /// traces.
-    pub observer: Option<Observer>,
-    /// Runs isolated actors (in their own processes); without it isolated spawns are refused.
-    pub isolation: Option<Arc<dyn Isolation>>,
+    /// connects with the first. Empty: the cluster trusts its network.
+    pub(crate) secrets: Vec<Secret>,
+    pub(crate) observer: Option<Observer>,
+    pub(crate) isolation: Option<Arc<dyn Isolation>>,
+    /// How [`Node::client`] reaches other nodes: a transport proving the client key (the
+    /// node's own, when it has no credentials of its own, as in a simulation).
+    pub(crate) client_transport: Option<Arc<dyn Transport>>,
 }
 
 impl NodeOptions {
-    /// The credentials of a node with these options: what the transport's encrypted channel
-    /// needs too (`TcpTransport::with_credentials`).
-    pub fn credentials(&self) -> Option<Credentials> {
+    fn credentials(&self) -> Option<Credentials> {
         Credentials::node(self.secrets.clone())
-    }
-
-    /// Options for a node listening at `listen`, alone until something dials it: no seeds,
-    /// generation 1, random seed 1, no secrets, observer or isolation. Set the other fields
-    /// with struct update syntax.
-    ///
-    /// ```
-    /// use beach_core::config::ClusterConfig;
-    /// use beach_core::model::Endpoint;
-    /// use beach_core::node::NodeOptions;
-    ///
-    /// let seed = Endpoint::new("10.0.0.1:4999").unwrap();
-    /// let options = NodeOptions {
-    ///     seeds: vec![seed],
-    ///     rng_seed: 7,
-    ///     ..NodeOptions::new(ClusterConfig::default(), Endpoint::new("10.0.0.2:4999").unwrap())
-    /// };
-    /// assert_eq!(options.generation, 1);
-    /// ```
-    pub fn new(config: ClusterConfig, listen: Endpoint) -> Self {
-        NodeOptions {
-            config,
-            listen,
-            advertise: None,
-            seeds: Vec::new(),
-            generation: 1,
-            rng_seed: 1,
-            secrets: Vec::new(),
-            observer: None,
-            isolation: None,
-        }
     }
 }
 
@@ -129,6 +95,10 @@ pub enum NodeError {
     /// Membership refused the identity.
     #[error(transparent)]
     Membership(#[from] MembershipError),
+    /// A setting of the [`NodeBuilder`] is not usable (a bad address, an unreadable secret
+    /// file, no transport): names which and why.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// A running node. Cheap to clone; stop it with [`Node::shutdown`] (graceful) or
@@ -154,6 +124,9 @@ pub(crate) struct NodeInner {
     pub(crate) state: Mutex<NodeState>,
     pub(crate) me: Weak<NodeInner>,
     pub(crate) port: Arc<dyn crate::actor::Port>,
+    /// The client key derived from the first secret, for [`Node::client`].
+    pub(crate) client_key: Option<crate::auth::ClientKey>,
+    pub(crate) client_transport: Arc<dyn Transport>,
     membership_wake: Notify,
     next_request_id: AtomicU64,
     load: Mutex<(f64, f64)>,
@@ -175,7 +148,7 @@ pub(crate) struct NodeState {
 
 impl Node {
     /// Starts a node: binds, joins through the seeds, and starts serving.
-    pub async fn start(
+    pub(crate) async fn start_with(
         options: NodeOptions,
         registry: Registry,
         transport: Arc<dyn Transport>,
@@ -201,6 +174,8 @@ impl Node {
             &MembershipConfig::from_cluster(&options.config),
             derive(options.rng_seed, 1),
         )?;
+        let client_transport = options.client_transport.clone().unwrap_or(transport.clone());
+        let client_key = options.secrets.first().map(Secret::client_key);
         let links = Links::new(
             transport,
             runtime.clone(),
@@ -234,6 +209,8 @@ impl Node {
                 runtime.clone(),
                 request_timeout_default,
             )),
+            client_key,
+            client_transport,
             membership_wake: Notify::new(),
             next_request_id: AtomicU64::new(first_request_id),
             load: Mutex::new((0.0, 0.0)),

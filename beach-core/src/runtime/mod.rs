@@ -75,6 +75,22 @@ fn os_random(buf: &mut [u8]) {
     getrandom::fill(buf).expect("the operating system's random number generator failed");
 }
 
+/// A random `u64` from `runtime`'s randomness: the default seed of a node's or client's
+/// choices (the operating system's, or the simulation seed's in a simulation).
+pub fn random_u64(runtime: &dyn Runtime) -> u64 {
+    let mut b = [0u8; 8];
+    runtime.fill_random(&mut b);
+    u64::from_le_bytes(b)
+}
+
+/// The runtime builders use when given none: tokio, with the `rt-tokio` feature.
+pub fn default_runtime() -> Option<std::sync::Arc<dyn Runtime>> {
+    #[cfg(feature = "rt-tokio")]
+    return Some(std::sync::Arc::new(TokioRuntime));
+    #[cfg(not(feature = "rt-tokio"))]
+    return None;
+}
+
 /// Waits until `deadline` on `rt`'s clock.
 pub fn sleep_until(rt: &dyn Runtime, deadline: Instant) -> BoxFuture<'static, ()> {
     rt.sleep(deadline.saturating_duration_since(rt.now()))

@@ -5,6 +5,8 @@
 //! transport frames them on sockets; the in-memory transport hands them over in process. All
 //! traits here are object-safe: the engine holds an `Arc<dyn Transport>`.
 
+mod pipe;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -13,6 +15,8 @@ use async_trait::async_trait;
 use crate::auth::Credentials;
 use crate::model::Endpoint;
 use crate::wire::{Envelope, WireError};
+
+pub use pipe::pipe;
 
 /// Why a transport operation failed; each variant says which address and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
