@@ -36,6 +36,8 @@ pub mod rng;
 pub mod routing;
 pub mod runtime;
 mod tasks;
+#[cfg(feature = "rt-tokio")]
+pub mod testing;
 pub mod throttle;
 pub mod transport;
 pub mod value;

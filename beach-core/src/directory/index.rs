@@ -84,7 +84,7 @@ impl CategoryIndex {
 /// The sub-category of `category` one level below `root`: `root` plus the next level up to and
 /// including its `/`, or the whole category when there is no further `/`. `None` for the root
 /// itself.
-pub(super) fn subcategory<'a>(category: &'a str, root: &str) -> Option<&'a str> {
+pub(crate) fn subcategory<'a>(category: &'a str, root: &str) -> Option<&'a str> {
     let rest = &category[root.len()..];
     // A root without its trailing slash (`svc`) still groups by the next level (`svc/a/`).
     let skip = usize::from(rest.starts_with('/'));

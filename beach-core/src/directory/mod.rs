@@ -39,7 +39,7 @@
 //! assert_eq!(on_b.lookup(&Realm::global(), "svc/pong"), vec![pong]);
 //! ```
 
-mod index;
+pub(crate) mod index;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
