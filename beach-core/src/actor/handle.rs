@@ -91,7 +91,7 @@ pub enum RequestError {
     /// The actor's node could not be reached.
     #[error("unreachable: {0}")]
     Unreachable(String),
-    /// The actor answered with an error (see [`crate::wire::codes`] for the fixed ones).
+    /// The actor answered with an error (see [`crate::ErrorCode`] for the fixed ones).
     #[error("{error}")]
     Remote {
         /// The error message.

@@ -171,7 +171,7 @@ pub struct Reply {
     pub result: Result<Payload, RemoteError>,
 }
 
-/// An error reply: a message that clients match on (see [`crate::wire::codes`]) and optional
+/// An error reply: a message that clients match on (see [`crate::ErrorCode`]) and optional
 /// data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RemoteError {
