@@ -14,39 +14,37 @@
 
 use std::process::ExitCode;
 
-use async_trait::async_trait;
-use beach::actor::{Actor, Context, InitError, Request, Response};
+use beach::prelude::*;
 use beach_node::cli::{NodeArgs, run_node};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Answers `hello` with a greeting, using its `greeting` parameter.
 struct Greeter {
     greeting: String,
 }
 
-#[derive(Deserialize)]
-struct Hello {
+/// `hello` with `{"name": ...}`: answered with a greeting.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Hello {
     name: String,
+}
+
+impl Message for Hello {
+    const KIND: &'static str = "hello";
+    type Reply = String;
 }
 
 #[async_trait]
 impl Actor for Greeter {
     async fn init(ctx: &Context) -> Result<Self, InitError> {
-        let greeting = match ctx.param::<String>("greeting") {
-            Some(Ok(g)) => g,
-            Some(Err(e)) => return Err(InitError::new(format!("parameter `greeting`: {e}"))),
-            None => "hello".to_owned(),
-        };
-        Ok(Greeter { greeting })
+        Ok(Greeter { greeting: ctx.param_or("greeting", "hello".to_owned())? })
     }
 
     async fn handle(&self, _ctx: &Context, request: Request) -> Response {
-        match request.kind() {
-            "hello" => match request.data::<Hello>() {
-                Ok(h) => Response::ok(&format!("{}, {}", self.greeting, h.name)),
-                Err(e) => Response::error(format!("bad hello: {e}")),
-            },
-            _ => Response::unsupported(),
+        match request.message::<Hello>() {
+            Some(Ok(h)) => Hello::reply(&format!("{}, {}", self.greeting, h.name)),
+            Some(Err(e)) => Response::error(format!("bad hello: {e}")),
+            None => Response::unsupported(),
         }
     }
 }

@@ -11,6 +11,7 @@ use futures::future::{AbortHandle, abortable};
 use serde::de::DeserializeOwned;
 
 use super::handle::{Group, Handle, Port};
+use super::InitError;
 use super::stats::ActorStats;
 use crate::model::{ActorId, ActorType, Category, NodeId, Realm};
 use crate::routing::Mode;
@@ -116,6 +117,17 @@ impl Context {
     /// One parameter decoded into `T`; `None` when absent.
     pub fn param<T: DeserializeOwned>(&self, key: &str) -> Option<Result<T, ValueError>> {
         self.inner.params.get(key).map(Value::deserialize_into)
+    }
+
+    /// One parameter decoded into `T`, or `default` when absent; a parameter of the wrong
+    /// shape is an error naming it, ready for `?` in `init`:
+    /// `let greeting: String = ctx.param_or("greeting", "hello".into())?;`
+    pub fn param_or<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T, InitError> {
+        match self.param(key) {
+            None => Ok(default),
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(InitError::new(format!("parameter `{key}`: {e}"))),
+        }
     }
 
     /// Its resources: logical name → category, so wiring stays out of actor code.
