@@ -10,9 +10,9 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use futures::future::{AbortHandle, abortable};
 use serde::de::DeserializeOwned;
 
-use super::handle::{Group, Handle, Port};
 use super::InitError;
 use super::stats::ActorStats;
+use super::{Group, Handle, Port};
 use crate::model::{ActorId, ActorType, Category, NodeId, Realm};
 use crate::routing::Mode;
 use crate::runtime::Runtime;

@@ -1,135 +1,21 @@
-//! Handles: virtual references to a category (or one actor) that pick a member per request,
-//! retry elsewhere, and fan out.
+//! Handles: virtual references to a category (or one actor) that pick a member per request and
+//! retry elsewhere. Fanning out (one-way messages, broadcasts, asking every member) is in
+//! `fanout.rs`, groups of sub-categories in `group.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::ErrorCode;
+use super::{Port, RequestError};
 use crate::actor::Message;
-use crate::model::{ActorId, NodeId, Realm};
+use crate::model::{ActorId, Realm};
 use crate::rng::NodeRng;
-use crate::routing::{Attempts, Failure, Mode, RetryDecision, RoutingError};
-use crate::runtime::Runtime;
-use crate::value::{Payload, ValueError};
-use crate::wire::{self, RemoteError};
-
-/// What a handle needs from the node or client it belongs to.
-#[async_trait]
-pub(crate) trait Port: Send + Sync + 'static {
-    fn runtime(&self) -> &dyn Runtime;
-    /// The members of `realm` whose category starts with `prefix`, from the local view.
-    fn members(&self, realm: &Realm, prefix: &str) -> Vec<ActorId>;
-    fn subcategories(&self, realm: &Realm, root: &str) -> BTreeMap<String, Vec<ActorId>>;
-    /// Asks an authoritative source when the local view has no member (a client asks its
-    /// entry node); a node's own view is authoritative. `Err` says why it could not be asked
-    /// (unreachable, unprivileged): not the same as "no actors".
-    async fn resolve(&self, realm: &Realm, prefix: &str) -> Result<Vec<ActorId>, String>;
-    fn local_node(&self) -> Option<&NodeId>;
-    fn is_connected(&self, node: &NodeId) -> bool;
-    fn fork_rng(&self) -> NodeRng;
-    fn next_request_id(&self) -> u64;
-    fn default_timeout(&self) -> Duration;
-    /// Sends one attempt and waits for its reply until `request.timeout_ms` runs out.
-    async fn call(&self, request: wire::Request) -> Result<Payload, CallError>;
-    /// Sends a one-way message; `false` when it could not even be sent.
-    fn tell(&self, request: wire::Request) -> bool;
-    /// Requests in flight from this port to `actor`.
-    fn pending(&self, actor: &ActorId) -> u64;
-    /// Stops a hosted actor (an actor stopping itself); nothing for a client.
-    fn stop_actor(&self, id: &ActorId);
-}
-
-/// How one attempt failed.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum CallError {
-    /// Not sent: the node could not be reached.
-    Unreachable(String),
-    /// Sent, then the connection or the node failed before the reply.
-    Lost(String),
-    Timeout,
-    Remote(RemoteError),
-}
-
-impl CallError {
-    fn failure(&self) -> Failure {
-        match self {
-            CallError::Unreachable(_) => Failure::Code(ErrorCode::Unreachable),
-            CallError::Lost(_) => Failure::Lost,
-            CallError::Timeout => Failure::Code(ErrorCode::Timeout),
-            CallError::Remote(r) => Failure::of_message(&r.error),
-        }
-    }
-}
-
-impl From<CallError> for RequestError {
-    fn from(e: CallError) -> Self {
-        match e {
-            CallError::Unreachable(why) | CallError::Lost(why) => RequestError::Unreachable(why),
-            CallError::Timeout => RequestError::Timeout,
-            CallError::Remote(r) => RequestError::Remote { error: r.error, data: r.data },
-        }
-    }
-}
-
-/// Why a request failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RequestError {
-    /// No actor matches the category (answered at once, not after the timeout).
-    #[error("no actor in category {category:?}")]
-    NoActors {
-        /// The category asked.
-        category: String,
-    },
-    /// No reply before the deadline, on every attempt.
-    #[error("timeout")]
-    Timeout,
-    /// The actor's node could not be reached.
-    #[error("unreachable: {0}")]
-    Unreachable(String),
-    /// The actor answered with an error (see [`crate::ErrorCode`] for the fixed ones).
-    #[error("{error}")]
-    Remote {
-        /// The error message.
-        error: String,
-        /// Data attached to the error.
-        data: Option<Payload>,
-    },
-    /// The request could not be routed (affinity without a key).
-    #[error(transparent)]
-    Routing(#[from] RoutingError),
-    /// The request data could not be encoded, or the reply decoded.
-    #[error(transparent)]
-    Payload(#[from] ValueError),
-}
-
-impl RequestError {
-    /// The error message as clients match on it: `timeout`, `queue full`, `unauthorized`, a
-    /// handler's own message, ...
-    pub fn message(&self) -> String {
-        self.to_string()
-    }
-
-    /// The fixed error this is, if it is one: what to match on (never the message text).
-    pub fn code(&self) -> Option<ErrorCode> {
-        match self {
-            RequestError::NoActors { .. } => Some(ErrorCode::NoActors),
-            RequestError::Timeout => Some(ErrorCode::Timeout),
-            RequestError::Unreachable(_) => Some(ErrorCode::Unreachable),
-            RequestError::Remote { error, .. } => ErrorCode::of_message(error),
-            RequestError::Routing(_) | RequestError::Payload(_) => None,
-        }
-    }
-
-    /// Whether this is the fixed error `code`.
-    pub fn is(&self, code: ErrorCode) -> bool {
-        self.code() == Some(code)
-    }
-}
+use crate::routing::{Attempts, Mode, RetryDecision};
+use crate::value::Payload;
+use crate::wire;
 
 /// Per-request settings of a handle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +40,7 @@ pub struct RequestOptions {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
+pub(super) enum Target {
     Category(String),
     Actor(ActorId),
 }
@@ -174,11 +60,11 @@ enum Target {
 /// ```
 #[derive(Clone)]
 pub struct Handle {
-    port: Arc<dyn Port>,
-    realm: Realm,
-    target: Target,
-    options: RequestOptions,
-    rng: Arc<Mutex<NodeRng>>,
+    pub(super) port: Arc<dyn Port>,
+    pub(super) realm: Realm,
+    pub(super) target: Target,
+    pub(super) options: RequestOptions,
+    pub(super) rng: Arc<Mutex<NodeRng>>,
 }
 
 impl fmt::Debug for Handle {
@@ -306,11 +192,11 @@ impl Handle {
         self.members().into_iter().map(|m| (m.clone(), self.port.pending(&m))).collect()
     }
 
-    fn timeout_or_default(&self) -> Duration {
+    pub(super) fn timeout_or_default(&self) -> Duration {
         self.options.timeout.unwrap_or_else(|| self.port.default_timeout())
     }
 
-    fn wire_request(
+    pub(super) fn wire_request(
         &self,
         id: u64,
         to: ActorId,
@@ -427,130 +313,5 @@ impl Handle {
                 }
             }
         }
-    }
-
-    /// Sends a request that expects no reply to one member (fire and forget). Fails only
-    /// when no member matches or the data cannot be encoded.
-    pub fn shoot<T: Serialize + ?Sized>(&self, kind: &str, data: &T) -> Result<(), RequestError> {
-        let data = Payload::encode(data)?;
-        let members = self.members();
-        let target = {
-            let mut rng = self.rng.lock().expect("handle rng");
-            crate::routing::choose(
-                self.options.mode,
-                &members,
-                self.options.key.as_deref(),
-                self.port.local_node(),
-                |n| self.port.is_connected(n),
-                &[],
-                &mut *rng,
-            )
-            .map_err(|e| match e {
-                RoutingError::NoMembers => RequestError::NoActors { category: self.category() },
-                e => e.into(),
-            })?
-            .clone()
-        };
-        let req = self.wire_request(
-            self.port.next_request_id(),
-            target,
-            kind,
-            data,
-            self.timeout_or_default(),
-            0,
-        );
-        self.port.tell(req);
-        Ok(())
-    }
-
-    /// Sends a message that expects no reply to every current member; returns how many were
-    /// sent.
-    pub fn broadcast<T: Serialize + ?Sized>(
-        &self,
-        kind: &str,
-        data: &T,
-    ) -> Result<usize, RequestError> {
-        let data = Payload::encode(data)?;
-        let id = self.port.next_request_id();
-        let timeout = self.timeout_or_default();
-        let members = self.members();
-        let sent = members
-            .into_iter()
-            .filter(|m| {
-                self.port.tell(self.wire_request(id, m.clone(), kind, data.clone(), timeout, 0))
-            })
-            .count();
-        Ok(sent)
-    }
-
-    /// Sends the request to every current member at once and collects one result each, in
-    /// member order. No retries: each answer is that member's.
-    pub async fn request_from_all<T: Serialize + ?Sized>(
-        &self,
-        kind: &str,
-        data: &T,
-    ) -> Result<Vec<(ActorId, Result<Payload, RequestError>)>, RequestError> {
-        let data = Payload::encode(data)?;
-        let timeout = self.timeout_or_default();
-        let calls = self.members().into_iter().map(|m| {
-            // One id per member: replies are matched by id.
-            let req = self.wire_request(
-                self.port.next_request_id(),
-                m.clone(),
-                kind,
-                data.clone(),
-                timeout,
-                0,
-            );
-            async move { (m, self.port.call(req).await.map_err(RequestError::from)) }
-        });
-        Ok(futures::future::join_all(calls).await)
-    }
-}
-
-/// A group handle: the sub-categories one level below a root (`svc/` → `svc/a/`, `svc/b/`). A
-/// request goes to one actor of each sub-category and returns one result per sub-category.
-#[derive(Debug, Clone)]
-pub struct Group {
-    root: Handle,
-}
-
-impl Group {
-    pub(crate) fn new(root: Handle) -> Self {
-        Self { root }
-    }
-
-    /// The root handle, for settings.
-    pub fn root(&self) -> &Handle {
-        &self.root
-    }
-
-    /// A copy with settings changed on the root handle (timeout, retries, ident, mode).
-    pub fn configure(&self, f: impl FnOnce(&Handle) -> Handle) -> Group {
-        Group { root: f(&self.root) }
-    }
-
-    /// The current sub-categories, sorted.
-    pub fn subcategories(&self) -> Vec<String> {
-        self.root.port.subcategories(&self.root.realm, &self.root.category()).into_keys().collect()
-    }
-
-    /// Sends the request to one actor of each sub-category, concurrently; one result per
-    /// sub-category, sorted by sub-category.
-    pub async fn request<T: Serialize + ?Sized>(
-        &self,
-        kind: &str,
-        data: &T,
-    ) -> Result<Vec<(String, Result<Payload, RequestError>)>, RequestError> {
-        let data = Payload::encode(data)?;
-        let calls = self.subcategories().into_iter().map(|sub| {
-            let handle = Handle { target: Target::Category(sub.clone()), ..self.root.clone() };
-            let data = data.clone();
-            async move {
-                let r = handle.request_payload(kind, data).await;
-                (sub, r)
-            }
-        });
-        Ok(futures::future::join_all(calls).await)
     }
 }

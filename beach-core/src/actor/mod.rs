@@ -32,8 +32,12 @@
 //! ```
 
 mod context;
+mod error;
+mod fanout;
+mod group;
 mod handle;
 mod message;
+mod port;
 mod registry;
 mod request;
 mod stats;
@@ -42,9 +46,12 @@ use async_trait::async_trait;
 
 pub use context::Context;
 pub(crate) use context::ContextParts;
-pub(crate) use handle::{CallError, Port};
-pub use handle::{Group, Handle, RequestError, RequestOptions};
+pub(crate) use error::CallError;
+pub use error::RequestError;
+pub use group::Group;
+pub use handle::{Handle, RequestOptions};
 pub use message::{Message, Messages};
+pub(crate) use port::Port;
 pub use registry::Registry;
 pub use registry::panic_message;
 pub use request::{Request, Response};

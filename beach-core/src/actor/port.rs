@@ -1,0 +1,39 @@
+//! What a handle needs from the node or client (or test) it belongs to.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::CallError;
+use crate::model::{ActorId, NodeId, Realm};
+use crate::rng::NodeRng;
+use crate::runtime::Runtime;
+use crate::value::Payload;
+use crate::wire;
+
+/// What a handle needs from the node or client it belongs to.
+#[async_trait]
+pub(crate) trait Port: Send + Sync + 'static {
+    fn runtime(&self) -> &dyn Runtime;
+    /// The members of `realm` whose category starts with `prefix`, from the local view.
+    fn members(&self, realm: &Realm, prefix: &str) -> Vec<ActorId>;
+    fn subcategories(&self, realm: &Realm, root: &str) -> BTreeMap<String, Vec<ActorId>>;
+    /// Asks an authoritative source when the local view has no member (a client asks its
+    /// entry node); a node's own view is authoritative. `Err` says why it could not be asked
+    /// (unreachable, unprivileged): not the same as "no actors".
+    async fn resolve(&self, realm: &Realm, prefix: &str) -> Result<Vec<ActorId>, String>;
+    fn local_node(&self) -> Option<&NodeId>;
+    fn is_connected(&self, node: &NodeId) -> bool;
+    fn fork_rng(&self) -> NodeRng;
+    fn next_request_id(&self) -> u64;
+    fn default_timeout(&self) -> Duration;
+    /// Sends one attempt and waits for its reply until `request.timeout_ms` runs out.
+    async fn call(&self, request: wire::Request) -> Result<Payload, CallError>;
+    /// Sends a one-way message; `false` when it could not even be sent.
+    fn tell(&self, request: wire::Request) -> bool;
+    /// Requests in flight from this port to `actor`.
+    fn pending(&self, actor: &ActorId) -> u64;
+    /// Stops a hosted actor (an actor stopping itself); nothing for a client.
+    fn stop_actor(&self, id: &ActorId);
+}
