@@ -452,7 +452,8 @@ fn broadcast_reaches_every_member_and_request_from_all_gathers() {
         assert_eq!(nodes_of(&ids).len(), 3, "one counter per node");
         assert_eq!(client.handle("counters").broadcast("incr", &()).unwrap(), 3);
         sim.sleep(Duration::from_millis(100)).await;
-        let counts = client.handle("counters").request_from_all("count", &()).await.unwrap();
+        let counts =
+            client.handle("counters").request_from_all("count", &()).unwrap().collect_all().await;
         assert_eq!(counts.len(), 3);
         for (id, r) in counts {
             assert_eq!(r.unwrap().decode::<u64>().unwrap(), 1, "{id}");

@@ -213,6 +213,10 @@ pub struct SpawnArgs {
     /// How many actors to add.
     #[arg(long, default_value_t = 1)]
     pub count: u32,
+    /// Call the actors' drain hook when they are stopped, and wait for their requests in
+    /// flight (within the grace period).
+    #[arg(long)]
+    pub drainable: bool,
     /// Only show where the actors would go, and why.
     #[arg(long)]
     pub dry_run: bool,
@@ -221,7 +225,7 @@ pub struct SpawnArgs {
 /// `beach request`.
 #[derive(Debug, Clone, Args)]
 pub struct RequestArgs {
-    /// The category (any actor whose category starts with it).
+    /// The category (any actor whose category starts with it), or with --id one actor's id.
     pub category: String,
     /// The request type.
     pub kind: String,
@@ -245,6 +249,9 @@ pub struct RequestArgs {
     #[arg(long)]
     pub mode: Option<String>,
     /// Send to every actor of the category and print one reply each.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "id")]
     pub all: bool,
+    /// The first argument is an actor's id (as `beach dir` prints it): ask that one actor.
+    #[arg(long)]
+    pub id: bool,
 }

@@ -128,7 +128,7 @@ pub(crate) async fn measure(
     let start = Instant::now();
     for i in 0..rounds {
         let t = Instant::now();
-        for (_, r) in fan.request_from_all("echo", data).await? {
+        for (_, r) in fan.request_from_all("echo", data)?.collect_all().await {
             r?;
             replies += 1;
         }

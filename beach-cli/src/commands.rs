@@ -307,6 +307,7 @@ pub async fn run(client: &Beach, command: Command, g: &Global) -> Result<Output,
                     "params": Value::Map(a.params.clone()).to_json().unwrap_or(Json::Null),
                     "isolated": a.isolated,
                     "owner": a.owner,
+                    "drainable": a.drainable,
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>() });
             let mut rows = Vec::new();
@@ -357,6 +358,7 @@ async fn spawn(client: &Beach, a: SpawnArgs) -> Result<Output, Failure> {
         .actor(&a.actor_type, &a.categories)
         .strategy(strategy, a.hint.as_deref())
         .isolated(a.isolated)
+        .drainable(a.drainable)
         .count(a.count)
         .trust(a.trusted.clone());
     if let Some(j) = &a.params_json {
@@ -444,7 +446,11 @@ fn request_failure(e: RequestError) -> Failure {
 }
 
 async fn request(client: &Beach, a: RequestArgs, g: &Global) -> Result<Output, Failure> {
-    let mut h = client.handle(&a.category).retries(a.retries).retry_timeouts(a.retry_timeouts);
+    let mut h = client.handle(&a.category);
+    if a.id {
+        h = h.to_actor(actor_id(&a.category)?);
+    }
+    h = h.retries(a.retries).retry_timeouts(a.retry_timeouts);
     if let Some(t) = g.timeout {
         h = h.timeout(t);
     }
@@ -460,7 +466,8 @@ async fn request(client: &Beach, a: RequestArgs, g: &Global) -> Result<Output, F
     let payload = data(a.data.as_deref())?;
     if a.all {
         let value = payload.to_value().unwrap_or_default();
-        let replies = h.request_from_all(&a.kind, &value).await.map_err(request_failure)?;
+        let replies =
+            h.request_from_all(&a.kind, &value).map_err(request_failure)?.collect_all().await;
         return Ok(replies_output("id", "ID", replies));
     }
     match h.request_payload(&a.kind, payload).await {

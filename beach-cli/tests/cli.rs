@@ -136,6 +136,12 @@ fn every_command_prints_its_json_shape() {
     let (code, v, _) = json(c, &["request", "pongers", "ping", "--all"]);
     assert_eq!(code, 0);
     assert_eq!(v["replies"].as_array().unwrap().len(), 2);
+    let (code, v, err) = json(c, &["request", "--id", &id, "ping"]);
+    assert_eq!((code, v["ok"].as_bool()), (0, Some(true)), "{err}");
+    let (code, _, err) = json(c, &["request", "--id", "pongers", "ping"]);
+    assert_eq!(code, 2, "not an actor id: {err}");
+    let (code, _, err) = json(c, &["request", "--id", &id, "ping", "--all"]);
+    assert_eq!(code, 2, "--id and --all conflict: {err}");
 
     assert_eq!(json(c, &["shoot", "pongers", "ping"]).1, serde_json::json!({ "ok": true }));
     assert_eq!(json(c, &["broadcast", "pongers", "ping"]).1, serde_json::json!({ "sent": 2 }));
@@ -176,9 +182,17 @@ fn every_command_prints_its_json_shape() {
         .find(|a| a["id"] == id.as_str())
         .unwrap()
         .clone();
-    for key in ["id", "type", "realm", "categories", "params", "isolated", "owner"] {
+    for key in ["id", "type", "realm", "categories", "params", "isolated", "owner", "drainable"] {
         assert!(actor.get(key).is_some(), "metadata lacks {key}: {actor}");
     }
+    assert_eq!(actor["drainable"], false);
+    let (code, v, err) = json(c, &["spawn", "Pong", "drained", "--drainable"]);
+    assert_eq!(code, 0, "{err}");
+    let drained = v["actors"][0]["id"].as_str().unwrap().to_owned();
+    let (_, v, _) = json(c, &["metadata"]);
+    let all = v["nodes"][0]["actors"].as_array().unwrap();
+    assert_eq!(all.iter().find(|a| a["id"] == drained.as_str()).unwrap()["drainable"], true);
+    json(c, &["stop", "--id", &drained]);
     assert_eq!(actor["params"]["_key"], "<PRIVATE>");
     assert_eq!(actor["params"]["n"], 3);
 

@@ -57,7 +57,7 @@ async fn three_nodes_join_place_and_serve_across_nodes() {
     let spec = a.actor("MultiPing", ["multi"]).strategy(Strategy::Roundrobin, None).count(3);
     a.add_actor(spec).await.unwrap();
     assert_eq!(a.handle("multi").broadcast("ping", &()).unwrap(), 3);
-    let replies = a.handle("multi").request_from_all("oob", &()).await.unwrap();
+    let replies = a.handle("multi").request_from_all("oob", &()).unwrap().collect_all().await;
     assert_eq!(replies.len(), 3);
     assert!(replies.iter().all(|(_, r)| r.is_ok()));
 

@@ -1,46 +1,88 @@
 //! Fanning out from a handle: one-way messages (`shoot`, `broadcast`) and asking every member
 //! at once (`request_from_all`).
 
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use futures::stream::{FuturesUnordered, Stream, StreamExt};
 use serde::Serialize;
 
 use super::{Handle, RequestError};
 use crate::model::ActorId;
 use crate::routing::RoutingError;
+use crate::runtime::BoxFuture;
 use crate::value::Payload;
 
 impl Handle {
-    /// Sends a request that expects no reply to one member (fire and forget). Fails only
-    /// when no member matches or the data cannot be encoded.
+    /// Sends a request without waiting for its answer (fire and forget). Without
+    /// [`Handle::on_failure`] it is a one-way message: a member that cannot be sent to is
+    /// replaced by another, up to the handle's retries. With it, the request runs in the
+    /// background with the handle's timeout and retries, and a failure calls the callback.
+    /// Either way failures count in [`Handle::shoot_failures`]. Fails at once when no member
+    /// matches, the data cannot be encoded, or no member could be sent to.
     pub fn shoot<T: Serialize + ?Sized>(&self, kind: &str, data: &T) -> Result<(), RequestError> {
         let data = Payload::encode(data)?;
+        let result = self.shoot_payload(kind, data);
+        if result.is_err() {
+            self.shoot_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    pub(super) fn shoot_payload(&self, kind: &str, data: Payload) -> Result<(), RequestError> {
         let members = self.members();
-        let target = {
-            let mut rng = self.rng.lock().expect("handle rng");
-            crate::routing::choose(
-                self.options.mode,
-                &members,
-                self.options.key.as_deref(),
-                self.port.local_node(),
-                |n| self.port.is_connected(n),
-                &[],
-                &mut *rng,
-            )
-            .map_err(|e| match e {
-                RoutingError::NoMembers => RequestError::NoActors { category: self.category() },
-                e => e.into(),
-            })?
-            .clone()
-        };
-        let req = self.wire_request(
-            self.port.next_request_id(),
-            target,
-            kind,
-            data,
-            self.timeout_or_default(),
-            0,
-        );
-        self.port.tell(req);
-        Ok(())
+        if members.is_empty() {
+            return Err(RequestError::NoActors { category: self.category() });
+        }
+        if let Some(on_failure) = self.on_failure.clone() {
+            let (handle, kind) = (self.clone(), kind.to_owned());
+            self.port.runtime().spawn(Box::pin(async move {
+                if let Err(e) = handle.request_payload(&kind, data).await {
+                    handle.shoot_failures.fetch_add(1, Ordering::Relaxed);
+                    on_failure(e);
+                }
+            }));
+            return Ok(());
+        }
+        let mut tried: Vec<ActorId> = Vec::new();
+        loop {
+            let target = {
+                let mut rng = self.rng.lock().expect("handle rng");
+                crate::routing::choose(
+                    self.options.mode,
+                    &members,
+                    self.options.key.as_deref(),
+                    self.port.local_node(),
+                    |n| self.port.is_connected(n),
+                    &tried,
+                    &mut *rng,
+                )
+                .map_err(|e| match e {
+                    RoutingError::NoMembers => RequestError::NoActors { category: self.category() },
+                    e => e.into(),
+                })?
+                .clone()
+            };
+            let req = self.wire_request(
+                self.port.next_request_id(),
+                target.clone(),
+                kind,
+                data.clone(),
+                self.timeout_or_default(),
+                u32::try_from(tried.len()).unwrap_or(u32::MAX),
+            );
+            if self.port.tell(req) {
+                return Ok(());
+            }
+            tried.push(target.clone());
+            // A keyed message stays with its key's owner, as requests do.
+            let keyed = self.options.mode == crate::routing::Mode::Affinity;
+            if keyed || tried.len() > self.options.retries as usize || tried.len() >= members.len()
+            {
+                return Err(RequestError::Unreachable(format!("cannot send to {target}")));
+            }
+        }
     }
 
     /// Sends a message that expects no reply to every current member; returns how many were
@@ -63,27 +105,90 @@ impl Handle {
         Ok(sent)
     }
 
-    /// Sends the request to every current member at once and collects one result each, in
-    /// member order. No retries: each answer is that member's.
-    pub async fn request_from_all<T: Serialize + ?Sized>(
+    /// Sends the request to every current member at once; the answers come as a stream, in
+    /// the order they arrive ([`Replies::collect_all`] gathers them in member order). No
+    /// retries: each answer is that member's.
+    ///
+    /// ```no_run
+    /// # async fn f(client: beach_core::client::Beach) -> Result<(), beach_core::actor::RequestError> {
+    /// use futures::StreamExt;
+    ///
+    /// let mut replies = client.handle("svc/shards").request_from_all("count", &())?;
+    /// while let Some((actor, reply)) = replies.next().await {
+    ///     println!("{actor}: {:?}", reply.map(|p| p.decode::<u64>()));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn request_from_all<T: Serialize + ?Sized>(
         &self,
         kind: &str,
         data: &T,
-    ) -> Result<Vec<(ActorId, Result<Payload, RequestError>)>, RequestError> {
+    ) -> Result<Replies, RequestError> {
         let data = Payload::encode(data)?;
         let timeout = self.timeout_or_default();
-        let calls = self.members().into_iter().map(|m| {
-            // One id per member: replies are matched by id.
-            let req = self.wire_request(
-                self.port.next_request_id(),
-                m.clone(),
-                kind,
-                data.clone(),
-                timeout,
-                0,
-            );
-            async move { (m, self.port.call(req).await.map_err(RequestError::from)) }
-        });
-        Ok(futures::future::join_all(calls).await)
+        let members = self.members();
+        let calls = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                // One id per member: replies are matched by id.
+                let req = self.wire_request(
+                    self.port.next_request_id(),
+                    m.clone(),
+                    kind,
+                    data.clone(),
+                    timeout,
+                    0,
+                );
+                let (port, m) = (self.port.clone(), m.clone());
+                let call: BoxFuture<'static, Answer> =
+                    Box::pin(
+                        async move { (i, m, port.call(req).await.map_err(RequestError::from)) },
+                    );
+                call
+            })
+            .collect();
+        Ok(Replies { calls, asked: members.len() })
+    }
+}
+
+/// One member's answer, with its place among the members asked.
+type Answer = (usize, ActorId, Result<Payload, RequestError>);
+
+/// The answers of [`Handle::request_from_all`], as they arrive: a stream of each member and
+/// its result.
+pub struct Replies {
+    calls: FuturesUnordered<BoxFuture<'static, Answer>>,
+    asked: usize,
+}
+
+impl std::fmt::Debug for Replies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replies")
+            .field("asked", &self.asked)
+            .field("waiting", &self.calls.len())
+            .finish()
+    }
+}
+
+impl Replies {
+    /// How many members were asked.
+    pub fn asked(&self) -> usize {
+        self.asked
+    }
+
+    /// Waits for every answer and returns them in member order.
+    pub async fn collect_all(self) -> Vec<(ActorId, Result<Payload, RequestError>)> {
+        let mut all: Vec<Answer> = self.calls.collect().await;
+        all.sort_by_key(|(i, ..)| *i);
+        all.into_iter().map(|(_, m, r)| (m, r)).collect()
+    }
+}
+
+impl Stream for Replies {
+    type Item = (ActorId, Result<Payload, RequestError>);
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.calls.poll_next_unpin(cx).map(|a| a.map(|(_, m, r)| (m, r)))
     }
 }

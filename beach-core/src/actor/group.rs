@@ -1,9 +1,12 @@
 //! Group handles: one actor of each sub-category one level below a root.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::handle::Target;
 use super::{Handle, RequestError};
+use crate::model::ActorId;
 use crate::value::Payload;
 
 /// A group handle: the sub-categories one level below a root (`svc/` → `svc/a/`, `svc/b/`). A
@@ -50,5 +53,37 @@ impl Group {
             }
         });
         Ok(futures::future::join_all(calls).await)
+    }
+
+    /// Shoots to one actor of each sub-category (see [`Handle::shoot`]); returns how many
+    /// sub-categories it reached, and fails when none. Failures count on the root handle.
+    pub fn shoot<T: Serialize + ?Sized>(
+        &self,
+        kind: &str,
+        data: &T,
+    ) -> Result<usize, RequestError> {
+        let data = Payload::encode(data)?;
+        let mut sent = 0;
+        let mut last = None;
+        for sub in self.subcategories() {
+            let handle = Handle { target: Target::Category(sub), ..self.root.clone() };
+            match handle.shoot_payload(kind, data.clone()) {
+                Ok(()) => sent += 1,
+                Err(e) => {
+                    self.root.shoot_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    last = Some(e);
+                }
+            }
+        }
+        match (sent, last) {
+            (0, Some(e)) => Err(e),
+            (0, None) => Err(RequestError::NoActors { category: self.root.category() }),
+            (n, _) => Ok(n),
+        }
+    }
+
+    /// Requests in flight from this node or client, per actor of every sub-category.
+    pub fn pending(&self) -> BTreeMap<ActorId, u64> {
+        self.root.pending()
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,7 +66,14 @@ pub struct Handle {
     pub(super) target: Target,
     pub(super) options: RequestOptions,
     pub(super) rng: Arc<Mutex<NodeRng>>,
+    /// Called with the error of a failed `shoot` (see [`Handle::on_failure`]).
+    pub(super) on_failure: Option<OnFailure>,
+    /// Failed shoots, through this handle and the copies made from it.
+    pub(super) shoot_failures: Arc<AtomicU64>,
 }
+
+/// What [`Handle::on_failure`] calls: with the error of a shoot that failed.
+pub type OnFailure = Arc<dyn Fn(RequestError) + Send + Sync>;
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -73,7 +81,8 @@ impl fmt::Debug for Handle {
             .field("realm", &self.realm)
             .field("target", &self.target)
             .field("options", &self.options)
-            .finish()
+            .field("on_failure", &self.on_failure.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -99,6 +108,8 @@ impl Handle {
                 ident,
             },
             rng,
+            on_failure: None,
+            shoot_failures: Arc::default(),
         }
     }
 
@@ -160,6 +171,22 @@ impl Handle {
         h.options.key = Some(key.as_ref().to_vec());
         h.options.mode = Mode::Affinity;
         h
+    }
+
+    /// With a callback for failed shoots: [`Handle::shoot`] then sends a request whose answer
+    /// it waits for in the background (with this handle's timeout and retries), and calls
+    /// `on_failure` with the error when the request fails. Without one, a shoot is a one-way
+    /// message, cheaper, whose failures past sending go unnoticed.
+    pub fn on_failure(&self, on_failure: impl Fn(RequestError) + Send + Sync + 'static) -> Handle {
+        let mut h = self.clone();
+        h.on_failure = Some(Arc::new(on_failure));
+        h
+    }
+
+    /// How many shoots through this handle (and the copies made from it) failed: could not be
+    /// sent, or, with [`Handle::on_failure`], failed after sending.
+    pub fn shoot_failures(&self) -> u64 {
+        self.shoot_failures.load(Ordering::Relaxed)
     }
 
     /// With an ident.

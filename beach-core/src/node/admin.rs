@@ -249,6 +249,7 @@ impl NodeInner {
                             params: c.public_params(),
                             isolated: c.spec.isolated,
                             owner: c.spec.owner.clone(),
+                            drainable: c.spec.drainable,
                         })
                         .collect();
                     Ok(AdminAnswer::Metadata(vec![NodeMetadata { node: self.id.clone(), actors }]))

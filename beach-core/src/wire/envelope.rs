@@ -453,6 +453,9 @@ pub struct ActorMetadata {
     pub isolated: bool,
     /// Its owner.
     pub owner: Option<String>,
+    /// Whether its drain hook runs when it is stopped (absent from older nodes: `false`).
+    #[serde(default)]
+    pub drainable: bool,
 }
 
 impl Envelope {

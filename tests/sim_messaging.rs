@@ -1,0 +1,98 @@
+//! Messaging beyond one request, as py-beach had it: answers from every member streamed as
+//! they arrive, shoots with a failure callback and a failure count, group shoots.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use beach::ErrorCode;
+use beach::actor::RequestError;
+use beach::config::ClusterConfig;
+use beach_transport_mem::SimBuilder;
+use common::{converge, registry};
+use futures::StreamExt;
+
+/// Three nodes, converged, and a client.
+fn cluster<F, Fut>(seed: u64, scenario: F)
+where
+    F: FnOnce(beach_transport_mem::SimCluster, beach::client::Beach) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    SimBuilder::new(seed).registry(registry()).config(ClusterConfig::default()).run(
+        |mut sim| async move {
+            sim.add_nodes(3).await;
+            converge(&sim, Duration::from_secs(10)).await;
+            let client = sim.client().await;
+            scenario(sim, client).await;
+        },
+    );
+}
+
+#[test]
+fn request_from_all_streams_answers_as_they_arrive_and_collects_them_in_member_order() {
+    cluster(71, |sim, client| async move {
+        // The scenario holds the cluster: dropping it would stop the nodes.
+        let _sim = sim;
+        // `Worker` answers after a second, `Whoami` at once: both in `mix`.
+        let slow = client.add_actor(client.actor("Worker", ["mix/slow"])).await.unwrap();
+        let fast = client.add_actor(client.actor("Whoami", ["mix/fast"])).await.unwrap();
+        let h = client.handle("mix").timeout(Duration::from_secs(5));
+        let mut replies = h.request_from_all("go", &()).unwrap();
+        assert_eq!(replies.asked(), 2);
+        let first = replies.next().await.unwrap();
+        assert_eq!(first.0, fast[0], "the fast answer comes first");
+        let second = replies.next().await.unwrap();
+        assert_eq!(second.0, slow[0]);
+        assert!(replies.next().await.is_none());
+
+        let all = h.request_from_all("go", &()).unwrap().collect_all().await;
+        assert_eq!(all.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(), h.members());
+        assert!(all.iter().all(|(_, r)| r.is_ok()), "{all:?}");
+    });
+}
+
+#[test]
+fn a_shoot_with_a_failure_callback_reports_and_counts_what_failed() {
+    cluster(72, |sim, client| async move {
+        client.add_actor(client.actor("Panicky", ["p"])).await.unwrap();
+        let failures: Arc<Mutex<Vec<RequestError>>> = Arc::default();
+        let seen = failures.clone();
+        let h = client.handle("p").on_failure(move |e| seen.lock().unwrap().push(e));
+        h.shoot("panic", &()).unwrap();
+        h.shoot("fine", &()).unwrap();
+        sim.sleep(Duration::from_secs(1)).await;
+        let failures = failures.lock().unwrap().clone();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].is(ErrorCode::Exception), "{failures:?}");
+        assert_eq!(h.shoot_failures(), 1);
+
+        // Without a callback a shoot is one-way: nothing comes back to count, but a shoot
+        // that cannot go anywhere fails at once and counts.
+        let none = client.handle("nobody");
+        assert!(none.shoot("x", &()).unwrap_err().is(ErrorCode::NoActors));
+        assert_eq!(none.shoot_failures(), 1);
+    });
+}
+
+#[test]
+fn a_group_shoots_one_actor_of_each_subcategory_and_reports_pending_requests() {
+    cluster(73, |sim, client| async move {
+        for sub in ["shards/a", "shards/b", "shards/c"] {
+            client.add_actor(client.actor("Counter", [sub]).count(2)).await.unwrap();
+        }
+        let group = client.group("shards/");
+        assert_eq!(group.shoot("incr", &()).unwrap(), 3);
+        sim.sleep(Duration::from_millis(200)).await;
+        let counted = client.handle("shards/").request_from_all("count", &()).unwrap();
+        let total: u64 = counted
+            .collect_all()
+            .await
+            .into_iter()
+            .map(|(_, r)| r.unwrap().decode::<u64>().unwrap())
+            .sum();
+        assert_eq!(total, 3, "one increment per sub-category");
+        assert_eq!(group.pending().len(), 6);
+        assert!(group.pending().values().all(|&n| n == 0));
+    });
+}
