@@ -12,7 +12,7 @@ use beach::placement::{ClusterView, NodeLoad, PlacementRequest, Strategy, place}
 use beach::rng::seeded;
 use beach::routing::rendezvous;
 use beach::value::{Payload, Value};
-use beach::wire::{Envelope, FrameCodec, Request};
+use beach::wire::{ActorCall, Envelope, FrameCodec};
 use bytes::BytesMut;
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -83,7 +83,7 @@ fn directory(c: &mut Criterion) {
 }
 
 fn request(data: Payload) -> Envelope {
-    Envelope::Request(Request {
+    Envelope::Request(ActorCall {
         id: 42,
         to: node(3).actor_id(17),
         realm: Realm::global(),

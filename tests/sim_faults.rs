@@ -6,6 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use beach::client::NodeState;
 use beach::model::{ActorId, Realm};
 use beach::placement::Strategy;
 use beach_transport_mem::{LinkConfig, SimBuilder};
@@ -272,14 +273,14 @@ fn nodes_lists_a_suspected_node_as_suspect_before_it_is_down() {
         let mut states = Vec::new();
         for _ in 0..200 {
             let nodes = client.nodes().await.unwrap();
-            let state = nodes.iter().find(|n| n.id == quiet).map(|n| n.state.clone());
-            states.push(state.clone());
-            if state.as_deref() == Some("suspect") {
+            let state = nodes.iter().find(|n| n.id == quiet).map(|n| n.state);
+            states.push(state);
+            if state == Some(NodeState::Suspect) {
                 break;
             }
             sim.sleep(Duration::from_millis(50)).await;
         }
-        assert_eq!(states.last().unwrap().as_deref(), Some("suspect"), "{states:?}");
+        assert_eq!(*states.last().unwrap(), Some(NodeState::Suspect), "{states:?}");
         sim.heal();
     });
 }

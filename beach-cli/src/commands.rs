@@ -136,7 +136,7 @@ pub async fn run(client: &Beach, command: Command, g: &Global) -> Result<Output,
                 "id": n.id.to_string(),
                 "address": n.id.endpoint().to_string(),
                 "generation": n.id.generation(),
-                "state": n.state,
+                "state": n.state.as_str(),
                 "actors": n.actors,
             })).collect::<Vec<_>>() });
             let rows = nodes
@@ -145,7 +145,7 @@ pub async fn run(client: &Beach, command: Command, g: &Global) -> Result<Output,
                     vec![
                         n.id.endpoint().to_string(),
                         format!("{:x}", n.id.generation()),
-                        n.state.clone(),
+                        n.state.to_string(),
                         n.actors.to_string(),
                     ]
                 })

@@ -396,7 +396,7 @@ impl Actor for Proxy {
         let (tx, rx) = oneshot::channel();
         self.pending.lock().expect("proxy lock").insert(key, tx);
         let left = request.deadline().saturating_duration_since(Instant::now());
-        let forwarded = wire::Request {
+        let forwarded = wire::ActorCall {
             id: key.0,
             to: ctx.id().clone(),
             realm: ctx.realm().clone(),

@@ -231,8 +231,8 @@ impl Handle {
         data: Payload,
         timeout: Duration,
         attempt: u32,
-    ) -> wire::Request {
-        wire::Request {
+    ) -> wire::ActorCall {
+        wire::ActorCall {
             id,
             to,
             realm: self.realm.clone(),

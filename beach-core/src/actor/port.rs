@@ -29,9 +29,9 @@ pub(crate) trait Port: Send + Sync + 'static {
     fn next_request_id(&self) -> u64;
     fn default_timeout(&self) -> Duration;
     /// Sends one attempt and waits for its reply until `request.timeout_ms` runs out.
-    async fn call(&self, request: wire::Request) -> Result<Payload, CallError>;
+    async fn call(&self, request: wire::ActorCall) -> Result<Payload, CallError>;
     /// Sends a one-way message; `false` when it could not even be sent.
-    fn tell(&self, request: wire::Request) -> bool;
+    fn tell(&self, request: wire::ActorCall) -> bool;
     /// Requests in flight from this port to `actor`.
     fn pending(&self, actor: &ActorId) -> u64;
     /// Stops a hosted actor (an actor stopping itself); nothing for a client.

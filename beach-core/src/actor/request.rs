@@ -24,7 +24,7 @@ pub struct Request {
 impl Request {
     /// A request as a handler sees it, from its wire form; for hosts that run actors outside a
     /// node (an isolated actor's process). `deadline` is when the caller gives up.
-    pub fn from_wire(request: crate::wire::Request, deadline: Instant) -> Self {
+    pub fn from_wire(request: crate::wire::ActorCall, deadline: Instant) -> Self {
         Self {
             id: request.id,
             kind: request.kind,

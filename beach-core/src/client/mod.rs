@@ -8,6 +8,7 @@
 mod builder;
 mod port;
 mod spec;
+mod views;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -27,13 +28,11 @@ use crate::rng::{NodeRng, derive};
 use crate::routing::Mode;
 use crate::runtime::{Runtime, timeout};
 use crate::transport::Transport;
-use crate::wire::{
-    ActorLoad, ActorRecord, AdminAnswer, AdminOp, Envelope, NodeHealth, NodeInfo, NodeMetadata,
-    Peer, SpawnSpec,
-};
+use crate::wire::{ActorRecord, AdminAnswer, AdminOp, Envelope, Peer, SpawnSpec};
 pub use builder::ClientBuilder;
 use port::ClientPort;
 pub use spec::ActorSpec;
+pub use views::{ActorLoad, ActorMetadata, NodeHealth, NodeInfo, NodeMetadata, NodeState};
 
 /// A client's settings, resolved from a [`ClientBuilder`].
 #[derive(Debug, Clone)]
@@ -324,7 +323,7 @@ impl Beach {
     /// The nodes of the cluster.
     pub async fn nodes(&self) -> Result<Vec<NodeInfo>, ClientError> {
         match self.admin(AdminOp::Nodes).await? {
-            AdminAnswer::Nodes(n) => Ok(n),
+            AdminAnswer::Nodes(n) => Ok(n.into_iter().map(Into::into).collect()),
             other => Err(unexpected(&other)),
         }
     }
@@ -337,7 +336,7 @@ impl Beach {
     /// CPU and memory use of every node.
     pub async fn cluster_health(&self) -> Result<Vec<NodeHealth>, ClientError> {
         match self.admin(AdminOp::Health).await? {
-            AdminAnswer::Health(h) => Ok(h),
+            AdminAnswer::Health(h) => Ok(h.into_iter().map(Into::into).collect()),
             other => Err(unexpected(&other)),
         }
     }
@@ -345,7 +344,7 @@ impl Beach {
     /// Load and statistics of every actor.
     pub async fn load_info(&self) -> Result<Vec<ActorLoad>, ClientError> {
         match self.admin(AdminOp::Load).await? {
-            AdminAnswer::Load(l) => Ok(l),
+            AdminAnswer::Load(l) => Ok(l.into_iter().map(Into::into).collect()),
             other => Err(unexpected(&other)),
         }
     }
@@ -353,7 +352,7 @@ impl Beach {
     /// Metadata of every actor, per node, private parameters masked.
     pub async fn node_metadata(&self) -> Result<Vec<NodeMetadata>, ClientError> {
         match self.admin(AdminOp::Metadata).await? {
-            AdminAnswer::Metadata(m) => Ok(m),
+            AdminAnswer::Metadata(m) => Ok(m.into_iter().map(Into::into).collect()),
             other => Err(unexpected(&other)),
         }
     }

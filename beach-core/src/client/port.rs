@@ -84,11 +84,11 @@ impl Port for ClientPort {
         self.client.options.request_timeout
     }
 
-    async fn call(&self, request: wire::Request) -> Result<Payload, CallError> {
+    async fn call(&self, request: wire::ActorCall) -> Result<Payload, CallError> {
         self.client.links.call(request).await
     }
 
-    fn tell(&self, request: wire::Request) -> bool {
+    fn tell(&self, request: wire::ActorCall) -> bool {
         let to = request.to.node().endpoint().clone();
         self.client.links.send(&to, Envelope::OneWay(request))
     }

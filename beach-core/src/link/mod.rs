@@ -34,7 +34,7 @@ use crate::throttle::Throttle;
 use crate::transport::{Connection, FrameSink, FrameStream, Transport};
 use crate::value::Payload;
 use crate::wire::{
-    AdminAnswer, AdminCall, AdminOp, AdminReply, Envelope, Peer, RemoteError, Reply, Request,
+    ActorCall, AdminAnswer, AdminCall, AdminOp, AdminReply, Envelope, Peer, RemoteError, Reply,
     WireError,
 };
 
@@ -774,7 +774,7 @@ impl Links {
 
     /// Sends a request to the node owning its actor and waits for the reply until
     /// `request.timeout_ms` runs out.
-    pub(crate) async fn call(self: &Arc<Self>, request: Request) -> Result<Payload, CallError> {
+    pub(crate) async fn call(self: &Arc<Self>, request: ActorCall) -> Result<Payload, CallError> {
         let endpoint = request.to.node().endpoint().clone();
         let key = (request.id, request.attempt);
         let wait = Duration::from_millis(request.timeout_ms);

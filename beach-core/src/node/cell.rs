@@ -110,7 +110,7 @@ fn error(message: &str) -> Result<Payload, RemoteError> {
 async fn run_handler(
     cell: Arc<ActorCell>,
     rt: Arc<dyn crate::runtime::Runtime>,
-    req: wire::Request,
+    req: wire::ActorCall,
 ) -> Option<Result<Payload, RemoteError>> {
     let _admitted = Admitted(&cell.admitted);
     let admitted_at = rt.now();
@@ -226,7 +226,7 @@ impl NodeInner {
     /// reply (see [`NodeInner::start_serving`]), always in a task of its own when it is a
     /// one-way message (its sender goes on at once, and an actor that messages itself makes a
     /// loop of messages, not a recursion).
-    pub(crate) fn serve(&self, req: wire::Request, reply: ReplyTo) {
+    pub(crate) fn serve(&self, req: wire::ActorCall, reply: ReplyTo) {
         let (id, attempt) = (req.id, req.attempt);
         let served = match (&reply, self.admit(req)) {
             (_, Err(refusal)) => Served::Done(Some(refusal)),
@@ -246,7 +246,7 @@ impl NodeInner {
     /// future keeps its place in memory, so the task that takes it over polls it on from
     /// where it stopped (the first poll's waker is a no-op, the task's first poll registers
     /// its own).
-    pub(crate) fn start_serving(&self, req: wire::Request) -> Served {
+    pub(crate) fn start_serving(&self, req: wire::ActorCall) -> Served {
         match self.admit(req) {
             Ok(running) => running.poll_here(),
             Err(refusal) => Served::Done(Some(refusal)),
@@ -255,7 +255,7 @@ impl NodeInner {
 
     /// The checks before a request runs: the actor is here and serving, trusts the caller's
     /// ident, and has room. `Err` is the answer to send at once.
-    fn admit(&self, req: wire::Request) -> Result<Running, Result<Payload, RemoteError>> {
+    fn admit(&self, req: wire::ActorCall) -> Result<Running, Result<Payload, RemoteError>> {
         let cell = self.lock().actors.get(&req.to).cloned();
         let Some(cell) = cell.filter(|c| c.realm == req.realm && !c.ctx.is_stopped()) else {
             return Err(error(ErrorCode::WrongDest.as_str()));

@@ -82,7 +82,7 @@ impl Port for NodePort {
         self.default_timeout
     }
 
-    async fn call(&self, request: wire::Request) -> Result<Payload, CallError> {
+    async fn call(&self, request: wire::ActorCall) -> Result<Payload, CallError> {
         let Some(node) = self.node.upgrade() else {
             return Err(CallError::Unreachable("node stopped".into()));
         };
@@ -118,7 +118,7 @@ impl Port for NodePort {
         }
     }
 
-    fn tell(&self, request: wire::Request) -> bool {
+    fn tell(&self, request: wire::ActorCall) -> bool {
         let Some(node) = self.node.upgrade() else { return false };
         if request.to.node() == &self.id {
             node.serve(request, ReplyTo::Nobody);

@@ -248,7 +248,7 @@ impl TestActor {
         data: &T,
     ) -> Result<Payload, RequestError> {
         let data = Payload::encode(data)?;
-        let request = wire::Request {
+        let request = wire::ActorCall {
             id: self.port.next_id.fetch_add(1, Ordering::Relaxed),
             to: self.ctx.id().clone(),
             realm: self.ctx.realm().clone(),

@@ -56,7 +56,7 @@ impl TestPort {
     }
 
     /// Runs the stub a request is for and records the call; `None` when no stub has its id.
-    fn answer(&self, request: wire::Request, one_way: bool) -> Option<Response> {
+    fn answer(&self, request: wire::ActorCall, one_way: bool) -> Option<Response> {
         let stub = self.stub(&request.to)?;
         self.sent.lock().expect("test port lock").push(SentCall {
             category: stub.category.clone(),
@@ -113,7 +113,7 @@ impl Port for TestPort {
         self.timeout
     }
 
-    async fn call(&self, request: wire::Request) -> Result<Payload, CallError> {
+    async fn call(&self, request: wire::ActorCall) -> Result<Payload, CallError> {
         let to = request.to.clone();
         match self.answer(request, false) {
             Some(response) => response.into_result().map_err(CallError::Remote),
@@ -121,7 +121,7 @@ impl Port for TestPort {
         }
     }
 
-    fn tell(&self, request: wire::Request) -> bool {
+    fn tell(&self, request: wire::ActorCall) -> bool {
         self.answer(request, true).is_some()
     }
 

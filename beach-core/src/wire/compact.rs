@@ -6,7 +6,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::WireError;
-use super::envelope::{Envelope, RemoteError, Reply, Request};
+use super::envelope::{ActorCall, Envelope, RemoteError, Reply};
 use crate::model::{ActorId, Endpoint, NodeId, Realm};
 use crate::value::Payload;
 
@@ -34,7 +34,7 @@ impl<'de> Deserialize<'de> for Target {
     }
 }
 
-impl Serialize for Request {
+impl Serialize for ActorCall {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         (
             self.id,
@@ -50,11 +50,11 @@ impl Serialize for Request {
     }
 }
 
-impl<'de> Deserialize<'de> for Request {
+impl<'de> Deserialize<'de> for ActorCall {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let (id, Target(to), realm, kind, data, timeout_ms, ident, attempt) =
             RequestFields::deserialize(d)?;
-        Ok(Request { id, to, realm, kind, data, timeout_ms, ident, attempt })
+        Ok(ActorCall { id, to, realm, kind, data, timeout_ms, ident, attempt })
     }
 }
 

@@ -20,9 +20,9 @@ pub enum Envelope {
     /// A step of the connection handshake; nothing else is accepted before it completes.
     Handshake(Handshake),
     /// A request to one actor that expects a [`Reply`].
-    Request(Request),
+    Request(ActorCall),
     /// A message to one actor that expects no reply (shoot, broadcast).
-    OneWay(Request),
+    OneWay(ActorCall),
     /// The answer to a [`Request`].
     Reply(Reply),
     /// An administrative call (spawn, stop, directory, ...).
@@ -138,7 +138,7 @@ pub enum Peer {
 /// A request to one actor. On the wire, a CBOR array of its fields in this order (see
 /// `compact.rs`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Request {
+pub struct ActorCall {
     /// The request id, chosen by the caller and kept across retries so a handler can
     /// de-duplicate.
     pub id: u64,

@@ -17,7 +17,7 @@ fn node() -> NodeId {
 /// One envelope of every kind, with realistic contents.
 fn samples() -> Vec<Envelope> {
     let id = node().actor_id(7);
-    let request = Request {
+    let request = ActorCall {
         id: 99,
         to: id.clone(),
         realm: Realm::global(),
