@@ -407,7 +407,7 @@ fn no_timeout_and_unbounded_retries_are_ordinary_settings() {
 }
 
 #[test]
-fn a_retry_lands_on_a_second_member_after_the_first_is_crashed() {
+fn after_a_crash_retries_go_to_another_member_but_a_key_waits_for_its_owner() {
     three_nodes(22, ClusterConfig::default(), |mut sim, client| async move {
         let on = |i: usize| sim.endpoint(i).as_str().split(':').next().unwrap().to_owned();
         for i in [1, 2] {
@@ -421,25 +421,34 @@ fn a_retry_lands_on_a_second_member_after_the_first_is_crashed() {
             .map(|k| k.to_string())
             .find(|k| beach::routing::rendezvous(k.as_bytes(), &members).unwrap().node() == &doomed)
             .unwrap();
-        let h = client.handle("w").key(&key).retries(2).timeout(Duration::from_secs(5));
-        let before = h.ask(Who).await.unwrap();
+        let keyed = client.handle("w").key(&key).retries(2).timeout(Duration::from_secs(5));
+        let before = keyed.ask(Who).await.unwrap();
         assert_eq!(before.actor().node(), &doomed);
         sim.crash(1);
-        // Straight away, before membership noticed: the first attempt fails (unreachable) and
-        // the retry goes to the other member.
-        let after = h.ask(Who).await.unwrap();
-        assert_eq!(after.actor().node(), sim.live(2).id());
-        // Without retries the same request fails, at once and as unreachable.
+        // Straight away, before membership noticed: a request for any member whose first
+        // attempt finds the crashed node unreachable is retried on the other one.
+        let any = client.handle("w").retries(1).timeout(Duration::from_secs(5));
+        for _ in 0..10 {
+            let who = any.ask(Who).await.unwrap();
+            assert_eq!(who.actor().node(), sim.live(2).id());
+        }
+        // The key's owner is still in the directory: its request waits for it rather than
+        // writing on another member, and fails (unreachable), at once without retries.
+        let err = keyed.ask(Who).await.unwrap_err();
+        assert!(err.is(beach::ErrorCode::Unreachable), "{err:?}");
         let start = sim.elapsed();
-        let err = client
-            .handle("w")
-            .key(&key)
-            .retries(0)
-            .timeout(Duration::from_secs(5))
-            .request("who", &())
-            .await;
-        assert!(matches!(err, Err(beach::actor::RequestError::Unreachable(_))), "{err:?}");
+        let err = keyed.retries(0).ask(Who).await.unwrap_err();
+        assert!(err.is(beach::ErrorCode::Unreachable), "{err:?}");
         assert!(sim.elapsed() - start < Duration::from_secs(1));
+        // Once the crash is noticed and the owner leaves the directory, the key moves.
+        let moved = sim
+            .run_until(Duration::from_secs(30), |_| {
+                !client.handle("w").members().iter().any(|m| m.node() == &doomed)
+            })
+            .await;
+        assert!(moved.is_some(), "the crashed node's actor never left the directory");
+        let after = keyed.ask(Who).await.unwrap();
+        assert_eq!(after.actor().node(), sim.live(2).id());
     });
 }
 

@@ -3,14 +3,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use beach::client::NodeState;
 use beach::model::{ActorId, Realm};
 use beach::placement::Strategy;
 use beach_transport_mem::{LinkConfig, SimBuilder};
-use common::{Incr, Who, converge, knows_actors_of, registry};
+use common::{Add, Incr, Who, converge, knows_actors_of, registry};
 
 const SETTLE: Duration = Duration::from_secs(10);
 
@@ -183,6 +183,44 @@ fn requests_survive_loss_duplication_and_reordering_with_retries() {
         assert!(ok >= 97, "{ok} of 100");
         sim.set_default_link(LinkConfig::default());
         converge(&sim, Duration::from_secs(30)).await;
+    });
+}
+
+#[test]
+fn with_loss_a_keys_acknowledged_writes_all_land_on_its_owner() {
+    SimBuilder::new(15).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        let spec = client.actor("Tally", ["kv"]).strategy(Strategy::Roundrobin, None).count(3);
+        client.add_actor(spec).await.unwrap();
+        sim.set_default_link(LinkConfig {
+            latency: Duration::from_millis(1),
+            jitter: Duration::from_millis(5),
+            drop: 0.05,
+            duplicate: 0.0,
+        });
+        // Writes are not safe to repeat: timeouts are not retried (the default), so a lost
+        // answer is an error to the caller, never a write on another shard.
+        let mut acked: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
+        let mut failed = 0;
+        for i in 0..300 {
+            let key = format!("k{}", i % 10);
+            let h = client.handle("kv").key(&key).timeout(Duration::from_millis(500));
+            match h.ask(Add { key: key.clone() }).await {
+                Ok(ack) => acked.entry(key).or_default().push(ack),
+                Err(_) => failed += 1,
+            }
+        }
+        assert!(failed > 0, "5% loss each way should cost some writes");
+        for (key, acks) in &acked {
+            let owners: BTreeSet<&String> = acks.iter().map(|(id, _)| id).collect();
+            assert_eq!(owners.len(), 1, "key {key} was written on {owners:?}");
+            // The owner saw every acknowledged write, and at most the unacknowledged ones more.
+            let last = acks.iter().map(|(_, n)| *n).max().unwrap();
+            assert!(last >= acks.len() as u64, "key {key}: {last} < {}", acks.len());
+        }
+        sim.set_default_link(LinkConfig::default());
     });
 }
 

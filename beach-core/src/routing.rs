@@ -354,7 +354,10 @@ impl Attempts {
         let Some(left) = self.remaining(now) else { return RetryDecision::GiveUp };
         self.retries_left -= 1;
         self.attempt = self.attempt.saturating_add(1);
-        self.stay = self.keyed && *failure == Failure::Code(ErrorCode::QueueFull);
+        // A keyed request stays with its key's owner whatever failed: sending the key to
+        // another member would split its data. The owner changes only when it leaves the
+        // directory (the members the next pick sees).
+        self.stay = self.keyed;
         let untried = !self.stay && members.iter().any(|m| !self.tried.contains(m));
         let after = if untried {
             Duration::ZERO
@@ -547,15 +550,26 @@ mod tests {
             .pick(Mode::Affinity, &m, Some(b"k"), Some(&node(0)), |_| true, &mut seeded(1))
             .unwrap();
         assert_eq!(again, first, "the owner is still there: wait and retry it");
-        let without: Vec<ActorId> = m.iter().filter(|x| **x != first).cloned().collect();
-        assert_eq!(
+        // Unreachable too: the key's data lives with its owner, so the request waits for it
+        // rather than writing elsewhere.
+        assert!(matches!(
             a.on_failure(now, &Failure::Code(ErrorCode::Unreachable), &m),
-            RetryDecision::Retry { after: Duration::ZERO }
-        );
-        let moved = a
+            RetryDecision::Retry { after } if after > Duration::ZERO
+        ));
+        let still = a
             .pick(Mode::Affinity, &m, Some(b"k"), Some(&node(0)), |_| true, &mut seeded(1))
             .unwrap();
-        assert_eq!(&moved, rendezvous(b"k", &without).unwrap(), "unreachable: the next owner");
+        assert_eq!(still, first, "unreachable, but still a member: still the owner");
+        // Once the owner has left the directory, the key's next owner serves it.
+        let without: Vec<ActorId> = m.iter().filter(|x| **x != first).cloned().collect();
+        assert!(matches!(
+            a.on_failure(now, &Failure::Code(ErrorCode::WrongDest), &without),
+            RetryDecision::Retry { .. }
+        ));
+        let moved = a
+            .pick(Mode::Affinity, &without, Some(b"k"), Some(&node(0)), |_| true, &mut seeded(1))
+            .unwrap();
+        assert_eq!(&moved, rendezvous(b"k", &without).unwrap(), "gone: the next owner");
     }
 
     proptest! {

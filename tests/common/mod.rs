@@ -244,10 +244,43 @@ impl Actor for Countdown {
     }
 }
 
+/// `add` with a key: counts per key; answers who counted it and the key's count.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Add {
+    pub key: String,
+}
+impl Message for Add {
+    const KIND: &'static str = "add";
+    type Reply = (String, u64);
+}
+
+/// Keeps a count per key: a shard of a keyed store, for affinity tests.
+pub struct Tally(std::sync::Mutex<std::collections::BTreeMap<String, u64>>);
+
+#[async_trait]
+impl Actor for Tally {
+    async fn init(_ctx: &Context) -> Result<Self, InitError> {
+        Ok(Tally(Default::default()))
+    }
+    async fn handle(&self, ctx: &Context, request: Request) -> Response {
+        match request.message::<Add>() {
+            Some(Ok(Add { key })) => {
+                let mut counts = self.0.lock().unwrap();
+                let n = counts.entry(key).or_default();
+                *n += 1;
+                Add::reply(&(ctx.id().to_string(), *n))
+            }
+            Some(Err(e)) => Response::error(e.to_string()),
+            None => Response::unsupported(),
+        }
+    }
+}
+
 /// The built-in actors plus the test actors above.
 pub fn registry() -> Registry {
     builtin_registry()
         .with::<Whoami>("Whoami")
+        .with::<Tally>("Tally")
         .with::<Counter>("Counter")
         .with::<Failing>("Failing")
         .with::<PanicInit>("PanicInit")
