@@ -31,9 +31,7 @@ where
 
 #[test]
 fn request_from_all_streams_answers_as_they_arrive_and_collects_them_in_member_order() {
-    cluster(71, |sim, client| async move {
-        // The scenario holds the cluster: dropping it would stop the nodes.
-        let _sim = sim;
+    cluster(71, |_sim, client| async move {
         // `Worker` answers after a second, `Whoami` at once: both in `mix`.
         let slow = client.add_actor(client.actor("Worker", ["mix/slow"])).await.unwrap();
         let fast = client.add_actor(client.actor("Whoami", ["mix/fast"])).await.unwrap();

@@ -136,28 +136,79 @@ impl SimBuilder {
         self.seed
     }
 
-    /// Runs `scenario` on a fresh simulated cluster in virtual time and returns its result.
-    /// If it panics, the seed is printed as `BEACH_SIM_SEED=<n>` and the panic goes on.
+    /// Runs `scenario` on a fresh simulated cluster in virtual time and returns its result,
+    /// on a runtime of its own. If it panics, the seed is printed as `BEACH_SIM_SEED=<n>` and
+    /// the panic goes on. Inside an async test (`#[tokio::test]`), use
+    /// [`SimBuilder::run_async`].
+    ///
+    /// # Panics
+    /// Called from inside a tokio runtime, where it cannot block: the message says to use
+    /// [`SimBuilder::run_async`].
     pub fn run<F, Fut, T>(self, scenario: F) -> T
     where
         F: FnOnce(SimCluster) -> Fut,
         Fut: Future<Output = T>,
     {
-        let seed = self.seed;
+        assert!(
+            tokio::runtime::Handle::try_current().is_err(),
+            "SimBuilder::run blocks, so it cannot run inside an async runtime: in #[tokio::test], call `SimBuilder::run_async(..).await`"
+        );
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .start_paused(true)
             .build()
             .expect("a current-thread runtime");
+        rt.block_on(self.scenario(scenario))
+    }
+
+    /// [`SimBuilder::run`] for an async test: runs on the test's runtime, whose clock it
+    /// pauses, so it must be a current-thread runtime (`#[tokio::test]`'s default).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use beach_transport_mem::SimBuilder;
+    ///
+    /// #[tokio::test]
+    /// async fn three_nodes_join() {
+    ///     SimBuilder::new(7)
+    ///         .run_async(|mut sim| async move {
+    ///             sim.add_nodes(3).await;
+    ///             assert!(sim.run_until(Duration::from_secs(10), |s| s.converged()).await.is_some());
+    ///         })
+    ///         .await;
+    /// }
+    /// # fn main() {}
+    /// ```
+    ///
+    /// # Panics
+    /// On a multi-thread runtime, whose clock cannot be paused.
+    pub async fn run_async<F, Fut, T>(self, scenario: F) -> T
+    where
+        F: FnOnce(SimCluster) -> Fut,
+        Fut: Future<Output = T>,
+    {
+        assert!(
+            tokio::runtime::Handle::current().runtime_flavor()
+                == tokio::runtime::RuntimeFlavor::CurrentThread,
+            "a simulation needs a current-thread runtime, whose clock it can pause: use #[tokio::test] without flavor = \"multi_thread\""
+        );
+        tokio::time::pause();
+        self.scenario(scenario).await
+    }
+
+    /// Runs `scenario` on a fresh cluster, in virtual time on the current runtime; fails the
+    /// run, with the seed to replay it, when the scenario or an engine task panics.
+    async fn scenario<F, Fut, T>(self, scenario: F) -> T
+    where
+        F: FnOnce(SimCluster) -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let seed = self.seed;
         let fatal = Arc::new(Mutex::new(None));
-        let result = rt.block_on({
-            let fatal = fatal.clone();
-            async move {
-                let sim = SimCluster::new(self);
-                *sim.runtime.fatal.lock().expect("sim fatal lock") = Some(fatal);
-                AssertUnwindSafe(scenario(sim)).catch_unwind().await
-            }
-        });
+        let sim = SimCluster::new(self);
+        *sim.runtime.fatal.lock().expect("sim fatal lock") = Some(fatal.clone());
+        let _nodes = sim.keep.clone();
+        let result = AssertUnwindSafe(scenario(sim)).catch_unwind().await;
         let engine_panic = fatal.lock().expect("sim fatal lock").take();
         match (result, engine_panic) {
             (Ok(v), None) => v,
@@ -192,6 +243,9 @@ pub struct SimCluster {
     nodes: Vec<SimNode>,
     clients: u64,
     trace: Arc<Mutex<Vec<String>>>,
+    /// Every node started, held by the run too: a scenario that lets go of its cluster early
+    /// (a closure that ignores it) must not stop the nodes under its clients.
+    keep: Arc<Mutex<Vec<Node>>>,
 }
 
 impl fmt::Debug for SimCluster {
@@ -220,6 +274,7 @@ impl SimCluster {
             nodes: Vec::new(),
             clients: 0,
             trace: Arc::new(Mutex::new(Vec::new())),
+            keep: Arc::default(),
         }
     }
 
@@ -295,6 +350,7 @@ impl SimCluster {
             .expect("valid endpoint");
         self.nodes.push(SimNode { endpoint, generation: 1, secret, node: None });
         let node = self.boot(i).await;
+        self.keep.lock().expect("sim keep lock").push(node.clone());
         self.nodes[i].node = Some(node);
         i
     }
@@ -356,6 +412,7 @@ impl SimCluster {
         self.nodes[i].generation += 1;
         self.record(format!("restart node {i} as generation {}", self.nodes[i].generation));
         let node = self.boot(i).await;
+        self.keep.lock().expect("sim keep lock").push(node.clone());
         self.nodes[i].node = Some(node);
     }
 
