@@ -5,22 +5,33 @@
 //! A connection a node accepts from another node also serves as this node's link to it, so a
 //! pair of nodes usually shares one connection. When a link fails, every call waiting on it
 //! fails at once as unreachable (and is retried elsewhere by its handle).
+//!
+//! This file holds the connections' lifecycle (opening with backoff, accepting with bounded
+//! handshakes, losing, closing) and the calling API. Each other idea has its file:
+//! `outbox.rs` (the bounded queue a connection's writer drains), `pump.rs` (the read/write
+//! loop of an established connection), `calls.rs` (the table of calls waiting for answers, a
+//! pure state machine) and `handshake.rs` (driving the handshake state machine of
+//! [`crate::auth::handshake`] over a connection).
 
+mod calls;
 mod handshake;
+mod outbox;
+mod pump;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use futures::StreamExt;
-use futures::channel::mpsc;
 use futures::future::{AbortHandle, abortable};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
 use rand::Rng as _;
+
+use calls::{CallKey, Calls, PendingAdmin, PendingCall};
+use outbox::Inbox;
+pub(crate) use outbox::Outbox;
 
 use crate::ErrorCode;
 use crate::actor::CallError;
@@ -31,118 +42,9 @@ use crate::rng::NodeRng;
 use crate::runtime::{Runtime, timeout};
 use crate::tasks::TaskSet;
 use crate::throttle::Throttle;
-use crate::transport::{Connection, FrameSink, FrameStream, Transport};
+use crate::transport::{Connection, Transport};
 use crate::value::Payload;
-use crate::wire::{
-    ActorCall, AdminAnswer, AdminCall, AdminOp, AdminReply, Envelope, Peer, RemoteError, Reply,
-    WireError,
-};
-
-/// The most envelopes queued for one connection.
-pub(crate) const MAX_QUEUED: usize = 65_536;
-
-/// The most bytes (by [`Envelope::approx_size`]) queued for one connection.
-pub(crate) const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
-
-/// Where envelopes for one connection are queued: a channel that allocates per message (a node
-/// holds a connection to every peer, and an idle one should cost next to nothing), bounded by
-/// [`MAX_QUEUED`] envelopes and [`MAX_QUEUED_BYTES`] bytes. A peer that lets its queue fill up
-/// does not read what it is sent: the queue refuses more and the connection is closed, so a
-/// slow or stuck reader costs only itself, never the node's memory or its other peers'
-/// traffic.
-#[derive(Debug, Clone)]
-pub(crate) struct Outbox {
-    tx: mpsc::UnboundedSender<(Envelope, usize)>,
-    queue: Arc<Queue>,
-}
-
-/// What an outbox and its inbox share: the bounds' counters, and the alarm a full queue
-/// raises.
-#[derive(Debug, Default)]
-struct Queue {
-    count: AtomicUsize,
-    bytes: AtomicUsize,
-    full: AtomicBool,
-    alarm: Notify,
-}
-
-/// The receiving end of an [`Outbox`], held by the connection's writer.
-struct Inbox {
-    rx: mpsc::UnboundedReceiver<(Envelope, usize)>,
-    queue: Arc<Queue>,
-}
-
-impl Outbox {
-    fn channel() -> (Outbox, Inbox) {
-        let (tx, rx) = mpsc::unbounded();
-        let queue = Arc::new(Queue::default());
-        (Outbox { tx, queue: queue.clone() }, Inbox { rx, queue })
-    }
-
-    /// Queues an envelope; `false` when the connection is gone or its queue is full (which
-    /// closes the connection).
-    pub(crate) fn send(&self, envelope: Envelope) -> bool {
-        let size = envelope.approx_size();
-        let q = &self.queue;
-        if q.full.load(Ordering::Acquire) {
-            return false;
-        }
-        let count = q.count.fetch_add(1, Ordering::AcqRel);
-        let bytes = q.bytes.fetch_add(size, Ordering::AcqRel);
-        if count >= MAX_QUEUED || bytes.saturating_add(size) > MAX_QUEUED_BYTES {
-            q.count.fetch_sub(1, Ordering::AcqRel);
-            q.bytes.fetch_sub(size, Ordering::AcqRel);
-            q.full.store(true, Ordering::Release);
-            q.alarm.notify_one();
-            return false;
-        }
-        if self.tx.unbounded_send((envelope, size)).is_err() {
-            q.count.fetch_sub(1, Ordering::AcqRel);
-            q.bytes.fetch_sub(size, Ordering::AcqRel);
-            return false;
-        }
-        true
-    }
-
-    fn is_closed(&self) -> bool {
-        self.tx.is_closed() || self.queue.full.load(Ordering::Acquire)
-    }
-
-    fn same(&self, other: &Outbox) -> bool {
-        self.tx.same_receiver(&other.tx)
-    }
-}
-
-impl Inbox {
-    async fn next(&mut self) -> Option<Envelope> {
-        let (e, size) = self.rx.next().await?;
-        self.taken(size);
-        Some(e)
-    }
-
-    fn try_next(&mut self) -> Option<Envelope> {
-        let (e, size) = self.rx.try_recv().ok()?;
-        self.taken(size);
-        Some(e)
-    }
-
-    fn taken(&self, size: usize) {
-        self.queue.count.fetch_sub(1, Ordering::AcqRel);
-        self.queue.bytes.fetch_sub(size, Ordering::AcqRel);
-    }
-
-    /// Waits until the queue overflows: the peer does not read.
-    async fn overflowed(queue: Arc<Queue>) -> String {
-        loop {
-            let alarm = queue.alarm.notified();
-            if queue.full.load(Ordering::Acquire) {
-                let bytes = queue.bytes.load(Ordering::Acquire);
-                return format!("the peer does not read: its send queue is full ({bytes} bytes)");
-            }
-            alarm.await;
-        }
-    }
-}
+use crate::wire::{ActorCall, AdminAnswer, AdminCall, AdminOp, AdminReply, Envelope, Peer, Reply};
 
 /// Reconnect backoff after a failed connect: 100ms doubling to 5s, with jitter.
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
@@ -236,28 +138,11 @@ pub(crate) struct Remote {
     pub(crate) node: Option<NodeId>,
 }
 
-/// A call waiting for its reply. Only the connection it went out on may answer it.
-struct PendingCall {
-    endpoint: Endpoint,
-    via: Outbox,
-    actor: ActorId,
-    tx: oneshot::Sender<Result<Payload, CallError>>,
-}
-
-/// An admin call waiting for its answer, likewise bound to its connection.
-struct PendingAdmin {
-    endpoint: Endpoint,
-    via: Outbox,
-    tx: oneshot::Sender<Result<AdminAnswer, String>>,
-}
-
 #[derive(Default)]
 struct State {
     links: BTreeMap<Endpoint, Outbox>,
     backoff: BTreeMap<Endpoint, Backoff>,
-    calls: BTreeMap<(u64, u32), PendingCall>,
-    admin: BTreeMap<u64, PendingAdmin>,
-    in_flight: BTreeMap<ActorId, u64>,
+    calls: Calls,
     closed: bool,
 }
 
@@ -336,17 +221,17 @@ impl Links {
 
     /// Requests in flight to `actor`.
     pub(crate) fn in_flight(&self, actor: &ActorId) -> u64 {
-        self.state.lock().expect("links lock").in_flight.get(actor).copied().unwrap_or(0)
+        self.state.lock().expect("links lock").calls.in_flight(actor)
     }
 
     /// Counts a call to `actor` served on this node as in flight, until [`Links::end_local`].
     pub(crate) fn begin_local(&self, actor: &ActorId) {
-        *self.state.lock().expect("links lock").in_flight.entry(actor.clone()).or_insert(0) += 1;
+        self.state.lock().expect("links lock").calls.begin_local(actor);
     }
 
     /// Ends what [`Links::begin_local`] began.
     pub(crate) fn end_local(&self, actor: &ActorId) {
-        decrement(&mut self.state.lock().expect("links lock").in_flight, actor);
+        self.state.lock().expect("links lock").calls.end_local(actor);
     }
 
     /// Queues `envelope` for `to`, opening the link if there is none. `false` when the links
@@ -536,166 +421,6 @@ impl Links {
         n
     }
 
-    /// Reads and writes an established connection until either side fails.
-    async fn run(
-        self: &Arc<Self>,
-        endpoint: Endpoint,
-        tx: Outbox,
-        mut rx: Inbox,
-        mut sink: Box<dyn FrameSink>,
-        mut stream: Box<dyn FrameStream>,
-        from: Remote,
-    ) {
-        // A client that sends nothing for IDLE_CLIENT is dropped (a live one refreshes its
-        // directory every sync period). Counting what arrives costs the hot path one relaxed
-        // increment; a watchdog looks at the count now and then.
-        let heard = Arc::new(AtomicUsize::new(0));
-        let watched = (self.role == Role::Node && from.role == Role::Client).then(|| {
-            let (heard, rt) = (heard.clone(), self.runtime.clone());
-            async move {
-                let mut last = usize::MAX;
-                loop {
-                    rt.sleep(IDLE_CLIENT / 2).await;
-                    let now = heard.load(Ordering::Relaxed);
-                    if now == last {
-                        return format!("an idle client: nothing for {IDLE_CLIENT:?}");
-                    }
-                    last = now;
-                }
-            }
-        });
-        let watchdog = async move {
-            match watched {
-                Some(w) => w.await,
-                None => futures::future::pending().await,
-            }
-        };
-        let reader = {
-            let me = self.clone();
-            let tx = tx.clone();
-            async move {
-                loop {
-                    match stream.recv().await {
-                        Ok(Some(env)) => {
-                            heard.fetch_add(1, Ordering::Relaxed);
-                            if let Err(why) = me.receive(env, &tx, &from) {
-                                if let Some(skipped) = PROTOCOL_BREAK.check(me.runtime.now()) {
-                                    tracing::warn!(%why, skipped, "closing a connection that broke the protocol");
-                                }
-                                return why;
-                            }
-                        }
-                        Ok(None) => return "closed by peer".to_owned(),
-                        Err(e @ crate::transport::TransportError::Frame { .. }) => {
-                            // Bad input: only this connection pays for it.
-                            if let Some(skipped) = PROTOCOL_BREAK.check(me.runtime.now()) {
-                                tracing::warn!(error = %e, skipped, "closing a connection that sent a bad frame");
-                            }
-                            return e.to_string();
-                        }
-                        Err(e) => return e.to_string(),
-                    }
-                }
-            }
-        };
-        let overflow = Inbox::overflowed(rx.queue.clone());
-        let writer = {
-            let me = self.clone();
-            let tx = tx.clone();
-            let rx = &mut rx;
-            async move {
-                let mut batch = Vec::new();
-                while let Some(env) = rx.next().await {
-                    batch.push(env);
-                    while batch.len() < MAX_BATCH {
-                        match rx.try_next() {
-                            Some(env) => batch.push(env),
-                            None => break,
-                        }
-                    }
-                    match sink.send(&batch).await {
-                        Ok(refused) => {
-                            for r in refused {
-                                me.refused(&batch[r.index], &r.error, &tx);
-                            }
-                        }
-                        // Known closed before writing: nothing of this batch left.
-                        Err(e @ crate::transport::TransportError::Closed { .. }) => {
-                            return (e.to_string(), batch);
-                        }
-                        Err(e) => return (e.to_string(), Vec::new()),
-                    }
-                    batch.clear();
-                    // A burst may have grown it; an idle connection should not keep that memory.
-                    batch.shrink_to(16);
-                }
-                ("link dropped".to_owned(), Vec::new())
-            }
-        };
-        let (why, mut unsent) = {
-            use futures::future::{Either, select};
-            futures::pin_mut!(reader, writer, overflow, watchdog);
-            // Whatever ends first ends the connection: the reader, a full queue, an idle
-            // client, or the writer (which hands back what it could not send).
-            let stop = async { select(overflow, watchdog).await.factor_first().0 };
-            let reading = async { select(reader, Box::pin(stop)).await.factor_first().0 };
-            match select(Box::pin(reading), writer).await {
-                Either::Left((why, _)) => (why, Vec::new()),
-                Either::Right((done, _)) => done,
-            }
-        };
-        tracing::debug!(%endpoint, %why, "link closed");
-        // Requests that never left this side surely were not handled: they fail as
-        // unreachable (and are retried); the rest may have been, and fail as lost.
-        while let Some(env) = rx.try_next() {
-            unsent.push(env);
-        }
-        for env in unsent {
-            if let Envelope::Request(r) = env {
-                self.fail_call(
-                    (r.id, r.attempt),
-                    CallError::Unreachable(format!("{endpoint}: {why}")),
-                );
-            }
-        }
-        self.lost(&endpoint, &tx, &why, true);
-    }
-
-    /// The transport could not send `envelope` on the connection of `outbox` (it does not fit
-    /// in a frame): whoever waits for it gets an error at once instead of at its deadline.
-    fn refused(&self, envelope: &Envelope, error: &WireError, outbox: &Outbox) {
-        tracing::warn!(kind = kind_of(envelope), %error, "not sent");
-        match envelope {
-            Envelope::Request(r) => self.resolve_reply(
-                Reply {
-                    id: r.id,
-                    attempt: r.attempt,
-                    result: Err(RemoteError::too_large("request", error)),
-                },
-                None,
-            ),
-            Envelope::Reply(r) => {
-                outbox.send(Envelope::Reply(Reply {
-                    id: r.id,
-                    attempt: r.attempt,
-                    result: Err(RemoteError::too_large("reply", error)),
-                }));
-            }
-            Envelope::Admin(a) => self.resolve_admin(
-                AdminReply { id: a.id, result: Err(format!("admin call too large: {error}")) },
-                None,
-            ),
-            Envelope::AdminReply(a) => {
-                outbox.send(Envelope::AdminReply(AdminReply {
-                    id: a.id,
-                    result: Err(format!("answer too large: {error}")),
-                }));
-            }
-            // One-way messages and cluster sync: nobody waits; the warning is the trace.
-            _ => {}
-        }
-    }
-
     /// Takes what arrived on an established connection from `from`: the role table decides
     /// whether it may be sent at all.
     fn receive(&self, envelope: Envelope, reply: &Outbox, from: &Remote) -> Result<(), String> {
@@ -741,19 +466,7 @@ impl Links {
     /// reached it (a connection that was up failed, or the node went down) or surely did not
     /// (the connection never opened), which decides whether they are retried.
     pub(crate) fn fail_calls_to(&self, endpoint: &Endpoint, why: &str, sent: bool) {
-        let (calls, admin) = {
-            let mut s = self.state.lock().expect("links lock");
-            let keys: Vec<_> =
-                s.calls.iter().filter(|(_, c)| c.endpoint == *endpoint).map(|(k, _)| *k).collect();
-            let calls: Vec<PendingCall> = keys.iter().filter_map(|k| s.calls.remove(k)).collect();
-            for c in &calls {
-                decrement(&mut s.in_flight, &c.actor);
-            }
-            let keys: Vec<_> =
-                s.admin.iter().filter(|(_, c)| c.endpoint == *endpoint).map(|(k, _)| *k).collect();
-            let admin: Vec<PendingAdmin> = keys.iter().filter_map(|k| s.admin.remove(k)).collect();
-            (calls, admin)
-        };
+        let (calls, admin) = self.state.lock().expect("links lock").calls.take_all_to(endpoint);
         for c in calls {
             let why = format!("{endpoint}: {why}");
             let _ = c.tx.send(Err(if sent {
@@ -781,15 +494,13 @@ impl Links {
         let (tx, rx) = oneshot::channel();
         let unreachable = || CallError::Unreachable(self.unreachable(&endpoint));
         let Some(via) = self.outbox_for(&endpoint) else { return Err(unreachable()) };
-        {
-            let mut s = self.state.lock().expect("links lock");
-            *s.in_flight.entry(request.to.clone()).or_insert(0) += 1;
-            let actor = request.to.clone();
-            s.calls.insert(
-                key,
-                PendingCall { endpoint: endpoint.clone(), via: via.clone(), actor, tx },
-            );
-        }
+        let call = PendingCall {
+            endpoint: endpoint.clone(),
+            via: via.clone(),
+            actor: request.to.clone(),
+            tx,
+        };
+        self.state.lock().expect("links lock").calls.add(key, call);
         if !via.send(Envelope::Request(request)) {
             self.forget_call(key);
             return Err(unreachable());
@@ -806,25 +517,18 @@ impl Links {
 
     /// Takes the call waiting under `key` off the table (and out of the in-flight count),
     /// unless `only_from` names another connection than the one it went out on.
-    fn take_call(&self, key: (u64, u32), only_from: Option<&Outbox>) -> Option<PendingCall> {
-        let mut s = self.state.lock().expect("links lock");
-        if only_from.is_some_and(|o| s.calls.get(&key).is_some_and(|c| !c.via.same(o))) {
-            tracing::debug!(id = key.0, "ignored a reply from another connection");
-            return None;
-        }
-        let c = s.calls.remove(&key)?;
-        decrement(&mut s.in_flight, &c.actor);
-        Some(c)
+    fn take_call(&self, key: CallKey, only_from: Option<&Outbox>) -> Option<PendingCall> {
+        self.state.lock().expect("links lock").calls.take(key, only_from)
     }
 
     /// Fails one waiting call with `error`.
-    fn fail_call(&self, key: (u64, u32), error: CallError) {
+    fn fail_call(&self, key: CallKey, error: CallError) {
         if let Some(c) = self.take_call(key, None) {
             let _ = c.tx.send(Err(error));
         }
     }
 
-    fn forget_call(&self, key: (u64, u32)) {
+    fn forget_call(&self, key: CallKey) {
         self.take_call(key, None);
     }
 
@@ -849,27 +553,25 @@ impl Links {
         let Some(via) = self.outbox_for(to) else { return Err(self.unreachable(to)) };
         let id = {
             let mut s = self.state.lock().expect("links lock");
+            let mut call = PendingAdmin { endpoint: to.clone(), via: via.clone(), tx };
             // Unpredictable, so that nobody can answer a call before it is made.
-            let id = loop {
-                let mut b = [0u8; 8];
-                self.runtime.fill_random(&mut b);
-                let id = u64::from_le_bytes(b);
-                if !s.admin.contains_key(&id) {
-                    break id;
+            loop {
+                let id = crate::runtime::random_u64(&*self.runtime);
+                match s.calls.add_admin(id, call) {
+                    Ok(()) => break id,
+                    Err(back) => call = back,
                 }
-            };
-            s.admin.insert(id, PendingAdmin { endpoint: to.clone(), via: via.clone(), tx });
-            id
+            }
         };
         if !via.send(Envelope::Admin(AdminCall { id, token, op })) {
-            self.state.lock().expect("links lock").admin.remove(&id);
+            self.state.lock().expect("links lock").calls.take_admin(id, None);
             return Err(self.unreachable(to));
         }
         match timeout(&*self.runtime, wait, rx).await {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err("closed".to_owned()),
             None => {
-                self.state.lock().expect("links lock").admin.remove(&id);
+                self.state.lock().expect("links lock").calls.take_admin(id, None);
                 Err(ErrorCode::Timeout.as_str().to_owned())
             }
         }
@@ -877,14 +579,7 @@ impl Links {
 
     /// Hands an admin answer to its call, under the same rule as [`Links::resolve_reply`].
     fn resolve_admin(&self, reply: AdminReply, from: Option<&Outbox>) {
-        let pending = {
-            let mut s = self.state.lock().expect("links lock");
-            if from.is_some_and(|o| s.admin.get(&reply.id).is_some_and(|c| !c.via.same(o))) {
-                tracing::debug!("ignored an admin answer from another connection");
-                return;
-            }
-            s.admin.remove(&reply.id)
-        };
+        let pending = self.state.lock().expect("links lock").calls.take_admin(reply.id, from);
         if let Some(p) = pending {
             let _ = p.tx.send(reply.result);
         }
@@ -905,15 +600,6 @@ impl Links {
     }
 }
 
-fn decrement(map: &mut BTreeMap<ActorId, u64>, actor: &ActorId) {
-    if let Some(n) = map.get_mut(actor) {
-        *n -= 1;
-        if *n == 0 {
-            map.remove(actor);
-        }
-    }
-}
-
 /// The envelope's kind, for messages.
 pub(crate) fn kind_of(e: &Envelope) -> &'static str {
     match e {
@@ -929,36 +615,5 @@ pub(crate) fn kind_of(e: &Envelope) -> &'static str {
         Envelope::Delta(_) => "delta",
         Envelope::ViewRequest(_) => "view request",
         Envelope::View { .. } => "view",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_outbox_refuses_past_its_bounds_and_raises_the_alarm() {
-        let (tx, mut rx) = Outbox::channel();
-        for _ in 0..MAX_QUEUED {
-            assert!(tx.send(Envelope::Digest(Default::default())));
-        }
-        assert!(rx.try_next().is_some(), "taking one frees a place");
-        assert!(tx.send(Envelope::Digest(Default::default())));
-        assert!(!tx.send(Envelope::Digest(Default::default())), "a full queue refuses");
-        assert!(tx.is_closed(), "and its connection is to be closed");
-        let why = futures::FutureExt::now_or_never(Inbox::overflowed(rx.queue.clone())).unwrap();
-        assert!(why.contains("does not read"), "{why}");
-        assert!(rx.try_next().is_some());
-        assert!(!tx.send(Envelope::Digest(Default::default())), "it stays refused");
-
-        // Bytes: a few large envelopes fill it long before the count does.
-        let (tx, rx) = Outbox::channel();
-        let big = Envelope::Membership(bytes::Bytes::from(vec![0u8; 1 << 20]));
-        let fit = (0..100).take_while(|_| tx.send(big.clone())).count();
-        assert_eq!(fit, MAX_QUEUED_BYTES / (big.approx_size()));
-        drop(rx);
-        let (tx, rx) = Outbox::channel();
-        drop(rx);
-        assert!(!tx.send(Envelope::Digest(Default::default())), "a closed connection refuses");
     }
 }

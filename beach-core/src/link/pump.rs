@@ -1,0 +1,176 @@
+//! The read/write pump of one established connection: a writer that sends what queued up in
+//! batches, a reader that hands what arrives to the links, and what ends the connection (either
+//! side failing, a full queue, an idle client).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::outbox::{Inbox, Outbox};
+use super::{IDLE_CLIENT, Links, MAX_BATCH, PROTOCOL_BREAK, Remote, kind_of};
+use crate::actor::CallError;
+use crate::auth::Role;
+use crate::model::Endpoint;
+use crate::transport::{FrameSink, FrameStream};
+use crate::wire::{AdminReply, Envelope, RemoteError, Reply, WireError};
+
+impl Links {
+    /// Reads and writes an established connection until either side fails.
+    pub(super) async fn run(
+        self: &Arc<Self>,
+        endpoint: Endpoint,
+        tx: Outbox,
+        mut rx: Inbox,
+        mut sink: Box<dyn FrameSink>,
+        mut stream: Box<dyn FrameStream>,
+        from: Remote,
+    ) {
+        // A client that sends nothing for IDLE_CLIENT is dropped (a live one refreshes its
+        // directory every sync period). Counting what arrives costs the hot path one relaxed
+        // increment; a watchdog looks at the count now and then.
+        let heard = Arc::new(AtomicUsize::new(0));
+        let watched = (self.role == Role::Node && from.role == Role::Client).then(|| {
+            let (heard, rt) = (heard.clone(), self.runtime.clone());
+            async move {
+                let mut last = usize::MAX;
+                loop {
+                    rt.sleep(IDLE_CLIENT / 2).await;
+                    let now = heard.load(Ordering::Relaxed);
+                    if now == last {
+                        return format!("an idle client: nothing for {IDLE_CLIENT:?}");
+                    }
+                    last = now;
+                }
+            }
+        });
+        let watchdog = async move {
+            match watched {
+                Some(w) => w.await,
+                None => futures::future::pending().await,
+            }
+        };
+        let reader = {
+            let me = self.clone();
+            let tx = tx.clone();
+            async move {
+                loop {
+                    match stream.recv().await {
+                        Ok(Some(env)) => {
+                            heard.fetch_add(1, Ordering::Relaxed);
+                            if let Err(why) = me.receive(env, &tx, &from) {
+                                if let Some(skipped) = PROTOCOL_BREAK.check(me.runtime.now()) {
+                                    tracing::warn!(%why, skipped, "closing a connection that broke the protocol");
+                                }
+                                return why;
+                            }
+                        }
+                        Ok(None) => return "closed by peer".to_owned(),
+                        Err(e @ crate::transport::TransportError::Frame { .. }) => {
+                            // Bad input: only this connection pays for it.
+                            if let Some(skipped) = PROTOCOL_BREAK.check(me.runtime.now()) {
+                                tracing::warn!(error = %e, skipped, "closing a connection that sent a bad frame");
+                            }
+                            return e.to_string();
+                        }
+                        Err(e) => return e.to_string(),
+                    }
+                }
+            }
+        };
+        let overflow = Inbox::overflowed(rx.queue.clone());
+        let writer = {
+            let me = self.clone();
+            let tx = tx.clone();
+            let rx = &mut rx;
+            async move {
+                let mut batch = Vec::new();
+                while let Some(env) = rx.next().await {
+                    batch.push(env);
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_next() {
+                            Some(env) => batch.push(env),
+                            None => break,
+                        }
+                    }
+                    match sink.send(&batch).await {
+                        Ok(refused) => {
+                            for r in refused {
+                                me.refused(&batch[r.index], &r.error, &tx);
+                            }
+                        }
+                        // Known closed before writing: nothing of this batch left.
+                        Err(e @ crate::transport::TransportError::Closed { .. }) => {
+                            return (e.to_string(), batch);
+                        }
+                        Err(e) => return (e.to_string(), Vec::new()),
+                    }
+                    batch.clear();
+                    // A burst may have grown it; an idle connection should not keep that memory.
+                    batch.shrink_to(16);
+                }
+                ("link dropped".to_owned(), Vec::new())
+            }
+        };
+        let (why, mut unsent) = {
+            use futures::future::{Either, select};
+            futures::pin_mut!(reader, writer, overflow, watchdog);
+            // Whatever ends first ends the connection: the reader, a full queue, an idle
+            // client, or the writer (which hands back what it could not send).
+            let stop = async { select(overflow, watchdog).await.factor_first().0 };
+            let reading = async { select(reader, Box::pin(stop)).await.factor_first().0 };
+            match select(Box::pin(reading), writer).await {
+                Either::Left((why, _)) => (why, Vec::new()),
+                Either::Right((done, _)) => done,
+            }
+        };
+        tracing::debug!(%endpoint, %why, "link closed");
+        // Requests that never left this side surely were not handled: they fail as
+        // unreachable (and are retried); the rest may have been, and fail as lost.
+        while let Some(env) = rx.try_next() {
+            unsent.push(env);
+        }
+        for env in unsent {
+            if let Envelope::Request(r) = env {
+                self.fail_call(
+                    (r.id, r.attempt),
+                    CallError::Unreachable(format!("{endpoint}: {why}")),
+                );
+            }
+        }
+        self.lost(&endpoint, &tx, &why, true);
+    }
+
+    /// The transport could not send `envelope` on the connection of `outbox` (it does not fit
+    /// in a frame): whoever waits for it gets an error at once instead of at its deadline.
+    fn refused(&self, envelope: &Envelope, error: &WireError, outbox: &Outbox) {
+        tracing::warn!(kind = kind_of(envelope), %error, "not sent");
+        match envelope {
+            Envelope::Request(r) => self.resolve_reply(
+                Reply {
+                    id: r.id,
+                    attempt: r.attempt,
+                    result: Err(RemoteError::too_large("request", error)),
+                },
+                None,
+            ),
+            Envelope::Reply(r) => {
+                outbox.send(Envelope::Reply(Reply {
+                    id: r.id,
+                    attempt: r.attempt,
+                    result: Err(RemoteError::too_large("reply", error)),
+                }));
+            }
+            Envelope::Admin(a) => self.resolve_admin(
+                AdminReply { id: a.id, result: Err(format!("admin call too large: {error}")) },
+                None,
+            ),
+            Envelope::AdminReply(a) => {
+                outbox.send(Envelope::AdminReply(AdminReply {
+                    id: a.id,
+                    result: Err(format!("answer too large: {error}")),
+                }));
+            }
+            // One-way messages and cluster sync: nobody waits; the warning is the trace.
+            _ => {}
+        }
+    }
+}
