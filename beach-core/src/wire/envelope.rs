@@ -23,7 +23,7 @@ pub enum Envelope {
     Request(ActorCall),
     /// A message to one actor that expects no reply (shoot, broadcast).
     OneWay(ActorCall),
-    /// The answer to a [`Request`].
+    /// The answer to an [`ActorCall`].
     Reply(Reply),
     /// An administrative call (spawn, stop, directory, ...).
     Admin(AdminCall),
@@ -159,7 +159,7 @@ pub struct ActorCall {
     pub attempt: u32,
 }
 
-/// The answer to a [`Request`]. On the wire, a CBOR array of its fields in this order.
+/// The answer to an [`ActorCall`]. On the wire, a CBOR array of its fields in this order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     /// The id of the request answered.
