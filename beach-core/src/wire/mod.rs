@@ -90,9 +90,20 @@ impl FrameCodec {
     /// Appends one frame holding `envelope` to `out`. An envelope that would exceed the maximum
     /// is an error and leaves `out` as it was.
     pub fn encode(&self, envelope: &Envelope, out: &mut BytesMut) -> Result<(), WireError> {
+        self.encode_value(envelope, out)
+    }
+
+    /// Appends one frame holding any serde value as CBOR, under the same length prefix and
+    /// limit as envelopes: for the few messages that are not envelopes (an isolated actor's
+    /// setup), so that every channel of beach frames alike.
+    pub fn encode_value<T: serde::Serialize + ?Sized>(
+        &self,
+        value: &T,
+        out: &mut BytesMut,
+    ) -> Result<(), WireError> {
         let start = out.len();
         out.put_u32(0);
-        if let Err(e) = ciborium::into_writer(envelope, out.writer()) {
+        if let Err(e) = ciborium::into_writer(value, out.writer()) {
             out.truncate(start);
             return Err(WireError::Encode(e.to_string()));
         }
@@ -128,6 +139,16 @@ impl FrameCodec {
         let frame = buf.split_to(total);
         decode_body(&frame[LENGTH_PREFIX..]).map(Some)
     }
+
+    /// [`FrameCodec::decode`] for a frame made by [`FrameCodec::encode_value`].
+    pub fn decode_value<T: serde::de::DeserializeOwned>(
+        &self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<T>, WireError> {
+        let Some(total) = self.check(buf)? else { return Ok(None) };
+        let frame = buf.split_to(total);
+        decode_cbor(&frame[LENGTH_PREFIX..]).map(Some)
+    }
 }
 
 /// Decodes a frame body (the bytes after the length prefix) into an envelope.
@@ -141,13 +162,18 @@ pub fn decode_body(body: &[u8]) -> Result<Envelope, WireError> {
     if compact::on_request_path(body) {
         return compact::decode(body);
     }
+    decode_cbor(body)
+}
+
+/// Decodes a whole frame body as CBOR with `ciborium`: bytes left over are an error.
+fn decode_cbor<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
     let mut rest = body;
-    let envelope =
+    let value =
         ciborium::from_reader(&mut rest).map_err(|e| WireError::Malformed(e.to_string()))?;
     if rest.has_remaining() {
         return Err(WireError::TrailingBytes(rest.len()));
     }
-    Ok(envelope)
+    Ok(value)
 }
 
 #[cfg(test)]

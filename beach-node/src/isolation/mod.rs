@@ -1,0 +1,260 @@
+//! Isolated actors: each in its own child process, so its crash takes nothing else down.
+//!
+//! The node runs its own executable again with `BEACH_ACTOR_HOST` set to the path of a Unix
+//! socket it listens on. The child connects and reads one setup frame (the spawn spec, the
+//! actor id, the node's endpoint and the cluster secret: over the socket, never in arguments
+//! or the environment), runs the actor's `init` and answers. From then on the node forwards
+//! the actor's requests as frames and the child answers them. The child's own handles reach
+//! the cluster as a client of its node.
+//!
+//! When the child dies (even by `kill -9`) the socket closes: requests in flight are answered
+//! `wrong dest` (their callers retry elsewhere) and the actor leaves the directory. When the
+//! actor is stopped, or the node stops, the child is killed; when the node dies, the child sees
+//! the socket close and exits. No child outlives its node.
+//!
+//! This file starts children (`ProcessIsolation`); `proxy.rs` is the actor that stands in for
+//! a child on its node, `host.rs` the child's side, and `channel.rs` the socket between them,
+//! framed by the wire's `FrameCodec` like every other channel.
+//!
+//! A child is the same binary in host mode. A node binary calls [`host_if_requested`] first
+//! thing in a synchronous `main` (the `beach-node` and `beach` binaries do), or
+//! [`host_if_requested_async`] first thing in an async one. A program that forgets cannot
+//! fork without end: [`crate::daemon::start`] in a host-mode process hosts the actor itself,
+//! and [`ProcessIsolation::new`] refuses to run there, so the spawn fails with a message that
+//! says what to call.
+
+mod channel;
+mod host;
+mod proxy;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use beach_core::actor::{Actor, Context, InitError, Isolation};
+use beach_core::auth::{ClientKey, Secret};
+use beach_core::config::ClusterConfig;
+use beach_core::model::{ActorId, Endpoint};
+use beach_core::wire::{self, AdminReply, Envelope, FrameCodec, SpawnSpec};
+use bytes::BytesMut;
+use serde::{Deserialize, Serialize};
+
+use channel::{NotWritten, read_envelope, write_value};
+use host::refuse_to_parent;
+use proxy::Proxy;
+
+/// The environment variable that puts a node binary in actor-host mode.
+pub const HOST_VAR: &str = "BEACH_ACTOR_HOST";
+
+/// How long a child may take to connect back.
+const CONNECT_WAIT: Duration = Duration::from_secs(10);
+
+/// What the node tells a new child.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Setup {
+    id: ActorId,
+    spec: SpawnSpec,
+    node: Endpoint,
+    cluster: String,
+    /// The cluster's client key, never its secret: the child can only be a client.
+    client_key: Option<Vec<u8>>,
+    request_timeout_ms: u64,
+    sync_interval_ms: u64,
+    max_frame_size: usize,
+}
+
+/// Runs isolated actors in child processes of this executable.
+#[derive(Debug)]
+pub struct ProcessIsolation {
+    exe: PathBuf,
+    dir: PathBuf,
+    node: Mutex<Option<Endpoint>>,
+    cluster: String,
+    client_key: Option<ClientKey>,
+    request_timeout: Duration,
+    sync_interval: Duration,
+    max_frame_size: usize,
+}
+
+impl ProcessIsolation {
+    /// Isolation for a node of the cluster `config` describes (with its secret), running
+    /// children of the current executable and keeping their sockets in a private temporary
+    /// folder. Children use the cluster's name, timings and frame limit, and are handed the
+    /// cluster's client key only: an isolated actor can never act as a node.
+    ///
+    /// Fails in a process that was started to host an isolated actor: a node there would spawn
+    /// its own children, each a copy of the program, without end. The parent's spawn then
+    /// fails with this error's message.
+    pub fn new(config: &ClusterConfig, secret: Option<&Secret>) -> std::io::Result<Self> {
+        if let Some(path) = std::env::var_os(HOST_VAR) {
+            let message = format!(
+                "this process was started to host an isolated actor ({HOST_VAR} is set) but starts a node instead; call beach_node::isolation::host_if_requested (or host_if_requested_async) first thing in main"
+            );
+            refuse_to_parent(std::path::Path::new(&path), &message);
+            return Err(std::io::Error::other(message));
+        }
+        let exe = std::env::current_exe()?;
+        let dir = private_dir()?;
+        Ok(Self {
+            exe,
+            dir,
+            node: Mutex::new(None),
+            cluster: config.cluster_name.clone(),
+            client_key: secret.map(Secret::client_key),
+            request_timeout: config.request_timeout_default,
+            sync_interval: config.sync_interval,
+            max_frame_size: config.max_frame_size,
+        })
+    }
+
+    /// The endpoint children connect their handles to: the node's own, known once it started.
+    pub fn set_node(&self, endpoint: Endpoint) {
+        *self.node.lock().expect("isolation lock") = Some(endpoint);
+    }
+}
+
+impl Drop for ProcessIsolation {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The folder of this node's actor sockets: a new one with an unguessable name, mode 0700,
+/// made by this call (so owned by this user and by nobody else). Folders that nodes no longer
+/// running left behind (after a `kill -9`) are removed first.
+fn private_dir() -> std::io::Result<PathBuf> {
+    let tmp = std::env::temp_dir();
+    remove_stale_dirs(&tmp);
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(std::io::Error::other)?;
+    let name = format!(
+        "beach-actors-{}-{}",
+        std::process::id(),
+        random.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let dir = tmp.join(name);
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    // `create`, not `create_all`: it fails if anything is already there.
+    builder.create(&dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::symlink_metadata(&dir)?;
+        if !meta.is_dir() || meta.permissions().mode() & 0o077 != 0 {
+            return Err(std::io::Error::other(format!(
+                "{} is not a private folder",
+                dir.display()
+            )));
+        }
+    }
+    Ok(dir)
+}
+
+/// Removes `beach-actors-PID-*` folders of this user whose node process is gone.
+fn remove_stale_dirs(tmp: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("beach-actors-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let ours = entry.metadata().is_ok_and(|m| m.uid() == own_uid());
+            let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+            if ours && !alive && pid != std::process::id() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// This process's user id, as the files it makes are owned.
+#[cfg(unix)]
+fn own_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
+}
+
+fn init_error(what: &str, e: impl std::fmt::Display) -> InitError {
+    InitError::new(format!("isolated actor: {what}: {e}"))
+}
+
+#[async_trait]
+impl Isolation for ProcessIsolation {
+    async fn spawn(&self, spec: &SpawnSpec, ctx: &Context) -> Result<Arc<dyn Actor>, InitError> {
+        let node = self
+            .node
+            .lock()
+            .expect("isolation lock")
+            .clone()
+            .ok_or_else(|| init_error("node", "not started"))?;
+        let path = self.dir.join(format!("{}.sock", ctx.id().seq()));
+        let _ = std::fs::remove_file(&path);
+        let listener =
+            tokio::net::UnixListener::bind(&path).map_err(|e| init_error("socket", e))?;
+        let mut child = tokio::process::Command::new(&self.exe)
+            .env(HOST_VAR, &path)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| init_error("cannot start the process", e))?;
+        let accepted = tokio::select! {
+            biased;
+            a = tokio::time::timeout(CONNECT_WAIT, listener.accept()) => match a {
+                // Only the child started here may connect: checked by the kernel's word.
+                Ok(Ok((stream, _))) => match stream.peer_cred() {
+                    Ok(c) if c.pid() == child.id().map(|p| p as i32) => Ok(stream),
+                    Ok(c) => Err(init_error("socket", format!("connected by pid {:?}, not the child", c.pid()))),
+                    Err(e) => Err(init_error("socket", e)),
+                },
+                Ok(Err(e)) => Err(init_error("socket", e)),
+                Err(_) => Err(init_error("process", "did not connect in time")),
+            },
+            status = child.wait() => Err(init_error("process exited before connecting", format!("{status:?}"))),
+        };
+        let _ = std::fs::remove_file(&path);
+        let stream = accepted?;
+        let (mut r, mut w) = stream.into_split();
+        let setup = Setup {
+            id: ctx.id().clone(),
+            spec: SpawnSpec { isolated: false, ..spec.clone() },
+            node,
+            cluster: self.cluster.clone(),
+            client_key: self.client_key.as_ref().map(ClientKey::to_file_bytes),
+            request_timeout_ms: self.request_timeout.as_millis() as u64,
+            sync_interval_ms: self.sync_interval.as_millis() as u64,
+            max_frame_size: self.max_frame_size,
+        };
+        // A child that refuses to host (see `ProcessIsolation::new`) answers without reading
+        // the setup: its answer, read next, says more than the broken pipe.
+        let sent =
+            write_value(&mut w, &FrameCodec::new(wire::DEFAULT_MAX_FRAME_SIZE), &setup).await;
+        let codec = FrameCodec::new(self.max_frame_size);
+        let mut buf = BytesMut::new();
+        match (read_envelope(&mut r, &codec, &mut buf).await, sent) {
+            (Some(Envelope::AdminReply(AdminReply { result: Err(e), .. })), _) => {
+                return Err(InitError::new(e));
+            }
+            (_, Err(NotWritten::TooLarge(e))) => return Err(init_error("setup", e)),
+            (_, Err(NotWritten::Broken)) => {
+                return Err(init_error("setup", "the process closed its socket"));
+            }
+            (Some(Envelope::AdminReply(AdminReply { result: Ok(_), .. })), Ok(())) => {}
+            (_, Ok(())) => return Err(init_error("process", "exited during init")),
+        }
+        tracing::info!(actor = %ctx.id(), pid = child.id(), "isolated actor started");
+        Ok(Proxy::start(ctx.clone(), child, r, w, codec, buf))
+    }
+}
+
+pub(crate) use host::host_and_exit_if_requested;
+pub use host::{host_if_requested, host_if_requested_async};
