@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Drive a beach cluster: actors on your own machines, addressed by category. Without a
 /// command, opens an interactive shell (`help` lists its commands).
@@ -154,11 +154,11 @@ pub enum Command {
     },
     /// Start a local cluster of real node processes on loopback, deploy Ping, Pong and an
     /// isolated Pong, show requests and the directory, then stop everything cleanly.
-    Demo(crate::demo::DemoArgs),
+    Demo(DemoArgs),
     /// Measure request latency and throughput over TCP beside a raw tokio echo baseline
     /// (against a node process started here, or the cluster of --config or --seed), and on one
     /// node in this process.
-    Bench(crate::bench::BenchArgs),
+    Bench(BenchArgs),
     /// Run a node (what `beach-node` does); the demo starts its nodes this way.
     #[command(hide = true)]
     Node(beach_node::cli::NodeArgs),
@@ -168,7 +168,7 @@ pub enum Command {
     /// One of the client processes of `beach bench --clients`: pipelined requests to a
     /// category of Echo actors; prints `{"per_second": ...}`.
     #[command(hide = true)]
-    BenchClient(crate::bench::BenchClientArgs),
+    BenchClient(BenchClientArgs),
 }
 
 /// `beach spawn`.
@@ -254,4 +254,91 @@ pub struct RequestArgs {
     /// The first argument is an actor's id (as `beach dir` prints it): ask that one actor.
     #[arg(long)]
     pub id: bool,
+}
+
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// A raw tokio echo over loopback: the baseline.
+    RawTcp,
+    /// Requests to an Echo actor on a node over TCP.
+    Tcp,
+    /// raw-tcp and tcp, with the ratios.
+    Both,
+    /// Actor-to-actor requests on one in-process node, spawn rate and idle memory per actor.
+    Local,
+    /// Everything.
+    All,
+}
+
+/// Options of the hidden `beach bench-client`, one process of `beach bench --clients`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchClientArgs {
+    /// The category of Echo actors to ask.
+    #[arg(long)]
+    pub category: String,
+    /// How many requests.
+    #[arg(long, default_value_t = 20_000)]
+    pub requests: u32,
+    /// How many in flight.
+    #[arg(long, default_value_t = 64)]
+    pub inflight: u32,
+    /// Payload size in bytes.
+    #[arg(long, default_value_t = 32)]
+    pub payload: usize,
+}
+
+/// Options of `beach bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// What to measure.
+    #[arg(long, value_enum, default_value = "all")]
+    pub target: Target,
+    /// Requests per measurement.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(100..))]
+    pub requests: u32,
+    /// Requests in flight for the throughput measurement.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub inflight: u32,
+    /// Payload size in bytes.
+    #[arg(long, default_value_t = 32)]
+    pub payload: usize,
+    /// Runtime worker threads for this process (1: a single-threaded runtime; 0: one per
+    /// core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Echo actors in the fan-out category: each fan-out round asks them all at once
+    /// (`request_from_all`), requests / fanout rounds.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub fanout: u32,
+    /// Idle actors spawned for the spawn-rate and memory figures (local target).
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub actors: u32,
+    /// Start the tcp target's node with a cluster secret, so that every connection is
+    /// encrypted and authenticated (Noise): the cost of `secret_file`.
+    #[arg(long)]
+    pub secret: bool,
+    /// Measure raw-tcp and tcp this many times, alternating (raw, beach, raw, beach, ...), and
+    /// report the median p50 ratio with its spread: one noisy run cannot decide a verdict.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+    /// Also run this many client processes at once against the tcp target, each with
+    /// --requests pipelined requests and --inflight in flight, and report their aggregate
+    /// throughput (0: not measured).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub clients: u32,
+}
+
+/// Options of `beach demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// How many nodes to start.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub nodes: u16,
+    /// How long to show traffic (e.g. `10s`, `1m`).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// Keep the nodes' logs in this folder instead of a temporary one.
+    #[arg(long, value_name = "DIR")]
+    pub logs: Option<PathBuf>,
 }

@@ -18,52 +18,19 @@
 use std::time::{Duration, Instant};
 
 use beach_core::value::Payload;
-use clap::{Args, ValueEnum};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::args::Global;
-use crate::bench_measure::{Measured, Plan, Workloads, measure};
-use crate::commands::{Failure, Output};
+use crate::args::{BenchArgs, BenchClientArgs, Global, Target};
+use crate::bench_measure::{Measured, Plan, Workloads, measure, serde_bytes_of};
 use crate::local_cluster::{connect, start_nodes};
+use crate::outcome::{Failure, Output};
 use crate::output::table;
-
-/// What to measure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Target {
-    /// A raw tokio echo over loopback: the baseline.
-    RawTcp,
-    /// Requests to an Echo actor on a node over TCP.
-    Tcp,
-    /// raw-tcp and tcp, with the ratios.
-    Both,
-    /// Actor-to-actor requests on one in-process node, spawn rate and idle memory per actor.
-    Local,
-    /// Everything.
-    All,
-}
-
-/// Options of the hidden `beach bench-client`, one process of `beach bench --clients`.
-#[derive(Debug, Clone, Args)]
-pub struct BenchClientArgs {
-    /// The category of Echo actors to ask.
-    #[arg(long)]
-    pub category: String,
-    /// How many requests.
-    #[arg(long, default_value_t = 20_000)]
-    pub requests: u32,
-    /// How many in flight.
-    #[arg(long, default_value_t = 64)]
-    pub inflight: u32,
-    /// Payload size in bytes.
-    #[arg(long, default_value_t = 32)]
-    pub payload: usize,
-}
 
 /// `beach bench-client`: connects as the global options say and measures pipelined requests.
 pub async fn bench_client(args: &BenchClientArgs, global: &Global) -> Result<Output, Failure> {
-    let client = crate::commands::connect(global).await?;
+    let client = crate::cmd::connect(global).await?;
     let handle = client.handle(&args.category).timeout(Duration::from_secs(30));
     let data = Payload::encode(&serde_bytes_of(args.payload))
         .map_err(|e| Failure::usage(e.to_string()))?;
@@ -72,47 +39,6 @@ pub async fn bench_client(args: &BenchClientArgs, global: &Global) -> Result<Out
     client.close();
     let per_second = result.map_err(|e| Failure::cluster(e.to_string()))?;
     Ok(Output { json: json!({ "per_second": per_second }), human: format!("{per_second:.0}/s\n") })
-}
-
-/// Options of `beach bench`.
-#[derive(Debug, Clone, Args)]
-pub struct BenchArgs {
-    /// What to measure.
-    #[arg(long, value_enum, default_value = "all")]
-    pub target: Target,
-    /// Requests per measurement.
-    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(100..))]
-    pub requests: u32,
-    /// Requests in flight for the throughput measurement.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub inflight: u32,
-    /// Payload size in bytes.
-    #[arg(long, default_value_t = 32)]
-    pub payload: usize,
-    /// Runtime worker threads for this process (1: a single-threaded runtime; 0: one per
-    /// core).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
-    /// Echo actors in the fan-out category: each fan-out round asks them all at once
-    /// (`request_from_all`), requests / fanout rounds.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub fanout: u32,
-    /// Idle actors spawned for the spawn-rate and memory figures (local target).
-    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub actors: u32,
-    /// Start the tcp target's node with a cluster secret, so that every connection is
-    /// encrypted and authenticated (Noise): the cost of `secret_file`.
-    #[arg(long)]
-    pub secret: bool,
-    /// Measure raw-tcp and tcp this many times, alternating (raw, beach, raw, beach, ...), and
-    /// report the median p50 ratio with its spread: one noisy run cannot decide a verdict.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub rounds: u32,
-    /// Also run this many client processes at once against the tcp target, each with
-    /// --requests pipelined requests and --inflight in flight, and report their aggregate
-    /// throughput (0: not measured).
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=64))]
-    pub clients: u32,
 }
 
 impl BenchArgs {
@@ -515,7 +441,7 @@ async fn with_beach_tcp<T>(
     f: impl AsyncFnOnce(&beach_core::client::Beach, Vec<String>) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
     if global.config.is_some() || !global.seeds.is_empty() {
-        let client = crate::commands::connect(global).await?;
+        let client = crate::cmd::connect(global).await?;
         // Client processes reach the same cluster the same way.
         let mut reach = Vec::new();
         if let Some(c) = &global.config {
@@ -593,9 +519,4 @@ async fn echo_workloads(
         let _ = client.stop_actors(&ids, &[]).await;
     }
     result
-}
-
-/// A byte string of `n` bytes (a CBOR byte string, as user data usually is).
-pub(crate) fn serde_bytes_of(n: usize) -> beach_core::value::Value {
-    beach_core::value::Value::Bytes(vec![7u8; n])
 }

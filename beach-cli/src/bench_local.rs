@@ -16,9 +16,9 @@ use beach_core::value::Payload;
 use beach_transport_mem::{LinkConfig, MemNetwork};
 use serde::{Deserialize, Serialize};
 
-use crate::bench::{BenchArgs, serde_bytes_of};
-use crate::bench_measure::{Plan, Workloads, measure};
-use crate::commands::Failure;
+use crate::args::BenchArgs;
+use crate::bench_measure::{Plan, Workloads, measure, serde_bytes_of};
+use crate::outcome::Failure;
 
 /// What the driver is asked to do.
 #[derive(Debug, Serialize, Deserialize)]

@@ -143,3 +143,8 @@ pub(crate) async fn measure(
         fanout_actors: fan.num_available(),
     })
 }
+
+/// A byte string of `n` bytes (a CBOR byte string, as user data usually is).
+pub(crate) fn serde_bytes_of(n: usize) -> beach_core::value::Value {
+    beach_core::value::Value::Bytes(vec![7u8; n])
+}

@@ -1,29 +1,15 @@
 //! `beach demo`: a local cluster of real node processes, doing real work, then stopped cleanly.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use beach_core::placement::Strategy;
 use beach_node::actors::msg;
-use clap::Args;
 
+use crate::args::DemoArgs;
 use crate::local_cluster::{connect, start_nodes, terminate};
-
-/// Options of `beach demo`.
-#[derive(Debug, Clone, Args)]
-pub struct DemoArgs {
-    /// How many nodes to start.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
-    pub nodes: u16,
-    /// How long to show traffic (e.g. `10s`, `1m`).
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    pub duration: Duration,
-    /// Keep the nodes' logs in this folder instead of a temporary one.
-    #[arg(long, value_name = "DIR")]
-    pub logs: Option<PathBuf>,
-}
 
 /// Runs the demo; the exit code is 0 when every step worked and every node stopped cleanly.
 pub fn run(args: DemoArgs) -> ExitCode {

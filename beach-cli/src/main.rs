@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use beach_cli::args::{Cli, Command};
-use beach_cli::commands::{self, Failure};
+use beach_cli::cmd;
+use beach_cli::outcome::{Failure, Output};
 use beach_cli::output::report;
 use beach_node::actors::builtin_registry;
 use beach_node::cli::run_node;
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Some(c @ Command::GenKey { .. }) => commands::gen_key_command(&c, &cli.global),
+        Some(c @ Command::GenKey { .. }) => cmd::gen_key_command(&c, &cli.global),
         Some(Command::Bench(args)) => bench(&args, &cli.global),
         Some(Command::BenchClient(args)) => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(beach_cli::bench::bench_client(&args, &cli.global)),
@@ -38,8 +39,8 @@ fn main() -> ExitCode {
         },
         Some(command) => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(async {
-                let client = commands::connect(&cli.global).await?;
-                let out = commands::run(&client, command, &cli.global).await;
+                let client = cmd::connect(&cli.global).await?;
+                let out = cmd::run(&client, command, &cli.global).await;
                 client.close();
                 out
             }),
@@ -51,9 +52,9 @@ fn main() -> ExitCode {
 
 /// `beach bench`: against a node process started here, or the cluster the global options name.
 fn bench(
-    args: &beach_cli::bench::BenchArgs,
+    args: &beach_cli::args::BenchArgs,
     global: &beach_cli::args::Global,
-) -> Result<commands::Output, Failure> {
+) -> Result<Output, Failure> {
     let rt = beach_cli::bench::runtime(args)
         .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
     rt.block_on(beach_cli::bench::run(args, global))

@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use crate::commands::{Failure, Output};
+use crate::outcome::{Failure, Output};
 
 /// Prints a command's result (JSON with `json`, text otherwise; errors as one line on stderr)
 /// and returns its exit code.

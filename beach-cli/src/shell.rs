@@ -21,7 +21,8 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 
 use crate::args::{Cli, Command, Global};
-use crate::commands::{self, Failure};
+use crate::cmd;
+use crate::outcome::Failure;
 use crate::output::report;
 
 /// py-beach's command names, for people moving over, and what they stand for.
@@ -105,7 +106,7 @@ pub fn run(global: Global) -> u8 {
             return report(Err(Failure::usage(format!("cannot start the runtime: {e}"))), false);
         }
     };
-    let client = match runtime.block_on(commands::connect(&global)) {
+    let client = match runtime.block_on(cmd::connect(&global)) {
         Ok(c) => c,
         Err(f) => return report(Err(f), false),
     };
@@ -194,8 +195,8 @@ pub fn run(global: Global) -> u8 {
             Some(
                 Command::Demo(_) | Command::Node(_) | Command::BenchEcho | Command::BenchClient(_),
             ) => Err(Failure::usage("not available in the shell")),
-            Some(c @ Command::GenKey { .. }) => commands::gen_key_command(&c, &global),
-            Some(command) => runtime.block_on(commands::run(&client, command, &global)),
+            Some(c @ Command::GenKey { .. }) => cmd::gen_key_command(&c, &global),
+            Some(command) => runtime.block_on(cmd::run(&client, command, &global)),
         };
         report(result, json);
         runtime.block_on(refresh_words(&client, &words));

@@ -1,0 +1,148 @@
+//! What the cluster holds: nodes, the directory, health, load, metadata.
+
+use beach_core::client::Beach;
+use beach_core::value::Value;
+use serde_json::{Value as Json, json};
+
+use crate::outcome::{Failure, Output};
+use crate::output::table;
+
+/// `beach nodes`.
+pub(super) async fn nodes(client: &Beach) -> Result<Output, Failure> {
+    let nodes = client.nodes().await?;
+    let json = json!({ "nodes": nodes.iter().map(|n| json!({
+        "id": n.id.to_string(),
+        "address": n.id.endpoint().to_string(),
+        "generation": n.id.generation(),
+        "state": n.state.as_str(),
+        "actors": n.actors,
+    })).collect::<Vec<_>>() });
+    let rows = nodes
+        .iter()
+        .map(|n| {
+            vec![
+                n.id.endpoint().to_string(),
+                format!("{:x}", n.id.generation()),
+                n.state.to_string(),
+                n.actors.to_string(),
+            ]
+        })
+        .collect();
+    Ok(Output { json, human: table(&["ADDRESS", "GENERATION", "STATE", "ACTORS"], rows) })
+}
+
+/// `beach dir [CATEGORY]`.
+pub(super) async fn dir(client: &Beach, category: Option<&str>) -> Result<Output, Failure> {
+    let dir = client.directory(category.unwrap_or("")).await?;
+    let cats: serde_json::Map<String, Json> = dir
+        .iter()
+        .map(|(c, ids)| {
+            (c.to_string(), json!(ids.iter().map(ToString::to_string).collect::<Vec<_>>()))
+        })
+        .collect();
+    let rows = dir
+        .iter()
+        .map(|(c, ids)| {
+            vec![c.to_string(), ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")]
+        })
+        .collect();
+    let human = if dir.is_empty() {
+        format!("no actors in realm {}\n", client.realm())
+    } else {
+        table(&["CATEGORY", "ACTORS"], rows)
+    };
+    Ok(Output { json: json!({ "realm": client.realm().to_string(), "categories": cats }), human })
+}
+
+/// `beach available CATEGORY`.
+pub(super) fn available(client: &Beach, category: &str) -> Result<Output, Failure> {
+    let n = client.handle(category).num_available();
+    Ok(Output { json: json!({ "count": n }), human: format!("{n}\n") })
+}
+
+/// `beach health`.
+pub(super) async fn health(client: &Beach) -> Result<Output, Failure> {
+    let health = client.cluster_health().await?;
+    let json = json!({ "nodes": health.iter().map(|h| json!({
+        "address": h.node.endpoint().to_string(), "cpu": h.cpu, "memory": h.memory,
+    })).collect::<Vec<_>>() });
+    let rows = health
+        .iter()
+        .map(|h| {
+            vec![
+                h.node.endpoint().to_string(),
+                format!("{:.0}%", h.cpu * 100.0),
+                format!("{:.0}%", h.memory * 100.0),
+            ]
+        })
+        .collect();
+    Ok(Output { json, human: table(&["ADDRESS", "CPU", "MEMORY"], rows) })
+}
+
+/// `beach load`.
+pub(super) async fn load(client: &Beach) -> Result<Output, Failure> {
+    let load = client.load_info().await?;
+    let json = json!({ "actors": load.iter().map(|l| json!({
+        "id": l.id.to_string(),
+        "in_flight": l.in_flight,
+        "received": l.received,
+        "replied": l.replied,
+        "errors": l.errors.values().sum::<u64>(),
+        "errors_by_kind": l.errors,
+        "queue_full": l.queue_full,
+        "dropped": l.dropped,
+        "mean_ms": l.mean_ms,
+        "p50_ms": l.p50_ms,
+        "p99_ms": l.p99_ms,
+    })).collect::<Vec<_>>() });
+    let rows = load
+        .iter()
+        .map(|l| {
+            vec![
+                l.id.to_string(),
+                l.in_flight.to_string(),
+                l.received.to_string(),
+                l.errors.values().sum::<u64>().to_string(),
+                format!("{:.2}", l.p50_ms),
+                format!("{:.2}", l.p99_ms),
+            ]
+        })
+        .collect();
+    Ok(Output {
+        json,
+        human: table(&["ID", "IN FLIGHT", "RECEIVED", "ERRORS", "P50 MS", "P99 MS"], rows),
+    })
+}
+
+/// `beach metadata`.
+pub(super) async fn metadata(client: &Beach) -> Result<Output, Failure> {
+    let meta = client.node_metadata().await?;
+    let json = json!({ "nodes": meta.iter().map(|n| json!({
+        "node": n.node.to_string(),
+        "actors": n.actors.iter().map(|a| json!({
+            "id": a.id.to_string(),
+            "type": a.actor_type.to_string(),
+            "realm": a.realm.to_string(),
+            "categories": a.categories.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "params": Value::Map(a.params.clone()).to_json().unwrap_or(Json::Null),
+            "isolated": a.isolated,
+            "owner": a.owner,
+            "drainable": a.drainable,
+        })).collect::<Vec<_>>(),
+    })).collect::<Vec<_>>() });
+    let mut rows = Vec::new();
+    for n in &meta {
+        for a in &n.actors {
+            let params =
+                Value::Map(a.params.clone()).to_json().map(|j| j.to_string()).unwrap_or_default();
+            rows.push(vec![
+                a.id.to_string(),
+                a.actor_type.to_string(),
+                a.categories.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "),
+                if a.isolated { "yes".into() } else { "no".into() },
+                params,
+            ]);
+        }
+    }
+    Ok(Output { json, human: table(&["ID", "TYPE", "CATEGORIES", "ISOLATED", "PARAMS"], rows) })
+}
