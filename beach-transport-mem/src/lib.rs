@@ -17,7 +17,9 @@
 //! ```
 
 mod network;
+#[cfg(feature = "sim")]
 mod sim;
 
 pub use network::{LinkConfig, MemNetwork, MemTransport};
+#[cfg(feature = "sim")]
 pub use sim::{SEED_VAR, SimBuilder, SimCluster, SimRuntime, seed_from_env};
