@@ -6,6 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use beach::config::ClusterConfig;
 use beach::directory::{Entry, Partition};
 use beach::model::Realm;
 use beach::transport::Transport;
@@ -397,5 +398,27 @@ fn an_answer_from_another_connection_is_never_taken() {
         conn.sink.send(&forged).await.unwrap();
         let outcome = spawn.await.unwrap();
         assert!(outcome.is_err(), "a forged answer was taken: {outcome:?}");
+    });
+}
+
+#[test]
+fn frame_limits_hold_in_simulation_as_on_tcp() {
+    let config = ClusterConfig { max_frame_size: 64 * 1024, ..ClusterConfig::default() };
+    SimBuilder::new(44).registry(registry()).config(config).run(|mut sim| async move {
+        sim.add_nodes(2).await;
+        converge(&sim, Duration::from_secs(10)).await;
+        let client = sim.client().await;
+        client.add_actor(client.actor("Echo", ["e"]).count(2)).await.unwrap();
+        let h = client.handle("e").timeout(Duration::from_secs(20));
+        // Too large for a frame: refused by the codec, the caller told at once, nothing retried.
+        let start = sim.elapsed();
+        let big = beach::value::Value::Bytes(vec![1; 128 * 1024]);
+        let err = h.request("echo", &big).await.unwrap_err().to_string();
+        assert!(err.starts_with("request too large: frame of "), "{err}");
+        assert!(sim.elapsed() - start < Duration::from_secs(1));
+        // The connection it was refused on goes on carrying what fits.
+        let small = beach::value::Value::Bytes(vec![2; 1024]);
+        let back: beach::value::Value = h.request("echo", &small).await.unwrap().decode().unwrap();
+        assert_eq!(back, small);
     });
 }

@@ -11,9 +11,11 @@ use beach_core::model::Endpoint;
 use beach_core::rng::{NodeRng, seeded};
 use beach_core::runtime::{Runtime, sleep_until};
 use beach_core::transport::{
-    Connection, FrameSink, FrameStream, Listener, Refused, Transport, TransportError,
+    Connection, FrameSink, FrameStream, Listener, PREAUTH_MAX_FRAME_SIZE, Refused, Transport,
+    TransportError,
 };
-use beach_core::wire::Envelope;
+use beach_core::wire::{Envelope, FrameCodec};
+use bytes::{Bytes, BytesMut};
 use rand::RngExt;
 use tokio::sync::{Notify, mpsc};
 
@@ -51,9 +53,17 @@ struct Pipe {
     notify: Notify,
 }
 
+/// What travels on a pipe: envelopes as they are, or, with the codec on, the frames the TCP
+/// transport would write.
+#[derive(Clone)]
+enum Item {
+    Envelope(Envelope),
+    Frame(Bytes),
+}
+
 #[derive(Default)]
 struct PipeState {
-    queue: BTreeMap<(Instant, u64), Envelope>,
+    queue: BTreeMap<(Instant, u64), Item>,
     closed: bool,
 }
 
@@ -83,6 +93,10 @@ struct NetState {
     blocked: BTreeSet<(String, String)>,
     listeners: BTreeMap<String, mpsc::UnboundedSender<Connection>>,
     pipes: Vec<Weak<Pipe>>,
+    /// With a codec, messages travel as frames: encoded by the sender (an envelope too large
+    /// is refused as TCP refuses it), decoded by the receiver under its frame limit (the
+    /// small one until the handshake is done).
+    codec: Option<FrameCodec>,
 }
 
 /// A simulated network shared by every host of a simulation.
@@ -113,6 +127,7 @@ impl MemNetwork {
                 blocked: BTreeSet::new(),
                 listeners: BTreeMap::new(),
                 pipes: Vec::new(),
+                codec: None,
             }),
         })
     }
@@ -120,6 +135,12 @@ impl MemNetwork {
     /// A transport for the host named `host` (a node's endpoint, or any name for a client).
     pub fn transport(self: &Arc<Self>, host: &str) -> Arc<MemTransport> {
         Arc::new(MemTransport { net: self.clone(), host: host.to_owned() })
+    }
+
+    /// Runs the real frame codec on every connection opened from now on, with frames of at
+    /// most `max_frame_size` bytes (`None`: envelopes are handed over as they are, faster).
+    pub fn set_codec(&self, max_frame_size: Option<usize>) {
+        self.state.lock().expect("net lock").codec = max_frame_size.map(FrameCodec::new);
     }
 
     /// Sets the behaviour of every link without a setting of its own.
@@ -193,7 +214,7 @@ impl MemNetwork {
     }
 
     /// Puts `batch` in flight on `pipe`, applying the link's faults.
-    fn transmit(&self, pipe: &Pipe, batch: &[Envelope]) {
+    fn transmit(&self, pipe: &Pipe, batch: Vec<Item>) {
         let now = self.runtime.now();
         let mut s = self.state.lock().expect("net lock");
         let key = (pipe.from.clone(), pipe.to.clone());
@@ -205,7 +226,7 @@ impl MemNetwork {
         if q.closed {
             return;
         }
-        for env in batch {
+        for item in batch {
             if link.drop > 0.0 && s.rng.random_bool(link.drop.min(1.0)) {
                 continue;
             }
@@ -221,7 +242,7 @@ impl MemNetwork {
                     Duration::from_nanos(s.rng.random_range(0..=link.jitter.as_nanos() as u64))
                 };
                 s.seq += 1;
-                q.queue.insert((now + link.latency + jitter, s.seq), env.clone());
+                q.queue.insert((now + link.latency + jitter, s.seq), item.clone());
             }
         }
         drop(q);
@@ -254,17 +275,21 @@ impl Transport for MemTransport {
         };
         let out = self.net.pipe(&self.host, to.as_str());
         let back = self.net.pipe(to.as_str(), &self.host);
-        let theirs = Connection {
-            peer: self.host.clone(),
-            sink: Box::new(MemSink { net: self.net.clone(), pipe: back.clone() }),
-            stream: Box::new(MemStream { net: self.net.clone(), pipe: out.clone() }),
+        let codec = self.net.state.lock().expect("net lock").codec;
+        let end = |peer: String, send: &Arc<Pipe>, receive: &Arc<Pipe>| Connection {
+            peer,
+            sink: Box::new(MemSink { net: self.net.clone(), pipe: send.clone(), codec }),
+            stream: Box::new(MemStream {
+                net: self.net.clone(),
+                pipe: receive.clone(),
+                codec,
+                authenticated: false,
+            }),
         };
-        listener.send(theirs).map_err(|_| refused("connection refused"))?;
-        Ok(Connection {
-            peer: to.to_string(),
-            sink: Box::new(MemSink { net: self.net.clone(), pipe: out }),
-            stream: Box::new(MemStream { net: self.net.clone(), pipe: back }),
-        })
+        listener
+            .send(end(self.host.clone(), &back, &out))
+            .map_err(|_| refused("connection refused"))?;
+        Ok(end(to.to_string(), &out, &back))
     }
 
     async fn bind(&self, at: &Endpoint) -> Result<Box<dyn Listener>, TransportError> {
@@ -309,17 +334,31 @@ impl Listener for MemListener {
 struct MemSink {
     net: Arc<MemNetwork>,
     pipe: Arc<Pipe>,
+    codec: Option<FrameCodec>,
 }
 
 #[async_trait]
 impl FrameSink for MemSink {
-    /// Hands the batch over whole: in memory there is no frame to outgrow.
+    /// Hands the batch over whole; with the codec, as frames, refusing those too large.
     async fn send(&mut self, batch: &[Envelope]) -> Result<Vec<Refused>, TransportError> {
         if self.pipe.state.lock().expect("pipe lock").closed {
             return Err(TransportError::Closed { addr: self.pipe.to.clone() });
         }
-        self.net.transmit(&self.pipe, batch);
-        Ok(Vec::new())
+        let Some(codec) = &self.codec else {
+            self.net.transmit(&self.pipe, batch.iter().cloned().map(Item::Envelope).collect());
+            return Ok(Vec::new());
+        };
+        let mut refused = Vec::new();
+        let mut frames = Vec::with_capacity(batch.len());
+        for (index, envelope) in batch.iter().enumerate() {
+            let mut frame = BytesMut::new();
+            match codec.encode(envelope, &mut frame) {
+                Ok(()) => frames.push(Item::Frame(frame.freeze())),
+                Err(error) => refused.push(Refused { index, error }),
+            }
+        }
+        self.net.transmit(&self.pipe, frames);
+        Ok(refused)
     }
 }
 
@@ -333,10 +372,37 @@ impl Drop for MemSink {
 struct MemStream {
     net: Arc<MemNetwork>,
     pipe: Arc<Pipe>,
+    codec: Option<FrameCodec>,
+    authenticated: bool,
+}
+
+impl MemStream {
+    /// The envelope an item holds: a frame is decoded under this side's frame limit.
+    fn open(&self, item: Item) -> Result<Envelope, TransportError> {
+        let frame = match item {
+            Item::Envelope(envelope) => return Ok(envelope),
+            Item::Frame(frame) => frame,
+        };
+        let max = self.codec.as_ref().map_or(usize::MAX, FrameCodec::max_frame_size);
+        let limit = if self.authenticated { max } else { max.min(PREAUTH_MAX_FRAME_SIZE) };
+        let mut buf = BytesMut::from(&frame[..]);
+        match FrameCodec::new(limit).decode(&mut buf) {
+            Ok(Some(envelope)) => Ok(envelope),
+            Ok(None) => Err(TransportError::Frame {
+                addr: self.pipe.from.clone(),
+                error: beach_core::wire::WireError::Malformed("a truncated frame".to_owned()),
+            }),
+            Err(error) => Err(TransportError::Frame { addr: self.pipe.from.clone(), error }),
+        }
+    }
 }
 
 #[async_trait]
 impl FrameStream for MemStream {
+    fn authenticated(&mut self) {
+        self.authenticated = true;
+    }
+
     async fn recv(&mut self) -> Result<Option<Envelope>, TransportError> {
         loop {
             let notified = self.pipe.notify.notified();
@@ -344,8 +410,9 @@ impl FrameStream for MemStream {
                 let mut q = self.pipe.state.lock().expect("pipe lock");
                 match q.queue.first_key_value().map(|(k, _)| k.0) {
                     Some(at) if at <= self.net.runtime.now() => {
-                        let (_, env) = q.queue.pop_first().expect("checked");
-                        return Ok(Some(env));
+                        let (_, item) = q.queue.pop_first().expect("checked");
+                        drop(q);
+                        return self.open(item).map(Some);
                     }
                     Some(at) => Some(at),
                     None if q.closed => return Ok(None),

@@ -99,6 +99,7 @@ pub struct SimBuilder {
     registry: Registry,
     config: ClusterConfig,
     secret: Option<Secret>,
+    codec: bool,
 }
 
 impl SimBuilder {
@@ -110,6 +111,7 @@ impl SimBuilder {
             registry: Registry::new(),
             config: ClusterConfig::default(),
             secret: None,
+            codec: true,
         }
     }
 
@@ -128,6 +130,15 @@ impl SimBuilder {
     /// The cluster secret every node and client uses (unless a node is added with its own).
     pub fn secret(mut self, secret: Secret) -> Self {
         self.secret = Some(secret);
+        self
+    }
+
+    /// Whether messages travel through the real frame codec, as on TCP (the default): every
+    /// envelope is encoded and decoded, frame limits hold (`max_frame_size`, and the small
+    /// limit before a handshake is done). Off, envelopes are handed over as they are: faster,
+    /// for simulations at scale.
+    pub fn codec(mut self, codec: bool) -> Self {
+        self.codec = codec;
         self
     }
 
@@ -264,6 +275,7 @@ impl SimCluster {
     fn new(b: SimBuilder) -> Self {
         let runtime = Arc::new(SimRuntime::new(b.seed));
         let net = MemNetwork::new(runtime.clone(), mix(b.seed, u64::MAX, 0));
+        net.set_codec(b.codec.then_some(b.config.max_frame_size));
         Self {
             seed: b.seed,
             registry: b.registry,
