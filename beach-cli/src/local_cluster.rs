@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use beach_core::client::{Beach, ClientBuilder};
+use beach_core::client::Beach;
 use beach_core::config::ClusterConfig;
 use beach_core::model::Endpoint;
-use beach_transport_tcp::TcpTransport;
 
 /// One node process; killed if still running when dropped.
 pub(crate) struct NodeProcess {
@@ -43,7 +42,7 @@ pub(crate) fn start_nodes(
         seeds.join(", ")
     );
     fs::write(&config_path, yaml).map_err(|e| format!("{}: {e}", config_path.display()))?;
-    let config = ClusterConfig::from_file(&config_path).map_err(|e| e.to_string())?;
+    let config = beach_node::files::load_config(&config_path).map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
     let mut nodes = Vec::new();
     for (i, port) in ports.iter().enumerate() {
@@ -84,11 +83,10 @@ pub(crate) async fn connect(
     let seeds: Vec<Endpoint> = nodes.iter().map(|n| n.endpoint.clone()).collect();
     let start = Instant::now();
     loop {
-        let attempt = ClientBuilder::new()
-            .config(config)
+        let attempt = beach_node::files::client_for(config)
+            .map_err(|e| e.to_string())?
             .seeds(seeds.iter().map(ToString::to_string))
             .name(name)
-            .transport_with(TcpTransport::make)
             .connect()
             .await;
         match attempt {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use beach_core::actor::Registry;
-use beach_core::config::{ClusterConfig, LogFormat};
+use beach_core::config::LogFormat;
 use clap::{Args, Parser};
 
 use crate::daemon::{self, Overrides};
@@ -53,7 +53,7 @@ impl NodeArgs {
 /// Configuration errors are one line on stderr and exit code 2. Call
 /// [`crate::isolation::host_if_requested`] before this, first thing in `main`.
 pub fn run_node(args: NodeArgs, registry: Registry) -> ExitCode {
-    let config = match ClusterConfig::from_file(&args.config) {
+    let config = match crate::files::load_config(&args.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("beach-node: {e}");
@@ -78,7 +78,7 @@ pub fn run_node(args: NodeArgs, registry: Registry) -> ExitCode {
         eprintln!("beach-node: cannot set up logging: {e}");
     }
     if config.admin_token.is_some() {
-        daemon::warn_if_readable_by_others(
+        crate::files::warn_if_readable_by_others(
             &args.config,
             "the configuration (it holds admin_token)",
         );

@@ -12,7 +12,7 @@
 //!     if isolation::host_if_requested_async(&registry).await.is_some() {
 //!         return Ok(());
 //!     }
-//!     let config = ClusterConfig::from_file("cluster.yaml".as_ref())?;
+//!     let config = beach_node::files::load_config("cluster.yaml".as_ref())?;
 //!     daemon::run(config, daemon::Overrides::default(), registry).await
 //! }
 //! ```
@@ -30,6 +30,7 @@ use beach_core::config::{ClusterConfig, ConfigError, HostPort};
 use beach_core::node::{Node, NodeBuilder, NodeError};
 use beach_transport_tcp::TcpTransport;
 
+use crate::files;
 use crate::health::LoadSampler;
 use crate::isolation::ProcessIsolation;
 
@@ -70,25 +71,6 @@ fn is_loopback(host: &str) -> bool {
         || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Warns when a file holding a secret (the cluster secret, or a configuration with the admin
-/// token) can be read by other users.
-#[cfg(unix)]
-pub(crate) fn warn_if_readable_by_others(path: &std::path::Path, what: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        tracing::warn!(
-            file = %path.display(),
-            mode = format!("{:o}", meta.permissions().mode() & 0o777),
-            "{what} is readable by group or others: chmod 600 it"
-        );
-    }
-}
-
-#[cfg(not(unix))]
-pub(crate) fn warn_if_readable_by_others(_path: &std::path::Path, _what: &str) {}
-
 /// How often CPU and memory use are sampled for placement and `health`.
 const LOAD_SAMPLE: Duration = Duration::from_secs(2);
 
@@ -114,12 +96,12 @@ pub async fn start(
         (None, Some(a)) => a.clone(),
         (None, None) => advertised_for(&listen, &config)?,
     };
-    let secrets = config.read_secrets()?;
+    let secrets = files::read_secrets(&config)?;
     if secrets.is_empty() && !config.insecure && !is_loopback(&listen.host) {
         return Err(DaemonError::Unprotected(listen.to_string()));
     }
     for path in config.secret_file.iter().chain(&config.accepted_secret_files) {
-        warn_if_readable_by_others(path, "the cluster secret");
+        files::warn_if_readable_by_others(path, "the cluster secret");
     }
     let isolation = Arc::new(
         ProcessIsolation::new(&config, secrets.first())

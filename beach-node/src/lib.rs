@@ -5,6 +5,7 @@
 //! - [`cli`]: the `beach-node` command line, to run a node from any binary;
 //! - [`daemon`]: start a node from a `cluster.yaml` on TCP and run it until SIGTERM/SIGINT
 //!   ([`daemon::run`]), with your own [`beach_core::actor::Registry`];
+//! - [`files`]: the configuration and key files (all of beach's file I/O);
 //! - [`health`]: CPU and memory sampling for placement and `health`;
 //! - [`isolation`]: isolated actors in child processes (call
 //!   [`isolation::host_if_requested`], or [`isolation::host_if_requested_async`], first thing
@@ -15,5 +16,6 @@
 pub mod actors;
 pub mod cli;
 pub mod daemon;
+pub mod files;
 pub mod health;
 pub mod isolation;

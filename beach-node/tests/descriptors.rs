@@ -57,7 +57,7 @@ async fn at_the_descriptor_limit_the_node_backs_off_and_recovers() {
     assert!(lines <= 6, "{lines} accept warnings in 2 s:\n{text}");
     // Descriptors free again: it serves.
     drop(flood);
-    let cfg = beach_core::config::ClusterConfig::from_file(&config).unwrap();
+    let cfg = beach_node::files::load_config(&config).unwrap();
     let seeds = vec![beach_core::model::Endpoint::new(format!("127.0.0.1:{port}")).unwrap()];
     let served = eventually(Duration::from_secs(15), || async {
         match common::try_connect(&cfg, seeds.clone()).await {

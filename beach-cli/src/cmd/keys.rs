@@ -3,7 +3,6 @@
 use std::io::Write;
 
 use beach_core::auth::KeyFile;
-use beach_core::config::ClusterConfig;
 use serde_json::json;
 
 use crate::args::Global;
@@ -19,7 +18,7 @@ pub fn gen_key_command(command: &crate::args::Command, g: &Global) -> Result<Out
     }
     let source = match (from, &g.config) {
         (Some(f), _) => f.clone(),
-        (None, Some(path)) => ClusterConfig::from_file(path)
+        (None, Some(path)) => beach_node::files::load_config(path)
             .map_err(|e| Failure::usage(e.to_string()))?
             .secret_file
             .ok_or_else(|| {

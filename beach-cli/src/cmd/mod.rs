@@ -8,11 +8,11 @@ mod cluster;
 mod keys;
 mod messages;
 
-use beach_core::client::{Beach, ClientBuilder};
+use beach_core::client::Beach;
 use beach_core::config::{ClusterConfig, DEFAULT_PORT, HostPort};
 use beach_core::model::{ActorId, Endpoint, Realm};
 use beach_core::value::Payload;
-use beach_transport_tcp::TcpTransport;
+use beach_node::files::{client_for, load_config};
 use serde_json::{Value as Json, json};
 
 use crate::args::{Command, Global};
@@ -23,7 +23,7 @@ pub use keys::{gen_key, gen_key_command};
 /// Connects as the global options say.
 pub async fn connect(g: &Global) -> Result<Beach, Failure> {
     let config = match &g.config {
-        Some(path) => ClusterConfig::from_file(path).map_err(|e| Failure::usage(e.to_string()))?,
+        Some(path) => load_config(path).map_err(|e| Failure::usage(e.to_string()))?,
         None => ClusterConfig::default(),
     };
     let seeds: Vec<Endpoint> = if !g.seeds.is_empty() {
@@ -44,12 +44,11 @@ pub async fn connect(g: &Global) -> Result<Beach, Failure> {
     let realm = Realm::new(&g.realm).map_err(|e| Failure::usage(format!("--realm: {e}")))?;
     // The cluster secret itself or a client key file (read from the configuration's
     // `secret_file` when connecting): either way this tool is a client.
-    let mut builder = ClientBuilder::new()
-        .config(&config)
+    let mut builder = client_for(&config)
+        .map_err(|e| Failure::usage(e.to_string()))?
         .seeds(seeds.iter().map(ToString::to_string))
         .realm(realm.as_str())
-        .name("beach-cli")
-        .transport_with(TcpTransport::make);
+        .name("beach-cli");
     if let Some(token) = &g.admin_token {
         builder = builder.admin_token(token.clone());
     }

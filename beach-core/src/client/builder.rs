@@ -82,8 +82,9 @@ impl ClientBuilder {
     }
 
     /// Takes the cluster's settings from its configuration: name, admin token, timeouts, frame
-    /// limit, and its seeds when none are given. With a `secret_file` and no key set, the key
-    /// is read from that file when connecting.
+    /// limit, and its seeds when none are given. A configuration with a `secret_file` needs
+    /// its key given too ([`ClientBuilder::client_key`]; `beach_node::files::read_key_file`
+    /// reads it): this crate does no file I/O.
     pub fn config(mut self, config: &ClusterConfig) -> Self {
         self.config = config.clone();
         self
@@ -182,14 +183,15 @@ impl ClientBuilder {
         if seeds.is_empty() {
             return Err(invalid("no seed: name at least one node to connect to".to_owned()));
         }
-        let key = match self.key {
-            Some(k) => Some(k),
-            None => self
-                .config
-                .read_key_file()
-                .map_err(|e| invalid(e.to_string()))?
-                .map(|k| k.client_key()),
-        };
+        if self.key.is_none()
+            && let Some(path) = &self.config.secret_file
+        {
+            return Err(invalid(format!(
+                "the configuration names secret_file {} but no key was given: read it (beach_node::files::read_key_file) and pass .client_key(..); beach-core reads no files",
+                path.display()
+            )));
+        }
+        let key = self.key;
         let runtime = match self.runtime {
             Some(r) => r,
             None => crate::runtime::default_runtime().ok_or_else(|| {

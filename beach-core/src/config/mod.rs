@@ -262,15 +262,6 @@ impl Default for ClusterConfig {
 }
 
 impl ClusterConfig {
-    /// Reads and validates a configuration file.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::Read { file: file.clone(), message: e.to_string() })?;
-        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        Self::from_yaml_str(&text, &file, base)
-    }
-
     /// Parses and validates YAML text; `file` names it in errors and relative paths resolve
     /// against `base`.
     pub fn from_yaml_str(text: &str, file: &str, base: &Path) -> Result<Self, ConfigError> {
@@ -287,43 +278,33 @@ impl ClusterConfig {
             Some(r) => r.actors.as_ref().is_none_or(|a| a.contains(actor_type)),
         }
     }
+}
 
-    /// Reads the key file named by `secret_file`: `Ok(None)` when none is configured, an
-    /// error naming the key when the file cannot be read or holds neither a cluster secret
-    /// nor a client key.
-    pub fn read_key_file(&self) -> Result<Option<KeyFile>, ConfigError> {
-        let Some(path) = &self.secret_file else { return Ok(None) };
-        let invalid = |message: String| ConfigError::Invalid {
-            file: path.display().to_string(),
-            key: "secret_file".to_owned(),
-            message,
-        };
-        let bytes = std::fs::read(path).map_err(|e| invalid(format!("cannot read: {e}")))?;
-        KeyFile::parse(&bytes).map(Some).map_err(invalid)
+/// The key file at `path` from its bytes: a cluster secret or a client key, or an error naming
+/// the `secret_file` key and what the bytes are instead. Reading the file is the caller's
+/// (`beach_node::files`): this crate does no I/O.
+pub fn key_file_from_bytes(path: &Path, bytes: &[u8]) -> Result<KeyFile, ConfigError> {
+    KeyFile::parse(bytes).map_err(|message| invalid_secret_file(path, message))
+}
+
+/// A node's cluster secret from the bytes of the file at `path`: a client key is an error
+/// (it can make a client, never a node).
+pub fn secret_from_bytes(path: &Path, bytes: &[u8]) -> Result<Secret, ConfigError> {
+    match key_file_from_bytes(path, bytes)? {
+        KeyFile::Secret(s) => Ok(s),
+        KeyFile::Client(_) => Err(invalid_secret_file(
+            path,
+            "this is a client key; a node needs the cluster secret itself".to_owned(),
+        )),
     }
+}
 
-    /// Reads a node's cluster secrets, the one it offers first: `secret_file` (or every file
-    /// of `secret_files`). Empty when none is configured; an error naming the key when a file
-    /// is not a cluster secret (a client key cannot make a node).
-    pub fn read_secrets(&self) -> Result<Vec<Secret>, ConfigError> {
-        let files = self.secret_file.iter().chain(&self.accepted_secret_files);
-        files
-            .map(|path| {
-                let invalid = |message: String| ConfigError::Invalid {
-                    file: path.display().to_string(),
-                    key: "secret_file".to_owned(),
-                    message,
-                };
-                let bytes =
-                    std::fs::read(path).map_err(|e| invalid(format!("cannot read: {e}")))?;
-                match KeyFile::parse(&bytes).map_err(invalid)? {
-                    KeyFile::Secret(s) => Ok(s),
-                    KeyFile::Client(_) => Err(invalid(
-                        "this is a client key; a node needs the cluster secret itself".to_owned(),
-                    )),
-                }
-            })
-            .collect()
+/// An error about the secret file at `path`, under the key `secret_file`.
+pub fn invalid_secret_file(path: &Path, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        file: path.display().to_string(),
+        key: "secret_file".to_owned(),
+        message,
     }
 }
 

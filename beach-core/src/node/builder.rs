@@ -14,7 +14,8 @@ use crate::transport::{MakeTransport, Transport};
 /// Settings for a node; [`NodeBuilder::start`] starts it.
 ///
 /// Defaults: the settings of an empty `cluster.yaml` (listen on its `listen`, join its
-/// `seed_nodes`, read its `secret_file`), no actor types, the tokio runtime (with
+/// `seed_nodes`; its `secret_file` is read by the caller and given to
+/// [`NodeBuilder::secrets`]), no actor types, the tokio runtime (with
 /// `beach-core`'s `rt-tokio` feature), a generation from the runtime's wall clock (so a
 /// restarted node is newer than its last run), and a random seed drawn from the runtime. The
 /// transport has no default here: the `beach` crate's `Node::builder()` starts from TCP.
@@ -78,7 +79,7 @@ impl NodeBuilder {
     }
 
     /// Takes the cluster's settings from its configuration: name, admin token, timings,
-    /// limits, realms, and where to listen, the seeds and the secret files unless set here.
+    /// limits, realms, and where to listen and the seeds unless set here.
     pub fn config(mut self, config: &ClusterConfig) -> Self {
         self.config = config.clone();
         self
@@ -115,8 +116,7 @@ impl NodeBuilder {
         self
     }
 
-    /// The cluster secret: peers must prove it, clients its client key. By default the
-    /// configuration's secret files are read.
+    /// The cluster secret: peers must prove it, clients its client key.
     pub fn secret(self, secret: Secret) -> Self {
         self.secrets(vec![secret])
     }
@@ -191,7 +191,12 @@ impl NodeBuilder {
         }?;
         let secrets = match self.secrets {
             Some(s) => s,
-            None => self.config.read_secrets().map_err(|e| invalid(e.to_string()))?,
+            None if self.config.secret_file.is_some() => {
+                return Err(invalid(
+                    "the configuration names secret_file but no secret was given: read them (beach_node::files::read_secrets) and pass .secrets(..); beach-core reads no files".to_owned(),
+                ));
+            }
+            None => Vec::new(),
         };
         let runtime = match self.runtime {
             Some(r) => r,

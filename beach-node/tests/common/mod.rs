@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use beach_core::client::{Beach, ClientBuilder};
+use beach_core::client::Beach;
 use beach_core::config::ClusterConfig;
 use beach_core::model::Endpoint;
-use beach_transport_tcp::TcpTransport;
 
 /// A folder for one test's files, removed when dropped.
 pub struct Scratch(pub PathBuf);
@@ -142,7 +141,7 @@ impl Cluster {
         let yaml = format!("cluster_name: test\nseed_nodes: [{}]\n{extra}", seeds.join(", "));
         let config_path = scratch.0.join("cluster.yaml");
         fs::write(&config_path, yaml).unwrap();
-        let config = ClusterConfig::from_file(&config_path).unwrap();
+        let config = beach_node::files::load_config(&config_path).unwrap();
         let nodes = ports
             .iter()
             .enumerate()
@@ -178,11 +177,10 @@ impl Cluster {
 
 /// A client with the configuration's token and secret, or `None` if no seed answers.
 pub async fn try_connect(config: &ClusterConfig, seeds: Vec<Endpoint>) -> Option<Beach> {
-    ClientBuilder::new()
-        .config(config)
+    beach_node::files::client_for(config)
+        .ok()?
         .seeds(seeds.iter().map(ToString::to_string))
         .rng_seed(7)
-        .transport_with(TcpTransport::make)
         .connect()
         .await
         .ok()
