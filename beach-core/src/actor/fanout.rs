@@ -2,17 +2,19 @@
 //! at once (`request_from_all`).
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use futures::stream::{FuturesUnordered, Stream, StreamExt};
 use serde::Serialize;
 
-use super::{Handle, RequestError};
+use super::{Handle, Port, RequestError};
 use crate::model::ActorId;
 use crate::routing::RoutingError;
 use crate::runtime::BoxFuture;
 use crate::value::Payload;
+use crate::wire::ActorCall;
 
 impl Handle {
     /// Sends a request without waiting for its answer (fire and forget). Without
@@ -126,47 +128,39 @@ impl Handle {
     ) -> Result<Replies, RequestError> {
         let data = Payload::encode(data)?;
         let timeout = self.timeout_or_default();
-        let members = self.members();
-        let calls = members
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
+        let calls = self
+            .members()
+            .into_iter()
+            .map(|m| {
                 // One id per member: replies are matched by id.
-                let req = self.wire_request(
-                    self.port.next_request_id(),
-                    m.clone(),
-                    kind,
-                    data.clone(),
-                    timeout,
-                    0,
-                );
-                let (port, m) = (self.port.clone(), m.clone());
-                let call: BoxFuture<'static, Answer> =
-                    Box::pin(
-                        async move { (i, m, port.call(req).await.map_err(RequestError::from)) },
-                    );
-                call
+                let id = self.port.next_request_id();
+                let req = self.wire_request(id, m.clone(), kind, data.clone(), timeout, 0);
+                (m, req)
             })
-            .collect();
-        Ok(Replies { calls, asked: members.len() })
+            .collect::<Vec<_>>();
+        Ok(Replies { asked: calls.len(), port: self.port.clone(), calls, running: None })
     }
 }
 
-/// One member's answer, with its place among the members asked.
-type Answer = (usize, ActorId, Result<Payload, RequestError>);
+/// One member's answer.
+type Answer = (ActorId, Result<Payload, RequestError>);
 
-/// The answers of [`Handle::request_from_all`], as they arrive: a stream of each member and
-/// its result.
+/// The answers of [`Handle::request_from_all`]: a stream of each member and its result, in the
+/// order they arrive, or all of them in member order with [`Replies::collect_all`]. The
+/// requests go out when the stream is first polled (or `collect_all` awaited).
 pub struct Replies {
-    calls: FuturesUnordered<BoxFuture<'static, Answer>>,
+    port: Arc<dyn Port>,
+    calls: Vec<(ActorId, ActorCall)>,
     asked: usize,
+    /// The calls under way, once polled as a stream.
+    running: Option<FuturesUnordered<BoxFuture<'static, Answer>>>,
 }
 
 impl std::fmt::Debug for Replies {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Replies")
             .field("asked", &self.asked)
-            .field("waiting", &self.calls.len())
+            .field("waiting", &self.running.as_ref().map_or(self.calls.len(), |r| r.len()))
             .finish()
     }
 }
@@ -177,18 +171,43 @@ impl Replies {
         self.asked
     }
 
-    /// Waits for every answer and returns them in member order.
-    pub async fn collect_all(self) -> Vec<(ActorId, Result<Payload, RequestError>)> {
-        let mut all: Vec<Answer> = self.calls.collect().await;
-        all.sort_by_key(|(i, ..)| *i);
-        all.into_iter().map(|(_, m, r)| (m, r)).collect()
+    /// Waits for every answer and returns them in member order (of those not already taken
+    /// from the stream).
+    pub async fn collect_all(mut self) -> Vec<Answer> {
+        let port = &self.port;
+        let calls = std::mem::take(&mut self.calls)
+            .into_iter()
+            .map(|(m, req)| async move { (m, port.call(req).await.map_err(RequestError::from)) });
+        let mut answers = futures::future::join_all(calls).await;
+        if let Some(running) = self.running.take() {
+            answers.extend(running.collect::<Vec<_>>().await);
+        }
+        answers
     }
 }
 
 impl Stream for Replies {
-    type Item = (ActorId, Result<Payload, RequestError>);
+    type Item = Answer;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.calls.poll_next_unpin(cx).map(|a| a.map(|(_, m, r)| (m, r)))
+        if self.running.is_none() {
+            let port = self.port.clone();
+            let running = std::mem::take(&mut self.calls)
+                .into_iter()
+                .map(|(m, req)| {
+                    let port = port.clone();
+                    let call: BoxFuture<'static, Answer> =
+                        Box::pin(
+                            async move { (m, port.call(req).await.map_err(RequestError::from)) },
+                        );
+                    call
+                })
+                .collect();
+            self.running = Some(running);
+        }
+        match self.running.as_mut() {
+            Some(running) => running.poll_next_unpin(cx),
+            None => Poll::Ready(None),
+        }
     }
 }
