@@ -9,7 +9,7 @@ use crate::auth::{ClientKey, Credentials, Secret};
 use crate::config::ClusterConfig;
 use crate::model::{Endpoint, Realm};
 use crate::runtime::Runtime;
-use crate::transport::{MakeTransport, Transport};
+use crate::transport::{MakeTransport, Transport, TransportChoice};
 
 /// Settings for a connection to a cluster; [`ClientBuilder::connect`] makes the [`Beach`].
 ///
@@ -41,8 +41,7 @@ pub struct ClientBuilder {
     key: Option<ClientKey>,
     name: String,
     rng_seed: Option<u64>,
-    transport: Option<Arc<dyn Transport>>,
-    make_transport: Option<MakeTransport>,
+    transport: TransportChoice,
     runtime: Option<Arc<dyn Runtime>>,
 }
 
@@ -62,8 +61,7 @@ impl ClientBuilder {
             key: None,
             name: "client".to_owned(),
             rng_seed: None,
-            transport: None,
-            make_transport: None,
+            transport: TransportChoice::Unset,
             runtime: None,
         }
     }
@@ -143,16 +141,14 @@ impl ClientBuilder {
     /// Its credentials are its own: a TCP transport for a cluster with a secret needs
     /// [`ClientBuilder::transport_with`], which hands it the client's.
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.transport = Some(transport);
-        self.make_transport = None;
+        self.transport = TransportChoice::Given(transport);
         self
     }
 
     /// The transport to connect with, made from the client's credentials and frame limit
     /// when connecting (`TcpTransport::make`).
     pub fn transport_with(mut self, make: MakeTransport) -> Self {
-        self.make_transport = Some(make);
-        self.transport = None;
+        self.transport = TransportChoice::Make(make);
         self
     }
 
@@ -192,22 +188,12 @@ impl ClientBuilder {
             )));
         }
         let key = self.key;
-        let runtime = match self.runtime {
-            Some(r) => r,
-            None => crate::runtime::default_runtime().ok_or_else(|| {
-                invalid("no runtime: set one with .runtime(..) (or enable rt-tokio)".to_owned())
-            })?,
-        };
+        let runtime = crate::runtime::given_or_default(self.runtime).map_err(invalid)?;
         let credentials = key.clone().map(Credentials::Client);
-        let transport = match (self.transport, self.make_transport) {
-            (Some(t), _) => t,
-            (None, Some(make)) => make(credentials.as_ref(), self.config.max_frame_size),
-            (None, None) => {
-                return Err(invalid(
-                    "no transport: set one with .transport(..) or .transport_with(..) (the beach crate's Beach::builder() starts from TCP)".to_owned(),
-                ));
-            }
-        };
+        let transport = self
+            .transport
+            .resolve(credentials.as_ref(), self.config.max_frame_size, "Beach::builder()")
+            .map_err(invalid)?;
         let rng_seed = self.rng_seed.unwrap_or_else(|| crate::runtime::random_u64(&*runtime));
         let options = ClientOptions {
             seeds,

@@ -9,7 +9,7 @@ use crate::auth::{Credentials, Secret};
 use crate::config::ClusterConfig;
 use crate::model::Endpoint;
 use crate::runtime::Runtime;
-use crate::transport::{MakeTransport, Transport};
+use crate::transport::{MakeTransport, Transport, TransportChoice};
 
 /// Settings for a node; [`NodeBuilder::start`] starts it.
 ///
@@ -47,8 +47,7 @@ pub struct NodeBuilder {
     registry: Registry,
     observer: Option<Observer>,
     isolation: Option<Arc<dyn Isolation>>,
-    transport: Option<Arc<dyn Transport>>,
-    make_transport: Option<MakeTransport>,
+    transport: TransportChoice,
     runtime: Option<Arc<dyn Runtime>>,
 }
 
@@ -72,8 +71,7 @@ impl NodeBuilder {
             registry: Registry::new(),
             observer: None,
             isolation: None,
-            transport: None,
-            make_transport: None,
+            transport: TransportChoice::Unset,
             runtime: None,
         }
     }
@@ -156,16 +154,14 @@ impl NodeBuilder {
 
     /// The transport to listen and connect with, made already (an in-memory network's).
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.transport = Some(transport);
-        self.make_transport = None;
+        self.transport = TransportChoice::Given(transport);
         self
     }
 
     /// The transport, made from the node's credentials and frame limit when starting
     /// (`TcpTransport::make`).
     pub fn transport_with(mut self, make: MakeTransport) -> Self {
-        self.make_transport = Some(make);
-        self.transport = None;
+        self.transport = TransportChoice::Make(make);
         self
     }
 
@@ -198,27 +194,20 @@ impl NodeBuilder {
             }
             None => Vec::new(),
         };
-        let runtime = match self.runtime {
-            Some(r) => r,
-            None => crate::runtime::default_runtime().ok_or_else(|| {
-                invalid("no runtime: set one with .runtime(..) (or enable rt-tokio)".to_owned())
-            })?,
-        };
-        let credentials = Credentials::node(secrets.clone());
+        let runtime = crate::runtime::given_or_default(self.runtime).map_err(invalid)?;
         let max_frame = self.config.max_frame_size;
-        let mut client_transport = None;
-        let transport = match (self.transport, self.make_transport) {
-            (Some(t), _) => t,
-            (None, Some(make)) => {
+        let transport = self
+            .transport
+            .resolve(Credentials::node(secrets.clone()).as_ref(), max_frame, "Node::builder()")
+            .map_err(invalid)?;
+        // Node::client reaches other nodes proving the client key, over a transport made for
+        // it; a transport given made (a simulation's) carries both.
+        let client_transport = match &self.transport {
+            TransportChoice::Make(make) => {
                 let client = secrets.first().map(|s| Credentials::Client(s.client_key()));
-                client_transport = Some(make(client.as_ref(), max_frame));
-                make(credentials.as_ref(), max_frame)
+                Some(make(client.as_ref(), max_frame))
             }
-            (None, None) => {
-                return Err(invalid(
-                    "no transport: set one with .transport(..) or .transport_with(..) (the beach crate's Node::builder() starts from TCP)".to_owned(),
-                ));
-            }
+            _ => None,
         };
         let generation = match self.generation {
             Some(0) => return Err(invalid("generation must not be 0".to_owned())),

@@ -83,12 +83,18 @@ pub fn random_u64(runtime: &dyn Runtime) -> u64 {
     u64::from_le_bytes(b)
 }
 
-/// The runtime builders use when given none: tokio, with the `rt-tokio` feature.
-pub fn default_runtime() -> Option<std::sync::Arc<dyn Runtime>> {
+/// The runtime a builder was given, or tokio (with the `rt-tokio` feature); an error saying
+/// how to choose one otherwise.
+pub(crate) fn given_or_default(
+    given: Option<std::sync::Arc<dyn Runtime>>,
+) -> Result<std::sync::Arc<dyn Runtime>, String> {
+    if let Some(rt) = given {
+        return Ok(rt);
+    }
     #[cfg(feature = "rt-tokio")]
-    return Some(std::sync::Arc::new(TokioRuntime));
+    return Ok(std::sync::Arc::new(TokioRuntime));
     #[cfg(not(feature = "rt-tokio"))]
-    return None;
+    return Err("no runtime: set one with .runtime(..) (or enable rt-tokio)".to_owned());
 }
 
 /// Waits until `deadline` on `rt`'s clock.

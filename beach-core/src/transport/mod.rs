@@ -75,6 +75,35 @@ pub enum TransportError {
 /// defaults to (`TcpTransport::make`).
 pub type MakeTransport = fn(Option<&Credentials>, usize) -> Arc<dyn Transport>;
 
+/// How a builder gets its transport: made already, made from the credentials when building,
+/// or not chosen (an error naming the setters).
+#[derive(Clone, Debug, Default)]
+pub(crate) enum TransportChoice {
+    #[default]
+    Unset,
+    Given(Arc<dyn Transport>),
+    Make(MakeTransport),
+}
+
+impl TransportChoice {
+    /// The transport for an identity proving `credentials`; `who` names the builder's facade
+    /// method in the error (`Beach::builder()`).
+    pub(crate) fn resolve(
+        &self,
+        credentials: Option<&Credentials>,
+        max_frame_size: usize,
+        who: &str,
+    ) -> Result<Arc<dyn Transport>, String> {
+        match self {
+            TransportChoice::Given(t) => Ok(t.clone()),
+            TransportChoice::Make(make) => Ok(make(credentials, max_frame_size)),
+            TransportChoice::Unset => Err(format!(
+                "no transport: set one with .transport(..) or .transport_with(..) (the beach crate's {who} starts from TCP)"
+            )),
+        }
+    }
+}
+
 /// Opens and accepts connections.
 #[async_trait]
 pub trait Transport: Send + Sync + fmt::Debug + 'static {
