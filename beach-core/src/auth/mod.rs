@@ -22,8 +22,7 @@ use sha2::Sha256;
 
 pub use roles::{Role, may_send};
 
-/// The size of a nonce, in bytes.
-pub const NONCE_LEN: usize = 32;
+pub use crate::wire::NONCE_LEN;
 
 /// The size of a key id, in bytes: enough to pick among a handful of keys, too short to
 /// reveal anything about them.

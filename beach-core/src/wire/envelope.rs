@@ -117,7 +117,7 @@ impl Handshake {
             version: super::PROTOCOL_VERSION,
             cluster: cluster.to_owned(),
             peer,
-            nonce: Bytes::from_static(&[0; crate::auth::NONCE_LEN]),
+            nonce: Bytes::from_static(&[0; super::NONCE_LEN]),
             key_id: None,
         }
     }

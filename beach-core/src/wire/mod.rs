@@ -32,6 +32,9 @@ pub use envelope::*;
 /// handshake, in words, in both logs. Version 2: role-bound handshake proofs.
 pub const PROTOCOL_VERSION: u16 = 2;
 
+/// The size of a handshake nonce, in bytes.
+pub const NONCE_LEN: usize = 32;
+
 /// The largest frame accepted unless configured otherwise: 16 MiB.
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 16 * 1024 * 1024;
 
