@@ -42,7 +42,6 @@ impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
         match e {
             ClientError::NoSeed { .. } | ClientError::Invalid(_) => Failure::usage(e.to_string()),
-            ClientError::Cluster(m) => Failure::cluster(m),
             ClientError::Protocol(m) => Failure::cluster(format!("unexpected answer: {m}")),
             // What was done is part of the answer: scripts get it in the JSON as well.
             ClientError::Partial { ref done, ref errors } => {
@@ -51,6 +50,8 @@ impl From<ClientError> for Failure {
                 f.json = Some(json!({ "ok": false, "done": ids, "errors": errors }));
                 f
             }
+            // The cluster's own answer, and whatever a newer beach-core adds.
+            e => Failure::cluster(e.to_string()),
         }
     }
 }

@@ -45,6 +45,7 @@ pub struct Overrides {
 
 /// Why a node could not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DaemonError {
     /// The configuration is missing, unreadable or invalid.
     #[error(transparent)]

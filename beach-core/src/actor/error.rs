@@ -40,6 +40,7 @@ impl From<CallError> for RequestError {
 
 /// Why a request failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RequestError {
     /// No actor matches the category (answered at once, not after the timeout).
     #[error("no actor in category {category:?}")]

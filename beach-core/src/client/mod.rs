@@ -49,6 +49,7 @@ pub(crate) struct ClientOptions {
 
 /// Why a client call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// No seed answered.
     #[error("cannot reach any seed ({seeds}): {reason}; is beach-node running?")]

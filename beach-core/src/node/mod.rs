@@ -98,6 +98,7 @@ impl fmt::Debug for Observer {
 
 /// Why a node could not start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NodeError {
     /// The listen endpoint could not be bound.
     #[error(transparent)]
