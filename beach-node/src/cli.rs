@@ -29,6 +29,10 @@ pub struct NodeArgs {
     /// Log one JSON object per line, instead of `log.format`.
     #[arg(long)]
     pub log_json: bool,
+    /// Runtime worker threads (default: one per core). On a machine shared with busy clients,
+    /// fewer threads mean fewer wake-ups between them (see BENCHMARKS.md).
+    #[arg(long, env = "BEACH_THREADS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
 }
 
 /// Runs a beach node: hosts actors, serves requests, and joins the cluster its configuration
@@ -83,7 +87,11 @@ pub fn run_node(args: NodeArgs, registry: Registry) -> ExitCode {
             "the configuration (it holds admin_token)",
         );
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        runtime.worker_threads(usize::from(n));
+    }
+    let runtime = match runtime.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("beach-node: cannot start the runtime: {e}");

@@ -242,3 +242,34 @@ fn a_missing_or_bad_config_is_one_line_and_exit_code_2() {
     assert_eq!(code, Some(2));
     assert!(err.contains("secret_file") && err.contains("exactly 32 bytes"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_sets_the_runtime_workers_and_refuses_zero() {
+    let scratch = common::Scratch::new("threads");
+    let config = scratch.0.join("cluster.yaml");
+    std::fs::write(&config, "cluster_name: test\n").unwrap();
+    let port = common::free_ports(1)[0];
+    let node = |threads: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_beach-node"))
+            .args(["--config", config.to_str().unwrap(), "--threads", threads])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let out = node("0").wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--threads"));
+
+    let mut one = node("1");
+    let cfg = beach_node::files::load_config(&config).unwrap();
+    let at = beach_core::model::Endpoint::new(format!("127.0.0.1:{port}")).unwrap();
+    let client = common::connect(&cfg, vec![at]).await;
+    client.add_actor(client.actor("Pong", ["p"])).await.unwrap();
+    let _: Time = client.handle("p").ask(msg::Ping).await.unwrap();
+    client.close();
+    let _ = one.kill();
+    let _ = one.wait();
+}
