@@ -245,6 +245,8 @@ impl Handle {
     }
 
     /// Sends `data` (any serde value) as a request of type `kind` and waits for the reply.
+    /// Data already encoded (a [`Payload`], such as a request being relayed) goes with
+    /// [`Handle::request_payload`]: passed here it would travel as a byte string.
     pub async fn request<T: Serialize + ?Sized>(
         &self,
         kind: &str,
