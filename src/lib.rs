@@ -9,8 +9,8 @@
 //! | feature | default | gives |
 //! |---|---|---|
 //! | `tcp` | yes | the TCP transport and the tokio runtime, which `Beach::builder()` and `Node::builder()` start from; [`testing`] |
+//! | `node` | yes | `beach::daemon`: the node daemon's library (isolated actors, built-in actors), and `beach::files`: a `cluster.yaml` and its key files (`files::client_for(&files::load_config(path)?)?` is a client builder for that cluster) |
 //! | `sim` | | `beach::sim`: whole clusters in one process, in virtual time, from a seed |
-//! | `node` | | `beach::daemon`: the node daemon's library (isolated actors, built-in actors) |
 //! | `smol` | | the smol runtime adapter |
 //!
 //! # An actor
@@ -144,6 +144,10 @@ pub use beach_core::testing;
 /// `daemon::run` to serve a `cluster.yaml`.
 #[cfg(feature = "node")]
 pub use beach_node as daemon;
+/// The files beach reads: a `cluster.yaml` and the key files it names (all of beach's file
+/// I/O), and a client builder for the cluster a configuration describes.
+#[cfg(feature = "node")]
+pub use beach_node::files;
 /// The in-memory network and the deterministic cluster simulator.
 #[cfg(feature = "sim")]
 pub use beach_transport_mem as sim;
