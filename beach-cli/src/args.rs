@@ -322,6 +322,10 @@ pub struct BenchArgs {
     /// report the median p50 ratio with its spread: one noisy run cannot decide a verdict.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub rounds: u32,
+    /// How long the tcp target's node and this client poll a quiet connection before they
+    /// sleep (the cluster setting `tcp_spin`; e.g. `50us`); 0: never.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub spin: Duration,
     /// Also run this many client processes at once against the tcp target, each with
     /// --requests pipelined requests and --inflight in flight, and report their aggregate
     /// throughput (0: not measured).

@@ -135,7 +135,7 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
         .collect();
     let json = json!({
         "requests": args.requests, "inflight": args.inflight, "payload": args.payload,
-        "threads": args.threads, "fanout": args.fanout,
+        "threads": args.threads, "fanout": args.fanout, "spin_us": args.spin.as_micros() as u64,
         "local": local.as_ref().map(|l| json!({
             "spawn_per_s": l.spawn_per_s,
             "idle_actors": l.idle_actors,
@@ -460,18 +460,21 @@ async fn with_beach_tcp<T>(
     let dir = std::env::temp_dir().join(format!("beach-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
     let result = async {
-        let extra = if args.secret {
+        let mut extra = String::new();
+        if !args.spin.is_zero() {
+            extra.push_str(&format!("tcp_spin: {}us\n", args.spin.as_micros()));
+        }
+        if args.secret {
             let mut secret = [0u8; 32];
             getrandom::fill(&mut secret)
                 .map_err(|e| Failure::usage(format!("no randomness from the system: {e}")))?;
             let path = dir.join("secret.key");
             std::fs::write(&path, secret)
                 .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
-            "secret_file: secret.key\n"
-        } else {
-            ""
-        };
-        let (config, path, nodes) = start_nodes(1, &dir, "bench", extra).map_err(Failure::usage)?;
+            extra.push_str("secret_file: secret.key\n");
+        }
+        let (config, path, nodes) =
+            start_nodes(1, &dir, "bench", &extra).map_err(Failure::usage)?;
         let client = connect(&config, &nodes, "bench").await.map_err(Failure::usage)?;
         let reach = vec!["--config".to_owned(), path.display().to_string()];
         let result = f(&client, reach).await;

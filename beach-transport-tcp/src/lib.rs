@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use beach_core::auth::Credentials;
+use beach_core::config::ClusterConfig;
 use beach_core::model::Endpoint;
 use beach_core::transport::{
     Connection, FrameSink, FrameStream, Listener, PREAUTH_MAX_FRAME_SIZE, Refused, Transport,
@@ -49,6 +50,7 @@ pub struct TcpTransport {
     connect_timeout: Duration,
     noise: Option<Arc<NoiseKeys>>,
     limits: AcceptLimits,
+    spin: Duration,
 }
 
 impl Default for TcpTransport {
@@ -66,6 +68,7 @@ impl TcpTransport {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             noise: None,
             limits: AcceptLimits::default(),
+            spin: Duration::ZERO,
         }
     }
 
@@ -83,11 +86,25 @@ impl TcpTransport {
         self
     }
 
-    /// A transport proving `credentials`, with frames of at most `max_frame_size` bytes: what
-    /// builders call to make their default transport
+    /// A transport proving `credentials`, with the frame limit and read spin of `config`:
+    /// what builders call to make their default transport
     /// ([`beach_core::transport::MakeTransport`]).
-    pub fn make(credentials: Option<&Credentials>, max_frame_size: usize) -> Arc<dyn Transport> {
-        Arc::new(Self::new(max_frame_size).with_credentials(credentials))
+    pub fn make(credentials: Option<&Credentials>, config: &ClusterConfig) -> Arc<dyn Transport> {
+        Arc::new(
+            Self::new(config.max_frame_size)
+                .with_credentials(credentials)
+                .with_spin(config.tcp_spin),
+        )
+    }
+
+    /// A reader that finds nothing to read polls its socket for up to `spin` (letting other
+    /// tasks run between polls) before it sleeps until data arrives. A request/response
+    /// exchange then avoids a thread wake-up on each side: on two cores, p50 fell from 80 to
+    /// 15 µs with 50 µs of spin (BENCHMARKS.md), at the price of up to `spin` of CPU per
+    /// message on a quiet connection. Zero (the default): sleep at once.
+    pub fn with_spin(mut self, spin: Duration) -> Self {
+        self.spin = spin;
+        self
     }
 
     /// With other bounds on incoming connections.
@@ -122,6 +139,7 @@ impl TcpTransport {
                 open,
                 raw: BytesMut::new(),
                 peer,
+                spin: self.spin,
             }),
         }
     }
@@ -225,6 +243,32 @@ struct TcpFrames {
     open: Option<Cipher>,
     raw: BytesMut,
     peer: String,
+    /// How long to poll for more before sleeping (see [`TcpTransport::with_spin`]).
+    spin: Duration,
+}
+
+impl TcpFrames {
+    /// Reads what the socket has into `into`: polls it for up to `spin` first, then waits.
+    async fn read_into(
+        r: &mut OwnedReadHalf,
+        into: &mut BytesMut,
+        spin: Duration,
+    ) -> std::io::Result<usize> {
+        if !spin.is_zero() {
+            let started = std::time::Instant::now();
+            loop {
+                match r.try_read_buf(into) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    done => return done,
+                }
+                if started.elapsed() >= spin {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+        r.read_buf(into).await
+    }
 }
 
 #[async_trait]
@@ -240,7 +284,9 @@ impl FrameStream for TcpFrames {
             if into.capacity() - into.len() < 4096 {
                 into.reserve(8 * 1024);
             }
-            let n = self.r.read_buf(into).await.map_err(|e| io_error(&self.peer, &e))?;
+            let n = Self::read_into(&mut self.r, into, self.spin)
+                .await
+                .map_err(|e| io_error(&self.peer, &e))?;
             if n == 0 {
                 return if self.buf.is_empty() && self.raw.is_empty() {
                     Ok(None)

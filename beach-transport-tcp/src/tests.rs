@@ -32,6 +32,23 @@ async fn batches_arrive_in_order_both_ways() {
 }
 
 #[tokio::test]
+async fn a_spinning_reader_gets_frames_while_it_polls_and_after_it_slept() {
+    let t = TcpTransport::default().with_spin(Duration::from_micros(200));
+    let (mut a, mut b, _) = pair(t).await;
+    // Waiting while the other side sends: found by polling, or by the wait after it.
+    let first = [hello(1)];
+    let (sent, got) = tokio::join!(a.sink.send(&first), b.stream.recv());
+    sent.unwrap();
+    assert_eq!(got.unwrap().unwrap(), hello(1));
+    // Idle well past the spin: the reader sleeps on the socket and still wakes for a frame.
+    let waiting = tokio::spawn(async move { b.stream.recv().await });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    a.sink.send(&[hello(2)]).await.unwrap();
+    assert_eq!(waiting.await.unwrap().unwrap().unwrap(), hello(2));
+    drop(a);
+}
+
+#[tokio::test]
 async fn garbage_and_oversized_frames_are_errors_for_that_connection() {
     let t = TcpTransport::new(1024);
     let mut l = t.bind(&Endpoint::new("127.0.0.1:0").unwrap()).await.unwrap();

@@ -192,7 +192,7 @@ impl ClientBuilder {
         let credentials = key.clone().map(Credentials::Client);
         let transport = self
             .transport
-            .resolve(credentials.as_ref(), self.config.max_frame_size, "Beach::builder()")
+            .resolve(credentials.as_ref(), &self.config, "Beach::builder()")
             .map_err(invalid)?;
         let rng_seed = self.rng_seed.unwrap_or_else(|| crate::runtime::random_u64(&*runtime));
         let options = ClientOptions {

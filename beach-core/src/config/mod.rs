@@ -227,6 +227,11 @@ pub struct ClusterConfig {
     pub request_timeout_default: Duration,
     /// The largest frame accepted, in bytes.
     pub max_frame_size: usize,
+    /// How long a TCP connection's reader polls for more before it sleeps (`tcp_spin: 50us`):
+    /// a request/response exchange then avoids a thread wake-up on each side (on two cores,
+    /// p50 80 µs → 15 µs), for up to that much CPU per message on a quiet connection. Zero,
+    /// the default: sleep at once.
+    pub tcp_spin: Duration,
     /// How many requests may wait for an actor with a concurrency limit, or run at once on
     /// one without, before `queue full` is answered (and one-way messages are dropped).
     pub actor_queue_limit: usize,
@@ -255,6 +260,7 @@ impl Default for ClusterConfig {
             suspect_timeout: Duration::from_secs(3),
             request_timeout_default: Duration::from_secs(30),
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            tcp_spin: Duration::ZERO,
             actor_queue_limit: 1000,
             log: LogConfig::default(),
         }

@@ -41,6 +41,7 @@ struct RawConfig {
     suspect_timeout: Option<Scalar>,
     request_timeout_default: Option<Scalar>,
     max_frame_size: Option<Scalar>,
+    tcp_spin: Option<Scalar>,
     actor_queue_limit: Option<u64>,
     log: Option<RawLog>,
 }
@@ -230,6 +231,28 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
             n as usize
         }
     };
+    // Zero is allowed (no spin, the default); past a millisecond a spin only burns CPU.
+    let tcp_spin = match raw.tcp_spin {
+        None => defaults.tcp_spin,
+        Some(Scalar::Number(0)) => Duration::ZERO,
+        Some(v) => {
+            let d = match v {
+                Scalar::Number(n) => {
+                    return Err(invalid(
+                        "tcp_spin",
+                        format!("{n} has no unit: write a duration like \"50us\""),
+                    ));
+                }
+                Scalar::Text(t) => humantime::parse_duration(t.trim()).map_err(|e| {
+                    invalid("tcp_spin", format!("{t:?} is not a duration like \"50us\" ({e})"))
+                })?,
+            };
+            if d > Duration::from_millis(1) {
+                return Err(invalid("tcp_spin", "must be at most 1ms".into()));
+            }
+            d
+        }
+    };
     let actor_queue_limit = match raw.actor_queue_limit {
         Some(0) => return Err(invalid("actor_queue_limit", "must be at least 1".into())),
         Some(n) => {
@@ -278,6 +301,7 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
         suspect_timeout,
         request_timeout_default,
         max_frame_size,
+        tcp_spin,
         actor_queue_limit,
         log,
     })

@@ -130,3 +130,15 @@ fn sizes_parse_with_units() {
     assert!(parse_size("MiB").is_err());
     assert!(parse_size("99999999999999GiB").is_err());
 }
+
+#[test]
+fn tcp_spin_is_a_short_duration_zero_by_default() {
+    let parse = |t: &str| ClusterConfig::from_yaml_str(t, "c.yaml", Path::new("."));
+    assert_eq!(parse("{}").unwrap().tcp_spin, Duration::ZERO);
+    assert_eq!(parse("tcp_spin: 50us").unwrap().tcp_spin, Duration::from_micros(50));
+    assert_eq!(parse("tcp_spin: 0").unwrap().tcp_spin, Duration::ZERO);
+    let err = parse("tcp_spin: 5ms").unwrap_err().to_string();
+    assert!(err.contains("tcp_spin") && err.contains("at most 1ms"), "{err}");
+    let err = parse("tcp_spin: 50").unwrap_err().to_string();
+    assert!(err.contains("no unit"), "{err}");
+}

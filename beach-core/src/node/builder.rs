@@ -195,17 +195,16 @@ impl NodeBuilder {
             None => Vec::new(),
         };
         let runtime = crate::runtime::given_or_default(self.runtime).map_err(invalid)?;
-        let max_frame = self.config.max_frame_size;
         let transport = self
             .transport
-            .resolve(Credentials::node(secrets.clone()).as_ref(), max_frame, "Node::builder()")
+            .resolve(Credentials::node(secrets.clone()).as_ref(), &self.config, "Node::builder()")
             .map_err(invalid)?;
         // Node::client reaches other nodes proving the client key, over a transport made for
         // it; a transport given made (a simulation's) carries both.
         let client_transport = match &self.transport {
             TransportChoice::Make(make) => {
                 let client = secrets.first().map(|s| Credentials::Client(s.client_key()));
-                Some(make(client.as_ref(), max_frame))
+                Some(make(client.as_ref(), &self.config))
             }
             _ => None,
         };

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::auth::Credentials;
+use crate::config::ClusterConfig;
 use crate::model::Endpoint;
 use crate::wire::{Envelope, WireError};
 
@@ -71,9 +72,9 @@ pub enum TransportError {
 }
 
 /// Makes a transport for one identity, from the credentials it proves (`None` in a cluster
-/// without a secret) and the largest frame it may carry: how a builder gets the transport it
-/// defaults to (`TcpTransport::make`).
-pub type MakeTransport = fn(Option<&Credentials>, usize) -> Arc<dyn Transport>;
+/// without a secret) and the cluster's settings (its frame limit, ...): how a builder gets the
+/// transport it defaults to (`TcpTransport::make`).
+pub type MakeTransport = fn(Option<&Credentials>, &ClusterConfig) -> Arc<dyn Transport>;
 
 /// How a builder gets its transport: made already, made from the credentials when building,
 /// or not chosen (an error naming the setters).
@@ -91,12 +92,12 @@ impl TransportChoice {
     pub(crate) fn resolve(
         &self,
         credentials: Option<&Credentials>,
-        max_frame_size: usize,
+        config: &ClusterConfig,
         who: &str,
     ) -> Result<Arc<dyn Transport>, String> {
         match self {
             TransportChoice::Given(t) => Ok(t.clone()),
-            TransportChoice::Make(make) => Ok(make(credentials, max_frame_size)),
+            TransportChoice::Make(make) => Ok(make(credentials, config)),
             TransportChoice::Unset => Err(format!(
                 "no transport: set one with .transport(..) or .transport_with(..) (the beach crate's {who} starts from TCP)"
             )),
