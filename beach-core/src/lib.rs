@@ -15,11 +15,18 @@
 //! | [`membership`] | the SWIM membership driver around `foca` |
 //! | [`placement`] | spawn strategies, each with an explanation |
 //! | [`routing`] | request modes, rendezvous hashing and the retry policy |
-//! | [`config`] | `cluster.yaml`, validated |
+//! | [`config`] | `cluster.yaml`, parsed and validated (reading files is `beach-node`'s) |
 //! | [`auth`] | keys per role, the handshake state machine, the table of who may send what |
+//! | [`actor`] | the `Actor` trait, typed messages, handles, contexts, the registry |
+//! | [`node`] | the node engine and `NodeBuilder` |
+//! | [`client`] | the client, `ClientBuilder` and `ActorSpec` |
+//! | [`transport`], [`runtime`] | the traits a transport and a runtime implement |
+//! | `testing` | one actor under test, without a cluster (feature `rt-tokio`) |
 //!
-//! It is not a runtime: it never spawns tasks, reads the clock or draws from a global random
-//! source. Time comes in as arguments, randomness from a seeded [`rng::NodeRng`].
+//! It is not a runtime and does no I/O of its own: it never reads files, and the engine
+//! spawns tasks, reads the clock and draws randomness only through the [`runtime::Runtime`] it
+//! is given (seeded in a simulation); the pure parts take time as arguments and randomness
+//! from a seeded [`rng::NodeRng`].
 
 pub mod actor;
 pub mod auth;

@@ -1,9 +1,10 @@
 //! The client: how programs outside the cluster (and the CLI) deploy actors and talk to
 //! categories.
 //!
-//! [`ClientBuilder::connect`] reaches any seed; that node is the client's entry for admin calls and
-//! keeps the client's read-only copy of the directory fresh (every sync period, or at once
-//! after the client's own changes). Requests go straight to the node hosting the chosen actor.
+//! [`ClientBuilder::connect`] reaches any seed; that node is the client's entry for admin
+//! calls and keeps the client's read-only copy of the directory fresh (every sync period, or at
+//! once after the client's own changes). Requests go straight to the node hosting the chosen
+//! actor. [`ActorSpec`] says what to spawn; the read calls return the views of `views.rs`.
 
 mod builder;
 mod port;
