@@ -422,3 +422,29 @@ fn frame_limits_hold_in_simulation_as_on_tcp() {
         assert_eq!(back, small);
     });
 }
+
+#[test]
+fn a_node_relays_only_for_the_children_it_adopted() {
+    SimBuilder::new(45).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(2).await;
+        converge(&sim, Duration::from_secs(10)).await;
+        let client = sim.client().await;
+        let on_1 = client.actor("Pong", ["p"]).on_node(sim.live(1).id().clone());
+        client.add_actor(on_1).await.unwrap();
+        // A client asking node 0 to carry its request to node 1's actor is refused: only an
+        // isolated actor's process, on the socket its node made for it, is relayed.
+        let sneaky = beach::client::ClientBuilder::new()
+            .seed(sim.endpoint(0).to_string())
+            .name("sneaky")
+            .rng_seed(3)
+            .through_entry()
+            .transport(sim.network().transport("sneaky"))
+            .runtime(sim.runtime())
+            .connect()
+            .await
+            .unwrap();
+        sneaky.refresh().await;
+        let err = sneaky.handle("p").retries(0).ask(msg::Ping).await.unwrap_err();
+        assert!(err.is(beach::ErrorCode::WrongDest), "{err:?}");
+    });
+}

@@ -105,8 +105,7 @@ pub async fn start(
         files::warn_if_readable_by_others(path, "the cluster secret");
     }
     let isolation = Arc::new(
-        ProcessIsolation::new(&config, secrets.first())
-            .map_err(|e| DaemonError::Isolation(e.to_string()))?,
+        ProcessIsolation::new(&config).map_err(|e| DaemonError::Isolation(e.to_string()))?,
     );
     let node = NodeBuilder::new()
         .config(&config)

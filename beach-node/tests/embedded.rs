@@ -112,7 +112,7 @@ async fn spawn_isolated(documented: bool) -> ExitCode {
 /// and the spawn must say why.
 async fn manual() -> ExitCode {
     let config = config();
-    let isolation = match isolation::ProcessIsolation::new(&config, None) {
+    let isolation = match isolation::ProcessIsolation::new(&config) {
         Ok(i) => Arc::new(i),
         // This is the copy: it refused, as it should, and told the parent.
         Err(e) => {

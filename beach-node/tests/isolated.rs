@@ -102,3 +102,40 @@ async fn an_isolated_init_failure_is_the_spawn_error() {
     let err = a.add_actor(a.actor("Nope", ["x"]).isolated(true)).await.unwrap_err();
     assert!(err.to_string().contains("unknown actor type"), "{err}");
 }
+
+/// An isolated `Ping` on node 0 asks `pongers`, hosted on node 1, in a cluster with a secret:
+/// the child holds no key, so its calls can only go through its node, which relays them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_isolated_actor_reaches_other_nodes_through_its_own_holding_no_key() {
+    let scratch = common::Scratch::new("isolated-relay-key");
+    let key = scratch.0.join("secret.key");
+    std::fs::write(&key, [9u8; 32]).unwrap();
+    let extra = format!("secret_file: {}\nadmin_token: t\n", key.display());
+    let cluster = Cluster::start("isolated-relay", 2, &extra);
+    cluster.wait_joined(Duration::from_secs(20)).await;
+    let a = cluster.client_of(0).await;
+    let nodes = a.nodes().await.unwrap();
+    let on = |i: usize| {
+        let port = cluster.nodes[i].port;
+        nodes
+            .iter()
+            .find(|n| n.id.endpoint().as_str().ends_with(&format!(":{port}")))
+            .unwrap()
+            .id
+            .clone()
+    };
+    let pong = a.add_actor(a.actor("Pong", ["pongers"]).on_node(on(1))).await.unwrap().remove(0);
+    a.add_actor(a.actor("Ping", ["pingers"]).on_node(on(0)).isolated(true)).await.unwrap();
+    // Ping asks `pongers` at once, then every 5 seconds: the first ask reaches node 1.
+    let relayed = eventually(Duration::from_secs(15), || async {
+        let load = a.load_info().await.unwrap_or_default();
+        load.iter().any(|l| l.id == pong && l.received > 0 && l.replied > 0)
+    })
+    .await;
+    assert!(
+        relayed,
+        "Pong never heard from the isolated Ping; log:\n{}",
+        cluster.nodes[0].log_text()
+    );
+    a.close();
+}

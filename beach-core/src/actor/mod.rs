@@ -67,10 +67,14 @@ pub trait Isolation: Send + Sync + std::fmt::Debug + 'static {
     /// requests to it. Returns after the actor's `init` succeeded, or with its error. When the
     /// actor's process dies, the stand-in calls [`Context::stop_self`] so the actor leaves the
     /// directory.
+    ///
+    /// The child reaches the cluster through its node: `node` takes the child's connection
+    /// as a client that needs no key ([`crate::transport::AdoptClient`]).
     async fn spawn(
         &self,
         spec: &crate::wire::SpawnSpec,
         ctx: &Context,
+        node: &dyn crate::transport::AdoptClient,
     ) -> Result<std::sync::Arc<dyn Actor>, InitError>;
 }
 

@@ -40,6 +40,7 @@ pub struct ClientBuilder {
     realm: String,
     key: Option<ClientKey>,
     name: String,
+    through_entry: bool,
     rng_seed: Option<u64>,
     transport: TransportChoice,
     runtime: Option<Arc<dyn Runtime>>,
@@ -60,6 +61,7 @@ impl ClientBuilder {
             realm: Realm::global().to_string(),
             key: None,
             name: "client".to_owned(),
+            through_entry: false,
             rng_seed: None,
             transport: TransportChoice::Unset,
             runtime: None,
@@ -127,6 +129,14 @@ impl ClientBuilder {
     /// A name for the nodes' logs.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self
+    }
+
+    /// Sends every request to the entry node, which carries it on to the node hosting its
+    /// actor, instead of connecting to that node: for an isolated actor's process, whose only
+    /// connection is the socket its node gave it (nodes relay only for those).
+    pub fn through_entry(mut self) -> Self {
+        self.through_entry = true;
         self
     }
 
@@ -204,6 +214,7 @@ impl ClientBuilder {
             rng_seed,
             name: self.name,
             client_key: key,
+            through_entry: self.through_entry,
         };
         Beach::connect_with(options, realm, transport, runtime).await
     }

@@ -46,6 +46,9 @@ pub(crate) struct ClientOptions {
     pub(crate) rng_seed: u64,
     pub(crate) name: String,
     pub(crate) client_key: Option<ClientKey>,
+    /// Every request goes to the entry node, which carries it on (see
+    /// [`ClientBuilder::through_entry`]).
+    pub(crate) through_entry: bool,
 }
 
 /// Why a client call failed.

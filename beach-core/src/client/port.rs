@@ -85,11 +85,19 @@ impl Port for ClientPort {
     }
 
     async fn call(&self, request: wire::ActorCall) -> Result<Payload, CallError> {
+        if self.client.options.through_entry {
+            let entry = self.client.entry.lock().expect("client lock").clone();
+            return self.client.links.call_via(entry, request).await;
+        }
         self.client.links.call(request).await
     }
 
     fn tell(&self, request: wire::ActorCall) -> bool {
-        let to = request.to.node().endpoint().clone();
+        let to = if self.client.options.through_entry {
+            self.client.entry.lock().expect("client lock").clone()
+        } else {
+            request.to.node().endpoint().clone()
+        };
         self.client.links.send(&to, Envelope::OneWay(request))
     }
 

@@ -136,6 +136,9 @@ pub(crate) struct Remote {
     pub(crate) role: Role,
     /// Its node id, when it is a node.
     pub(crate) node: Option<NodeId>,
+    /// A client whose requests this node carries on to other nodes: an isolated actor's
+    /// process, which reaches the cluster only through its node (it holds no key).
+    pub(crate) relay: bool,
 }
 
 #[derive(Default)]
@@ -301,7 +304,7 @@ impl Links {
                 // We dialled a node's endpoint and it welcomed us as one.
                 Some(Ok((sink, stream, node))) => {
                     me.state.lock().expect("links lock").backoff.remove(&to);
-                    let from = Remote { role: Role::Node, node: Some(node) };
+                    let from = Remote { role: Role::Node, node: Some(node), relay: false };
                     me.run(to, tx, rx, sink, stream, from).await;
                 }
                 Some(Err((handshake_failed, why))) => {
@@ -379,7 +382,34 @@ impl Links {
                 Endpoint::new(format!("client-{address}"))
                     .unwrap_or_else(|_| Endpoint::new("client").expect("valid"))
             });
-            me.run(name, tx, rx, sink, stream, Remote { role, node }).await;
+            me.run(name, tx, rx, sink, stream, Remote { role, node, relay: false }).await;
+        });
+    }
+
+    /// Takes `conn` as a client's connection that needs no key: the connection is its
+    /// credential (an isolated actor's socket, made by this node for its own child). The
+    /// handshake still runs, for the cluster name and the protocol version, but proves
+    /// nothing, and whatever the other side claims it is a client whose requests this node
+    /// relays to the nodes hosting their actors.
+    pub(crate) fn adopt_client(self: &Arc<Self>, conn: Connection, me_id: NodeId) {
+        let me = self.clone();
+        self.spawn(async move {
+            let Connection { mut sink, mut stream, peer: address } = conn;
+            let Some(dispatch) = me.dispatcher() else { return };
+            let (cluster, _) = dispatch.hello();
+            drop(dispatch);
+            let acceptor = Acceptor::new(me_id, cluster, None, me.nonce());
+            let rt = &*me.runtime;
+            if let Err(reason) = handshake::accept(rt, &mut sink, &mut stream, acceptor).await {
+                tracing::warn!(peer = %address, %reason, "refused an adopted connection");
+                return;
+            }
+            stream.authenticated();
+            let (tx, rx) = Outbox::channel();
+            let name = Endpoint::new(format!("client-{address}"))
+                .unwrap_or_else(|_| Endpoint::new("client").expect("valid"));
+            let from = Remote { role: Role::Client, node: None, relay: true };
+            me.run(name, tx, rx, sink, stream, from).await;
         });
     }
 
@@ -489,6 +519,15 @@ impl Links {
     /// `request.timeout_ms` runs out.
     pub(crate) async fn call(self: &Arc<Self>, request: ActorCall) -> Result<Payload, CallError> {
         let endpoint = request.to.node().endpoint().clone();
+        self.call_via(endpoint, request).await
+    }
+
+    /// [`Links::call`] through the node at `endpoint` (a relay), rather than the actor's own.
+    pub(crate) async fn call_via(
+        self: &Arc<Self>,
+        endpoint: Endpoint,
+        request: ActorCall,
+    ) -> Result<Payload, CallError> {
         let key = (request.id, request.attempt);
         let wait = Duration::from_millis(request.timeout_ms);
         let (tx, rx) = oneshot::channel();

@@ -46,7 +46,10 @@ impl NodeInner {
                 stats: stats.clone(),
             });
             let started = match &self.isolation {
-                Some(isolation) if spec.isolated => isolation.spawn(spec, &ctx).await,
+                Some(isolation) if spec.isolated => {
+                    let links = super::ChildLinks::new(self.me.clone());
+                    isolation.spawn(spec, &ctx, &links).await
+                }
                 _ => factory(ctx.clone()).await,
             };
             let actor = match started {

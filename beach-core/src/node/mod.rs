@@ -83,6 +83,36 @@ impl NodeOptions {
     }
 }
 
+/// What an [`Isolation`] may do with its node: hand it the connection of a child process as a
+/// client that needs no key (the connection is its credential) and whose requests the node
+/// carries on to other nodes. Holds the node weakly: a child never keeps its node alive.
+#[derive(Clone)]
+pub struct ChildLinks {
+    node: Weak<NodeInner>,
+}
+
+impl fmt::Debug for ChildLinks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildLinks").finish_non_exhaustive()
+    }
+}
+
+impl ChildLinks {
+    pub(crate) fn new(node: Weak<NodeInner>) -> Self {
+        Self { node }
+    }
+}
+
+impl crate::transport::AdoptClient for ChildLinks {
+    /// Serves `conn` as the connection of a child's client (see
+    /// [`crate::client::ClientBuilder::through_entry`]); nothing when the node has stopped.
+    fn adopt_client(&self, conn: crate::transport::Connection) {
+        if let Some(node) = self.node.upgrade() {
+            node.links.adopt_client(conn, node.id.clone());
+        }
+    }
+}
+
 /// What an [`Observer`] calls: the node and one line about what happened.
 pub type ObserverFn = dyn Fn(&NodeId, String) + Send + Sync;
 

@@ -3,9 +3,11 @@
 
 use super::cell::ReplyTo;
 use super::{MAX_MEMBERSHIP_PACKET, NodeInner};
+use crate::ErrorCode;
+use crate::actor::CallError;
 use crate::link::{Dispatch, Outbox, Remote};
 use crate::model::NodeId;
-use crate::wire::{self, Envelope, Peer};
+use crate::wire::{self, Envelope, Peer, RemoteError};
 use std::sync::atomic::Ordering;
 
 impl Dispatch for NodeInner {
@@ -15,6 +17,13 @@ impl Dispatch for NodeInner {
         }
         // The role table (`auth::may_send`) already refused what `from` may not send.
         match envelope {
+            // An isolated actor's process reaches other nodes' actors through its node.
+            Envelope::Request(req) if from.relay && req.to.node() != &self.id => {
+                self.relay(req, reply.clone());
+            }
+            Envelope::OneWay(req) if from.relay && req.to.node() != &self.id => {
+                self.port.tell(req);
+            }
             Envelope::Request(req) => self.serve(req, ReplyTo::Link(reply.clone())),
             Envelope::OneWay(req) => self.serve(req, ReplyTo::Nobody),
             Envelope::Admin(call) => {
@@ -126,5 +135,29 @@ impl Dispatch for NodeInner {
 
     fn hello(&self) -> (String, Peer) {
         (self.config.cluster_name.clone(), Peer::Node(self.id.clone()))
+    }
+}
+
+impl NodeInner {
+    /// Carries a request from a relayed client (an isolated actor's process) to the node
+    /// hosting its actor, and its answer back. The call's failures become the error replies
+    /// that mean the same to the caller's retry policy: not sent is `unreachable`, lost on the
+    /// way (it may have run) is `timeout`.
+    fn relay(&self, req: wire::ActorCall, reply: Outbox) {
+        let port = self.port.clone();
+        self.spawn_task(async move {
+            let (id, attempt) = (req.id, req.attempt);
+            let result = port.call(req).await.map_err(|e| match e {
+                CallError::Remote(r) => r,
+                CallError::Unreachable(why) => RemoteError {
+                    error: format!("{}: {why}", ErrorCode::Unreachable.as_str()),
+                    data: None,
+                },
+                CallError::Lost(_) | CallError::Timeout => {
+                    RemoteError { error: ErrorCode::Timeout.as_str().to_owned(), data: None }
+                }
+            });
+            let _ = reply.send(Envelope::Reply(wire::Reply { id, attempt, result }));
+        });
     }
 }

@@ -105,6 +105,13 @@ impl TransportChoice {
     }
 }
 
+/// Takes a child process's connection as a client that needs no key, whose requests it
+/// relays: what a node offers its [`crate::actor::Isolation`] (`node::ChildLinks`).
+pub trait AdoptClient: Send + Sync + fmt::Debug {
+    /// Serves `conn` as the connection of a child's client.
+    fn adopt_client(&self, conn: Connection);
+}
+
 /// Opens and accepts connections.
 #[async_trait]
 pub trait Transport: Send + Sync + fmt::Debug + 'static {

@@ -1,11 +1,15 @@
 //! Isolated actors: each in its own child process, so its crash takes nothing else down.
 //!
 //! The node runs its own executable again with `BEACH_ACTOR_HOST` set to the path of a Unix
-//! socket it listens on. The child connects and reads one setup frame (the spawn spec, the
-//! actor id, the node's endpoint and the cluster secret: over the socket, never in arguments
-//! or the environment), runs the actor's `init` and answers. From then on the node forwards
-//! the actor's requests as frames and the child answers them. The child's own handles reach
-//! the cluster as a client of its node.
+//! socket it listens on, in a private folder; only the child it started may connect (the
+//! kernel's peer credentials say who did). The child connects twice. On the first socket it
+//! reads one setup frame (the spawn spec, the actor id, the node's endpoint: over the socket,
+//! never in arguments or the environment), runs the actor's `init` and answers; from then on
+//! the node forwards the actor's requests as frames and the child answers them. The second
+//! socket is the child's client: its handles reach the cluster through its node, which
+//! relays their requests. The socket is the child's credential: it holds no key, neither the
+//! cluster secret nor the client key, so an isolated actor can never act as a node, nor even
+//! reach another node on its own.
 //!
 //! When the child dies (even by `kill -9`) the socket closes: requests in flight are answered
 //! `wrong dest` (their callers retry elsewhere) and the actor leaves the directory. When the
@@ -34,9 +38,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use beach_core::actor::{Actor, Context, InitError, Isolation};
-use beach_core::auth::{ClientKey, Secret};
 use beach_core::config::ClusterConfig;
 use beach_core::model::{ActorId, Endpoint};
+use beach_core::transport::AdoptClient;
 use beach_core::wire::{self, AdminReply, Envelope, FrameCodec, SpawnSpec};
 use bytes::BytesMut;
 use serde::{Deserialize, Serialize};
@@ -58,8 +62,6 @@ pub(crate) struct Setup {
     spec: SpawnSpec,
     node: Endpoint,
     cluster: String,
-    /// The cluster's client key, never its secret: the child can only be a client.
-    client_key: Option<Vec<u8>>,
     request_timeout_ms: u64,
     sync_interval_ms: u64,
     max_frame_size: usize,
@@ -72,22 +74,21 @@ pub struct ProcessIsolation {
     dir: PathBuf,
     node: Mutex<Option<Endpoint>>,
     cluster: String,
-    client_key: Option<ClientKey>,
     request_timeout: Duration,
     sync_interval: Duration,
     max_frame_size: usize,
 }
 
 impl ProcessIsolation {
-    /// Isolation for a node of the cluster `config` describes (with its secret), running
-    /// children of the current executable and keeping their sockets in a private temporary
-    /// folder. Children use the cluster's name, timings and frame limit, and are handed the
-    /// cluster's client key only: an isolated actor can never act as a node.
+    /// Isolation for a node of the cluster `config` describes, running children of the
+    /// current executable and keeping their sockets in a private temporary folder. Children
+    /// use the cluster's name, timings and frame limit, and no key at all: they reach the
+    /// cluster through their node.
     ///
     /// Fails in a process that was started to host an isolated actor: a node there would spawn
     /// its own children, each a copy of the program, without end. The parent's spawn then
     /// fails with this error's message.
-    pub fn new(config: &ClusterConfig, secret: Option<&Secret>) -> std::io::Result<Self> {
+    pub fn new(config: &ClusterConfig) -> std::io::Result<Self> {
         if let Some(path) = std::env::var_os(HOST_VAR) {
             let message = format!(
                 "this process was started to host an isolated actor ({HOST_VAR} is set) but starts a node instead; call beach_node::isolation::host_if_requested (or host_if_requested_async) first thing in main"
@@ -102,7 +103,6 @@ impl ProcessIsolation {
             dir,
             node: Mutex::new(None),
             cluster: config.cluster_name.clone(),
-            client_key: secret.map(Secret::client_key),
             request_timeout: config.request_timeout_default,
             sync_interval: config.sync_interval,
             max_frame_size: config.max_frame_size,
@@ -190,7 +190,12 @@ fn init_error(what: &str, e: impl std::fmt::Display) -> InitError {
 
 #[async_trait]
 impl Isolation for ProcessIsolation {
-    async fn spawn(&self, spec: &SpawnSpec, ctx: &Context) -> Result<Arc<dyn Actor>, InitError> {
+    async fn spawn(
+        &self,
+        spec: &SpawnSpec,
+        ctx: &Context,
+        links: &dyn AdoptClient,
+    ) -> Result<Arc<dyn Actor>, InitError> {
         let node = self
             .node
             .lock()
@@ -207,29 +212,20 @@ impl Isolation for ProcessIsolation {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| init_error("cannot start the process", e))?;
-        let accepted = tokio::select! {
-            biased;
-            a = tokio::time::timeout(CONNECT_WAIT, listener.accept()) => match a {
-                // Only the child started here may connect: checked by the kernel's word.
-                Ok(Ok((stream, _))) => match stream.peer_cred() {
-                    Ok(c) if c.pid() == child.id().map(|p| p as i32) => Ok(stream),
-                    Ok(c) => Err(init_error("socket", format!("connected by pid {:?}, not the child", c.pid()))),
-                    Err(e) => Err(init_error("socket", e)),
-                },
-                Ok(Err(e)) => Err(init_error("socket", e)),
-                Err(_) => Err(init_error("process", "did not connect in time")),
-            },
-            status = child.wait() => Err(init_error("process exited before connecting", format!("{status:?}"))),
+        let accepted = accept_child(&listener, &mut child).await;
+        let stream = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
         };
-        let _ = std::fs::remove_file(&path);
-        let stream = accepted?;
         let (mut r, mut w) = stream.into_split();
         let setup = Setup {
             id: ctx.id().clone(),
             spec: SpawnSpec { isolated: false, ..spec.clone() },
             node,
             cluster: self.cluster.clone(),
-            client_key: self.client_key.as_ref().map(ClientKey::to_file_bytes),
             request_timeout_ms: self.request_timeout.as_millis() as u64,
             sync_interval_ms: self.sync_interval.as_millis() as u64,
             max_frame_size: self.max_frame_size,
@@ -240,7 +236,24 @@ impl Isolation for ProcessIsolation {
             write_value(&mut w, &FrameCodec::new(wire::DEFAULT_MAX_FRAME_SIZE), &setup).await;
         let codec = FrameCodec::new(self.max_frame_size);
         let mut buf = BytesMut::new();
-        match (read_envelope(&mut r, &codec, &mut buf).await, sent) {
+        // Then the child connects its client's socket, its only way to the cluster; a child
+        // that refuses answers on the first socket instead.
+        let second = tokio::select! {
+            biased;
+            early = read_envelope(&mut r, &codec, &mut buf) => Err(early),
+            s = accept_child(&listener, &mut child) => Ok(s),
+        };
+        let _ = std::fs::remove_file(&path);
+        let answer = match second {
+            Ok(Ok(client)) => {
+                let peer = format!("isolated-{}", ctx.id().seq());
+                links.adopt_client(channel::connection(client, codec, &peer));
+                read_envelope(&mut r, &codec, &mut buf).await
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(early) => early,
+        };
+        match (answer, sent) {
             (Some(Envelope::AdminReply(AdminReply { result: Err(e), .. })), _) => {
                 return Err(InitError::new(e));
             }
@@ -253,6 +266,27 @@ impl Isolation for ProcessIsolation {
         }
         tracing::info!(actor = %ctx.id(), pid = child.id(), "isolated actor started");
         Ok(Proxy::start(ctx.clone(), child, r, w, codec, buf))
+    }
+}
+
+/// The next connection to `listener`, which only `child` may make (checked by the kernel's
+/// word), within [`CONNECT_WAIT`]; an error when it does not come or the child exits.
+async fn accept_child(
+    listener: &tokio::net::UnixListener,
+    child: &mut tokio::process::Child,
+) -> Result<tokio::net::UnixStream, InitError> {
+    tokio::select! {
+        biased;
+        a = tokio::time::timeout(CONNECT_WAIT, listener.accept()) => match a {
+            Ok(Ok((stream, _))) => match stream.peer_cred() {
+                Ok(c) if c.pid() == child.id().map(|p| p as i32) => Ok(stream),
+                Ok(c) => Err(init_error("socket", format!("connected by pid {:?}, not the child", c.pid()))),
+                Err(e) => Err(init_error("socket", e)),
+            },
+            Ok(Err(e)) => Err(init_error("socket", e)),
+            Err(_) => Err(init_error("process", "did not connect in time")),
+        },
+        status = child.wait() => Err(init_error("process exited before connecting", format!("{status:?}"))),
     }
 }
 
