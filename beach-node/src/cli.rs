@@ -64,22 +64,19 @@ pub fn run_node(args: NodeArgs, registry: Registry) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let level = args.log_level.clone().unwrap_or_else(|| config.log.level.clone());
-    let filter = match tracing_subscriber::EnvFilter::try_new(&level) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("beach-node: --log-level {level:?}: {e}");
+    let mut config = config;
+    if let Some(level) = &args.log_level {
+        config.log.level = level.clone();
+    }
+    if args.log_json {
+        config.log.format = LogFormat::Json;
+    }
+    // The same settings reach isolated actors' processes, whose lines join this log.
+    if let Err(e) = crate::logging::install(&config.log) {
+        eprintln!("beach-node: {e}");
+        if e.starts_with("log level") {
             return ExitCode::from(2);
         }
-    };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let installed = if args.log_json || config.log.format == LogFormat::Json {
-        builder.json().try_init()
-    } else {
-        builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init()
-    };
-    if let Err(e) = installed {
-        eprintln!("beach-node: cannot set up logging: {e}");
     }
     if config.admin_token.is_some() {
         crate::files::warn_if_readable_by_others(

@@ -7,6 +7,7 @@
 //!   ([`daemon::run`]), with your own [`beach_core::actor::Registry`];
 //! - [`files`]: the configuration and key files (all of beach's file I/O);
 //! - [`health`]: CPU and memory sampling for placement and `health`;
+//! - [`logging`]: logging to stderr, for nodes and their isolated actors alike;
 //! - [`isolation`]: isolated actors in child processes (call
 //!   [`isolation::host_if_requested`], or [`isolation::host_if_requested_async`], first thing
 //!   in a node binary's `main`).
@@ -19,3 +20,4 @@ pub mod daemon;
 pub mod files;
 pub mod health;
 pub mod isolation;
+pub mod logging;

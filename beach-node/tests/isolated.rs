@@ -137,5 +137,11 @@ async fn an_isolated_actor_reaches_other_nodes_through_its_own_holding_no_key() 
         "Pong never heard from the isolated Ping; log:\n{}",
         cluster.nodes[0].log_text()
     );
+    // The child logs to its node's log, as the node does: Ping's line for each round trip.
+    let logged = eventually(Duration::from_secs(10), || async {
+        cluster.nodes[0].log_text().lines().any(|l| l.contains("pong") && l.contains("rtt_ms"))
+    })
+    .await;
+    assert!(logged, "no log line from the isolated actor:\n{}", cluster.nodes[0].log_text());
     a.close();
 }

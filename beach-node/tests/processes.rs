@@ -262,6 +262,12 @@ async fn threads_sets_the_runtime_workers_and_refuses_zero() {
     let out = node("0").wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--threads"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_beach-node"))
+        .args(["--config", config.to_str().unwrap(), "--log-level", "[bad"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a bad log level is a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("log level \"[bad\""));
 
     let mut one = node("1");
     let cfg = beach_node::files::load_config(&config).unwrap();

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use beach_core::ErrorCode;
 use beach_core::actor::{Registry, Request, Response, panic_message};
 use beach_core::client::ClientBuilder;
-use beach_core::config::ClusterConfig;
+use beach_core::config::{ClusterConfig, LogConfig, LogFormat};
 use beach_core::model::Endpoint;
 use beach_core::transport::{Connection, Listener, Transport, TransportError};
 use beach_core::wire::{self, AdminAnswer, AdminReply, Envelope, FrameCodec, RemoteError};
@@ -134,6 +134,9 @@ async fn host(path: PathBuf, registry: Registry) -> u8 {
     let setup_codec = FrameCodec::new(wire::DEFAULT_MAX_FRAME_SIZE);
     let Some(setup) = read_value::<Setup>(&mut r, &setup_codec, &mut buf).await else { return 1 };
     let codec = FrameCodec::new(setup.max_frame_size);
+    // The actor's lines go to the node's log, as the node writes its own.
+    let format = if setup.log_json { LogFormat::Json } else { LogFormat::Text };
+    let _ = crate::logging::install(&LogConfig { level: setup.log_level.clone(), format });
     let answer =
         |result: Result<AdminAnswer, String>| Envelope::AdminReply(AdminReply { id: 0, result });
 

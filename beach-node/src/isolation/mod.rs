@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use beach_core::actor::{Actor, Context, InitError, Isolation};
-use beach_core::config::ClusterConfig;
+use beach_core::config::{ClusterConfig, LogConfig, LogFormat};
 use beach_core::model::{ActorId, Endpoint};
 use beach_core::transport::AdoptClient;
 use beach_core::wire::{self, AdminReply, Envelope, FrameCodec, SpawnSpec};
@@ -65,6 +65,10 @@ pub(crate) struct Setup {
     request_timeout_ms: u64,
     sync_interval_ms: u64,
     max_frame_size: usize,
+    /// The node's log level and whether it logs JSON: the child logs alike, to the same
+    /// stderr.
+    log_level: String,
+    log_json: bool,
 }
 
 /// Runs isolated actors in child processes of this executable.
@@ -77,6 +81,7 @@ pub struct ProcessIsolation {
     request_timeout: Duration,
     sync_interval: Duration,
     max_frame_size: usize,
+    log: LogConfig,
 }
 
 impl ProcessIsolation {
@@ -106,6 +111,7 @@ impl ProcessIsolation {
             request_timeout: config.request_timeout_default,
             sync_interval: config.sync_interval,
             max_frame_size: config.max_frame_size,
+            log: config.log.clone(),
         })
     }
 
@@ -229,6 +235,8 @@ impl Isolation for ProcessIsolation {
             request_timeout_ms: self.request_timeout.as_millis() as u64,
             sync_interval_ms: self.sync_interval.as_millis() as u64,
             max_frame_size: self.max_frame_size,
+            log_level: self.log.level.clone(),
+            log_json: self.log.format == LogFormat::Json,
         };
         // A child that refuses to host (see `ProcessIsolation::new`) answers without reading
         // the setup: its answer, read next, says more than the broken pipe.
