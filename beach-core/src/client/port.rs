@@ -68,8 +68,10 @@ impl Port for ClientPort {
         None
     }
 
+    /// Through the entry, every node is as near as any other: random picks stay uniform
+    /// instead of favouring the entry's own actors.
     fn is_connected(&self, node: &NodeId) -> bool {
-        self.client.links.is_connected(node.endpoint())
+        self.client.options.through_entry || self.client.links.is_connected(node.endpoint())
     }
 
     fn fork_rng(&self) -> NodeRng {
