@@ -94,3 +94,30 @@ fn a_group_shoots_one_actor_of_each_subcategory_and_reports_pending_requests() {
         assert!(group.pending().values().all(|&n| n == 0));
     });
 }
+
+#[test]
+fn an_isolated_actor_reaches_every_node_through_its_own_holding_no_key() {
+    let secret = beach::auth::Secret::new([3; 32]);
+    SimBuilder::new(74).registry(registry()).secret(secret).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, Duration::from_secs(10)).await;
+        let client = sim.client().await;
+        let whos =
+            client.actor("Whoami", ["w"]).strategy(beach::placement::Strategy::Roundrobin, None);
+        client.add_actor(whos.count(3)).await.unwrap();
+        let relay = client
+            .actor("Relay", ["relay"])
+            .resource("backend", "w")
+            .on_node(sim.live(0).id().clone())
+            .isolated(true);
+        client.add_actor(relay).await.unwrap();
+        let mut by_node: std::collections::BTreeMap<String, usize> = Default::default();
+        for _ in 0..60 {
+            let id: common::Id = client.handle("relay").ask(common::Who).await.unwrap();
+            *by_node.entry(id.actor().node().to_string()).or_default() += 1;
+        }
+        // Its calls went through node 0, which relayed them; random picks stay spread.
+        assert_eq!(by_node.len(), 3, "{by_node:?}");
+        assert!(by_node.values().all(|&n| n >= 8), "{by_node:?}");
+    });
+}

@@ -16,10 +16,14 @@
 //! });
 //! ```
 
+#[cfg(feature = "sim")]
+mod isolation;
 mod network;
 #[cfg(feature = "sim")]
 mod sim;
 
+#[cfg(feature = "sim")]
+pub use isolation::SimIsolation;
 pub use network::{LinkConfig, MemNetwork, MemTransport};
 #[cfg(feature = "sim")]
 pub use sim::{SEED_VAR, SimBuilder, SimCluster, SimRuntime, seed_from_env};

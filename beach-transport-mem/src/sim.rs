@@ -23,6 +23,7 @@ use beach_core::runtime::{BoxFuture, Runtime, TokioRuntime};
 use futures::FutureExt;
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::isolation::SimIsolation;
 use crate::network::{LinkConfig, MemNetwork};
 
 /// The environment variable that overrides a simulation's seed, to replay a failure.
@@ -342,6 +343,11 @@ impl SimCluster {
             .secrets(n.secret.clone().into_iter().collect())
             .observer(observer)
             .registry(self.registry.clone())
+            .isolation(Arc::new(SimIsolation::new(
+                self.registry.clone(),
+                &self.config,
+                self.runtime.clone(),
+            )))
             .transport(self.net.transport(n.endpoint.as_str()))
             .runtime(self.runtime.clone())
             .start()

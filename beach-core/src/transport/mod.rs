@@ -112,6 +112,40 @@ pub trait AdoptClient: Send + Sync + fmt::Debug {
     fn adopt_client(&self, conn: Connection);
 }
 
+/// A transport holding one connection made beforehand, handed out to the first `connect`,
+/// whatever the endpoint: how an isolated actor's client reaches the cluster only through the
+/// socket its node gave it. Later connects fail, saying so; it never listens.
+#[derive(Debug)]
+pub struct Preconnected {
+    connection: std::sync::Mutex<Option<Connection>>,
+}
+
+impl Preconnected {
+    /// A transport that will hand out `connection`, once.
+    pub fn new(connection: Connection) -> Self {
+        Self { connection: std::sync::Mutex::new(Some(connection)) }
+    }
+}
+
+#[async_trait]
+impl Transport for Preconnected {
+    async fn connect(&self, to: &Endpoint) -> Result<Connection, TransportError> {
+        self.connection.lock().expect("preconnected lock").take().ok_or_else(|| {
+            TransportError::Connect {
+                addr: to.to_string(),
+                reason: "this client reaches the cluster only through the connection it was given, which closed".to_owned(),
+            }
+        })
+    }
+
+    async fn bind(&self, at: &Endpoint) -> Result<Box<dyn Listener>, TransportError> {
+        Err(TransportError::Bind {
+            addr: at.to_string(),
+            reason: "a preconnected transport does not listen".to_owned(),
+        })
+    }
+}
+
 /// Opens and accepts connections.
 #[async_trait]
 pub trait Transport: Send + Sync + fmt::Debug + 'static {

@@ -5,13 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use beach_core::ErrorCode;
 use beach_core::actor::{Registry, Request, Response, panic_message};
 use beach_core::client::ClientBuilder;
 use beach_core::config::{ClusterConfig, LogConfig, LogFormat};
-use beach_core::model::Endpoint;
-use beach_core::transport::{Connection, Listener, Transport, TransportError};
+
+use beach_core::transport::Preconnected;
 use beach_core::wire::{self, AdminAnswer, AdminReply, Envelope, FrameCodec, RemoteError};
 use bytes::BytesMut;
 use tokio::net::UnixStream;
@@ -95,37 +94,6 @@ pub(crate) async fn host_and_exit_if_requested(registry: &Registry) {
     }
 }
 
-/// The child's one connection to the cluster: the socket to its node, handed out once.
-#[derive(Debug)]
-struct ThroughNode {
-    socket: std::sync::Mutex<Option<Connection>>,
-}
-
-impl ThroughNode {
-    fn new(socket: Connection) -> Self {
-        Self { socket: std::sync::Mutex::new(Some(socket)) }
-    }
-}
-
-#[async_trait]
-impl Transport for ThroughNode {
-    async fn connect(&self, to: &Endpoint) -> Result<Connection, TransportError> {
-        self.socket.lock().expect("socket lock").take().ok_or_else(|| TransportError::Connect {
-            addr: to.to_string(),
-            reason:
-                "an isolated actor reaches the cluster only through its node's socket, which closed"
-                    .to_owned(),
-        })
-    }
-
-    async fn bind(&self, at: &Endpoint) -> Result<Box<dyn Listener>, TransportError> {
-        Err(TransportError::Bind {
-            addr: at.to_string(),
-            reason: "an isolated actor does not listen".to_owned(),
-        })
-    }
-}
-
 async fn host(path: PathBuf, registry: Registry) -> u8 {
     let Ok(stream) = UnixStream::connect(&path).await else { return 1 };
     let (mut r, mut w) = stream.into_split();
@@ -143,7 +111,7 @@ async fn host(path: PathBuf, registry: Registry) -> u8 {
     // The actor's handles: a client of its node, over a second socket to it, the only way
     // this process has to the cluster (it holds no key).
     let through_node = match UnixStream::connect(&path).await {
-        Ok(stream) => ThroughNode::new(channel::connection(stream, codec, "node")),
+        Ok(stream) => Preconnected::new(channel::connection(stream, codec, "node")),
         Err(e) => {
             let message = format!("isolated actor cannot reach its node: {e}");
             let _ = write_envelope(&mut w, &codec, &answer(Err(message))).await;
