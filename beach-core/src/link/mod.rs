@@ -324,16 +324,20 @@ impl Links {
         });
     }
 
+    /// The acceptor side of a handshake for this node, requiring `credentials` of the peer;
+    /// `None` once nobody dispatches for these links (they are closing).
+    fn acceptor(&self, me_id: NodeId, credentials: Option<Credentials>) -> Option<Acceptor> {
+        let (cluster, _) = self.dispatcher()?.hello();
+        Some(Acceptor::new(me_id, cluster, credentials, self.nonce()))
+    }
+
     /// Serves a connection a peer opened: the handshake, then the same reading and writing as
     /// an outbound link. Only nodes accept (`me` is this node's id).
     pub(crate) fn accept(self: &Arc<Self>, conn: Connection, me_id: NodeId) {
         let me = self.clone();
         self.spawn(async move {
             let Connection { mut sink, mut stream, peer: address } = conn;
-            let Some(dispatch) = me.dispatcher() else { return };
-            let (cluster, _) = dispatch.hello();
-            drop(dispatch);
-            let acceptor = Acceptor::new(me_id, cluster, me.credentials.clone(), me.nonce());
+            let Some(acceptor) = me.acceptor(me_id, me.credentials.clone()) else { return };
             let rt = &*me.runtime;
             // Unauthenticated connections are bounded, in all and per address: past a bound
             // the oldest handshake is abandoned, so a flood of silent sockets cannot crowd out
@@ -395,10 +399,7 @@ impl Links {
         let me = self.clone();
         self.spawn(async move {
             let Connection { mut sink, mut stream, peer: address } = conn;
-            let Some(dispatch) = me.dispatcher() else { return };
-            let (cluster, _) = dispatch.hello();
-            drop(dispatch);
-            let acceptor = Acceptor::new(me_id, cluster, None, me.nonce());
+            let Some(acceptor) = me.acceptor(me_id, None) else { return };
             let rt = &*me.runtime;
             if let Err(reason) = handshake::accept(rt, &mut sink, &mut stream, acceptor).await {
                 tracing::warn!(peer = %address, %reason, "refused an adopted connection");
