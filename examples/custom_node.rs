@@ -42,9 +42,8 @@ impl Actor for Greeter {
 
     async fn handle(&self, _ctx: &Context, request: Request) -> Response {
         match request.message::<Hello>() {
-            Some(Ok(h)) => Hello::reply(&format!("{}, {}", self.greeting, h.name)),
-            Some(Err(e)) => Response::error(format!("bad hello: {e}")),
-            None => Response::unsupported(),
+            Ok(h) => Hello::reply(&format!("{}, {}", self.greeting, h.name)),
+            Err(answer) => answer,
         }
     }
 }

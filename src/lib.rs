@@ -68,7 +68,7 @@
 //! # impl Actor for Calculator {
 //! #     async fn init(_ctx: &Context) -> Result<Self, InitError> { Ok(Calculator) }
 //! #     async fn handle(&self, _ctx: &Context, request: Request) -> Response {
-//! #         match request.message::<Add>() { Some(Ok(m)) => Add::reply(&(m.a + m.b)), _ => Response::unsupported() }
+//! #         match request.message::<Add>() { Ok(m) => Add::reply(&(m.a + m.b)), Err(answer) => answer }
 //! #     }
 //! # }
 //! #[tokio::main]
@@ -107,7 +107,7 @@
 //! # impl Actor for Calculator {
 //! #     async fn init(_ctx: &Context) -> Result<Self, InitError> { Ok(Calculator) }
 //! #     async fn handle(&self, _ctx: &Context, request: Request) -> Response {
-//! #         match request.message::<Add>() { Some(Ok(m)) => Add::reply(&(m.a + m.b)), _ => Response::unsupported() }
+//! #         match request.message::<Add>() { Ok(m) => Add::reply(&(m.a + m.b)), Err(answer) => answer }
 //! #     }
 //! # }
 //! use beach::testing::TestActor;

@@ -43,9 +43,8 @@ impl Actor for Driver {
 
     async fn handle(&self, ctx: &Context, request: Request) -> Response {
         let run = match request.message::<Run>() {
-            Some(Ok(r)) => r,
-            Some(Err(e)) => return Response::error(e.to_string()),
-            None => return Response::unsupported(),
+            Ok(r) => r,
+            Err(answer) => return answer,
         };
         let echo = ctx.handle("bench/echo").timeout(Duration::from_secs(10));
         let fan = ctx.handle("bench/fan").timeout(Duration::from_secs(10));

@@ -264,14 +264,13 @@ impl Actor for Tally {
     }
     async fn handle(&self, ctx: &Context, request: Request) -> Response {
         match request.message::<Add>() {
-            Some(Ok(Add { key })) => {
+            Ok(Add { key }) => {
                 let mut counts = self.0.lock().unwrap();
                 let n = counts.entry(key).or_default();
                 *n += 1;
                 Add::reply(&(ctx.id().to_string(), *n))
             }
-            Some(Err(e)) => Response::error(e.to_string()),
-            None => Response::unsupported(),
+            Err(answer) => answer,
         }
     }
 }

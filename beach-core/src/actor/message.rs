@@ -158,4 +158,39 @@ mod tests {
         assert!(Set::decode("add", &Payload::null()).unwrap().is_err());
         assert!(Set::decode("sub", &add).is_none());
     }
+
+    fn request(kind: &str, data: Payload) -> crate::actor::Request {
+        let to = "10.0.0.1:1#1".parse::<crate::model::NodeId>().unwrap().actor_id(1);
+        let call = crate::wire::ActorCall {
+            id: 1,
+            to,
+            realm: crate::model::Realm::global(),
+            kind: kind.to_owned(),
+            data,
+            timeout_ms: 1000,
+            ident: None,
+            attempt: 0,
+        };
+        crate::actor::Request::from_wire(call, std::time::Instant::now())
+    }
+
+    #[test]
+    fn one_message_or_the_answer_to_give_instead() {
+        let add = Payload::encode(&Add { a: 1, b: 2 }).unwrap();
+        assert_eq!(request("add", add.clone()).message::<Add>().unwrap(), Add { a: 1, b: 2 });
+        let other = request("sub", add).message::<Add>().unwrap_err().into_result().unwrap_err();
+        assert_eq!(other.error, "request type not supported by actor");
+        let bad = request("add", Payload::null()).message::<Add>().unwrap_err();
+        let bad = bad.into_result().unwrap_err().error;
+        assert!(bad.starts_with("bad data for `add`: "), "{bad}");
+        assert_eq!(
+            request("add", Payload::null())
+                .decode::<Set>()
+                .unwrap_err()
+                .into_result()
+                .unwrap_err()
+                .error,
+            bad
+        );
+    }
 }

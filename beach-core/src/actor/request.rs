@@ -51,16 +51,23 @@ impl Request {
     /// naming the kind when the data is not that message.
     pub fn decode<M: Messages>(&self) -> Result<M, Response> {
         match M::decode(&self.kind, &self.data) {
-            Some(Ok(message)) => Ok(message),
-            Some(Err(e)) => Err(Response::error(format!("bad data for `{}`: {e}", self.kind))),
+            Some(decoded) => decoded.map_err(|e| self.bad_data(&e)),
             None => Err(Response::unsupported()),
         }
     }
 
-    /// This request as the message `M`, if it is of `M`'s kind: for an actor that picks out
-    /// one message without declaring a set.
-    pub fn message<M: Message>(&self) -> Option<Result<M, ValueError>> {
-        (self.kind == M::KIND).then(|| self.data.decode())
+    /// This request as the message `M`, for an actor that picks out one message without
+    /// declaring a set; `Err` is the answer to give instead, as for [`Request::decode`].
+    pub fn message<M: Message>(&self) -> Result<M, Response> {
+        if self.kind != M::KIND {
+            return Err(Response::unsupported());
+        }
+        self.data.decode().map_err(|e| self.bad_data(&e))
+    }
+
+    /// The answer to data that is not the message its kind names.
+    fn bad_data(&self, e: &ValueError) -> Response {
+        Response::error(format!("bad data for `{}`: {e}", self.kind))
     }
 
     /// The request data as a dynamic value.

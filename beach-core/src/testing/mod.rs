@@ -21,7 +21,10 @@
 //!     async fn init(_ctx: &Context) -> Result<Self, InitError> { Ok(Till) }
 //!
 //!     async fn handle(&self, ctx: &Context, request: Request) -> Response {
-//!         let Some(Ok(price)) = request.message::<Price>() else { return Response::unsupported() };
+//!         let price = match request.message::<Price>() {
+//!             Ok(price) => price,
+//!             Err(answer) => return answer,
+//!         };
 //!         match ctx.handle("svc/catalog").ask(price).await {
 //!             Ok(net) => Price::reply(&(net * 120 / 100)),
 //!             Err(e) => Response::error(e.to_string()),
@@ -132,9 +135,8 @@ impl TestActorBuilder {
         answer: impl Fn(M) -> M::Reply + Send + Sync + 'static,
     ) -> Self {
         self.stub(category, move |request| match request.message::<M>() {
-            Some(Ok(m)) => M::reply(&answer(m)),
-            Some(Err(e)) => Response::error(format!("bad data for `{}`: {e}", M::KIND)),
-            None => Response::unsupported(),
+            Ok(m) => M::reply(&answer(m)),
+            Err(refusal) => refusal,
         })
     }
 
