@@ -11,8 +11,8 @@ use beach_core::model::Endpoint;
 use beach_core::rng::{NodeRng, seeded};
 use beach_core::runtime::{Runtime, sleep_until};
 use beach_core::transport::{
-    Connection, FrameSink, FrameStream, Listener, PREAUTH_MAX_FRAME_SIZE, Refused, Transport,
-    TransportError,
+    Connection, FrameSink, FrameStream, Listener, PREAUTH_MAX_FRAME_SIZE, QueuedListener, Refused,
+    Transport, TransportError,
 };
 use beach_core::wire::{Envelope, FrameCodec};
 use bytes::{Bytes, BytesMut};
@@ -91,7 +91,7 @@ struct NetState {
     links: BTreeMap<(String, String), LinkConfig>,
     /// Directed pairs whose messages are lost (one-way partitions).
     blocked: BTreeSet<(String, String)>,
-    listeners: BTreeMap<String, mpsc::UnboundedSender<Connection>>,
+    listeners: BTreeMap<String, mpsc::Sender<Connection>>,
     pipes: Vec<Weak<Pipe>>,
     /// With a codec, messages travel as frames: encoded by the sender (an envelope too large
     /// is refused as TCP refuses it), decoded by the receiver under its frame limit (the
@@ -288,6 +288,7 @@ impl Transport for MemTransport {
         };
         listener
             .send(end(self.host.clone(), &back, &out))
+            .await
             .map_err(|_| refused("connection refused"))?;
         Ok(end(to.to_string(), &out, &back))
     }
@@ -300,34 +301,10 @@ impl Transport for MemTransport {
                 reason: "address in use".to_owned(),
             });
         }
-        let (tx, rx) = mpsc::unbounded_channel();
+        // Deep enough that a simulated flood of connects never waits on the engine.
+        let (tx, listener) = QueuedListener::new(at.clone(), 4096);
         s.listeners.insert(at.to_string(), tx);
-        Ok(Box::new(MemListener { endpoint: at.clone(), rx }))
-    }
-}
-
-struct MemListener {
-    endpoint: Endpoint,
-    rx: mpsc::UnboundedReceiver<Connection>,
-}
-
-impl fmt::Debug for MemListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemListener").field("endpoint", &self.endpoint).finish()
-    }
-}
-
-#[async_trait]
-impl Listener for MemListener {
-    async fn accept(&mut self) -> Result<Connection, TransportError> {
-        self.rx
-            .recv()
-            .await
-            .ok_or_else(|| TransportError::Closed { addr: self.endpoint.to_string() })
-    }
-
-    fn local_endpoint(&self) -> Endpoint {
-        self.endpoint.clone()
+        Ok(Box::new(listener))
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use beach_core::model::Endpoint;
 use beach_core::throttle::Throttle;
-use beach_core::transport::{Connection, Listener, TransportError};
+use beach_core::transport::{Connection, Listener, QueuedListener, TransportError};
 use beach_core::wire::{Envelope, FrameCodec, Handshake};
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
@@ -63,15 +63,15 @@ pub(crate) async fn bind(
     let endpoint = Endpoint::new(local.to_string())
         .map_err(|e| TransportError::Bind { addr: at.to_string(), reason: e.to_string() })?;
     // A small queue: when the engine is slow to take connections, they wait in the kernel.
-    let (tx, rx) = mpsc::channel(64);
+    let (tx, queue) = QueuedListener::new(endpoint, 64);
     let task = tokio::spawn(accept_loop(listener, transport, tx));
-    Ok(Box::new(TcpAcceptor { rx, endpoint, task }))
+    Ok(Box::new(TcpAcceptor { queue, task }))
 }
 
+/// The queue the accept loop fills, and the loop, stopped with the listener.
 #[derive(Debug)]
 struct TcpAcceptor {
-    rx: mpsc::Receiver<Connection>,
-    endpoint: Endpoint,
+    queue: QueuedListener,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -84,14 +84,11 @@ impl Drop for TcpAcceptor {
 #[async_trait]
 impl Listener for TcpAcceptor {
     async fn accept(&mut self) -> Result<Connection, TransportError> {
-        self.rx
-            .recv()
-            .await
-            .ok_or_else(|| TransportError::Closed { addr: self.endpoint.to_string() })
+        self.queue.accept().await
     }
 
     fn local_endpoint(&self) -> Endpoint {
-        self.endpoint.clone()
+        self.queue.local_endpoint()
     }
 }
 

@@ -6,6 +6,7 @@
 //! traits here are object-safe: the engine holds an `Arc<dyn Transport>`.
 
 mod pipe;
+mod queued;
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::model::Endpoint;
 use crate::wire::{Envelope, WireError};
 
 pub use pipe::pipe;
+pub use queued::QueuedListener;
 
 /// Why a transport operation failed; each variant says which address and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
