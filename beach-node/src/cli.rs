@@ -95,6 +95,7 @@ pub fn run_node(args: NodeArgs, registry: Registry) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    tracing::info!(workers = runtime.metrics().num_workers(), "runtime started");
     let overrides = Overrides { listen: args.listen, advertise: args.advertise };
     match runtime.block_on(daemon::run(config, overrides, registry)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -244,7 +244,7 @@ fn a_missing_or_bad_config_is_one_line_and_exit_code_2() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn threads_sets_the_runtime_workers_and_refuses_zero() {
+async fn threads_sets_the_runtime_workers_and_refuses_zero_and_bad_log_levels() {
     let scratch = common::Scratch::new("threads");
     let config = scratch.0.join("cluster.yaml");
     std::fs::write(&config, "cluster_name: test\n").unwrap();
@@ -269,13 +269,16 @@ async fn threads_sets_the_runtime_workers_and_refuses_zero() {
     assert_eq!(out.status.code(), Some(2), "a bad log level is a usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("log level \"[bad\""));
 
-    let mut one = node("1");
+    // Four workers, more than this machine's cores: the setting, not a default, made them.
+    let three = node("4");
     let cfg = beach_node::files::load_config(&config).unwrap();
     let at = beach_core::model::Endpoint::new(format!("127.0.0.1:{port}")).unwrap();
     let client = common::connect(&cfg, vec![at]).await;
     client.add_actor(client.actor("Pong", ["p"])).await.unwrap();
     let _: Time = client.handle("p").ask(msg::Ping).await.unwrap();
     client.close();
-    let _ = one.kill();
-    let _ = one.wait();
+    std::process::Command::new("kill").arg(three.id().to_string()).status().unwrap();
+    let log = String::from_utf8_lossy(&three.wait_with_output().unwrap().stderr).into_owned();
+    let started = log.lines().find(|l| l.contains("runtime started")).unwrap_or_default();
+    assert!(started.contains("workers=4"), "{log}");
 }
