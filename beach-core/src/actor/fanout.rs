@@ -27,7 +27,7 @@ impl Handle {
         let data = Payload::encode(data)?;
         let result = self.shoot_payload(kind, data);
         if result.is_err() {
-            self.shoot_failures.fetch_add(1, Ordering::Relaxed);
+            self.shared.shoot_failures.fetch_add(1, Ordering::Relaxed);
         }
         result
     }
@@ -41,7 +41,7 @@ impl Handle {
             let (handle, kind) = (self.clone(), kind.to_owned());
             self.port.runtime().spawn(Box::pin(async move {
                 if let Err(e) = handle.request_payload(&kind, data).await {
-                    handle.shoot_failures.fetch_add(1, Ordering::Relaxed);
+                    handle.shared.shoot_failures.fetch_add(1, Ordering::Relaxed);
                     on_failure(e);
                 }
             }));
@@ -50,7 +50,7 @@ impl Handle {
         let mut tried: Vec<ActorId> = Vec::new();
         loop {
             let target = {
-                let mut rng = self.rng.lock().expect("handle rng");
+                let mut rng = self.shared.rng.lock().expect("handle rng");
                 crate::routing::choose(
                     self.options.mode,
                     &members,

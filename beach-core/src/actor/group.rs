@@ -70,7 +70,10 @@ impl Group {
             match handle.shoot_payload(kind, data.clone()) {
                 Ok(()) => sent += 1,
                 Err(e) => {
-                    self.root.shoot_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.root
+                        .shared
+                        .shoot_failures
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     last = Some(e);
                 }
             }

@@ -65,11 +65,19 @@ pub struct Handle {
     pub(super) realm: Realm,
     pub(super) target: Target,
     pub(super) options: RequestOptions,
-    pub(super) rng: Arc<Mutex<NodeRng>>,
+    /// What a handle and the copies made from it share: one allocation per handle made.
+    pub(super) shared: Arc<Shared>,
     /// Called with the error of a failed `shoot` (see [`Handle::on_failure`]).
     pub(super) on_failure: Option<OnFailure>,
-    /// Failed shoots, through this handle and the copies made from it.
-    pub(super) shoot_failures: Arc<AtomicU64>,
+}
+
+/// The state a handle shares with its copies.
+#[derive(Debug)]
+pub(super) struct Shared {
+    /// The handle's random choices.
+    pub(super) rng: Mutex<NodeRng>,
+    /// Failed shoots, through this handle and its copies.
+    pub(super) shoot_failures: AtomicU64,
 }
 
 /// What [`Handle::on_failure`] calls: with the error of a shoot that failed.
@@ -94,7 +102,10 @@ impl Handle {
         mode: Mode,
         ident: Option<String>,
     ) -> Self {
-        let rng = Arc::new(Mutex::new(port.fork_rng()));
+        let shared = Arc::new(Shared {
+            rng: Mutex::new(port.fork_rng()),
+            shoot_failures: AtomicU64::new(0),
+        });
         Self {
             port,
             realm,
@@ -107,9 +118,8 @@ impl Handle {
                 mode,
                 ident,
             },
-            rng,
+            shared,
             on_failure: None,
-            shoot_failures: Arc::default(),
         }
     }
 
@@ -186,7 +196,7 @@ impl Handle {
     /// How many shoots through this handle (and the copies made from it) failed: could not be
     /// sent, or, with [`Handle::on_failure`], failed after sending.
     pub fn shoot_failures(&self) -> u64 {
-        self.shoot_failures.load(Ordering::Relaxed)
+        self.shared.shoot_failures.load(Ordering::Relaxed)
     }
 
     /// With an ident.
@@ -300,7 +310,7 @@ impl Handle {
         .retry_timeouts(self.options.retry_timeouts);
         loop {
             let target = {
-                let mut rng = self.rng.lock().expect("handle rng");
+                let mut rng = self.shared.rng.lock().expect("handle rng");
                 attempts.pick(
                     self.options.mode,
                     &members,
