@@ -64,7 +64,7 @@ impl TestPort {
             data: request.data.clone(),
             one_way,
         });
-        let deadline = self.clock.now() + Duration::from_millis(request.timeout_ms);
+        let deadline = deadline(&self.clock, Duration::from_millis(request.timeout_ms));
         Some((stub.answer)(&Request::from_wire(request, deadline)))
     }
 }
