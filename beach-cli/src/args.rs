@@ -118,6 +118,12 @@ pub enum Command {
         /// The category.
         category: String,
     },
+    /// The actor types the nodes offer, per realm: where each comes from (builtin, compiled,
+    /// code_directory), its sha256 for a code directory's program, and the nodes that offer it.
+    Types {
+        /// Only this realm (default: every realm).
+        realm: Option<String>,
+    },
     /// CPU and memory use of every node.
     Health,
     /// Load and statistics of every actor.

@@ -79,6 +79,34 @@ pub(super) async fn health(client: &Beach) -> Result<Output, Failure> {
     Ok(Output { json, human: table(&["ADDRESS", "CPU", "MEMORY"], rows) })
 }
 
+/// `beach types`.
+pub(super) async fn types(client: &Beach, realm: Option<&str>) -> Result<Output, Failure> {
+    let types = client.types(realm).await?;
+    let nodes = |t: &beach_core::client::TypeInfo| -> Vec<String> {
+        t.nodes.iter().map(|n| n.endpoint().to_string()).collect()
+    };
+    let json = json!({ "types": types.iter().map(|t| json!({
+        "realm": t.realm.as_str(),
+        "type": t.actor_type.as_str(),
+        "source": t.origin.as_str(),
+        "sha256": t.sha256,
+        "nodes": nodes(t),
+    })).collect::<Vec<_>>() });
+    let rows = types
+        .iter()
+        .map(|t| {
+            vec![
+                t.realm.to_string(),
+                t.actor_type.to_string(),
+                t.origin.to_string(),
+                t.sha256.as_deref().map_or_else(|| "-".to_owned(), |h| h[..12.min(h.len())].to_owned()),
+                nodes(t).join(","),
+            ]
+        })
+        .collect();
+    Ok(Output { json, human: table(&["REALM", "TYPE", "SOURCE", "SHA256", "NODES"], rows) })
+}
+
 /// `beach load`.
 pub(super) async fn load(client: &Beach) -> Result<Output, Failure> {
     let load = client.load_info().await?;

@@ -40,6 +40,7 @@ mod message;
 mod port;
 mod registry;
 mod request;
+mod source;
 mod stats;
 
 use async_trait::async_trait;
@@ -53,9 +54,10 @@ pub use group::Group;
 pub use handle::{Handle, OnFailure, RequestOptions};
 pub use message::{Message, Messages};
 pub(crate) use port::Port;
-pub use registry::Registry;
+pub use registry::{Origin, Registry};
 pub use registry::panic_message;
 pub use request::{Request, Response};
+pub use source::{OfferedType, TypeSource};
 pub use stats::{ActorStats, LatencyHistogram};
 
 /// Runs actors spawned with `isolated: true` somewhere else than in the node's process (the

@@ -6,6 +6,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
+use serde::{Deserialize, Serialize};
 
 use super::{Actor, Context, InitError};
 use crate::model::{ActorType, ModelError};
@@ -14,6 +15,37 @@ use crate::runtime::BoxFuture;
 /// Builds one actor of a registered type from its context; panics in `init` become errors.
 pub(crate) type Factory =
     Arc<dyn Fn(Context) -> BoxFuture<'static, Result<Arc<dyn Actor>, InitError>> + Send + Sync>;
+
+/// Where an actor type a node offers comes from; `beach types` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// One of the stock node's demo actors (`Ping`, `Pong`, ...): it yields to a code
+    /// directory's type of the same name.
+    Builtin,
+    /// Compiled into the node's binary by its builder: it wins over a code directory's type
+    /// of the same name.
+    Compiled,
+    /// A program in the node's code directory, identified by its content hash.
+    CodeDirectory,
+}
+
+impl Origin {
+    /// The name `beach types` shows: `builtin`, `compiled` or `code_directory`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Builtin => "builtin",
+            Origin::Compiled => "compiled",
+            Origin::CodeDirectory => "code_directory",
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The actor types a node knows, by the name spawns use (`Pong`).
 ///
@@ -33,7 +65,7 @@ pub(crate) type Factory =
 /// ```
 #[derive(Clone, Default)]
 pub struct Registry {
-    types: BTreeMap<ActorType, Factory>,
+    types: BTreeMap<ActorType, (Factory, Origin)>,
 }
 
 impl fmt::Debug for Registry {
@@ -48,8 +80,15 @@ impl Registry {
         Self::default()
     }
 
-    /// Registers `A` under `name`, replacing any type of that name.
+    /// Registers `A` under `name`, replacing any type of that name. It is
+    /// [`Origin::Compiled`]: it wins over a code directory's type of the same name.
     pub fn register<A: Actor>(&mut self, name: &str) -> Result<(), ModelError> {
+        self.register_as::<A>(name, Origin::Compiled)
+    }
+
+    /// Registers `A` under `name` as a type of `origin`: [`Origin::Builtin`] for demo actors
+    /// that a code directory's type of the same name replaces.
+    pub fn register_as<A: Actor>(&mut self, name: &str, origin: Origin) -> Result<(), ModelError> {
         let factory: Factory = Arc::new(|ctx: Context| {
             Box::pin(async move {
                 match AssertUnwindSafe(A::init(&ctx)).catch_unwind().await {
@@ -61,7 +100,7 @@ impl Registry {
                 }
             })
         });
-        self.types.insert(ActorType::new(name)?, factory);
+        self.types.insert(ActorType::new(name)?, (factory, origin));
         Ok(())
     }
 
@@ -70,8 +109,17 @@ impl Registry {
     /// # Panics
     /// If `name` is not a valid actor type name (empty, too long, control characters): type
     /// names are written in code, so this is a programming error.
-    pub fn with<A: Actor>(mut self, name: &str) -> Self {
-        if let Err(e) = self.register::<A>(name) {
+    pub fn with<A: Actor>(self, name: &str) -> Self {
+        self.with_origin::<A>(name, Origin::Compiled)
+    }
+
+    /// Registers `A` under `name` as a type of `origin`, builder style (see
+    /// [`Registry::register_as`]).
+    ///
+    /// # Panics
+    /// As [`Registry::with`].
+    pub fn with_origin<A: Actor>(mut self, name: &str, origin: Origin) -> Self {
+        if let Err(e) = self.register_as::<A>(name, origin) {
             panic!("invalid actor type name {name:?}: {e}");
         }
         self
@@ -95,6 +143,11 @@ impl Registry {
         self.types.keys()
     }
 
+    /// Where the type `name` comes from, if registered.
+    pub fn origin(&self, name: &str) -> Option<Origin> {
+        self.types.get(name).map(|(_, o)| *o)
+    }
+
     /// Builds an actor of type `name` from `ctx` (its `init`), as a node does when spawning;
     /// for hosts that run actors outside a node, such as an isolated actor's process.
     pub async fn init(&self, name: &str, ctx: Context) -> Result<Arc<dyn Actor>, InitError> {
@@ -104,7 +157,7 @@ impl Registry {
     }
 
     pub(crate) fn factory(&self, name: &str) -> Option<&Factory> {
-        self.types.get(name)
+        self.types.get(name).map(|(f, _)| f)
     }
 }
 

@@ -33,7 +33,9 @@ use crate::wire::{ActorRecord, AdminAnswer, AdminOp, Envelope, Peer, SpawnSpec};
 pub use builder::ClientBuilder;
 use port::ClientPort;
 pub use spec::ActorSpec;
-pub use views::{ActorLoad, ActorMetadata, NodeHealth, NodeInfo, NodeMetadata, NodeState};
+pub use views::{
+    ActorLoad, ActorMetadata, NodeHealth, NodeInfo, NodeMetadata, NodeState, TypeInfo,
+};
 
 /// A client's settings, resolved from a [`ClientBuilder`].
 #[derive(Debug, Clone)]
@@ -336,6 +338,20 @@ impl Beach {
     /// How many nodes the cluster has.
     pub async fn node_count(&self) -> Result<usize, ClientError> {
         Ok(self.nodes().await?.len())
+    }
+
+    /// The actor types the nodes offer, in `realm` or in every realm, with where each comes
+    /// from and which nodes offer it: a code directory's types by version, so a rollout that
+    /// reached only some nodes shows.
+    pub async fn types(&self, realm: Option<&str>) -> Result<Vec<TypeInfo>, ClientError> {
+        let realm = realm
+            .map(Realm::new)
+            .transpose()
+            .map_err(|e| ClientError::Invalid(format!("realm: {e}")))?;
+        match self.admin(AdminOp::Types { realm, actor_type: None }).await? {
+            AdminAnswer::Types(t) => Ok(t.into_iter().map(Into::into).collect()),
+            other => Err(unexpected(&other)),
+        }
     }
 
     /// CPU and memory use of every node.

@@ -64,6 +64,35 @@ impl From<wire::NodeInfo> for NodeInfo {
     }
 }
 
+/// An actor type that nodes offer in a realm, as `beach types` lists it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TypeInfo {
+    /// The realm.
+    pub realm: Realm,
+    /// The type's name.
+    pub actor_type: ActorType,
+    /// Where these nodes get it from (the one they use when several offer the name).
+    pub origin: crate::actor::Origin,
+    /// The sha256 of its program, for a code directory's type: nodes with different files
+    /// are listed apart.
+    pub sha256: Option<String>,
+    /// The nodes that offer it, sorted.
+    pub nodes: Vec<NodeId>,
+}
+
+impl From<wire::TypeOffer> for TypeInfo {
+    fn from(t: wire::TypeOffer) -> Self {
+        Self {
+            realm: t.realm,
+            actor_type: t.actor_type,
+            origin: t.origin,
+            sha256: t.sha256,
+            nodes: t.nodes,
+        }
+    }
+}
+
 /// A node's resource use, as fractions of its capacity (0.0 to 1.0).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

@@ -35,6 +35,11 @@ impl CategoryIndex {
         }
     }
 
+    /// The realms with at least one actor, sorted.
+    pub(super) fn realms(&self) -> Vec<Realm> {
+        self.realms.keys().cloned().collect()
+    }
+
     /// The categories of `realm` that start with `prefix`, in order.
     fn scan<'a>(
         &'a self,

@@ -630,6 +630,11 @@ impl Directory {
         counts
     }
 
+    /// The realms that have actors, sorted.
+    pub fn realms(&self) -> Vec<Realm> {
+        self.index.realms()
+    }
+
     /// How many actors are known, in every realm.
     pub fn len(&self) -> usize {
         self.partitions().map(|p| p.entries.len()).sum()

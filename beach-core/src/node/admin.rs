@@ -34,7 +34,8 @@ impl AdminOp {
             | AdminOp::Nodes
             | AdminOp::Health
             | AdminOp::Load
-            | AdminOp::Metadata => false,
+            | AdminOp::Metadata
+            | AdminOp::Types { .. } => false,
         }
     }
 }
@@ -144,6 +145,15 @@ impl NodeInner {
                 }
                 merged.ok_or_else(|| "no node answered".to_owned())
             }
+            op @ AdminOp::Types { .. } => {
+                let mut offers = Vec::new();
+                for answer in self.on_every_node(op, token).await {
+                    if let Ok(AdminAnswer::Types(t)) = answer {
+                        offers.extend(t);
+                    }
+                }
+                Ok(AdminAnswer::Types(super::types::merge_offers(offers)))
+            }
         }
     }
 
@@ -211,7 +221,13 @@ impl NodeInner {
         spec: SpawnSpec,
         token: Option<String>,
     ) -> Result<AdminAnswer, String> {
-        self.check_spawnable(&spec)?;
+        spec.check_shape()?;
+        if !self.config.allows(&spec.realm, &spec.actor_type) {
+            return Err(format!(
+                "realm {} does not offer actor type {}",
+                spec.realm, spec.actor_type
+            ));
+        }
         if let Some(node) = spec.node.clone() {
             let answer = self.on_node(node, AdminOp::Spawn(Box::new(spec)), token).await?;
             if let AdminAnswer::Spawned(records) = &answer {
@@ -219,7 +235,15 @@ impl NodeInner {
             }
             return Ok(answer);
         }
-        let view = self.cluster_view(&spec, token.clone()).await;
+        let (offering, members) = self.offering_nodes(&spec, token.clone()).await;
+        if offering.is_empty() {
+            return Err(format!(
+                "unknown actor type {:?}: none of the {members} live nodes offers it in realm {}",
+                spec.actor_type.as_str(),
+                spec.realm
+            ));
+        }
+        let view = self.cluster_view(&spec, offering.clone(), token.clone()).await;
         let mut request = PlacementRequest::new(spec.strategy, spec.hint.as_deref());
         // Placement runs outside the node lock, on a generator forked from the node's: a big
         // batch must not stall membership, serving or other admin calls.
@@ -235,8 +259,20 @@ impl NodeInner {
             self.lock().roundrobin_previous = placed.last().map(|p| p.node.clone());
         }
         let chosen: Vec<NodeId> = placed.iter().map(|p| p.node.clone()).collect();
-        let reasons: Vec<(NodeId, String)> =
-            placed.into_iter().map(|p| (p.node, p.explanation.to_string())).collect();
+        let offered = if offering.len() < members {
+            format!(
+                "; {} of {members} nodes offer {} in realm {}",
+                offering.len(),
+                spec.actor_type,
+                spec.realm
+            )
+        } else {
+            String::new()
+        };
+        let reasons: Vec<(NodeId, String)> = placed
+            .into_iter()
+            .map(|p| (p.node, format!("{}{offered}", p.explanation)))
+            .collect();
         if spec.dry_run {
             return Ok(AdminAnswer::Placement(reasons));
         }
@@ -265,26 +301,66 @@ impl NodeInner {
         }
     }
 
-    /// The live nodes with what placement needs to know: hint counts, and load for the
+    /// The live nodes that offer the spec's type in its realm (asked now: a code directory
+    /// may differ from node to node, and change), and how many live nodes there are. A node
+    /// that does not answer within [`HEALTH_WAIT`] is left out.
+    async fn offering_nodes(
+        self: &Arc<Self>,
+        spec: &SpawnSpec,
+        token: Option<String>,
+    ) -> (Vec<NodeId>, usize) {
+        let mut nodes: Vec<NodeId> = self.lock().membership.members().cloned().collect();
+        nodes.push(self.id.clone());
+        let members = nodes.len();
+        let op = AdminOp::Types {
+            realm: Some(spec.realm.clone()),
+            actor_type: Some(spec.actor_type.clone()),
+        };
+        let calls = nodes.into_iter().map(|n| {
+            let op = op.clone();
+            let token = self.forwarded_token(token.clone());
+            async move {
+                let answer = if n == self.id {
+                    self.handle_on_node(op).await
+                } else {
+                    let call = self.links.admin(
+                        n.endpoint(),
+                        token,
+                        AdminOp::OnNode(Box::new(op)),
+                        HEALTH_WAIT,
+                    );
+                    crate::runtime::timeout(&*self.runtime, HEALTH_WAIT, call)
+                        .await
+                        .unwrap_or_else(|| Err(ErrorCode::Timeout.as_str().to_owned()))
+                };
+                let offers = matches!(answer, Ok(AdminAnswer::Types(t)) if !t.is_empty());
+                offers.then_some(n)
+            }
+        });
+        let mut offering: Vec<NodeId> =
+            futures::future::join_all(calls).await.into_iter().flatten().collect();
+        offering.sort();
+        (offering, members)
+    }
+
+    /// The `nodes` with what placement needs to know: hint counts, and load for the
     /// `resource` strategy.
     async fn cluster_view(
         self: &Arc<Self>,
         spec: &SpawnSpec,
+        nodes: Vec<NodeId>,
         token: Option<String>,
     ) -> ClusterView {
-        let (mut nodes, counts) = {
+        let counts = {
             let st = self.lock();
-            let mut nodes: Vec<NodeId> = st.membership.members().cloned().collect();
-            nodes.push(self.id.clone());
             let counts = match (&spec.hint, spec.strategy) {
                 (Some(hint), Strategy::Affinity | Strategy::Repulsion) => {
                     st.directory.count_by_node(&spec.realm, hint)
                 }
                 _ => BTreeMap::new(),
             };
-            (nodes, counts)
+            counts
         };
-        nodes.sort();
         let mut loads: BTreeMap<NodeId, (f64, f64)> = BTreeMap::new();
         if spec.strategy == Strategy::Resource {
             let calls = nodes.iter().map(|n| {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{Node, NodeError, NodeOptions, Observer};
-use crate::actor::{Isolation, Registry};
+use crate::actor::{Isolation, Registry, TypeSource};
 use crate::auth::{Credentials, Secret};
 use crate::config::ClusterConfig;
 use crate::model::Endpoint;
@@ -47,6 +47,7 @@ pub struct NodeBuilder {
     registry: Registry,
     observer: Option<Observer>,
     isolation: Option<Arc<dyn Isolation>>,
+    type_source: Option<Arc<dyn TypeSource>>,
     transport: TransportChoice,
     runtime: Option<Arc<dyn Runtime>>,
 }
@@ -71,6 +72,7 @@ impl NodeBuilder {
             registry: Registry::new(),
             observer: None,
             isolation: None,
+            type_source: None,
             transport: TransportChoice::Unset,
             runtime: None,
         }
@@ -152,6 +154,12 @@ impl NodeBuilder {
         self
     }
 
+    /// Offers the actor types of `source` (a code directory's programs) beside the registry's.
+    pub fn type_source(mut self, source: Arc<dyn TypeSource>) -> Self {
+        self.type_source = Some(source);
+        self
+    }
+
     /// The transport to listen and connect with, made already (an in-memory network's).
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.transport = TransportChoice::Given(transport);
@@ -227,6 +235,7 @@ impl NodeBuilder {
             secrets,
             observer: self.observer,
             isolation: self.isolation,
+            type_source: self.type_source,
             client_transport,
         };
         Node::start_with(options, self.registry, transport, runtime).await

@@ -3,6 +3,7 @@
 
 use super::NodeInner;
 use super::cell::{ActorCell, DRAIN_GRACE};
+use super::types::Resolved;
 use crate::actor::{ActorStats, Context, ContextParts};
 use crate::model::ActorId;
 use crate::wire::{ActorRecord, SpawnSpec};
@@ -15,15 +16,19 @@ impl NodeInner {
     /// Spawns `spec.count` actors here. Returns after every `init` succeeded; if one fails,
     /// the ones already started by this call are stopped and its error is returned.
     pub(crate) async fn spawn_local(&self, spec: &SpawnSpec) -> Result<Vec<ActorRecord>, String> {
-        self.check_spawnable(spec)?;
-        if spec.isolated && self.isolation.is_none() {
-            return Err(
-                "this node cannot run isolated actors in their own process (use beach-node)"
-                    .to_owned(),
-            );
-        }
-        let factory =
-            self.registry.factory(spec.actor_type.as_str()).cloned().ok_or("unknown actor type")?;
+        let resolved = self.check_spawnable(spec)?;
+        let factory = match &resolved {
+            Resolved::Registry(_) => {
+                if spec.isolated && self.isolation.is_none() {
+                    return Err(
+                        "this node cannot run isolated actors in their own process (use beach-node)"
+                            .to_owned(),
+                    );
+                }
+                self.registry.factory(spec.actor_type.as_str()).cloned()
+            }
+            Resolved::Source(_) => None,
+        };
         let entry = super::admin::entry_of(spec);
         let shared_spec = Arc::new(spec.clone());
         let mut records: Vec<ActorRecord> = Vec::new();
@@ -45,12 +50,17 @@ impl NodeInner {
                 port: self.port.clone(),
                 stats: stats.clone(),
             });
-            let started = match &self.isolation {
-                Some(isolation) if spec.isolated => {
+            let started = match (&resolved, &factory, &self.isolation) {
+                (Resolved::Source(offered), _, _) => {
+                    let source = self.type_source.as_ref().expect("resolved from the source");
+                    source.spawn(offered, spec, &ctx).await
+                }
+                (_, _, Some(isolation)) if spec.isolated => {
                     let links = super::ChildLinks::new(self.me.clone());
                     isolation.spawn(spec, &ctx, &links).await
                 }
-                _ => factory(ctx.clone()).await,
+                (_, Some(factory), _) => factory(ctx.clone()).await,
+                (_, None, _) => Err(crate::actor::InitError::new("unknown actor type")),
             };
             let actor = match started {
                 Ok(a) => a,
@@ -91,24 +101,30 @@ impl NodeInner {
         Ok(records)
     }
 
-    /// The checks every node makes before spawning: a known type, a realm that offers it, and
-    /// at least one actor.
-    pub(crate) fn check_spawnable(&self, spec: &SpawnSpec) -> Result<(), String> {
-        if !self.registry.contains(spec.actor_type.as_str()) {
-            let known: Vec<String> = self.registry.types().map(ToString::to_string).collect();
-            return Err(format!(
-                "unknown actor type {:?} (known: {})",
-                spec.actor_type.as_str(),
-                known.join(", ")
-            ));
-        }
+    /// The checks a node makes before spawning here: a type it offers in the realm (the realm
+    /// allow-list included), and a spec of a sound shape. Returns how the type runs here.
+    pub(crate) fn check_spawnable(&self, spec: &SpawnSpec) -> Result<Resolved, String> {
+        spec.check_shape()?;
         if !self.config.allows(&spec.realm, &spec.actor_type) {
             return Err(format!(
                 "realm {} does not offer actor type {}",
                 spec.realm, spec.actor_type
             ));
         }
-        spec.check_shape()
+        self.resolve_type(&spec.realm, &spec.actor_type).ok_or_else(|| {
+            let known: Vec<String> = self
+                .offered_types(Some(&spec.realm), None)
+                .into_iter()
+                .map(|t| t.actor_type.to_string())
+                .collect();
+            format!(
+                "unknown actor type {:?} in realm {} on node {} (known: {})",
+                spec.actor_type.as_str(),
+                spec.realm,
+                self.id,
+                known.join(", ")
+            )
+        })
     }
 
     /// Stops hosted actors: they leave the directory at once; then (in the background, or

@@ -21,6 +21,7 @@ mod lifecycle;
 mod port;
 mod router;
 mod sync;
+mod types;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,7 +32,7 @@ use std::time::Duration;
 use rand::RngExt;
 use tokio::sync::Notify;
 
-use crate::actor::{Isolation, Registry};
+use crate::actor::{Isolation, Registry, TypeSource};
 use crate::auth::{Credentials, Role, Secret};
 use crate::config::ClusterConfig;
 use crate::directory::Directory;
@@ -72,6 +73,7 @@ pub(crate) struct NodeOptions {
     pub(crate) secrets: Vec<Secret>,
     pub(crate) observer: Option<Observer>,
     pub(crate) isolation: Option<Arc<dyn Isolation>>,
+    pub(crate) type_source: Option<Arc<dyn TypeSource>>,
     /// How [`Node::client`] reaches other nodes: a transport proving the client key (the
     /// node's own, when it has no credentials of its own, as in a simulation).
     pub(crate) client_transport: Option<Arc<dyn Transport>>,
@@ -160,6 +162,7 @@ pub(crate) struct NodeInner {
     pub(crate) config: ClusterConfig,
     pub(crate) registry: Registry,
     pub(crate) isolation: Option<Arc<dyn Isolation>>,
+    pub(crate) type_source: Option<Arc<dyn TypeSource>>,
     pub(crate) runtime: Arc<dyn Runtime>,
     pub(crate) links: Arc<Links>,
     pub(crate) state: Mutex<NodeState>,
@@ -174,6 +177,8 @@ pub(crate) struct NodeInner {
     stopped: AtomicBool,
     tasks: Arc<TaskSet>,
     observer: Option<Observer>,
+    /// The name clashes between a code directory's types and the registry's already logged.
+    pub(crate) clashes_logged: Mutex<std::collections::BTreeSet<String>>,
 }
 
 pub(crate) struct NodeState {
@@ -231,6 +236,8 @@ impl Node {
             config: options.config,
             registry,
             isolation: options.isolation,
+            type_source: options.type_source,
+            clashes_logged: Mutex::default(),
             runtime: runtime.clone(),
             links: links.clone(),
             state: Mutex::new(NodeState {

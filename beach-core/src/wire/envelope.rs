@@ -256,6 +256,14 @@ pub enum AdminOp {
     Load,
     /// Per-node actor metadata, private parameters masked.
     Metadata,
+    /// The actor types nodes offer, with where each comes from; only those of `realm` and
+    /// named `actor_type` when given.
+    Types {
+        /// Only this realm's types.
+        realm: Option<Realm>,
+        /// Only the type of this name.
+        actor_type: Option<ActorType>,
+    },
 }
 
 /// Everything that describes actors to add.
@@ -370,6 +378,9 @@ pub enum AdminAnswer {
     Load(Vec<ActorLoad>),
     /// Metadata per node.
     Metadata(Vec<NodeMetadata>),
+    /// The actor types offered, one entry per (realm, type, origin, version) with the nodes
+    /// that offer it.
+    Types(Vec<TypeOffer>),
     /// An operation over several nodes that some of them failed: what was done (a
     /// `Spawned`, `Stopped` or `Flushed`), and each failure, naming its node.
     Partial {
@@ -378,6 +389,22 @@ pub enum AdminAnswer {
         /// Why the others failed.
         errors: Vec<String>,
     },
+}
+
+/// An actor type some nodes offer in a realm: what `beach types` lists.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TypeOffer {
+    /// The realm.
+    pub realm: Realm,
+    /// The type's name.
+    pub actor_type: ActorType,
+    /// Where the nodes get it from; for a name that several origins offer, the one the nodes
+    /// use.
+    pub origin: crate::actor::Origin,
+    /// The sha256 of its program, for a code directory's type.
+    pub sha256: Option<String>,
+    /// The nodes that offer it, sorted.
+    pub nodes: Vec<NodeId>,
 }
 
 /// A member as one node sees it.

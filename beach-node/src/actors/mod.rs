@@ -7,7 +7,7 @@ mod ping;
 mod pong;
 mod sleeper;
 
-use beach_core::actor::Registry;
+use beach_core::actor::{Origin, Registry};
 use serde::{Deserialize, Serialize};
 
 pub use echo::Echo;
@@ -77,12 +77,14 @@ pub mod msg {
     }
 }
 
-/// A registry with every built-in actor under its name.
+/// A registry with every built-in actor under its name, as [`Origin::Builtin`]: a code
+/// directory's type of the same name replaces it, where types a program registers itself win
+/// over the code directory.
 pub fn builtin_registry() -> Registry {
     Registry::new()
-        .with::<Ping>("Ping")
-        .with::<Pong>("Pong")
-        .with::<MultiPing>("MultiPing")
-        .with::<Sleeper>("Sleeper")
-        .with::<Echo>("Echo")
+        .with_origin::<Ping>("Ping", Origin::Builtin)
+        .with_origin::<Pong>("Pong", Origin::Builtin)
+        .with_origin::<MultiPing>("MultiPing", Origin::Builtin)
+        .with_origin::<Sleeper>("Sleeper", Origin::Builtin)
+        .with_origin::<Echo>("Echo", Origin::Builtin)
 }
