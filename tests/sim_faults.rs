@@ -331,18 +331,38 @@ fn a_spawn_that_fails_on_one_node_returns_the_actors_that_started_and_the_failur
         converge(&sim, SETTLE).await;
         let client = sim.client().await;
         let doomed = sim.live(2).id().clone();
-        // Crashed before membership noticed: placement still counts it.
-        sim.crash(2);
-        let spec = client.actor("Pong", ["p"]).strategy(Strategy::Roundrobin, None).count(6);
+        // Every node offers the type; its init fails on one of them.
+        let spec = client
+            .actor("Failing", ["p"])
+            .param("fail_on", doomed.endpoint().as_str())
+            .strategy(Strategy::Roundrobin, None)
+            .count(6);
         match client.add_actor(spec).await {
             Err(ClientError::Partial { done, errors }) => {
                 assert_eq!(done.len(), 4, "{done:?}");
                 assert!(done.iter().all(|id| id.node() != &doomed));
                 assert_eq!(errors.len(), 1, "{errors:?}");
-                assert!(errors[0].contains(doomed.endpoint().as_str()), "{errors:?}");
+                assert!(errors[0].contains("boom"), "{errors:?}");
             }
             other => panic!("expected a partial spawn, got {other:?}"),
         }
         assert_eq!(client.handle("p").num_available(), 4, "the ones that started stay");
+    });
+}
+
+#[test]
+fn placement_leaves_out_a_node_that_does_not_answer() {
+    SimBuilder::new(16).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        let gone = sim.live(2).id().clone();
+        // Crashed before membership noticed: it cannot say it offers the type, so no actor is
+        // placed there and the spawn succeeds on the others.
+        sim.crash(2);
+        let spec = client.actor("Pong", ["p"]).strategy(Strategy::Roundrobin, None).count(6);
+        let ids = client.add_actor(spec).await.unwrap();
+        assert_eq!(ids.len(), 6);
+        assert!(ids.iter().all(|id| id.node() != &gone), "{ids:?}");
     });
 }

@@ -481,3 +481,34 @@ mod tests {
         }
     }
 }
+
+/// Where an actor type a node offers comes from; `beach types` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// One of the stock node's demo actors (`Ping`, `Pong`, ...): it yields to a code
+    /// directory's type of the same name.
+    Builtin,
+    /// Compiled into the node's binary by its builder: it wins over a code directory's type
+    /// of the same name.
+    Compiled,
+    /// A program in the node's code directory, identified by its content hash.
+    CodeDirectory,
+}
+
+impl Origin {
+    /// The name `beach types` shows: `builtin`, `compiled` or `code_directory`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Builtin => "builtin",
+            Origin::Compiled => "compiled",
+            Origin::CodeDirectory => "code_directory",
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

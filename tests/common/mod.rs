@@ -97,8 +97,12 @@ pub struct Failing;
 
 #[async_trait]
 impl Actor for Failing {
-    async fn init(_ctx: &Context) -> Result<Self, InitError> {
-        Err(InitError::new("boom: parameter `db` is missing"))
+    /// Fails on every node, or with the parameter `fail_on` only on the node of that address.
+    async fn init(ctx: &Context) -> Result<Self, InitError> {
+        match ctx.param::<String>("fail_on") {
+            Some(Ok(node)) if node != ctx.node().endpoint().as_str() => Ok(Failing),
+            _ => Err(InitError::new("boom: parameter `db` is missing")),
+        }
     }
     async fn handle(&self, _ctx: &Context, _request: Request) -> Response {
         Response::unsupported()

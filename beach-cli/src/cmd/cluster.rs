@@ -99,7 +99,9 @@ pub(super) async fn types(client: &Beach, realm: Option<&str>) -> Result<Output,
                 t.realm.to_string(),
                 t.actor_type.to_string(),
                 t.origin.to_string(),
-                t.sha256.as_deref().map_or_else(|| "-".to_owned(), |h| h[..12.min(h.len())].to_owned()),
+                t.sha256
+                    .as_deref()
+                    .map_or_else(|| "-".to_owned(), |h| h[..12.min(h.len())].to_owned()),
                 nodes(t).join(","),
             ]
         })

@@ -45,6 +45,7 @@ mod stats;
 
 use async_trait::async_trait;
 
+pub use crate::model::Origin;
 pub use context::Context;
 pub(crate) use context::ContextParts;
 pub(crate) use error::CallError;
@@ -54,7 +55,7 @@ pub use group::Group;
 pub use handle::{Handle, OnFailure, RequestOptions};
 pub use message::{Message, Messages};
 pub(crate) use port::Port;
-pub use registry::{Origin, Registry};
+pub use registry::Registry;
 pub use registry::panic_message;
 pub use request::{Request, Response};
 pub use source::{OfferedType, TypeSource};

@@ -73,7 +73,7 @@ pub struct TypeInfo {
     /// The type's name.
     pub actor_type: ActorType,
     /// Where these nodes get it from (the one they use when several offer the name).
-    pub origin: crate::actor::Origin,
+    pub origin: crate::model::Origin,
     /// The sha256 of its program, for a code directory's type: nodes with different files
     /// are listed apart.
     pub sha256: Option<String>,

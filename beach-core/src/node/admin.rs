@@ -269,10 +269,8 @@ impl NodeInner {
         } else {
             String::new()
         };
-        let reasons: Vec<(NodeId, String)> = placed
-            .into_iter()
-            .map(|p| (p.node, format!("{}{offered}", p.explanation)))
-            .collect();
+        let reasons: Vec<(NodeId, String)> =
+            placed.into_iter().map(|p| (p.node, format!("{}{offered}", p.explanation))).collect();
         if spec.dry_run {
             return Ok(AdminAnswer::Placement(reasons));
         }

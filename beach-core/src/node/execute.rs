@@ -68,9 +68,9 @@ impl NodeInner {
                     nodes.sort_by(|a, b| a.id.cmp(&b.id));
                     Ok(AdminAnswer::Nodes(nodes))
                 }
-                AdminOp::Types { realm, actor_type } => Ok(AdminAnswer::Types(
-                    self.offered_types(realm.as_ref(), actor_type.as_ref()),
-                )),
+                AdminOp::Types { realm, actor_type } => {
+                    Ok(AdminAnswer::Types(self.offered_types(realm.as_ref(), actor_type.as_ref())))
+                }
                 AdminOp::Health => {
                     let (cpu, memory) = self.load();
                     Ok(AdminAnswer::Health(vec![NodeHealth { node: self.id.clone(), cpu, memory }]))

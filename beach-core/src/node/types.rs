@@ -105,12 +105,8 @@ impl NodeInner {
 pub(crate) fn merge_offers(all: impl IntoIterator<Item = TypeOffer>) -> Vec<TypeOffer> {
     let mut merged: std::collections::BTreeMap<_, TypeOffer> = std::collections::BTreeMap::new();
     for offer in all {
-        let key = (
-            offer.realm.clone(),
-            offer.actor_type.clone(),
-            offer.origin,
-            offer.sha256.clone(),
-        );
+        let key =
+            (offer.realm.clone(), offer.actor_type.clone(), offer.origin, offer.sha256.clone());
         match merged.get_mut(&key) {
             Some(m) => m.nodes.extend(offer.nodes),
             None => {

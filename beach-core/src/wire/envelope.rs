@@ -400,7 +400,7 @@ pub struct TypeOffer {
     pub actor_type: ActorType,
     /// Where the nodes get it from; for a name that several origins offer, the one the nodes
     /// use.
-    pub origin: crate::actor::Origin,
+    pub origin: crate::model::Origin,
     /// The sha256 of its program, for a code directory's type.
     pub sha256: Option<String>,
     /// The nodes that offer it, sorted.
