@@ -349,15 +349,11 @@ impl NodeInner {
         nodes: Vec<NodeId>,
         token: Option<String>,
     ) -> ClusterView {
-        let counts = {
-            let st = self.lock();
-            let counts = match (&spec.hint, spec.strategy) {
-                (Some(hint), Strategy::Affinity | Strategy::Repulsion) => {
-                    st.directory.count_by_node(&spec.realm, hint)
-                }
-                _ => BTreeMap::new(),
-            };
-            counts
+        let counts = match (&spec.hint, spec.strategy) {
+            (Some(hint), Strategy::Affinity | Strategy::Repulsion) => {
+                self.lock().directory.count_by_node(&spec.realm, hint)
+            }
+            _ => BTreeMap::new(),
         };
         let mut loads: BTreeMap<NodeId, (f64, f64)> = BTreeMap::new();
         if spec.strategy == Strategy::Resource {
