@@ -30,6 +30,7 @@ use beach_core::config::{ClusterConfig, ConfigError, HostPort};
 use beach_core::node::{Node, NodeBuilder, NodeError};
 use beach_transport_tcp::TcpTransport;
 
+use crate::code::CodeDirectory;
 use crate::files;
 use crate::health::LoadSampler;
 use crate::isolation::ProcessIsolation;
@@ -107,17 +108,24 @@ pub async fn start(
     let isolation = Arc::new(
         ProcessIsolation::new(&config).map_err(|e| DaemonError::Isolation(e.to_string()))?,
     );
-    let node = NodeBuilder::new()
+    let code = CodeDirectory::new(&config)
+        .map_err(|e| DaemonError::Isolation(format!("code directory: {e}")))?;
+    let mut builder = NodeBuilder::new()
         .config(&config)
         .listen(listen.to_string())
         .advertise(advertise.to_string())
         .secrets(secrets)
         .isolation(isolation.clone())
         .registry(registry)
-        .transport_with(TcpTransport::make)
-        .start()
-        .await?;
+        .transport_with(TcpTransport::make);
+    if let Some(code) = &code {
+        builder = builder.type_source(code.clone());
+    }
+    let node = builder.start().await?;
     isolation.set_node(node.id().endpoint().clone());
+    if let Some(code) = &code {
+        code.set_node(node.id().endpoint().clone());
+    }
     tracing::info!(node = %node.id(), cluster = %config.cluster_name, "node started");
     let sampled = node.clone();
     tokio::spawn(async move {

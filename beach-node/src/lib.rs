@@ -5,6 +5,8 @@
 //! - [`cli`]: the `beach-node` command line, to run a node from any binary;
 //! - [`daemon`]: start a node from a `cluster.yaml` on TCP and run it until SIGTERM/SIGINT
 //!   ([`daemon::run`]), with your own [`beach_core::actor::Registry`];
+//! - [`code`]: the code directory, actor types that are programs (Python or any language)
+//!   speaking the actor protocol, deployed with no restart;
 //! - [`files`]: the configuration and key files (all of beach's file I/O);
 //! - [`health`]: CPU and memory sampling for placement and `health`;
 //! - [`logging`]: logging to stderr, for nodes and their isolated actors alike;
@@ -16,8 +18,10 @@
 
 pub mod actors;
 pub mod cli;
+pub mod code;
 pub mod daemon;
 pub mod files;
 pub mod health;
 pub mod isolation;
 pub mod logging;
+mod private_dir;

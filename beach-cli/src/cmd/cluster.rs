@@ -121,6 +121,7 @@ pub(super) async fn load(client: &Beach) -> Result<Output, Failure> {
         "errors_by_kind": l.errors,
         "queue_full": l.queue_full,
         "dropped": l.dropped,
+        "custom": l.custom,
         "mean_ms": l.mean_ms,
         "p50_ms": l.p50_ms,
         "p99_ms": l.p99_ms,

@@ -99,7 +99,12 @@ pub struct ActorStats {
     in_flight: AtomicU64,
     errors: Mutex<BTreeMap<String, u64>>,
     latency: Mutex<LatencyHistogram>,
+    /// The actor's own counters, by name (py-beach's `zSet`/`zInc`).
+    custom: Mutex<BTreeMap<String, f64>>,
 }
+
+/// The most counters of its own an actor keeps: names past it are ignored.
+const MAX_CUSTOM: usize = 64;
 
 /// The most error kinds counted apart, per actor.
 const MAX_ERROR_KINDS: usize = 32;
@@ -174,6 +179,21 @@ impl ActorStats {
     /// Requests being served now.
     pub fn in_flight(&self) -> u64 {
         self.in_flight.load(Relaxed)
+    }
+
+    /// Sets the actor's own counter `name` (py-beach's `zSet`), shown by `beach load`. An
+    /// actor keeps at most 64 names of at most 64 bytes; others are ignored.
+    pub fn set_custom(&self, name: &str, value: f64) {
+        let name = &name[..name.floor_char_boundary(MAX_ERROR_KIND_LEN)];
+        let mut custom = self.custom.lock().expect("stats lock");
+        if custom.contains_key(name) || custom.len() < MAX_CUSTOM {
+            custom.insert(name.to_owned(), value);
+        }
+    }
+
+    /// The actor's own counters.
+    pub fn custom(&self) -> BTreeMap<String, f64> {
+        self.custom.lock().expect("stats lock").clone()
     }
 
     /// Error replies by kind.

@@ -135,6 +135,8 @@ pub struct ActorLoad {
     pub p50_ms: f64,
     /// 99th percentile latency in milliseconds.
     pub p99_ms: f64,
+    /// The actor's own counters (py-beach's `zSet`/`zInc`).
+    pub custom: BTreeMap<String, f64>,
 }
 
 impl From<wire::ActorLoad> for ActorLoad {
@@ -150,6 +152,7 @@ impl From<wire::ActorLoad> for ActorLoad {
             mean_ms: l.mean_ms,
             p50_ms: l.p50_ms,
             p99_ms: l.p99_ms,
+            custom: l.custom,
         }
     }
 }

@@ -198,8 +198,15 @@ pub struct ClusterConfig {
     pub advertise: Option<HostPort>,
     /// The default port, for `listen` and for seeds written without one.
     pub port: u16,
-    /// The folder that holds one sub-folder of actor code per realm.
+    /// The folder that holds one sub-folder of actor code per realm (relative to the
+    /// configuration file): `<dir>/<realm>/<Type>.py` is a Python actor, `<dir>/<realm>/<Type>`
+    /// with the run bit an actor in any language (docs/actor-protocol.md).
     pub code_directory: Option<PathBuf>,
+    /// The interpreter that runs the code directory's Python actors (`python: python3`).
+    pub python: String,
+    /// How long a code directory actor's `init` may take before its spawn fails
+    /// (`actor_init_timeout: 30s`).
+    pub actor_init_timeout: Duration,
     /// The realms offered and what each allows; empty means every realm allows every type.
     pub realms: BTreeMap<Realm, RealmConfig>,
     /// The file holding the cluster secret (32 bytes) a node offers, or a client's key:
@@ -248,6 +255,8 @@ impl Default for ClusterConfig {
             advertise: None,
             port: DEFAULT_PORT,
             code_directory: None,
+            python: "python3".to_owned(),
+            actor_init_timeout: Duration::from_secs(30),
             realms: BTreeMap::new(),
             secret_file: None,
             accepted_secret_files: Vec::new(),

@@ -29,6 +29,8 @@ struct RawConfig {
     advertise: Option<String>,
     port: Option<u16>,
     code_directory: Option<String>,
+    python: Option<String>,
+    actor_init_timeout: Option<Scalar>,
     realms: Option<BTreeMap<String, Option<RawRealm>>>,
     secret_file: Option<String>,
     secret_files: Option<Vec<String>>,
@@ -126,6 +128,13 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
         }
     };
     let code_directory = path("code_directory", raw.code_directory)?;
+    let python = match raw.python {
+        Some(p) if p.trim().is_empty() => {
+            return Err(invalid("python", "must name an interpreter, not be empty".into()));
+        }
+        Some(p) => p,
+        None => defaults.python.clone(),
+    };
     let (secret_file, accepted_secret_files) = match (raw.secret_file, raw.secret_files) {
         (Some(_), Some(_)) => {
             return Err(invalid(
@@ -211,6 +220,8 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
         defaults.request_timeout_default,
         DAY,
     )?;
+    let actor_init_timeout =
+        duration("actor_init_timeout", raw.actor_init_timeout, defaults.actor_init_timeout, HOUR)?;
     if probe_interval < Duration::from_millis(10) {
         return Err(invalid("probe_interval", "must be at least 10ms".into()));
     }
@@ -289,6 +300,8 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
         advertise,
         port,
         code_directory,
+        python,
+        actor_init_timeout,
         realms,
         secret_file,
         accepted_secret_files,

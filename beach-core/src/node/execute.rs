@@ -93,6 +93,7 @@ impl NodeInner {
                                 mean_ms: latency.mean().as_secs_f64() * 1000.0,
                                 p50_ms: latency.quantile(0.5).as_secs_f64() * 1000.0,
                                 p99_ms: latency.quantile(0.99).as_secs_f64() * 1000.0,
+                                custom: c.stats.custom(),
                             }
                         })
                         .collect();

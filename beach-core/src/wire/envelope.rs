@@ -452,6 +452,9 @@ pub struct ActorLoad {
     pub p50_ms: f64,
     /// 99th percentile latency in milliseconds.
     pub p99_ms: f64,
+    /// The actor's own counters (py-beach's `zSet`/`zInc`).
+    #[serde(default)]
+    pub custom: BTreeMap<String, f64>,
 }
 
 /// The actors of one node, described.

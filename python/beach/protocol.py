@@ -1,0 +1,93 @@
+"""The actor protocol's framing: a 4-byte big-endian length, then one CBOR map (docs/actor-protocol.md)."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from typing import Any, Dict, List, Optional
+
+try:
+    import cbor2
+except ImportError as e:  # pragma: no cover - depends on the machine
+    raise ImportError("beach's Python SDK needs cbor2: run `pip install cbor2` on every node") from e
+
+VERSION = 1
+"""The protocol version this SDK speaks."""
+
+SDK = "beach-python/0.1.0"
+
+Frame = Dict[str, Any]
+
+
+class ProtocolError(Exception):
+    """The other side broke the protocol (a bad frame, a frame too large)."""
+
+
+class Connection:
+    """A socket carrying frames: ``send`` from any thread, ``recv`` from one reader."""
+
+    def __init__(self, sock: socket.socket, max_frame: int = 16 * 1024 * 1024) -> None:
+        self.sock = sock
+        self.max_frame = max_frame
+        self._send_lock = threading.Lock()
+        self._buf = bytearray()
+        self._queue: List[Frame] = []
+
+    def send(self, frame: Frame) -> None:
+        """Sends one frame; raises ``OSError`` when the socket is gone."""
+        body = cbor2.dumps(frame)
+        if len(body) > self.max_frame:
+            raise ProtocolError(f"frame of {len(body)} bytes exceeds the maximum of {self.max_frame} bytes")
+        data = struct.pack(">I", len(body)) + body
+        with self._send_lock:
+            self.sock.sendall(data)
+
+    def recv_many(self) -> Optional[List[Frame]]:
+        """The frames that arrived, at least one; ``None`` when the socket ended."""
+        if self._queue:
+            frames, self._queue = self._queue, []
+            return frames
+        while True:
+            frames = self._take()
+            if frames:
+                return frames
+            chunk = self.sock.recv(256 * 1024)
+            if not chunk:
+                if self._buf:
+                    raise ProtocolError("the socket closed in the middle of a frame")
+                return None
+            self._buf += chunk
+
+    def recv(self) -> Optional[Frame]:
+        """One frame (the next of those that arrived); ``None`` when the socket ended."""
+        frames = self.recv_many()
+        if frames is None:
+            return None
+        self._queue = frames[1:] + self._queue
+        return frames[0]
+
+    def _take(self) -> List[Frame]:
+        frames: List[Frame] = []
+        buf = self._buf
+        pos = 0
+        while len(buf) - pos >= 4:
+            (length,) = struct.unpack_from(">I", buf, pos)
+            if length > self.max_frame:
+                raise ProtocolError(f"frame of {length} bytes exceeds the maximum of {self.max_frame} bytes")
+            if length == 0:
+                raise ProtocolError("empty frame")
+            if len(buf) - pos - 4 < length:
+                break
+            body = bytes(buf[pos + 4: pos + 4 + length])
+            pos += 4 + length
+            try:
+                frame = cbor2.loads(body)
+            except Exception as e:
+                raise ProtocolError(f"malformed frame: {e}") from e
+            if not isinstance(frame, dict) or not isinstance(frame.get("t"), str):
+                raise ProtocolError(f"a frame must be a map with a text key t, not {frame!r:.80}")
+            frames.append(frame)
+        if pos:
+            del buf[:pos]
+        return frames
