@@ -431,3 +431,64 @@ async fn an_executable_in_another_language_is_an_actor_too() {
     client.add_actor(client.actor("Upper", ["up"])).await.unwrap();
     assert_eq!(ask(&client, "up", "upper", &Value::from("shout")).await, Value::from("SHOUT"));
 }
+
+/// A program that breaks the protocol as its parameter says, after a proper start.
+const HOSTILE: &str = r#"#!/usr/bin/env python3
+import os, socket, struct, sys, time
+from beach import protocol
+how = os.environ["BEACH_ACTOR_TYPE"]
+sock = socket.socket(fileno=int(os.environ["BEACH_ACTOR_FD"]))
+conn = protocol.Connection(sock)
+if how == "OldVersion":
+    conn.send({"t": "hello", "version": 99})
+    print(conn.recv())
+    sys.exit(0)
+if how == "Garbage":
+    sock.sendall(b"\x00\x00\x00\x03\xff\xff\xff")
+    time.sleep(30)
+conn.send({"t": "hello", "version": 1})
+conn.recv()
+init = conn.recv()
+conn.send({"t": "ready", "actor": init["actor"]})
+while True:
+    frame = conn.recv()
+    if frame is None:
+        break
+    if frame["t"] == "request":
+        # An answer to a request nobody sent, then one that is not a frame at all.
+        conn.send({"t": "answer", "rid": 424242, "ok": True, "data": None})
+        sock.sendall(struct.pack(">I", 0x7fffffff))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn programs_that_break_the_protocol_are_refused_or_stopped_and_the_node_serves_on() {
+    let (cluster, code) = code_cluster("code-hostile", 1, "");
+    for name in ["OldVersion", "Garbage", "Oversize"] {
+        deploy(&code, "global", name, HOSTILE);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(code.join("global").join(name), fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+    }
+    cluster.wait_joined(JOIN).await;
+    let client = cluster.client_of(0).await;
+    let err = client.add_actor(client.actor("OldVersion", ["x"])).await.unwrap_err().to_string();
+    assert!(
+        err.contains("actor protocol version 99 is not supported (this node speaks 1)"),
+        "{err}"
+    );
+    let err = client.add_actor(client.actor("Garbage", ["x"])).await.unwrap_err().to_string();
+    assert!(err.contains("first frame is not a hello"), "{err}");
+    let ids = client.add_actor(client.actor("Oversize", ["o"])).await.unwrap();
+    let err = client.handle("o").retries(0).request("any", &()).await.unwrap_err();
+    assert!(err.is(ErrorCode::WrongDest), "{err}");
+    assert!(
+        gone_from_directories(&cluster.config, &cluster.nodes, &ids, Duration::from_secs(3)).await
+    );
+    let log = cluster.nodes[0].log_text();
+    assert!(log.contains("exceeds the maximum"), "the protocol error is not logged:\n{log}");
+    client.add_actor(client.actor("Echo", ["echo"])).await.unwrap();
+    assert_eq!(ask(&client, "echo", "x", &Value::from(1)).await, Value::from(1));
+}

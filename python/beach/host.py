@@ -240,7 +240,9 @@ class Host:
 
 
 def read_loop(host: Host) -> None:
-    """The reader thread: frames off the socket; pings and call results handled here."""
+    """The reader thread: frames off the socket; pings and call results handled here. Exits
+    the process when the socket ends (0) or the node breaks the protocol (1)."""
+    code = 0
     try:
         while True:
             frames = host.conn.recv_many()
@@ -259,12 +261,13 @@ def read_loop(host: Host) -> None:
                 host.loop.call_soon_threadsafe(host.on_frames, rest)
     except protocol.ProtocolError as e:
         print(f"beach: protocol error from the node: {e}", file=sys.stderr)
+        code = 1
     except OSError:
         pass
     # The node closed the socket (it stops us, or it is gone): finish now.
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)
 
 
 def main() -> int:
