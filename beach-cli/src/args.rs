@@ -273,7 +273,10 @@ pub enum Target {
     Both,
     /// Actor-to-actor requests on one in-process node, spawn rate and idle memory per actor.
     Local,
-    /// Everything.
+    /// Requests to a Python actor of a code directory over TCP (`async def` and plain
+    /// handlers), spawning idle Python actors and their memory; needs python3 with cbor2.
+    Python,
+    /// Everything (python only where python3 with cbor2 is installed).
     All,
 }
 
@@ -320,6 +323,10 @@ pub struct BenchArgs {
     /// Idle actors spawned for the spawn-rate and memory figures (local target).
     #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub actors: u32,
+    /// Idle Python actors spawned into one host process for the python target's spawn time
+    /// and memory figures.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    pub python_actors: u32,
     /// Start the tcp target's node with a cluster secret, so that every connection is
     /// encrypted and authenticated (Noise): the cost of `secret_file`.
     #[arg(long)]

@@ -100,6 +100,17 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
         add(&mut results, "local", &l.workloads);
         local = Some(l);
     }
+    let python = match args.target {
+        Target::Python => Some(crate::bench_python::run(args).await?),
+        Target::All if crate::bench_python::python_available() => {
+            Some(crate::bench_python::run(args).await?)
+        }
+        _ => None,
+    };
+    if let Some(p) = &python {
+        results.push(("python async def".to_owned(), figures(&p.async_handler)));
+        results.push(("python plain fn".to_owned(), figures(&p.plain_handler)));
+    }
     let (rounds, many) = tcp_rounds(args, global).await?;
     // The tables show the round whose ratio is the median (the only round without one).
     let shown = median_round(&rounds);
@@ -155,6 +166,11 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
         "p50_vs_raw_median": spread.map(|s| s.0),
         "p50_vs_raw_min": spread.map(|s| s.1),
         "p50_vs_raw_max": spread.map(|s| s.2),
+        "python": python.as_ref().map(|p| json!({
+            "idle_actors": p.idle_actors,
+            "spawn_seconds": p.spawn_seconds,
+            "idle_bytes_per_actor": p.idle_bytes_per_actor,
+        })),
         "clients": many.as_ref().map(|m| json!({
             "processes": m.per_client.len(),
             "throughput_per_s": m.per_client.iter().sum::<f64>(),
@@ -190,6 +206,19 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
             m.per_client.iter().sum::<f64>(),
             args.inflight
         ));
+    }
+    if let Some(p) = &python {
+        let memory = match p.idle_bytes_per_actor {
+            Some(b) => format!("{b:.0} bytes each in their host process"),
+            None => "memory not measured (no /proc here)".to_owned(),
+        };
+        human.push_str(&format!(
+            "python: spawned {} idle actors in {:.2} s, {memory}\n",
+            p.idle_actors, p.spawn_seconds
+        ));
+    }
+    if matches!(args.target, Target::All) && python.is_none() {
+        human.push_str("python: not measured (python3 with cbor2 not found: pip install cbor2)\n");
     }
     if let Some(l) = &local {
         let memory = match l.idle_bytes_per_actor {

@@ -6,6 +6,7 @@ pub mod args;
 pub mod bench;
 mod bench_local;
 mod bench_measure;
+mod bench_python;
 pub mod cmd;
 pub mod demo;
 mod local_cluster;

@@ -453,6 +453,8 @@ fn bench_measures_both_targets_and_reports_ratios() {
         "4",
         "--actors",
         "100",
+        "--python-actors",
+        "20",
         "--rounds",
         "3",
         "--clients",
@@ -478,7 +480,21 @@ fn bench_measures_both_targets_and_reports_ratios() {
     assert!((sum - each.iter().sum::<f64>()).abs() < 1e-6, "{clients}");
     let results = v["results"].as_array().unwrap();
     let targets: Vec<&str> = results.iter().map(|r| r["target"].as_str().unwrap()).collect();
-    assert_eq!(targets, ["local", "local fan-out x4", "raw-tcp", "tcp", "tcp fan-out x4"]);
+    // Python is measured where python3 has cbor2, as CI's set-up installs.
+    assert_eq!(
+        targets,
+        [
+            "local",
+            "local fan-out x4",
+            "python async def",
+            "python plain fn",
+            "raw-tcp",
+            "tcp",
+            "tcp fan-out x4"
+        ]
+    );
+    assert_eq!(v["python"]["idle_actors"], 20);
+    assert!(v["python"]["spawn_seconds"].as_f64().unwrap() > 0.0);
     for r in results {
         assert!(
             r["p50_us"].as_f64().unwrap() > 0.0 && r["throughput_per_s"].as_f64().unwrap() > 0.0,

@@ -144,8 +144,13 @@ class _Calls:
         keys = {k: v for k, v in keys.items() if v is not None}
         return self.actor._beach.call(self.actor, op, keys)
 
-    def wait(self, future: "concurrent.futures.Future[Any]") -> Any:
-        return future.result()
+    def blocking(self, op: str, **keys: Any) -> Any:
+        """Makes a call and waits for its result: from a plain function, never from the event
+        loop (an ``async def`` handler), whose waiting would stall every other handler."""
+        if self.actor._beach.on_loop():
+            raise RuntimeError(f"a blocking {op} in an async def handler would stall the event loop: "
+                               "await the a-prefixed call instead (await handle.arequest(...))")
+        return self.call(op, **keys).result()
 
 
 class ActorHandle:
@@ -181,6 +186,9 @@ class ActorHandle:
     def request(self, requestType: str, data: Any = None, timeout: Optional[float] = None, key: Optional[str] = None,
                 nRetries: Optional[int] = None, onFailure: Optional[Callable[[ActorResponse], Any]] = None) -> ActorResponse:
         """Asks one actor of the category and waits for its answer."""
+        if self._calls.actor._beach.on_loop():
+            raise RuntimeError("a blocking request in an async def handler would stall the event loop: "
+                               "use await handle.arequest(...)")
         resp = self._response(self._calls.call("request", **self._request_keys(requestType, data, timeout, key, nRetries))).result()
         if not resp.isSuccess and onFailure is not None:
             onFailure(resp)
@@ -207,7 +215,7 @@ class ActorHandle:
 
     def broadcast(self, requestType: str, data: Any = None) -> int:
         """Sends to every actor of the category without waiting for answers; how many it reached."""
-        outcome = self._calls.call("broadcast", category=self.category, kind=requestType, data=data, ident=self.ident).result()
+        outcome = self._calls.blocking("broadcast", category=self.category, kind=requestType, data=data, ident=self.ident)
         return int(outcome.get("data") or 0) if outcome.get("ok") else 0
 
     def requestFromAll(self, requestType: str, data: Any = None, timeout: Optional[float] = None) -> FutureResults:
@@ -226,9 +234,13 @@ class ActorHandle:
         future.add_done_callback(done)
         return FutureResults(out)
 
+    async def arequestFromAll(self, requestType: str, data: Any = None, timeout: Optional[float] = None) -> List[ActorResponse]:
+        """``requestFromAll`` for ``async def`` handlers: every answer, awaited."""
+        return await asyncio.wrap_future(self.requestFromAll(requestType, data, timeout)._future)
+
     def getNumAvailable(self) -> int:
         """How many actors the category has now."""
-        outcome = self._calls.call("available", category=self.category).result()
+        outcome = self._calls.blocking("available", category=self.category)
         return int(outcome.get("data") or 0)
 
     def isAvailable(self) -> bool:
@@ -239,6 +251,7 @@ class ActorHandle:
         """Nothing to release (py-beach's handles held sockets)."""
 
     request_from_all = requestFromAll
+    arequest_from_all = arequestFromAll
     get_num_available = getNumAvailable
     is_available = isAvailable
 
@@ -257,16 +270,16 @@ class ActorHandleGroup:
     def request(self, requestType: str, data: Any = None, timeout: Optional[float] = None,
                 nRetries: Optional[int] = None) -> Dict[str, ActorResponse]:
         """Asks one actor of each sub-category; the answers by sub-category."""
-        outcome = self._calls.call("group_request", root=self.root, kind=requestType, data=data,
-                                   timeout_ms=_seconds_to_ms(timeout if timeout is not None else self.timeout),
-                                   retries=nRetries if nRetries is not None else self.nRetries, ident=self.ident).result()
+        outcome = self._calls.blocking("group_request", root=self.root, kind=requestType, data=data,
+                                       timeout_ms=_seconds_to_ms(timeout if timeout is not None else self.timeout),
+                                       retries=nRetries if nRetries is not None else self.nRetries, ident=self.ident)
         if not outcome.get("ok"):
             return {}
         return {sub: ActorResponse.of(o) for sub, o in (outcome.get("data") or {}).items()}
 
     def shoot(self, requestType: str, data: Any = None) -> int:
         """Sends to one actor of each sub-category without waiting; how many it reached."""
-        outcome = self._calls.call("group_shoot", root=self.root, kind=requestType, data=data, ident=self.ident).result()
+        outcome = self._calls.blocking("group_shoot", root=self.root, kind=requestType, data=data, ident=self.ident)
         return int(outcome.get("data") or 0) if outcome.get("ok") else 0
 
     def close(self) -> None:
@@ -320,6 +333,9 @@ class _TestBeach:
     def later(self, delay: float, callback: Callable[[], None]) -> None:
         pass
 
+    def on_loop(self) -> bool:
+        return False
+
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
@@ -341,6 +357,7 @@ class Actor:
         self._categories: List[str] = []
         self._ident: Optional[str] = None
         self._handlers: Dict[str, Callable[..., Any]] = {}
+        self._coroutines: set = set()
         self._stats: Dict[str, float] = {}
         self._stopped = threading.Event()
         self._last_error: Optional[str] = None
@@ -378,10 +395,15 @@ class Actor:
     def handle(self, requestType: str, fn: Callable[..., Any]) -> None:
         """Answers requests of type ``requestType`` with ``fn(msg)``."""
         self._handlers[requestType] = fn
+        if inspect.iscoroutinefunction(fn):
+            self._coroutines.add(requestType)
+        else:
+            self._coroutines.discard(requestType)
 
     def unhandle(self, requestType: str) -> None:
         """Stops answering ``requestType`` (it is answered as not supported)."""
         self._handlers.pop(requestType, None)
+        self._coroutines.discard(requestType)
 
     def getActorHandle(self, category: str, mode: str = "local", nRetries: Optional[int] = None,
                        timeout: Optional[float] = None, ident: Optional[str] = None) -> ActorHandle:

@@ -1,9 +1,10 @@
 """The process a node runs Python actors in: ``python3 -u -m beach.host``.
 
 It speaks the actor protocol (docs/actor-protocol.md) on the socket whose descriptor is in
-``BEACH_ACTOR_FD``. A reader thread takes frames off the socket and answers keep-alive pings
-itself, so a busy actor is never judged dead; requests and life-cycle frames go to the event
-loop, which runs ``async def`` handlers itself and plain functions on a thread pool. Lines an
+``BEACH_ACTOR_FD``. The event loop reads the socket: it answers keep-alive pings as they are
+read, before any handler runs, and completes the actors' calls; it runs ``async def``
+handlers itself and plain functions on a thread pool, so a busy plain handler never delays a
+ping (an ``async def`` handler must not block the loop, as in any asyncio program). Lines an
 actor prints start with its id.
 """
 
@@ -64,28 +65,57 @@ class TaggedStream(io.TextIOBase):
         return getattr(self._raw, "encoding", "utf-8")
 
 
-class Host:
-    """The actors of this process and the socket to their node."""
+class Host(asyncio.Protocol):
+    """The actors of this process and the socket to their node (an asyncio protocol on it)."""
 
-    def __init__(self, conn: protocol.Connection, loop: asyncio.AbstractEventLoop) -> None:
-        self.conn = conn
+    def __init__(self, loop: asyncio.AbstractEventLoop, frames: protocol.FrameBuffer) -> None:
         self.loop = loop
+        self.loop_thread = threading.get_ident()
+        self.frames = frames
+        self.transport: Optional[asyncio.Transport] = None
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="beach-actor")
         self.actors: Dict[int, Actor] = {}
         self.calls: Dict[int, concurrent.futures.Future[Any]] = {}
         self.calls_lock = threading.Lock()
         self.next_cid = 0
         self.classes: Dict[Tuple[str, str], Type[Actor]] = {}
+        self.exit_code = 0
+
+    # -- the socket ---------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self.frames.feed(data)
+        except protocol.ProtocolError as e:
+            print(f"beach: protocol error from the node: {e}", file=sys.stderr)
+            self.exit_code = 1
+            assert self.transport is not None
+            self.transport.close()
+            return
+        self.on_frames(frames)
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        # The node closed the socket (it stops us, or it is gone): finish now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(self.exit_code)
+
+    def _write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
 
     # -- what actors use (see actor._TestBeach for the same interface without a cluster) -----
 
     def send(self, frame: Dict[str, Any]) -> None:
-        try:
-            self.conn.send(frame)
-        except protocol.ProtocolError as e:
-            print(f"beach: frame not sent: {e}", file=sys.stderr)
-        except OSError:
-            pass
+        """Sends a frame, from any thread; a frame too large or not encodable is an error."""
+        data = protocol.encode(frame, self.frames.max_frame)
+        if threading.get_ident() == self.loop_thread:
+            self._write(data)
+        else:
+            self.loop.call_soon_threadsafe(self._write, data)
 
     def call(self, actor: Actor, op: str, keys: Dict[str, Any]) -> "concurrent.futures.Future[Any]":
         future: "concurrent.futures.Future[Any]" = concurrent.futures.Future()
@@ -96,7 +126,7 @@ class Host:
         frame = {"t": "call", "actor": actor._n, "cid": cid, "op": op}
         frame.update(keys)
         try:
-            self.conn.send(frame)
+            self.send(frame)
         except Exception as e:
             with self.calls_lock:
                 self.calls.pop(cid, None)
@@ -105,31 +135,37 @@ class Host:
 
     def run(self, actor: Actor, fn: Callable[..., Any], args: Tuple[Any, ...]) -> "concurrent.futures.Future[Any]":
         """Runs ``fn(*args)`` for ``actor``: a coroutine function on the loop, else on the pool."""
-        if inspect.iscoroutinefunction(fn):
-            ctx = contextvars.copy_context()
-            ctx.run(current_actor.set, actor._id)
-            return asyncio.run_coroutine_threadsafe(self._in(ctx, fn(*args)), self.loop)
         ctx = contextvars.copy_context()
         ctx.run(current_actor.set, actor._id)
+        if inspect.iscoroutinefunction(fn):
+            return asyncio.run_coroutine_threadsafe(self._in(actor._id, fn(*args)), self.loop)
         return self.pool.submit(ctx.run, fn, *args)
 
     @staticmethod
-    async def _in(ctx: contextvars.Context, coro: Any) -> Any:
-        current_actor.set(ctx.get(current_actor))
+    async def _in(actor_id: str, coro: Any) -> Any:
+        current_actor.set(actor_id)
         return await coro
 
     def later(self, delay: float, callback: Callable[[], None]) -> None:
         self.loop.call_soon_threadsafe(self.loop.call_later, delay, callback)
 
+    def on_loop(self) -> bool:
+        """Whether this thread runs the event loop (where nothing may block)."""
+        return threading.get_ident() == self.loop_thread
+
     # -- frames from the node ----------------------------------------------------------------
 
     def on_frames(self, frames: List[Dict[str, Any]]) -> None:
-        """Runs on the loop: handles what the reader thread passed on."""
+        """Handles frames as they are read, on the loop."""
         for frame in frames:
             kind = frame["t"]
             try:
                 if kind == "request":
                     self.on_request(frame)
+                elif kind == "ping":
+                    self.send({"t": "pong", "n": frame.get("n", 0)})
+                elif kind == "result":
+                    self.on_result(frame)
                 elif kind == "init":
                     self.loop.create_task(self.on_init(frame))
                 elif kind in ("drain", "stop"):
@@ -187,32 +223,51 @@ class Host:
         timeout = frame.get("timeout_ms")
         msg = RequestMsg(rid, frame["kind"], actor._id, frame.get("data"), frame.get("ident"),
                          frame.get("attempt", 0), None if timeout is None else timeout / 1000.0)
-        if inspect.iscoroutinefunction(fn):
+        if frame["kind"] in actor._coroutines:
             current_actor.set(actor._id)
-            task = self.loop.create_task(fn(msg))
-            task.add_done_callback(lambda t: self.answer(rid, t))
+            self.start_coroutine(rid, fn(msg))
         else:
             ctx = contextvars.copy_context()
             ctx.run(current_actor.set, actor._id)
-            self.pool.submit(ctx.run, fn, msg).add_done_callback(lambda f: self.answer(rid, f))
+            self.pool.submit(ctx.run, fn, msg).add_done_callback(lambda f: self.answer_done(rid, f))
 
-    def answer(self, rid: int, done: Any) -> None:
+    def start_coroutine(self, rid: int, coro: Any) -> None:
+        """Runs an ``async def`` handler at once, up to its first wait: one that finishes
+        without waiting is answered here, with no task and no turn of the loop (as Python
+        3.12's eager tasks do); one that waits goes on as a task."""
+        try:
+            waiting = coro.send(None)
+        except StopIteration as e:
+            self.answer(rid, None, e.value)
+            return
+        except BaseException as e:
+            self.answer(rid, e, None)
+            return
+        task = self.loop.create_task(resume(coro, waiting))
+        task.add_done_callback(lambda t: self.answer_done(rid, t))
+
+    def answer_done(self, rid: int, done: Any) -> None:
         """Answers request ``rid`` with the outcome of ``done`` (a finished task or future)."""
+        if done.cancelled():
+            self.answer(rid, RuntimeError("the handler was cancelled"), None)
+            return
         error = done.exception()
+        self.answer(rid, error, None if error is not None else done.result())
+
+    def answer(self, rid: int, error: Optional[BaseException], result: Any) -> None:
+        """Answers request ``rid``: the handler raised ``error``, or returned ``result``."""
         if error is not None:
             text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
             frame = {"t": "answer", "rid": rid, "ok": False, "error": "exception", "data": text}
         else:
-            ok, data, message = answer_of(done.result())
+            ok, data, message = answer_of(result)
             frame = {"t": "answer", "rid": rid, "ok": ok, "data": data}
             if not ok:
                 frame["error"] = message
         try:
-            self.conn.send(frame)
-        except (TypeError, ValueError, protocol.ProtocolError) as e:  # data CBOR cannot carry
+            self.send(frame)
+        except Exception as e:  # data CBOR cannot carry, or too large a frame
             self.send({"t": "answer", "rid": rid, "ok": False, "error": f"cannot encode the answer: {e}", "data": None})
-        except OSError:
-            pass
 
     async def on_finish(self, frame: Dict[str, Any], stop: bool) -> None:
         n = frame["actor"]
@@ -232,42 +287,29 @@ class Host:
         self.send({"t": "stopped" if stop else "drained", "actor": n})
 
     def on_result(self, frame: Dict[str, Any]) -> None:
-        """Runs on the reader thread: completes a call."""
+        """Completes a call (its waiter may be a pool thread or a coroutine)."""
         with self.calls_lock:
             future = self.calls.pop(frame.get("cid"), None)
         if future is not None:
             future.set_result(frame)
 
 
-def read_loop(host: Host) -> None:
-    """The reader thread: frames off the socket; pings and call results handled here. Exits
-    the process when the socket ends (0) or the node breaks the protocol (1)."""
-    code = 0
-    try:
-        while True:
-            frames = host.conn.recv_many()
-            if frames is None:
-                break
-            rest = []
-            for frame in frames:
-                kind = frame["t"]
-                if kind == "ping":
-                    host.send({"t": "pong", "n": frame.get("n", 0)})
-                elif kind == "result":
-                    host.on_result(frame)
-                else:
-                    rest.append(frame)
-            if rest:
-                host.loop.call_soon_threadsafe(host.on_frames, rest)
-    except protocol.ProtocolError as e:
-        print(f"beach: protocol error from the node: {e}", file=sys.stderr)
-        code = 1
-    except OSError:
-        pass
-    # The node closed the socket (it stops us, or it is gone): finish now.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+async def resume(coro: Any, waiting: Any) -> Any:
+    """Drives a coroutine that was started by hand and now waits for ``waiting`` (what it
+    yielded: an asyncio future, or None for a bare yield) to the end, as a task would."""
+    while True:
+        if waiting is None:
+            await asyncio.sleep(0)
+        else:
+            try:
+                await waiting
+            except BaseException:
+                pass  # the coroutine reads the outcome itself when resumed
+            waiting._asyncio_future_blocking = False
+        try:
+            waiting = coro.send(None)
+        except StopIteration as e:
+            return e.value
 
 
 def main() -> int:
@@ -278,7 +320,11 @@ def main() -> int:
     sock = socket.socket(fileno=int(fd))
     conn = protocol.Connection(sock)
     conn.send({"t": "hello", "version": protocol.VERSION, "sdk": protocol.SDK})
-    welcome = conn.recv()
+    try:
+        welcome = conn.recv()
+    except protocol.ProtocolError as e:
+        print(f"beach: protocol error from the node: {e}", file=sys.stderr)
+        return 1
     if welcome is None:
         return 1
     if welcome.get("t") != "welcome":
@@ -292,8 +338,14 @@ def main() -> int:
     sys.stderr = TaggedStream(sys.stderr)  # type: ignore[assignment]
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    host = Host(conn, loop)
-    threading.Thread(target=read_loop, args=(host,), name="beach-reader", daemon=True).start()
+    early, rest = conn.take_pending()
+    host = Host(loop, conn.frames)
+    sock.setblocking(False)
+    loop.run_until_complete(loop.create_unix_connection(lambda: host, sock=sock))
+    if early:
+        host.on_frames(early)
+    if rest:
+        host.data_received(rest)
     loop.run_forever()
     return 0
 
