@@ -301,11 +301,13 @@ async def resume(coro: Any, waiting: Any) -> Any:
         if waiting is None:
             await asyncio.sleep(0)
         else:
+            # The coroutine marked the future as awaited when it yielded it; unmark it so it
+            # can be awaited here (asyncio refuses a future awaited twice at once).
+            waiting._asyncio_future_blocking = False
             try:
                 await waiting
             except BaseException:
                 pass  # the coroutine reads the outcome itself when resumed
-            waiting._asyncio_future_blocking = False
         try:
             waiting = coro.send(None)
         except StopIteration as e:
