@@ -102,7 +102,7 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
     }
     let python = match args.target {
         Target::Python => Some(crate::bench_python::run(args).await?),
-        Target::All if crate::bench_python::python_available() => {
+        Target::All if crate::local_cluster::python_available() => {
             Some(crate::bench_python::run(args).await?)
         }
         _ => None,

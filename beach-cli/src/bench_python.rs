@@ -9,7 +9,7 @@ use beach_core::value::Payload;
 
 use crate::args::BenchArgs;
 use crate::bench_measure::{Measured, serde_bytes_of};
-use crate::local_cluster::{connect, start_nodes};
+use crate::local_cluster::{connect, python_available, start_nodes};
 use crate::outcome::Failure;
 
 /// The actor measured: `echo` is an `async def` handler, `echo_plain` a plain function.
@@ -26,16 +26,6 @@ pub(crate) struct PythonFigures {
     pub(crate) spawn_seconds: f64,
     /// The host process's memory growth per idle actor, where /proc tells.
     pub(crate) idle_bytes_per_actor: Option<f64>,
-}
-
-/// Whether `python3` with `cbor2` is here.
-pub(crate) fn python_available() -> bool {
-    std::process::Command::new("python3")
-        .args(["-c", "import cbor2"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// `n` sequential requests of `kind`, then `n` with `window` in flight.

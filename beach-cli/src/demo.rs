@@ -9,7 +9,7 @@ use beach_core::placement::Strategy;
 use beach_node::actors::msg;
 
 use crate::args::DemoArgs;
-use crate::local_cluster::{connect, start_nodes, terminate};
+use crate::local_cluster::{connect, python_available, start_nodes, terminate};
 
 /// Runs the demo; the exit code is 0 when every step worked and every node stopped cleanly.
 pub fn run(args: DemoArgs) -> ExitCode {
@@ -45,8 +45,20 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
     result
 }
 
+/// py-beach's README Pong, unchanged: what the demo puts in its code directory.
+const PY_PONG: &str = "from beach.actor import Actor\nimport time\n\n\nclass PyPong(Actor):\n\n    def init(self, parameters):\n        print(\"Called init of actor.\")\n        self.handle('ping', self.ponger)\n\n    def ponger(self, msg):\n        print(\"Received ping: %s\" % str(msg))\n        return {'time': time.time()}\n";
+
 async fn run_cluster(args: &DemoArgs, dir: &Path) -> Result<(), String> {
-    let extra = "probe_interval: 500ms\nsuspect_timeout: 2s\nsync_interval: 500ms\n";
+    // The nodes' code directory, with a Python Pong when Python actors can run here.
+    let code = dir.join("code").join("global");
+    fs::create_dir_all(&code).map_err(|e| format!("{}: {e}", code.display()))?;
+    let python = python_available();
+    if python {
+        let file = code.join("PyPong.py");
+        fs::write(&file, PY_PONG).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    let extra =
+        "probe_interval: 500ms\nsuspect_timeout: 2s\nsync_interval: 500ms\ncode_directory: code\n";
     let (config, config_path, nodes) = start_nodes(args.nodes as usize, dir, "demo", extra)?;
     println!("starting {} nodes on 127.0.0.1 (config {})", args.nodes, config_path.display());
     for (i, node) in nodes.iter().enumerate() {
@@ -80,6 +92,12 @@ async fn run_cluster(args: &DemoArgs, dir: &Path) -> Result<(), String> {
     println!("  Pong         in pongers  (strategy affinity toward pingers) -> {}", pong[0]);
     let iso = spawn(client.actor("Pong", ["pongers"]).isolated(true)).await?;
     println!("  Pong         in pongers  (isolated, its own process)        -> {}", iso[0]);
+    if python {
+        let py = spawn(client.actor("PyPong", ["pongers"])).await?;
+        println!("  PyPong       in pongers  (Python, from code/global/PyPong.py) -> {}", py[0]);
+    } else {
+        println!("  (a Python Pong joins them when python3 has cbor2: pip install cbor2)");
+    }
 
     println!(
         "\n`ping` to each actor of category `pongers` in turn, for {}:",

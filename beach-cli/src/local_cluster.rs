@@ -110,3 +110,13 @@ pub(crate) fn terminate(child: &mut Child) -> Option<std::process::ExitStatus> {
     let _ = child.kill();
     child.wait().ok().filter(|_| false)
 }
+
+/// Whether `python3` with `cbor2` is here, as code directory actors in Python need.
+pub(crate) fn python_available() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import cbor2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}

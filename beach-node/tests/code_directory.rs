@@ -299,7 +299,8 @@ class Fragile(Actor):
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_of_actor_programs_fail_their_spawns_and_requests_but_never_the_node() {
-    let (cluster, code) = code_cluster("code-fail", 1, "actor_init_timeout: 1s\n");
+    let (cluster, code) =
+        code_cluster("code-fail", 1, "actor_init_timeout: 1s\nmax_frame_size: 64KiB\n");
     deploy(&code, "global", "Fragile.py", FRAGILE);
     deploy(&code, "global", "Broken.py", "from beach.actor import Actor\nclass Broken(Actor:\n");
     deploy(&code, "global", "Exits.py", "import os\nos._exit(7)\n");
@@ -325,6 +326,19 @@ async fn failures_of_actor_programs_fail_their_spawns_and_requests_but_never_the
     assert!(err.contains("exit"), "{err}");
     let err = client.add_actor(client.actor("NoClass", ["n"])).await.unwrap_err().to_string();
     assert!(err.contains("defines no class NoClass(Actor)"), "{err}");
+    // Parameters that fit the spawn but not the init frame (a few bytes larger) fail it at
+    // once, not on the init timeout: the first size refused must be refused for that.
+    let mut refused = None;
+    for size in (64 * 1024 - 600..64 * 1024).step_by(10) {
+        let big = "p".repeat(size);
+        if let Err(e) = client.add_actor(client.actor("Fragile", ["big"]).param("big", &big)).await
+        {
+            refused = Some((size, e.to_string()));
+            break;
+        }
+    }
+    let (size, err) = refused.expect("no parameters were too large");
+    assert!(err.contains("parameters too large"), "{size} bytes: {err}");
 
     // A process that dies: its requests in flight fail at once, its actor leaves the
     // directory, and the next spawn starts a new process.

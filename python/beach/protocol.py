@@ -36,6 +36,11 @@ class FrameBuffer:
 
     def feed(self, data: bytes) -> List[Frame]:
         """Adds ``data``; the frames now whole. Raises ``ProtocolError`` on a bad frame."""
+        if not self._buf and len(data) > 4:
+            # The common case, one whole frame read at once: no copy into the buffer.
+            (length,) = struct.unpack_from(">I", data)
+            if len(data) == 4 + length and 0 < length <= self.max_frame:
+                return [self._decode(memoryview(data)[4:])]
         self._buf += data
         frames: List[Frame] = []
         buf = self._buf
@@ -50,16 +55,20 @@ class FrameBuffer:
                 break
             body = bytes(buf[pos + 4: pos + 4 + length])
             pos += 4 + length
-            try:
-                frame = cbor2.loads(body)
-            except Exception as e:
-                raise ProtocolError(f"malformed frame: {e}") from e
-            if not isinstance(frame, dict) or not isinstance(frame.get("t"), str):
-                raise ProtocolError(f"a frame must be a map with a text key t, not {frame!r:.80}")
-            frames.append(frame)
+            frames.append(self._decode(body))
         if pos:
             del buf[:pos]
         return frames
+
+    @staticmethod
+    def _decode(body: Any) -> Frame:
+        try:
+            frame = cbor2.loads(body)
+        except Exception as e:
+            raise ProtocolError(f"malformed frame: {e}") from e
+        if not isinstance(frame, dict) or not isinstance(frame.get("t"), str):
+            raise ProtocolError(f"a frame must be a map with a text key t, not {frame!r:.80}")
+        return frame
 
     def take_rest(self) -> bytes:
         """The bytes of an incomplete frame, handed to whoever reads on."""

@@ -541,8 +541,8 @@ async fn write_loop(
     }
 }
 
-/// A frame too large to send: a request gets its error at once, a call result an error
-/// instead.
+/// A frame too large to send: a request or an init gets its error at once, a call result an
+/// error instead.
 fn refuse(host: &Host, frame: ToProgram, why: &str) {
     match frame {
         ToProgram::Request { rid, .. } => {
@@ -553,6 +553,12 @@ fn refuse(host: &Host, frame: ToProgram, why: &str) {
         ToProgram::Result { cid, .. } => {
             let error = Some(format!("reply too large: {why}"));
             host.send(ToProgram::Result { cid, ok: false, data: Cbor::Null, error });
+        }
+        ToProgram::Init { actor, .. } => {
+            let mut st = host.state.lock().expect("host lock");
+            if let Some(tx) = st.actors.get_mut(&actor).and_then(|slot| slot.init.take()) {
+                let _ = tx.send(Err((format!("parameters too large: {why}"), Cbor::Null)));
+            }
         }
         other => tracing::warn!(host = %host.label, "frame not sent ({why}): {other:?}"),
     }
