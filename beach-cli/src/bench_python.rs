@@ -98,8 +98,8 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<PythonFigures, Failure> {
     std::fs::write(code.join("PyEcho.py"), PY_ECHO)
         .map_err(|e| Failure::usage(format!("{}: {e}", code.display())))?;
     let result: Result<PythonFigures, Failure> = async {
-        let (config, _, nodes) =
-            start_nodes(1, &dir, "bench", "code_directory: code\n").map_err(Failure::usage)?;
+        let extra = format!("code_directory: code\n{}", crate::bench::node_options(args, &dir)?);
+        let (config, _, nodes) = start_nodes(1, &dir, "bench", &extra).map_err(Failure::usage)?;
         let client = connect(&config, &nodes, "bench").await.map_err(Failure::usage)?;
         let category = "bench/python";
         client.add_actor(client.actor("PyEcho", [category])).await?;
