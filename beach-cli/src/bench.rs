@@ -484,12 +484,11 @@ async fn with_beach_tcp<T>(
         client.close();
         return result;
     }
-    // The node process lives until the measurement is done; its folder (config and log) is
-    // removed after a success and kept, named in the error, after a failure.
+    // The node process lives until the measurement is done; see keep_on_failure for its folder.
     let dir = std::env::temp_dir().join(format!("beach-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
     let result = async {
-        let extra = node_options(args, &dir)?;
+        let extra = crate::local_cluster::node_options(args, &dir)?;
         let (config, path, nodes) =
             start_nodes(1, &dir, "bench", &extra).map_err(Failure::usage)?;
         let client = connect(&config, &nodes, "bench").await.map_err(Failure::usage)?;
@@ -499,16 +498,7 @@ async fn with_beach_tcp<T>(
         result
     }
     .await;
-    match result {
-        Ok(w) => {
-            let _ = std::fs::remove_dir_all(&dir);
-            Ok(w)
-        }
-        Err(mut f) => {
-            f.message = format!("{} (node log in {})", f.message, dir.display());
-            Err(f)
-        }
-    }
+    crate::local_cluster::keep_on_failure(&dir, result)
 }
 
 /// Spawns the Echo actors, measures them through `client` and stops them, whatever the
@@ -539,23 +529,4 @@ async fn echo_workloads(
         let _ = client.stop_actors(&ids, &[]).await;
     }
     result
-}
-
-/// The `cluster.yaml` lines a node started for a measurement gets from the options: `--spin`
-/// and `--secret` (a fresh secret written into `dir`).
-pub(crate) fn node_options(args: &BenchArgs, dir: &std::path::Path) -> Result<String, Failure> {
-    let mut extra = String::new();
-    if !args.spin.is_zero() {
-        extra.push_str(&format!("tcp_spin: {}us\n", args.spin.as_micros()));
-    }
-    if args.secret {
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret)
-            .map_err(|e| Failure::usage(format!("no randomness from the system: {e}")))?;
-        let path = dir.join("secret.key");
-        std::fs::write(&path, secret)
-            .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
-        extra.push_str("secret_file: secret.key\n");
-    }
-    Ok(extra)
 }

@@ -98,7 +98,8 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<PythonFigures, Failure> {
     std::fs::write(code.join("PyEcho.py"), PY_ECHO)
         .map_err(|e| Failure::usage(format!("{}: {e}", code.display())))?;
     let result: Result<PythonFigures, Failure> = async {
-        let extra = format!("code_directory: code\n{}", crate::bench::node_options(args, &dir)?);
+        let extra =
+            format!("code_directory: code\n{}", crate::local_cluster::node_options(args, &dir)?);
         let (config, _, nodes) = start_nodes(1, &dir, "bench", &extra).map_err(Failure::usage)?;
         let client = connect(&config, &nodes, "bench").await.map_err(Failure::usage)?;
         let category = "bench/python";
@@ -127,14 +128,5 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<PythonFigures, Failure> {
         })
     }
     .await;
-    match result {
-        Ok(f) => {
-            let _ = std::fs::remove_dir_all(&dir);
-            Ok(f)
-        }
-        Err(mut f) => {
-            f.message = format!("{} (node log in {})", f.message, dir.display());
-            Err(f)
-        }
-    }
+    crate::local_cluster::keep_on_failure(&dir, result)
 }

@@ -10,6 +10,9 @@ use beach_core::client::Beach;
 use beach_core::config::ClusterConfig;
 use beach_core::model::Endpoint;
 
+use crate::args::BenchArgs;
+use crate::outcome::Failure;
+
 /// One node process; killed if still running when dropped.
 pub(crate) struct NodeProcess {
     pub(crate) child: Child,
@@ -119,4 +122,41 @@ pub(crate) fn python_available() -> bool {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// The `cluster.yaml` lines a node started for a measurement gets from the options: `--spin`
+/// and `--secret` (a fresh secret written into `dir`).
+pub(crate) fn node_options(args: &BenchArgs, dir: &std::path::Path) -> Result<String, Failure> {
+    let mut extra = String::new();
+    if !args.spin.is_zero() {
+        extra.push_str(&format!("tcp_spin: {}us\n", args.spin.as_micros()));
+    }
+    if args.secret {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret)
+            .map_err(|e| Failure::usage(format!("no randomness from the system: {e}")))?;
+        let path = dir.join("secret.key");
+        std::fs::write(&path, secret)
+            .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+        extra.push_str("secret_file: secret.key\n");
+    }
+    Ok(extra)
+}
+
+/// The outcome of a measurement in `dir` (the nodes' config and logs): the folder is removed
+/// after a success, and kept and named in the error after a failure.
+pub(crate) fn keep_on_failure<T>(
+    dir: &std::path::Path,
+    result: Result<T, Failure>,
+) -> Result<T, Failure> {
+    match result {
+        Ok(w) => {
+            let _ = std::fs::remove_dir_all(dir);
+            Ok(w)
+        }
+        Err(mut f) => {
+            f.message = format!("{} (node log in {})", f.message, dir.display());
+            Err(f)
+        }
+    }
 }
