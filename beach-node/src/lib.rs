@@ -20,6 +20,7 @@ pub mod actors;
 pub mod cli;
 pub mod code;
 pub mod daemon;
+pub mod documents;
 pub mod files;
 pub mod health;
 pub mod isolation;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use beach_core::client::Beach;
 use beach_core::placement::Strategy;
 use beach_core::value::Value;
+use beach_node::documents;
 use serde_json::{Value as Json, json};
 
 use super::actor_id;
@@ -57,13 +58,13 @@ pub(super) async fn spawn(client: &Beach, a: SpawnArgs) -> Result<Output, Failur
     }
     if a.dry_run {
         let plan = client.place(spec).await?;
-        let json = json!({ "placement": plan.iter().map(|(n, why)| json!({ "node": n.to_string(), "reason": why })).collect::<Vec<_>>() });
+        let json = documents::placement(&plan);
         let rows =
             plan.iter().map(|(n, why)| vec![n.endpoint().to_string(), why.clone()]).collect();
         return Ok(Output { json, human: table(&["NODE", "REASON"], rows) });
     }
     let ids = client.add_actor(spec).await?;
-    let json = json!({ "actors": ids.iter().map(|i| json!({ "id": i.to_string(), "node": i.node().to_string() })).collect::<Vec<_>>() });
+    let json = documents::spawned(&ids);
     let rows = ids.iter().map(|i| vec![i.to_string(), i.node().endpoint().to_string()]).collect();
     Ok(Output { json, human: table(&["ID", "NODE"], rows) })
 }
@@ -87,7 +88,7 @@ pub(super) async fn stop(
         list.len(),
         list.iter().map(|l| format!("  {l}\n")).collect::<String>()
     );
-    Ok(Output { json: json!({ "stopped": list }), human })
+    Ok(Output { json: documents::stopped(&stopped), human })
 }
 
 /// `beach flush --yes`.

@@ -2,7 +2,8 @@
 
 use beach_core::client::Beach;
 use beach_core::value::Value;
-use serde_json::{Value as Json, json};
+use beach_node::documents;
+use serde_json::json;
 
 use crate::outcome::{Failure, Output};
 use crate::output::table;
@@ -10,13 +11,7 @@ use crate::output::table;
 /// `beach nodes`.
 pub(super) async fn nodes(client: &Beach) -> Result<Output, Failure> {
     let nodes = client.nodes().await?;
-    let json = json!({ "nodes": nodes.iter().map(|n| json!({
-        "id": n.id.to_string(),
-        "address": n.id.endpoint().to_string(),
-        "generation": n.id.generation(),
-        "state": n.state.as_str(),
-        "actors": n.actors,
-    })).collect::<Vec<_>>() });
+    let json = documents::nodes(&nodes);
     let rows = nodes
         .iter()
         .map(|n| {
@@ -34,12 +29,6 @@ pub(super) async fn nodes(client: &Beach) -> Result<Output, Failure> {
 /// `beach dir [CATEGORY]`.
 pub(super) async fn dir(client: &Beach, category: Option<&str>) -> Result<Output, Failure> {
     let dir = client.directory(category.unwrap_or("")).await?;
-    let cats: serde_json::Map<String, Json> = dir
-        .iter()
-        .map(|(c, ids)| {
-            (c.to_string(), json!(ids.iter().map(ToString::to_string).collect::<Vec<_>>()))
-        })
-        .collect();
     let rows = dir
         .iter()
         .map(|(c, ids)| {
@@ -51,7 +40,7 @@ pub(super) async fn dir(client: &Beach, category: Option<&str>) -> Result<Output
     } else {
         table(&["CATEGORY", "ACTORS"], rows)
     };
-    Ok(Output { json: json!({ "realm": client.realm().to_string(), "categories": cats }), human })
+    Ok(Output { json: documents::directory(client.realm().as_str(), &dir), human })
 }
 
 /// `beach available CATEGORY`.
@@ -63,9 +52,7 @@ pub(super) fn available(client: &Beach, category: &str) -> Result<Output, Failur
 /// `beach health`.
 pub(super) async fn health(client: &Beach) -> Result<Output, Failure> {
     let health = client.cluster_health().await?;
-    let json = json!({ "nodes": health.iter().map(|h| json!({
-        "address": h.node.endpoint().to_string(), "cpu": h.cpu, "memory": h.memory,
-    })).collect::<Vec<_>>() });
+    let json = documents::health(&health);
     let rows = health
         .iter()
         .map(|h| {
@@ -85,13 +72,7 @@ pub(super) async fn types(client: &Beach, realm: Option<&str>) -> Result<Output,
     let nodes = |t: &beach_core::client::TypeInfo| -> Vec<String> {
         t.nodes.iter().map(|n| n.endpoint().to_string()).collect()
     };
-    let json = json!({ "types": types.iter().map(|t| json!({
-        "realm": t.realm.as_str(),
-        "type": t.actor_type.as_str(),
-        "source": t.origin.as_str(),
-        "sha256": t.sha256,
-        "nodes": nodes(t),
-    })).collect::<Vec<_>>() });
+    let json = documents::types(&types);
     let rows = types
         .iter()
         .map(|t| {
@@ -112,20 +93,7 @@ pub(super) async fn types(client: &Beach, realm: Option<&str>) -> Result<Output,
 /// `beach load`.
 pub(super) async fn load(client: &Beach) -> Result<Output, Failure> {
     let load = client.load_info().await?;
-    let json = json!({ "actors": load.iter().map(|l| json!({
-        "id": l.id.to_string(),
-        "in_flight": l.in_flight,
-        "received": l.received,
-        "replied": l.replied,
-        "errors": l.errors.values().sum::<u64>(),
-        "errors_by_kind": l.errors,
-        "queue_full": l.queue_full,
-        "dropped": l.dropped,
-        "custom": l.custom,
-        "mean_ms": l.mean_ms,
-        "p50_ms": l.p50_ms,
-        "p99_ms": l.p99_ms,
-    })).collect::<Vec<_>>() });
+    let json = documents::load(&load);
     let rows = load
         .iter()
         .map(|l| {
@@ -148,19 +116,7 @@ pub(super) async fn load(client: &Beach) -> Result<Output, Failure> {
 /// `beach metadata`.
 pub(super) async fn metadata(client: &Beach) -> Result<Output, Failure> {
     let meta = client.node_metadata().await?;
-    let json = json!({ "nodes": meta.iter().map(|n| json!({
-        "node": n.node.to_string(),
-        "actors": n.actors.iter().map(|a| json!({
-            "id": a.id.to_string(),
-            "type": a.actor_type.to_string(),
-            "realm": a.realm.to_string(),
-            "categories": a.categories.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "params": Value::Map(a.params.clone()).to_json().unwrap_or(Json::Null),
-            "isolated": a.isolated,
-            "owner": a.owner,
-            "drainable": a.drainable,
-        })).collect::<Vec<_>>(),
-    })).collect::<Vec<_>>() });
+    let json = documents::metadata(&meta);
     let mut rows = Vec::new();
     for n in &meta {
         for a in &n.actors {

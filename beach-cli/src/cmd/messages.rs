@@ -4,7 +4,8 @@ use beach_core::actor::RequestError;
 use beach_core::client::Beach;
 use beach_core::routing::Mode;
 use beach_core::value::Payload;
-use serde_json::{Value as Json, json};
+use beach_node::documents;
+use serde_json::json;
 
 use super::{actor_id, data, payload_json};
 use crate::args::{Global, RequestArgs};
@@ -69,29 +70,14 @@ fn replies_output<K: ToString>(
     header: &str,
     replies: Vec<(K, Result<Payload, RequestError>)>,
 ) -> Output {
-    let mut rows = Vec::new();
-    let list: Vec<Json> = replies
+    let rows = replies
         .iter()
-        .map(|(target, r)| {
-            let target = target.to_string();
-            let mut entry = serde_json::Map::new();
-            entry.insert(key.to_owned(), json!(target));
-            match r {
-                Ok(p) => {
-                    rows.push(vec![target, "ok".to_owned(), payload_json(p).to_string()]);
-                    entry.insert("ok".to_owned(), json!(true));
-                    entry.insert("data".to_owned(), payload_json(p));
-                }
-                Err(e) => {
-                    rows.push(vec![target, "error".to_owned(), e.to_string()]);
-                    entry.insert("ok".to_owned(), json!(false));
-                    entry.insert("error".to_owned(), json!(e.to_string()));
-                }
-            }
-            Json::Object(entry)
+        .map(|(target, r)| match r {
+            Ok(p) => vec![target.to_string(), "ok".to_owned(), payload_json(p).to_string()],
+            Err(e) => vec![target.to_string(), "error".to_owned(), e.to_string()],
         })
         .collect();
-    Output { json: json!({ "replies": list }), human: table(&[header, "", "REPLY"], rows) }
+    Output { json: documents::replies(key, &replies), human: table(&[header, "", "REPLY"], rows) }
 }
 
 fn request_failure(e: RequestError) -> Failure {
@@ -127,21 +113,19 @@ pub(super) async fn request(client: &Beach, a: RequestArgs, g: &Global) -> Resul
             h.request_from_all(&a.kind, &value).map_err(request_failure)?.collect_all().await;
         return Ok(replies_output("id", "ID", replies));
     }
-    match h.request_payload(&a.kind, payload).await {
-        Ok(p) => {
-            let data = payload_json(&p);
-            Ok(Output {
-                human: format!("{}\n", serde_json::to_string_pretty(&data).unwrap_or_default()),
-                json: json!({ "ok": true, "data": data }),
-            })
-        }
+    let outcome = h.request_payload(&a.kind, payload).await;
+    let json = documents::reply(&outcome);
+    match outcome {
+        Ok(p) => Ok(Output {
+            human: format!(
+                "{}\n",
+                serde_json::to_string_pretty(&payload_json(&p)).unwrap_or_default()
+            ),
+            json,
+        }),
         Err(e) => {
-            let data = match &e {
-                RequestError::Remote { data: Some(d), .. } => payload_json(d),
-                _ => Json::Null,
-            };
             let mut f = request_failure(e);
-            f.json = Some(json!({ "ok": false, "error": f.message, "data": data }));
+            f.json = Some(json);
             Err(f)
         }
     }

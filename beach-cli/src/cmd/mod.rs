@@ -13,7 +13,7 @@ use beach_core::config::{ClusterConfig, DEFAULT_PORT, HostPort};
 use beach_core::model::{ActorId, Endpoint, Realm};
 use beach_core::value::Payload;
 use beach_node::files::{client_for, load_config};
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 use crate::args::{Command, Global};
 use crate::outcome::{Failure, Output};
@@ -71,7 +71,7 @@ fn data(text: Option<&str>) -> Result<Payload, Failure> {
 }
 
 fn payload_json(p: &Payload) -> Json {
-    p.to_json().unwrap_or_else(|e| json!({ "undecodable": e.to_string() }))
+    beach_node::documents::payload(p)
 }
 
 fn actor_id(text: &str) -> Result<ActorId, Failure> {

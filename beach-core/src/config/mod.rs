@@ -224,6 +224,9 @@ pub struct ClusterConfig {
     pub metadata_needs_token: bool,
     /// The HTTP gateway's listen address; no gateway when absent.
     pub http: Option<HostPort>,
+    /// The bearer token the HTTP gateway asks of requests and reads when it listens beyond
+    /// loopback (writes need `admin_token`).
+    pub http_token: Option<String>,
     /// How often a node runs a directory anti-entropy exchange.
     pub sync_interval: Duration,
     /// How often membership probes a random member.
@@ -264,6 +267,7 @@ impl Default for ClusterConfig {
             insecure: false,
             metadata_needs_token: false,
             http: None,
+            http_token: None,
             sync_interval: Duration::from_secs(1),
             probe_interval: Duration::from_secs(1),
             suspect_timeout: Duration::from_secs(3),

@@ -38,6 +38,7 @@ struct RawConfig {
     insecure: Option<bool>,
     metadata_needs_token: Option<bool>,
     http: Option<String>,
+    http_token: Option<String>,
     sync_interval: Option<Scalar>,
     probe_interval: Option<Scalar>,
     suspect_timeout: Option<Scalar>,
@@ -178,6 +179,10 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
         Some(t) if t.is_empty() => return Err(invalid("admin_token", "must not be empty".into())),
         t => t,
     };
+    let http_token = match raw.http_token {
+        Some(t) if t.is_empty() => return Err(invalid("http_token", "must not be empty".into())),
+        t => t,
+    };
 
     // Every duration is bounded: timers add them to the clock, and an absurd value must be a
     // clear error here, not an overflow deep inside a running node.
@@ -309,6 +314,7 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
         insecure: raw.insecure.unwrap_or(false),
         metadata_needs_token: raw.metadata_needs_token.unwrap_or(false),
         http,
+        http_token,
         sync_interval,
         probe_interval,
         suspect_timeout,

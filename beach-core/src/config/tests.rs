@@ -29,6 +29,7 @@ realms:
 secret_file: /abs/secret.key
 admin_token: s3cret
 http: 127.0.0.1:8080
+http_token: reader
 sync_interval: 500ms
 probe_interval: 2s
 suspect_timeout: 1m 30s
@@ -50,6 +51,7 @@ log:
     assert_eq!(c.secret_file.clone().unwrap(), Path::new("/abs/secret.key"));
     assert_eq!(c.admin_token.as_deref(), Some("s3cret"));
     assert_eq!(c.http.as_ref().unwrap().to_string(), "127.0.0.1:8080");
+    assert_eq!(c.http_token.as_deref(), Some("reader"));
     assert_eq!(c.sync_interval, Duration::from_millis(500));
     assert_eq!(c.probe_interval, Duration::from_secs(2));
     assert_eq!(c.suspect_timeout, Duration::from_secs(90));
@@ -95,6 +97,7 @@ fn bad_values_name_the_key() {
     assert_eq!(invalid_key("seed_nodes: ['[::1']"), "seed_nodes");
     assert_eq!(invalid_key("listen: 'a b:1'"), "listen");
     assert_eq!(invalid_key("http: localhost"), "http");
+    assert_eq!(invalid_key("http_token: ''"), "http_token");
     assert_eq!(invalid_key("sync_interval: 30"), "sync_interval");
     assert_eq!(invalid_key("sync_interval: soon"), "sync_interval");
     assert_eq!(invalid_key("suspect_timeout: 0s"), "suspect_timeout");
