@@ -23,6 +23,10 @@ pub struct NodeArgs {
     /// The address peers should dial (host:port or host), instead of `advertise`.
     #[arg(long, value_name = "ADDR")]
     pub advertise: Option<String>,
+    /// Serve the HTTP gateway (API, metrics, dashboard) on this address (host:port), instead
+    /// of `http` in the configuration.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
     /// Log level: trace, debug, info, warn or error, instead of `log.level`.
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -96,7 +100,7 @@ pub fn run_node(args: NodeArgs, registry: Registry) -> ExitCode {
         }
     };
     tracing::info!(workers = runtime.metrics().num_workers(), "runtime started");
-    let overrides = Overrides { listen: args.listen, advertise: args.advertise };
+    let overrides = Overrides { listen: args.listen, advertise: args.advertise, http: args.http };
     match runtime.block_on(daemon::run(config, overrides, registry)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -42,6 +42,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     /// `--advertise`: what peers should dial.
     pub advertise: Option<String>,
+    /// `--http`: where to serve the HTTP gateway.
+    pub http: Option<String>,
 }
 
 /// Why a node could not run.
@@ -60,17 +62,14 @@ pub enum DaemonError {
     /// Isolated actors cannot be prepared (no executable path, no temporary folder).
     #[error("cannot prepare isolated actors: {0}")]
     Isolation(String),
+    /// The HTTP gateway cannot start (unprotected beyond loopback, its port taken).
+    #[error(transparent)]
+    Gateway(#[from] crate::gateway::GatewayError),
     /// Protected mode: a node without a secret would listen beyond loopback.
     #[error(
         "refusing to listen on {0} without a cluster secret: anyone who can reach it could run actors and read every request; set secret_file (make one with `beach gen-key FILE`), listen on 127.0.0.1, or set `insecure: true` if everyone on this network is trusted"
     )]
     Unprotected(String),
-}
-
-/// Whether `host` only accepts connections from this machine.
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// How often CPU and memory use are sampled for placement and `health`.
@@ -98,8 +97,20 @@ pub async fn start(
         (None, Some(a)) => a.clone(),
         (None, None) => advertised_for(&listen, &config)?,
     };
+    let http = match &overrides.http {
+        Some(h) => Some(
+            HostPort::parse(h, 0)
+                .ok()
+                .filter(|_| h.contains(':'))
+                .ok_or_else(|| DaemonError::Address(format!("--http {h:?}: expected host:port")))?,
+        ),
+        None => config.http.clone(),
+    };
+    if let Some(addr) = &http {
+        crate::gateway::check(&config, addr)?;
+    }
     let secrets = files::read_secrets(&config)?;
-    if secrets.is_empty() && !config.insecure && !is_loopback(&listen.host) {
+    if secrets.is_empty() && !config.insecure && !listen.is_loopback() {
         return Err(DaemonError::Unprotected(listen.to_string()));
     }
     for path in config.secret_file.iter().chain(&config.accepted_secret_files) {
@@ -127,6 +138,12 @@ pub async fn start(
         code.set_node(node.id().endpoint().clone());
     }
     tracing::info!(node = %node.id(), cluster = %config.cluster_name, "node started");
+    if let Some(addr) = &http
+        && let Err(e) = crate::gateway::start(&node, &config, addr).await
+    {
+        node.shutdown().await;
+        return Err(e.into());
+    }
     let sampled = node.clone();
     tokio::spawn(async move {
         let mut sampler = LoadSampler::new();
@@ -230,6 +247,7 @@ mod tests {
             let node = start(config(listen, insecure), Overrides::default(), registry()).await;
             node.unwrap_or_else(|e| panic!("{listen}: {e}")).kill();
         }
+        let is_loopback = |host: &str| HostPort { host: host.to_owned(), port: 1 }.is_loopback();
         assert!(is_loopback("localhost") && is_loopback("::1") && is_loopback("127.3.4.5"));
         assert!(!is_loopback("10.0.0.1") && !is_loopback("example.org") && !is_loopback("::"));
     }

@@ -64,6 +64,37 @@ fn parse_memory(meminfo: &str) -> Option<f64> {
     (total > 0.0).then(|| (1.0 - available / total).clamp(0.0, 1.0))
 }
 
+/// CPU time (user and system) this process has used, in seconds, from `/proc/self/stat`.
+pub fn process_cpu_seconds() -> Option<f64> {
+    parse_process_cpu(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+fn parse_process_cpu(stat: &str) -> Option<f64> {
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    // /proc counts in USER_HZ clock ticks, 100 a second on Linux.
+    Some((user + system) as f64 / 100.0)
+}
+
+/// This process's resident memory in bytes, from `/proc/self/status`.
+pub fn process_rss_bytes() -> Option<u64> {
+    parse_rss(&std::fs::read_to_string("/proc/self/status").ok()?)
+}
+
+fn parse_rss(status: &str) -> Option<u64> {
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +107,10 @@ mod tests {
             .unwrap();
         assert!((m - 0.75).abs() < 1e-9);
         assert_eq!(parse_memory("nothing"), None);
+        let stat = "42 (beach node) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 4 0";
+        assert_eq!(parse_process_cpu(stat), Some(3.0));
+        assert_eq!(parse_rss("Name: x\nVmRSS:\t  2048 kB\n"), Some(2048 * 1024));
+        assert!(process_cpu_seconds().is_some() && process_rss_bytes().unwrap() > 0);
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod code;
 pub mod daemon;
 pub mod documents;
 pub mod files;
+pub mod gateway;
 pub mod health;
 pub mod isolation;
 pub mod logging;

@@ -82,6 +82,17 @@ pub struct HostPort {
 }
 
 impl HostPort {
+    /// Whether the host only accepts connections from this machine: `localhost`, `127.x.y.z`,
+    /// `::1`. Protected mode and the HTTP gateway ask more of an address that is not.
+    pub fn is_loopback(&self) -> bool {
+        self.host.eq_ignore_ascii_case("localhost")
+            || self
+                .host
+                .trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
     /// Parses `host`, `host:port`, `[v6]` or `[v6]:port`, using `default_port` when none is
     /// written. A bare IPv6 address without brackets is taken as a host without port.
     pub fn parse(text: &str, default_port: u16) -> Result<Self, String> {

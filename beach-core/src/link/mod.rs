@@ -19,6 +19,7 @@ mod outbox;
 mod pump;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -162,6 +163,31 @@ pub(crate) struct Links {
     state: Mutex<State>,
     tasks: Arc<TaskSet>,
     handshakes: Handshakes,
+    counters: LinkCounters,
+}
+
+/// What the links of a node or client count, for metrics: connections and frames (relaxed
+/// atomic increments, off every lock).
+#[derive(Debug, Default)]
+pub(crate) struct LinkCounters {
+    pub(crate) open: AtomicU64,
+    pub(crate) opened: AtomicU64,
+    pub(crate) frames_in: AtomicU64,
+    pub(crate) frames_out: AtomicU64,
+    pub(crate) frames_refused: AtomicU64,
+    pub(crate) broken: AtomicU64,
+}
+
+/// Adds `n` to one of the [`LinkCounters`].
+pub(super) fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+impl Links {
+    /// Its connection and frame counters.
+    pub(crate) fn counters(&self) -> &LinkCounters {
+        &self.counters
+    }
 }
 
 impl std::fmt::Debug for Links {
@@ -191,6 +217,7 @@ impl Links {
             state: Mutex::new(State::default()),
             tasks: Arc::default(),
             handshakes: Handshakes::default(),
+            counters: LinkCounters::default(),
         })
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::outbox::{Inbox, Outbox};
-use super::{IDLE_CLIENT, Links, MAX_BATCH, PROTOCOL_BREAK, Remote, kind_of};
+use super::{IDLE_CLIENT, Links, MAX_BATCH, PROTOCOL_BREAK, Remote, add, kind_of};
 use crate::actor::CallError;
 use crate::auth::Role;
 use crate::model::Endpoint;
@@ -28,6 +28,9 @@ impl Links {
         // directory every sync period). Counting what arrives costs the hot path one relaxed
         // increment; a watchdog looks at the count now and then.
         let heard = Arc::new(AtomicUsize::new(0));
+        let counters = &self.counters;
+        add(&counters.open, 1);
+        add(&counters.opened, 1);
         let watched = (self.role == Role::Node && from.role == Role::Client).then(|| {
             let (heard, rt) = (heard.clone(), self.runtime.clone());
             async move {
@@ -56,7 +59,9 @@ impl Links {
                     match stream.recv().await {
                         Ok(Some(env)) => {
                             heard.fetch_add(1, Ordering::Relaxed);
+                            add(&me.counters.frames_in, 1);
                             if let Err(why) = me.receive(env, &tx, &from) {
+                                add(&me.counters.broken, 1);
                                 if let Some(skipped) = PROTOCOL_BREAK.check(me.runtime.now()) {
                                     tracing::warn!(%why, skipped, "closing a connection that broke the protocol");
                                 }
@@ -66,6 +71,7 @@ impl Links {
                         Ok(None) => return "closed by peer".to_owned(),
                         Err(e @ crate::transport::TransportError::Frame { .. }) => {
                             // Bad input: only this connection pays for it.
+                            add(&me.counters.broken, 1);
                             if let Some(skipped) = PROTOCOL_BREAK.check(me.runtime.now()) {
                                 tracing::warn!(error = %e, skipped, "closing a connection that sent a bad frame");
                             }
@@ -93,6 +99,8 @@ impl Links {
                     }
                     match sink.send(&batch).await {
                         Ok(refused) => {
+                            add(&me.counters.frames_out, (batch.len() - refused.len()) as u64);
+                            add(&me.counters.frames_refused, refused.len() as u64);
                             for r in refused {
                                 me.refused(&batch[r.index], &r.error, &tx);
                             }
@@ -122,6 +130,7 @@ impl Links {
                 Either::Right((done, _)) => done,
             }
         };
+        self.counters.open.fetch_sub(1, Ordering::Relaxed);
         tracing::debug!(%endpoint, %why, "link closed");
         // Requests that never left this side surely were not handled: they fail as
         // unreachable (and are retried); the rest may have been, and fail as lost.

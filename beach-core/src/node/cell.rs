@@ -45,6 +45,24 @@ pub(crate) struct ActorCell {
 }
 
 impl ActorCell {
+    /// Its statistics as the wire carries them (`beach load`).
+    pub(crate) fn load(&self) -> wire::ActorLoad {
+        let latency = self.stats.latency();
+        wire::ActorLoad {
+            id: self.id.clone(),
+            in_flight: self.stats.in_flight(),
+            received: self.stats.received_count(),
+            replied: self.stats.replied_count(),
+            queue_full: self.stats.queue_full_count(),
+            dropped: self.stats.dropped_count(),
+            errors: self.stats.errors(),
+            mean_ms: latency.mean().as_secs_f64() * 1000.0,
+            p50_ms: latency.quantile(0.5).as_secs_f64() * 1000.0,
+            p99_ms: latency.quantile(0.99).as_secs_f64() * 1000.0,
+            custom: self.stats.custom(),
+        }
+    }
+
     /// The parameters with private ones masked, for metadata views.
     pub(crate) fn public_params(&self) -> BTreeMap<String, Value> {
         mask_private(&self.spec.parameters)

@@ -5,7 +5,7 @@ use super::NodeInner;
 use crate::ErrorCode;
 use crate::model::{ActorId, NodeId};
 use crate::wire::{
-    ActorLoad, ActorMetadata, ActorRecord, AdminAnswer, AdminOp, NodeHealth, NodeInfo, NodeMetadata,
+    ActorMetadata, ActorRecord, AdminAnswer, AdminOp, NodeHealth, NodeInfo, NodeMetadata,
 };
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
@@ -77,26 +77,7 @@ impl NodeInner {
                 }
                 AdminOp::Load => {
                     let st = self.lock();
-                    let loads = st
-                        .actors
-                        .values()
-                        .map(|c| {
-                            let latency = c.stats.latency();
-                            ActorLoad {
-                                id: c.id.clone(),
-                                in_flight: c.stats.in_flight(),
-                                received: c.stats.received_count(),
-                                replied: c.stats.replied_count(),
-                                queue_full: c.stats.queue_full_count(),
-                                dropped: c.stats.dropped_count(),
-                                errors: c.stats.errors(),
-                                mean_ms: latency.mean().as_secs_f64() * 1000.0,
-                                p50_ms: latency.quantile(0.5).as_secs_f64() * 1000.0,
-                                p99_ms: latency.quantile(0.99).as_secs_f64() * 1000.0,
-                                custom: c.stats.custom(),
-                            }
-                        })
-                        .collect();
+                    let loads = st.actors.values().map(|c| c.load()).collect();
                     Ok(AdminAnswer::Load(loads))
                 }
                 AdminOp::Metadata => {

@@ -66,6 +66,7 @@ impl NodeInner {
                 Ok(a) => a,
                 Err(e) => {
                     ctx.stop();
+                    super::counters::add(&self.life.spawn_failures, 1);
                     let started: Vec<ActorId> = records.iter().map(|r| r.id.clone()).collect();
                     self.stop_local(&started, false).await;
                     self.observe(format!("spawn of {} failed: {e}", spec.actor_type));
@@ -88,6 +89,7 @@ impl NodeInner {
                 return Err("node is stopping".to_owned());
             }
             st.actors.insert(id.clone(), cell);
+            super::counters::add(&self.life.spawns, 1);
             st.directory.insert(id.clone(), entry.clone()).expect("own actor");
             records.push(ActorRecord {
                 id: id.clone(),
@@ -149,6 +151,7 @@ impl NodeInner {
             }
             self.push_delta(&mut st);
         }
+        super::counters::add(&self.life.stops, records.len() as u64);
         for r in &records {
             self.observe(format!("stopped {}", r.id));
         }

@@ -15,6 +15,7 @@
 mod admin;
 mod builder;
 mod cell;
+mod counters;
 mod execute;
 mod in_process;
 mod lifecycle;
@@ -47,6 +48,7 @@ use crate::wire::Envelope;
 
 pub use builder::NodeBuilder;
 pub(crate) use cell::ActorCell;
+pub use counters::{HostedActor, NodeCounters};
 
 /// The largest membership packet accepted: a few times what membership itself sends
 /// (`max_packet_size`, 16 KiB), far below what would stall a node decoding it.
@@ -177,6 +179,8 @@ pub(crate) struct NodeInner {
     stopped: AtomicBool,
     tasks: Arc<TaskSet>,
     observer: Option<Observer>,
+    /// Spawns and stops, for metrics.
+    pub(crate) life: counters::LifeCounters,
     /// The name clashes between a code directory's types and the registry's already logged.
     pub(crate) clashes_logged: Mutex<std::collections::BTreeSet<String>>,
 }
@@ -265,6 +269,7 @@ impl Node {
             stopped: AtomicBool::new(false),
             tasks: Arc::default(),
             observer: options.observer,
+            life: counters::LifeCounters::default(),
         });
         let weak: Weak<dyn Dispatch> = Arc::downgrade(&inner) as Weak<dyn Dispatch>;
         links.set_dispatch(weak);

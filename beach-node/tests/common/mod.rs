@@ -45,11 +45,17 @@ pub struct NodeProc {
 
 impl NodeProc {
     pub fn start(config: &Path, port: u16, log: PathBuf) -> Self {
+        Self::start_with(config, port, log, &[])
+    }
+
+    /// [`NodeProc::start`] with more command-line arguments.
+    pub fn start_with(config: &Path, port: u16, log: PathBuf, args: &[String]) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_beach-node"))
             .arg("--config")
             .arg(config)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(fs::File::create(&log).unwrap())
@@ -133,8 +139,25 @@ impl Cluster {
         )
     }
 
+    /// Like [`Cluster::start`], each node serving its HTTP gateway on a port of its own
+    /// (`--http`); returns the gateways' base URLs too.
+    pub fn start_http(name: &str, n: usize, extra: &str) -> (Self, Vec<String>) {
+        let http = free_ports(n);
+        let urls = http.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+        let args: Vec<Vec<String>> =
+            http.iter().map(|p| vec!["--http".to_owned(), format!("127.0.0.1:{p}")]).collect();
+        let extra =
+            format!("probe_interval: 500ms\nsuspect_timeout: 2s\nsync_interval: 500ms\n{extra}");
+        (Self::start_each(name, n, &extra, |i| args[i].clone()), urls)
+    }
+
     /// Like [`Cluster::start`] but with only `extra` besides the name and seeds.
     pub fn start_raw(name: &str, n: usize, extra: &str) -> Self {
+        Self::start_each(name, n, extra, |_| Vec::new())
+    }
+
+    /// Starts `n` nodes, node `i` with the command-line arguments `args(i)`.
+    fn start_each(name: &str, n: usize, extra: &str, args: impl Fn(usize) -> Vec<String>) -> Self {
         let scratch = Scratch::new(name);
         let ports = free_ports(n);
         let seeds: Vec<String> = ports.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
@@ -145,7 +168,14 @@ impl Cluster {
         let nodes = ports
             .iter()
             .enumerate()
-            .map(|(i, &p)| NodeProc::start(&config_path, p, scratch.0.join(format!("node{i}.log"))))
+            .map(|(i, &p)| {
+                NodeProc::start_with(
+                    &config_path,
+                    p,
+                    scratch.0.join(format!("node{i}.log")),
+                    &args(i),
+                )
+            })
             .collect();
         Self { config_path, config, nodes, scratch }
     }
