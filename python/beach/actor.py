@@ -97,33 +97,51 @@ class ActorResponse:
 
 
 class FutureResults:
-    """The answers of ``requestFromAll``, as py-beach's: wait for them, or take what came."""
+    """The answers of ``requestFromAll`` and group requests, as py-beach's: they arrive one by
+    one; ``getNewResults()`` takes those not taken yet, ``waitForResults(timeout)`` waits for
+    all of them (returning what came by then), ``isFinished()`` says whether all are in."""
 
-    def __init__(self, future: "concurrent.futures.Future[List[ActorResponse]]") -> None:
-        self._future = future
-        self._taken = False
+    def __init__(self, future: "Optional[concurrent.futures.Future[List[ActorResponse]]]" = None) -> None:
+        self._lock = threading.Lock()
+        self._results: List[ActorResponse] = []
+        self._given = 0
+        self._done = threading.Event()
+        self._future: "concurrent.futures.Future[List[ActorResponse]]" = future or concurrent.futures.Future()
+        if future is not None:
+            future.add_done_callback(lambda f: self._finish(f.result()))
+
+    def _add(self, response: ActorResponse) -> None:
+        with self._lock:
+            self._results.append(response)
+
+    def _finish(self, responses: List[ActorResponse] = ()) -> None:  # type: ignore[assignment]
+        with self._lock:
+            self._results.extend(responses)
+            results = list(self._results)
+        if not self._future.done():
+            self._future.set_result(results)
+        self._done.set()
 
     def isFinished(self) -> bool:
-        return self._future.done()
+        return self._done.is_set()
 
     def waitForResults(self, timeout: Optional[float] = None) -> List[ActorResponse]:
-        """Every answer, waiting up to ``timeout`` seconds (``[]`` if they are not all in)."""
-        try:
-            results = self._future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            return []
-        self._taken = True
-        return results
+        """The answers, once all are in or ``timeout`` seconds passed (then those that came)."""
+        self._done.wait(timeout)
+        with self._lock:
+            self._given = len(self._results)
+            return list(self._results)
 
     def getNewResults(self) -> List[ActorResponse]:
-        """The answers not returned yet: all of them once finished, else none."""
-        if self._taken or not self._future.done():
-            return []
-        self._taken = True
-        return self._future.result()
+        """The answers that came since the last call, without waiting."""
+        with self._lock:
+            new = self._results[self._given:]
+            self._given = len(self._results)
+            return new
 
     def __iter__(self):
-        return iter(self._future.result())
+        self._done.wait()
+        return iter(list(self._results))
 
     is_finished = isFinished
     wait_for_results = waitForResults
@@ -222,17 +240,14 @@ class ActorHandle:
         """Asks every actor of the category; the answers come as ``FutureResults``."""
         future = self._calls.call("request_from_all", category=self.category, kind=requestType, data=data,
                                   timeout_ms=_seconds_to_ms(timeout if timeout is not None else self.timeout), ident=self.ident)
-        out: "concurrent.futures.Future[List[ActorResponse]]" = concurrent.futures.Future()
+        results = FutureResults()
 
         def done(f: "concurrent.futures.Future[Any]") -> None:
             outcome = f.result()
-            if outcome.get("ok"):
-                out.set_result([ActorResponse.of(o) for o in outcome.get("data") or []])
-            else:
-                out.set_result([])
+            results._finish([ActorResponse.of(o) for o in outcome.get("data") or []] if outcome.get("ok") else [])
 
         future.add_done_callback(done)
-        return FutureResults(out)
+        return results
 
     async def arequestFromAll(self, requestType: str, data: Any = None, timeout: Optional[float] = None) -> List[ActorResponse]:
         """``requestFromAll`` for ``async def`` handlers: every answer, awaited."""
