@@ -276,6 +276,9 @@ pub enum Target {
     /// Requests to a Python actor of a code directory over TCP (`async def` and plain
     /// handlers), spawning idle Python actors and their memory; needs python3 with cbor2.
     Python,
+    /// Requests to an Echo actor through a node's HTTP gateway (`POST /v1/request`, keep-alive
+    /// connections) beside the native TCP client of the same run.
+    Http,
     /// Everything (python only where python3 with cbor2 is installed).
     All,
 }

@@ -111,6 +111,17 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
         results.push(("python async def".to_owned(), figures(&p.async_handler)));
         results.push(("python plain fn".to_owned(), figures(&p.plain_handler)));
     }
+    let http = match args.target {
+        Target::Http | Target::All => Some(crate::bench_http::run(args).await?),
+        _ => None,
+    };
+    // The gateway's p50 against the native client's of the same run.
+    let http_ratio = http.as_ref().map(|h| {
+        let (through, native) = (figures(&h.http), figures(&h.native));
+        results.push(("http gateway".to_owned(), through));
+        results.push(("http: native tcp".to_owned(), native));
+        through.p50.as_secs_f64() / native.p50.as_secs_f64()
+    });
     let (rounds, many) = tcp_rounds(args, global).await?;
     // The tables show the round whose ratio is the median (the only round without one).
     let shown = median_round(&rounds);
@@ -166,6 +177,7 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
         "p50_vs_raw_median": spread.map(|s| s.0),
         "p50_vs_raw_min": spread.map(|s| s.1),
         "p50_vs_raw_max": spread.map(|s| s.2),
+        "http_p50_vs_native": http_ratio,
         "python": python.as_ref().map(|p| json!({
             "idle_actors": p.idle_actors,
             "spawn_seconds": p.spawn_seconds,
@@ -205,6 +217,11 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
             m.per_client.len(),
             m.per_client.iter().sum::<f64>(),
             args.inflight
+        ));
+    }
+    if let Some(r) = http_ratio {
+        human.push_str(&format!(
+            "http: p50 through the gateway is {r:.2}x the native client's of the same run\n"
         ));
     }
     if let Some(p) = &python {

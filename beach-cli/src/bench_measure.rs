@@ -144,6 +144,40 @@ pub(crate) async fn measure(
     })
 }
 
+/// `n` sequential calls of `op` (after a tenth as many to warm up), then `n` with `window` in
+/// flight: the sequential latencies and the rate with the window.
+pub(crate) async fn timed<F, Fut, E>(n: usize, window: usize, op: F) -> Result<Measured, E>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+{
+    for _ in 0..n / 10 {
+        op().await?;
+    }
+    let mut latencies_ns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        op().await?;
+        latencies_ns.push(t.elapsed().as_nanos() as u64);
+    }
+    let window = window.max(1);
+    let start = Instant::now();
+    let workers = (0..window).map(|w| {
+        let share = n / window + usize::from(w < n % window);
+        let op = &op;
+        async move {
+            for _ in 0..share {
+                op().await?;
+            }
+            Ok::<_, E>(())
+        }
+    });
+    for r in futures::future::join_all(workers).await {
+        r?;
+    }
+    Ok(Measured { latencies_ns, per_second: n as f64 / start.elapsed().as_secs_f64() })
+}
+
 /// A byte string of `n` bytes (a CBOR byte string, as user data usually is).
 pub(crate) fn serde_bytes_of(n: usize) -> beach_core::value::Value {
     beach_core::value::Value::Bytes(vec![7u8; n])

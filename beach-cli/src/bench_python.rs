@@ -8,7 +8,7 @@ use beach_core::actor::Handle;
 use beach_core::value::Payload;
 
 use crate::args::BenchArgs;
-use crate::bench_measure::{Measured, serde_bytes_of};
+use crate::bench_measure::{Measured, serde_bytes_of, timed};
 use crate::local_cluster::{connect, python_available, start_nodes};
 use crate::outcome::Failure;
 
@@ -36,30 +36,9 @@ async fn measure(
     n: usize,
     window: usize,
 ) -> Result<Measured, Failure> {
-    let fail = |e: beach_core::actor::RequestError| Failure::cluster(format!("python {kind}: {e}"));
-    for _ in 0..n / 10 {
-        handle.request_payload(kind, data.clone()).await.map_err(fail)?;
-    }
-    let mut latencies_ns = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        handle.request_payload(kind, data.clone()).await.map_err(fail)?;
-        latencies_ns.push(t.elapsed().as_nanos() as u64);
-    }
-    let start = Instant::now();
-    let workers = (0..window.max(1)).map(|w| {
-        let share = n / window.max(1) + usize::from(w < n % window.max(1));
-        async move {
-            for _ in 0..share {
-                handle.request_payload(kind, data.clone()).await?;
-            }
-            Ok::<_, beach_core::actor::RequestError>(())
-        }
-    });
-    for r in futures::future::join_all(workers).await {
-        r.map_err(fail)?;
-    }
-    Ok(Measured { latencies_ns, per_second: n as f64 / start.elapsed().as_secs_f64() })
+    timed(n, window, || async { handle.request_payload(kind, data.clone()).await.map(|_| ()) })
+        .await
+        .map_err(|e| Failure::cluster(format!("python {kind}: {e}")))
 }
 
 /// The resident memory of `pid`'s child processes, in bytes (Linux).

@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod bench;
+mod bench_http;
 mod bench_local;
 mod bench_measure;
 mod bench_python;

@@ -488,12 +488,15 @@ fn bench_measures_both_targets_and_reports_ratios() {
             "local fan-out x4",
             "python async def",
             "python plain fn",
+            "http gateway",
+            "http: native tcp",
             "raw-tcp",
             "tcp",
             "tcp fan-out x4"
         ]
     );
     assert_eq!(v["python"]["idle_actors"], 20);
+    assert!(v["http_p50_vs_native"].as_f64().unwrap() > 0.0, "{v}");
     assert!(v["python"]["spawn_seconds"].as_f64().unwrap() > 0.0);
     for r in results {
         assert!(

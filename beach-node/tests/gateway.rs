@@ -156,6 +156,23 @@ async fn requests_reads_and_admin_calls_through_any_nodes_gateway() {
         .await;
     assert_eq!((status, body), (200, json!({"sent": 2})));
 
+    // One actor of each sub-category.
+    for sub in ["grp/a", "grp/b"] {
+        let spawn = json!({"type":"Echo","categories":[sub]});
+        assert_eq!(http.post(&format!("{a}/v1/spawn"), spawn, Some(TOKEN)).await.0, 200);
+    }
+    // Node b learns of them by the directory's sync: poll until it does.
+    let group = json!({"category":"grp","kind":"x","data":5});
+    let both = eventually(JOIN, || async {
+        let (status, body) = http.post(&format!("{b}/v1/group"), group.clone(), None).await;
+        status == 200
+            && body["replies"].as_array().is_some_and(|r| {
+                r.len() == 2 && r.iter().all(|r| r["ok"] == true && r["data"] == 5)
+            })
+    })
+    .await;
+    assert!(both, "the group request did not reach both sub-categories");
+
     // Reads, the CLI's documents.
     let (status, nodes) = http.get(&format!("{a}/v1/nodes")).await;
     assert_eq!(status, 200);

@@ -6,9 +6,11 @@ use std::sync::{Arc, Weak};
 use async_trait::async_trait;
 
 use super::{Node, NodeInner};
+use crate::actor::{Group, Handle};
 use crate::client::{Beach, ClientBuilder, ClientError};
 use crate::config::ClusterConfig;
-use crate::model::Endpoint;
+use crate::model::{Endpoint, Realm};
+use crate::routing::Mode;
 use crate::transport::{Connection, Listener, Transport, TransportError, pipe};
 
 /// Connections to the node itself are pipes handed to its links; connections to other nodes
@@ -44,6 +46,27 @@ impl Transport for InProcess {
 }
 
 impl Node {
+    /// A handle to the actors of `realm` whose category starts with `category`, sending from
+    /// this node itself as its actors do: no client and no connection in between, so a
+    /// request to an actor hosted here is a call in process. For the program embedding the
+    /// node (its HTTP gateway sends requests this way); admin calls go through
+    /// [`Node::client`].
+    ///
+    /// ```no_run
+    /// # async fn f(node: beach_core::node::Node) {
+    /// let realm = beach_core::model::Realm::new("global").unwrap();
+    /// let reply = node.handle(&realm, "svc/pongers").request("ping", &()).await;
+    /// # }
+    /// ```
+    pub fn handle(&self, realm: &Realm, category: &str) -> Handle {
+        Handle::new(self.inner.port.clone(), realm.clone(), category, Mode::Random, None)
+    }
+
+    /// A group handle over the sub-categories one level below `root` (see [`Node::handle`]).
+    pub fn group(&self, realm: &Realm, root: &str) -> Group {
+        Group::new(self.handle(realm, root))
+    }
+
     /// A client for the program this node runs in: it calls actors and runs admin calls
     /// (with the cluster's admin token) like any client, reaching this node in process,
     /// without a connection to itself, and other nodes over the cluster's transport.

@@ -19,7 +19,7 @@ use serde_json::{Value as Json, json};
 
 use super::State;
 use super::auth::Need;
-use super::calls::{duration_of, realm_of};
+use super::calls::{duration_of, realm_named};
 use super::error::{ApiError, request_status};
 use crate::documents;
 
@@ -61,7 +61,7 @@ pub(crate) async fn call(
     let action =
         text("_action").ok_or_else(|| ApiError::bad("_action (the request kind) is missing"))?;
     let realm = text("_realm").unwrap_or_else(|| "global".to_owned());
-    let mut h = realm_of(&g, &realm)?.handle(&category);
+    let mut h = g.node.handle(&realm_named(&realm)?, &category);
     if let Some(t) = fields.get("_timeout") {
         let t = match t {
             Json::String(s) => s.parse::<f64>().map(Json::from).unwrap_or_else(|_| t.clone()),
@@ -89,7 +89,6 @@ pub(crate) async fn call(
     };
     let payload = Payload::from_json(&data).map_err(|e| ApiError::bad(format!("data: {e}")))?;
     if from_all {
-        super::calls::known(&g, &h).await;
         let value = payload.to_value().map_err(|e| ApiError::bad(format!("data: {e}")))?;
         let replies =
             h.request_from_all(&action, &value).map_err(bridge_error)?.collect_all().await;

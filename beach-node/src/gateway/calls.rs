@@ -98,10 +98,14 @@ pub(crate) fn duration_of(field: &str, value: &Json) -> Result<Duration, ApiErro
     Ok(d)
 }
 
-/// The realm's client for a body's realm.
+/// A realm named in a call.
+pub(crate) fn realm_named(realm: &str) -> Result<Realm, ApiError> {
+    Realm::new(realm).map_err(|e| ApiError::bad(format!("realm {realm:?}: {e}")))
+}
+
+/// The node's client, working in `realm` (for admin calls and reads).
 pub(crate) fn realm_of(g: &Gateway, realm: &str) -> Result<beach_core::client::Beach, ApiError> {
-    let r = Realm::new(realm).map_err(|e| ApiError::bad(format!("realm {realm:?}: {e}")))?;
-    Ok(g.client.with_realm(r))
+    Ok(g.client.with_realm(realm_named(realm)?))
 }
 
 impl CallBody {
@@ -110,7 +114,8 @@ impl CallBody {
         if self.category.is_empty() {
             return Err(ApiError::bad("category must not be empty"));
         }
-        let mut h = realm_of(g, &self.realm)?.handle(&self.category);
+        // Sent from the node itself, as its actors send: no client in between.
+        let mut h = g.node.handle(&realm_named(&self.realm)?, &self.category);
         if let Some(t) = &self.timeout {
             h = h.timeout(duration_of("timeout", t)?);
         }
@@ -135,16 +140,6 @@ impl CallBody {
     }
 }
 
-/// Makes sure the client's view has the handle's actors before a call that reaches all of
-/// them and so cannot ask the entry node itself (a request to one actor does): the view of
-/// the node's client follows the directory by sync, a little behind a spawn through another
-/// client.
-pub(crate) async fn known(g: &Gateway, h: &Handle) {
-    if h.num_available() == 0 {
-        g.client.refresh().await;
-    }
-}
-
 /// Sends a request to one actor of a category (or to all of them) and answers its reply.
 #[utoipa::path(post, path = "/v1/request", request_body = CallBody,
     responses(
@@ -166,7 +161,6 @@ pub(crate) async fn request(
     let h = call.handle(&g)?;
     let payload = call.payload()?;
     if call.all {
-        known(&g, &h).await;
         let value = payload.to_value().map_err(|e| ApiError::bad(format!("data: {e}")))?;
         let replies = h.request_from_all(&call.kind, &value).map_err(ApiError::of_request)?;
         let lines = replies.map(|(id, r)| {
@@ -222,7 +216,6 @@ pub(crate) async fn broadcast(
     let call: CallBody = parse(&body)?;
     let value = call.payload()?.to_value().map_err(|e| ApiError::bad(format!("data: {e}")))?;
     let h = call.handle(&g)?;
-    known(&g, &h).await;
     let sent = h.broadcast(&call.kind, &value).map_err(ApiError::of_request)?;
     Ok(axum::Json(json!({ "sent": sent })))
 }
@@ -239,7 +232,8 @@ pub(crate) async fn group(
     let call: CallBody = parse(&body)?;
     let h = call.handle(&g)?;
     let value = call.payload()?.to_value().map_err(|e| ApiError::bad(format!("data: {e}")))?;
-    let group: Group = realm_of(&g, &call.realm)?.group(&call.category).configure(|_| h.clone());
+    let group: Group =
+        g.node.group(&realm_named(&call.realm)?, &call.category).configure(|_| h.clone());
     let replies = group.request(&call.kind, &value).await.map_err(ApiError::of_request)?;
     Ok(axum::Json(documents::replies("category", &replies)))
 }

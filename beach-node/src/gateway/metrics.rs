@@ -90,6 +90,11 @@ struct RealmLabels {
 struct Bounded(Mutex<HashSet<String>>);
 
 impl Bounded {
+    /// `value` if it was admitted before, without asking anything.
+    fn known(&self, value: &str) -> Option<String> {
+        self.0.lock().expect("metrics lock").contains(value).then(|| value.to_owned())
+    }
+
     fn admit(&self, value: &str) -> String {
         let mut seen = self.0.lock().expect("metrics lock");
         if seen.contains(value) {
@@ -158,13 +163,22 @@ impl Metrics {
         outcome: &Result<Payload, RequestError>,
         took: Duration,
     ) {
-        let known_realm = Realm::new(realm).ok();
-        let in_directory = known_realm.as_ref().is_some_and(|r| {
-            node.with_directory(|d| d.realms().contains(r) && !d.lookup(r, category).is_empty())
-        });
-        let realm = if known_realm.is_some() { self.realms.admit(realm) } else { OTHER.to_owned() };
-        let category =
-            if in_directory { self.categories.admit(category) } else { OTHER.to_owned() };
+        // A label value seen before is taken as it is; a new one is checked against the
+        // directory first (once, not per request).
+        let (realm, category) = match (self.realms.known(realm), self.categories.known(category)) {
+            (Some(r), Some(c)) => (r, c),
+            _ => {
+                let known_realm = Realm::new(realm).ok();
+                let in_directory = known_realm
+                    .as_ref()
+                    .is_some_and(|r| node.with_directory(|d| !d.lookup(r, category).is_empty()));
+                let realm =
+                    if known_realm.is_some() { self.realms.admit(realm) } else { OTHER.to_owned() };
+                let category =
+                    if in_directory { self.categories.admit(category) } else { OTHER.to_owned() };
+                (realm, category)
+            }
+        };
         // A kind an actor handled: it answered, and not with "not supported".
         let handled = match outcome {
             Ok(_) => true,
