@@ -68,6 +68,7 @@ pub fn load(load: &[ActorLoad]) -> Json {
         "queue_full": l.queue_full,
         "dropped": l.dropped,
         "custom": l.custom,
+        "per_second": l.per_second,
         "mean_ms": l.mean_ms,
         "p50_ms": l.p50_ms,
         "p99_ms": l.p99_ms,

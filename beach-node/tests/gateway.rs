@@ -362,6 +362,14 @@ async fn metrics_count_what_each_node_serves_and_routes_with_bounded_labels() {
     }
     assert_eq!(served, 5.0);
     assert_eq!(spawns, 2.0);
+    // Pong counts its pings with its own counter, summed by type and name.
+    let mut pings = 0.0;
+    for u in &urls {
+        let m = scrape(&http, u).await;
+        pings += sample(&m, "beach_actor_counter", &[("type", "Pong"), ("name", "pings")])
+            .unwrap_or(0.0);
+    }
+    assert_eq!(pings, 5.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -162,6 +162,10 @@ impl Context {
         &self.inner.stats
     }
 
+    pub(super) fn stats_arc(&self) -> &Arc<ActorStats> {
+        &self.inner.stats
+    }
+
     /// The tracing span with the actor's id and realm: `let _g = ctx.span().enter();`.
     pub fn span(&self) -> &tracing::Span {
         &self.inner.span

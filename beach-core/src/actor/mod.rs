@@ -32,6 +32,7 @@
 //! ```
 
 mod context;
+mod counter;
 mod error;
 mod fanout;
 mod group;
@@ -48,6 +49,7 @@ use async_trait::async_trait;
 pub use crate::model::Origin;
 pub use context::Context;
 pub(crate) use context::ContextParts;
+pub use counter::{Counter, Rate};
 pub(crate) use error::CallError;
 pub use error::RequestError;
 pub use fanout::Replies;

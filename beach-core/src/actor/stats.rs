@@ -4,7 +4,7 @@ use crate::ErrorCode;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Sub-buckets per power of two: latencies are kept within about 19% of their value.
 const SUB: u32 = 4;
@@ -89,6 +89,48 @@ impl LatencyHistogram {
     }
 }
 
+/// Events per second over the last whole second, counted in one-second buckets of a
+/// monotonic clock: cheap to mark (no allocation, no clock of its own).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RateMeter {
+    /// The instant the buckets count from, set by the first mark.
+    origin: Option<Instant>,
+    /// The bucket being filled, in whole seconds since `origin`.
+    second: u64,
+    this: f64,
+    /// The count of the bucket before `second`.
+    last: f64,
+}
+
+impl RateMeter {
+    fn bucket(&mut self, now: Instant) -> u64 {
+        let origin = *self.origin.get_or_insert(now);
+        now.saturating_duration_since(origin).as_secs()
+    }
+
+    /// Counts `n` events at `now`.
+    pub(crate) fn mark(&mut self, now: Instant, n: f64) {
+        let second = self.bucket(now);
+        if second != self.second {
+            self.last = if second == self.second + 1 { self.this } else { 0.0 };
+            self.this = 0.0;
+            self.second = second;
+        }
+        self.this += n;
+    }
+
+    /// Events per second in the last whole second before `now`.
+    pub(crate) fn per_second(&self, now: Instant) -> f64 {
+        let Some(origin) = self.origin else { return 0.0 };
+        let second = now.saturating_duration_since(origin).as_secs();
+        match second.checked_sub(self.second) {
+            Some(0) => self.last,
+            Some(1) => self.this,
+            _ => 0.0,
+        }
+    }
+}
+
 /// The counters of one actor, updated as it serves.
 #[derive(Debug, Default)]
 pub struct ActorStats {
@@ -98,9 +140,12 @@ pub struct ActorStats {
     dropped: AtomicU64,
     in_flight: AtomicU64,
     errors: Mutex<BTreeMap<String, u64>>,
-    latency: Mutex<LatencyHistogram>,
-    /// The actor's own counters, by name (py-beach's `zSet`/`zInc`).
+    /// Service times, and requests answered per second (one lock for both).
+    latency: Mutex<(LatencyHistogram, RateMeter)>,
+    /// The actor's own counters, by name (py-beach's `zSet`/`zInc`, `Context::counter`).
     custom: Mutex<BTreeMap<String, f64>>,
+    /// The actor's own rates, by name (`Context::rate`).
+    rates: Mutex<BTreeMap<String, RateMeter>>,
 }
 
 /// The most counters of its own an actor keeps: names past it are ignored.
@@ -122,10 +167,14 @@ impl ActorStats {
         self.in_flight.fetch_add(1, Relaxed);
     }
 
-    pub(crate) fn finished(&self, latency: Duration, error: Option<&str>) {
+    pub(crate) fn finished(&self, now: Instant, latency: Duration, error: Option<&str>) {
         self.in_flight.fetch_sub(1, Relaxed);
         self.replied.fetch_add(1, Relaxed);
-        self.latency.lock().expect("stats lock").record(latency);
+        {
+            let mut l = self.latency.lock().expect("stats lock");
+            l.0.record(latency);
+            l.1.mark(now, 1.0);
+        }
         if let Some(e) = error {
             self.error(e);
         }
@@ -182,18 +231,59 @@ impl ActorStats {
     }
 
     /// Sets the actor's own counter `name` (py-beach's `zSet`), shown by `beach load`. An
-    /// actor keeps at most 64 names of at most 64 bytes; others are ignored.
+    /// actor keeps at most 64 names (counters and rates) of at most 64 bytes; others are
+    /// ignored.
     pub fn set_custom(&self, name: &str, value: f64) {
+        self.update_custom(name, |v| *v = value);
+    }
+
+    /// Adds `delta` to the actor's own counter `name` (py-beach's `zInc`); its new value.
+    pub fn add_custom(&self, name: &str, delta: f64) -> f64 {
+        self.update_custom(name, |v| *v += delta)
+    }
+
+    fn update_custom(&self, name: &str, f: impl FnOnce(&mut f64)) -> f64 {
         let name = &name[..name.floor_char_boundary(MAX_ERROR_KIND_LEN)];
         let mut custom = self.custom.lock().expect("stats lock");
-        if custom.contains_key(name) || custom.len() < MAX_CUSTOM {
-            custom.insert(name.to_owned(), value);
+        let room = custom.len() + self.rates.lock().expect("stats lock").len() < MAX_CUSTOM;
+        match custom.get_mut(name) {
+            Some(v) => {
+                f(v);
+                *v
+            }
+            None if room => {
+                let v = custom.entry(name.to_owned()).or_insert(0.0);
+                f(v);
+                *v
+            }
+            None => 0.0,
         }
     }
 
-    /// The actor's own counters.
-    pub fn custom(&self) -> BTreeMap<String, f64> {
-        self.custom.lock().expect("stats lock").clone()
+    /// Counts `n` events of the actor's own rate `name` at `now` (see `Context::rate`).
+    pub fn mark_rate(&self, name: &str, now: Instant, n: f64) {
+        let name = &name[..name.floor_char_boundary(MAX_ERROR_KIND_LEN)];
+        let custom = self.custom.lock().expect("stats lock");
+        let mut rates = self.rates.lock().expect("stats lock");
+        if let Some(r) = rates.get_mut(name) {
+            r.mark(now, n);
+        } else if custom.len() + rates.len() < MAX_CUSTOM && !custom.contains_key(name) {
+            rates.entry(name.to_owned()).or_default().mark(now, n);
+        }
+    }
+
+    /// The actor's own counters, and its rates as events per second at `now`.
+    pub fn custom(&self, now: Instant) -> BTreeMap<String, f64> {
+        let mut all = self.custom.lock().expect("stats lock").clone();
+        for (name, r) in self.rates.lock().expect("stats lock").iter() {
+            all.insert(name.clone(), r.per_second(now));
+        }
+        all
+    }
+
+    /// Requests answered per second, over the last whole second before `now`.
+    pub fn per_second(&self, now: Instant) -> f64 {
+        self.latency.lock().expect("stats lock").1.per_second(now)
     }
 
     /// Error replies by kind.
@@ -203,13 +293,49 @@ impl ActorStats {
 
     /// A copy of the latency histogram.
     pub fn latency(&self) -> LatencyHistogram {
-        self.latency.lock().expect("stats lock").clone()
+        self.latency.lock().expect("stats lock").0.clone()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rate_counts_the_last_whole_second() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut r = RateMeter::default();
+        assert_eq!(r.per_second(at(0)), 0.0);
+        r.mark(at(0), 1.0);
+        r.mark(at(500), 2.0);
+        assert_eq!(r.per_second(at(900)), 0.0, "the first second is not whole yet");
+        assert_eq!(r.per_second(at(1100)), 3.0);
+        r.mark(at(1200), 5.0);
+        assert_eq!(r.per_second(at(1900)), 3.0);
+        assert_eq!(r.per_second(at(2000)), 5.0);
+        assert_eq!(r.per_second(at(3500)), 0.0, "nothing in the second before");
+        r.mark(at(4100), 1.0);
+        assert_eq!(r.per_second(at(4200)), 0.0, "a gap resets the last second");
+    }
+
+    #[test]
+    fn own_counters_add_set_and_stay_bounded() {
+        let s = ActorStats::default();
+        let now = Instant::now();
+        assert_eq!(s.add_custom("hits", 1.0), 1.0);
+        assert_eq!(s.add_custom("hits", 2.5), 3.5);
+        s.set_custom("size", 7.0);
+        s.mark_rate("rows", now, 4.0);
+        s.mark_rate("hits", now, 1.0); // a counter's name is not a rate too
+        for i in 0..100 {
+            s.add_custom(&format!("c{i}"), 1.0);
+        }
+        let all = s.custom(now + Duration::from_secs(1));
+        assert_eq!(all.len(), MAX_CUSTOM);
+        assert_eq!((all["hits"], all["size"], all["rows"]), (3.5, 7.0, 4.0));
+        assert_eq!(s.add_custom("c99", 1.0), 0.0, "past the bound, ignored");
+    }
 
     #[test]
     fn quantiles_land_within_a_bucket() {

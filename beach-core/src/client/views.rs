@@ -135,8 +135,11 @@ pub struct ActorLoad {
     pub p50_ms: f64,
     /// 99th percentile latency in milliseconds.
     pub p99_ms: f64,
-    /// The actor's own counters (py-beach's `zSet`/`zInc`).
+    /// The actor's own counters (py-beach's `zSet`/`zInc`, `Context::counter`) and rates
+    /// (`Context::rate`, in events per second).
     pub custom: BTreeMap<String, f64>,
+    /// Requests answered per second, over the last whole second.
+    pub per_second: f64,
 }
 
 impl From<wire::ActorLoad> for ActorLoad {
@@ -153,6 +156,7 @@ impl From<wire::ActorLoad> for ActorLoad {
             p50_ms: l.p50_ms,
             p99_ms: l.p99_ms,
             custom: l.custom,
+            per_second: l.per_second,
         }
     }
 }

@@ -46,7 +46,7 @@ pub(crate) struct ActorCell {
 
 impl ActorCell {
     /// Its statistics as the wire carries them (`beach load`).
-    pub(crate) fn load(&self) -> wire::ActorLoad {
+    pub(crate) fn load(&self, now: std::time::Instant) -> wire::ActorLoad {
         let latency = self.stats.latency();
         wire::ActorLoad {
             id: self.id.clone(),
@@ -59,7 +59,8 @@ impl ActorCell {
             mean_ms: latency.mean().as_secs_f64() * 1000.0,
             p50_ms: latency.quantile(0.5).as_secs_f64() * 1000.0,
             p99_ms: latency.quantile(0.99).as_secs_f64() * 1000.0,
-            custom: self.stats.custom(),
+            custom: self.stats.custom(now),
+            per_second: self.stats.per_second(now),
         }
     }
 
@@ -160,7 +161,8 @@ async fn run_handler(
             }
         };
     let result = response.into_result();
-    cell.stats.finished(rt.now() - start, result.as_ref().err().map(|e| e.error.as_str()));
+    let now = rt.now();
+    cell.stats.finished(now, now - start, result.as_ref().err().map(|e| e.error.as_str()));
     Some(result)
 }
 

@@ -80,12 +80,13 @@ impl Node {
     /// The actors hosted here, each with its statistics, without asking the cluster.
     pub fn hosted(&self) -> Vec<HostedActor> {
         let cells: Vec<_> = self.inner.lock().actors.values().cloned().collect();
+        let now = self.inner.runtime.now();
         cells
             .iter()
             .map(|c| HostedActor {
                 realm: c.realm.clone(),
                 actor_type: c.spec.actor_type.clone(),
-                load: c.load().into(),
+                load: c.load(now).into(),
             })
             .collect()
     }

@@ -77,7 +77,8 @@ impl NodeInner {
                 }
                 AdminOp::Load => {
                     let st = self.lock();
-                    let loads = st.actors.values().map(|c| c.load()).collect();
+                    let now = self.runtime.now();
+                    let loads = st.actors.values().map(|c| c.load(now)).collect();
                     Ok(AdminAnswer::Load(loads))
                 }
                 AdminOp::Metadata => {

@@ -275,8 +275,8 @@ impl TestActor {
             }
         };
         let result = response.into_result();
-        let latency = crate::runtime::Runtime::now(&*self.clock) - start;
-        self.stats.finished(latency, result.as_ref().err().map(|e| e.error.as_str()));
+        let now = crate::runtime::Runtime::now(&*self.clock);
+        self.stats.finished(now, now - start, result.as_ref().err().map(|e| e.error.as_str()));
         result.map_err(|e| RequestError::Remote { error: e.error, data: e.data })
     }
 

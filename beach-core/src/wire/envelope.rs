@@ -452,9 +452,12 @@ pub struct ActorLoad {
     pub p50_ms: f64,
     /// 99th percentile latency in milliseconds.
     pub p99_ms: f64,
-    /// The actor's own counters (py-beach's `zSet`/`zInc`).
+    /// The actor's own counters (py-beach's `zSet`/`zInc`) and rates.
     #[serde(default)]
     pub custom: BTreeMap<String, f64>,
+    /// Requests answered per second, over the last whole second.
+    #[serde(default)]
+    pub per_second: f64,
 }
 
 /// The actors of one node, described.

@@ -1,7 +1,7 @@
 //! `Pong`: answers `ping` with the time.
 
 use async_trait::async_trait;
-use beach_core::actor::{Actor, Context, InitError, Message, Request, Response};
+use beach_core::actor::{Actor, Context, Counter, InitError, Message, Request, Response};
 
 use super::{Time, msg};
 
@@ -10,19 +10,25 @@ beach_core::messages! {
     enum PongRequest { Ping(msg::Ping) }
 }
 
-/// Answers `ping` with `{time}`.
+/// Answers `ping` with `{time}`, and counts them in its own counter `pings` (shown by
+/// `beach load` and `/metrics`).
 #[derive(Debug)]
-pub struct Pong;
+pub struct Pong {
+    pings: Counter,
+}
 
 #[async_trait]
 impl Actor for Pong {
-    async fn init(_ctx: &Context) -> Result<Self, InitError> {
-        Ok(Pong)
+    async fn init(ctx: &Context) -> Result<Self, InitError> {
+        Ok(Pong { pings: ctx.counter("pings") })
     }
 
     async fn handle(&self, ctx: &Context, request: Request) -> Response {
         match request.decode::<PongRequest>() {
-            Ok(PongRequest::Ping(_)) => msg::Ping::reply(&Time { time: ctx.unix_time() }),
+            Ok(PongRequest::Ping(_)) => {
+                self.pings.inc();
+                msg::Ping::reply(&Time { time: ctx.unix_time() })
+            }
             Err(answer) => answer,
         }
     }
