@@ -223,6 +223,9 @@ pub struct SpawnArgs {
     /// flight (within the grace period).
     #[arg(long)]
     pub drainable: bool,
+    /// Log every request the actors receive, and how each ends, on their node.
+    #[arg(long)]
+    pub trace: bool,
     /// Only show where the actors would go, and why.
     #[arg(long)]
     pub dry_run: bool,

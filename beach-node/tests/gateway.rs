@@ -476,3 +476,62 @@ async fn a_client_that_sends_no_request_head_is_dropped() {
     let answer = String::from_utf8_lossy(&buf[..n]);
     assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
+
+/// A Python actor that prints while it serves.
+const TALKER: &str = "from beach.actor import Actor\n\nclass Talker(Actor):\n    def init(self, parameters):\n        self.handle('hello', self.hello)\n\n    def hello(self, msg):\n        print('serving request %s' % msg.id)\n        return {'id': msg.id}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_id_travels_from_the_gateway_to_every_log_line_about_it() {
+    let (cluster, urls) = Cluster::start_http("gw-trace", 2, "code_directory: ./code\n");
+    let code = cluster.scratch.0.join("code").join("global");
+    std::fs::create_dir_all(&code).unwrap();
+    std::fs::write(code.join("Talker.py"), TALKER).unwrap();
+    let http = Http::new();
+    cluster.wait_joined(JOIN).await;
+    ready(&http, &urls[0]).await;
+    // Traced actors: each request they receive, and how it ends, is logged on their node.
+    let spawn = json!({"type":"Talker","categories":["talk"],"trace":true});
+    let (status, body) = http.post(&format!("{}/v1/spawn", urls[0]), spawn, None).await;
+    assert_eq!(status, 200, "{body}");
+    let spawn = json!({"type":"Pong","categories":["pong"],"trace":true});
+    assert_eq!(http.post(&format!("{}/v1/spawn", urls[0]), spawn, None).await.0, 200);
+    // Through the other node's gateway, with the caller's own id.
+    for (category, kind, id) in [("talk", "hello", "424242"), ("pong", "ping", "515151")] {
+        let r = http
+            .client
+            .post(format!("{}/v1/request", urls[1]))
+            .header("X-Request-Id", id)
+            .json(&json!({"category": category, "kind": kind}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-request-id"], id);
+    }
+    // Without one, the gateway picks an id and says which.
+    let r = http
+        .client
+        .post(format!("{}/v1/request", urls[1]))
+        .json(&json!({"category": "pong", "kind": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    let picked: u64 = r.headers()["x-request-id"].to_str().unwrap().parse().unwrap();
+    let logs = || cluster.nodes.iter().map(|n| n.log_text()).collect::<Vec<_>>().join("\n");
+    let found = eventually(Duration::from_secs(10), || async {
+        let all = logs();
+        let line = |needle: &str| all.lines().any(|l| l.contains(needle));
+        // The Python actor's own print carries the id, and so does the node's trace of it.
+        line("req=424242] serving request 424242")
+            && line("request{id=424242 kind=hello}")
+            && all
+                .lines()
+                .any(|l| l.contains("request{id=515151 kind=ping}") && l.contains("received"))
+            && all
+                .lines()
+                .any(|l| l.contains("request{id=515151 kind=ping}") && l.contains("answered"))
+            && line(&format!("request{{id={picked} kind=ping}}"))
+    })
+    .await;
+    assert!(found, "the ids are not in the logs:\n{}", logs());
+}

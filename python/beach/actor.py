@@ -40,6 +40,9 @@ __all__ = [
 current_actor: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("beach_actor", default=None)
 """The id of the actor whose code runs now (what the host tags printed lines with)."""
 
+current_request: contextvars.ContextVar[Optional[int]] = contextvars.ContextVar("beach_request", default=None)
+"""The cluster id of the request a handler serves now (printed lines carry it too)."""
+
 NOT_SUPPORTED = "request type not supported by actor"
 
 

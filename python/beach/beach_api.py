@@ -357,7 +357,8 @@ class Beach:
                  strategy_hint: Optional[str] = None, parameters: Optional[Dict[str, Any]] = None,
                  resources: Optional[Dict[str, str]] = None, isIsolated: bool = False,
                  secretIdent: Optional[str] = None, trustedIdents: Optional[List[str]] = None,
-                 n_concurrent: int = 1, owner: Optional[str] = None, isDrainable: bool = False) -> Dict[str, Any]:
+                 n_concurrent: int = 1, owner: Optional[str] = None, isDrainable: bool = False,
+                 trace: bool = False) -> Dict[str, Any]:
         """Spawns an actor; ``{'status': {'success': True}, 'data': {'uid': id}}`` or the error.
 
         ``n_concurrent`` was py-beach's initial number of handlers (it grew them up to 100);
@@ -367,6 +368,7 @@ class Beach:
             "categories": [category] if isinstance(category, str) else list(category),
             "strategy": strategy, "params": parameters or {}, "resources": resources or {},
             "isolated": bool(isIsolated), "trust": list(trustedIdents or []), "drainable": bool(isDrainable),
+            "trace": bool(trace),
         }
         if strategy_hint is not None:
             body["hint"] = strategy_hint

@@ -24,7 +24,7 @@ import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 from . import protocol
-from .actor import NOT_SUPPORTED, Actor, RequestMsg, answer_of, current_actor, init_arity
+from .actor import NOT_SUPPORTED, Actor, RequestMsg, answer_of, current_actor, current_request, init_arity
 
 # Plain handlers run on this many threads at most: each may block on another actor.
 POOL_THREADS = int(os.environ.get("BEACH_PY_THREADS", "256"))
@@ -47,7 +47,8 @@ class TaggedStream(io.TextIOBase):
         self._local.pending = rest
         if lines:
             tag = current_actor.get()
-            prefix = f"[{tag}] " if tag else ""
+            request = current_request.get()
+            prefix = (f"[{tag} req={request}] " if request is not None else f"[{tag}] ") if tag else ""
             out = "".join(prefix + line + "\n" for line in lines)
             with self._lock:
                 self._raw.write(out)
@@ -221,14 +222,18 @@ class Host(asyncio.Protocol):
             self.send({"t": "answer", "rid": rid, "ok": False, "error": NOT_SUPPORTED, "data": None})
             return
         timeout = frame.get("timeout_ms")
-        msg = RequestMsg(rid, frame["kind"], actor._id, frame.get("data"), frame.get("ident"),
+        request_id = frame.get("request_id", rid)
+        msg = RequestMsg(request_id, frame["kind"], actor._id, frame.get("data"), frame.get("ident"),
                          frame.get("attempt", 0), None if timeout is None else timeout / 1000.0)
         if frame["kind"] in actor._coroutines:
             current_actor.set(actor._id)
+            current_request.set(request_id)
             self.start_coroutine(rid, fn(msg))
+            current_request.set(None)
         else:
             ctx = contextvars.copy_context()
             ctx.run(current_actor.set, actor._id)
+            ctx.run(current_request.set, request_id)
             self.pool.submit(ctx.run, fn, msg).add_done_callback(lambda f: self.answer_done(rid, f))
 
     def start_coroutine(self, rid: int, coro: Any) -> None:

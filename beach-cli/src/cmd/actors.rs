@@ -22,6 +22,7 @@ pub(super) async fn spawn(client: &Beach, a: SpawnArgs) -> Result<Output, Failur
         .strategy(strategy, a.hint.as_deref())
         .isolated(a.isolated)
         .drainable(a.drainable)
+        .trace(a.trace)
         .count(a.count)
         .trust(a.trusted.clone());
     if let Some(j) = &a.params_json {

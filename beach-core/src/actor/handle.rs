@@ -38,6 +38,9 @@ pub struct RequestOptions {
     pub mode: Mode,
     /// The ident checked against the actor's trusted idents.
     pub ident: Option<String>,
+    /// The request's id, when the caller chose it (to find it in every node's log); `None`
+    /// takes the next of the sending node's or client's ids.
+    pub request_id: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +120,7 @@ impl Handle {
                 key: None,
                 mode,
                 ident,
+                request_id: None,
             },
             shared,
             on_failure: None,
@@ -197,6 +201,15 @@ impl Handle {
     /// sent, or, with [`Handle::on_failure`], failed after sending.
     pub fn shoot_failures(&self) -> u64 {
         self.shared.shoot_failures.load(Ordering::Relaxed)
+    }
+
+    /// A copy whose requests carry `id`, kept across retries, so that a caller can find the
+    /// request in every node's log (handlers run in a `request` span with it). Ids should be
+    /// unique: take them from [`crate::node::Node::next_request_id`] or a random source.
+    pub fn request_id(&self, id: u64) -> Handle {
+        let mut h = self.clone();
+        h.options.request_id = Some(id);
+        h
     }
 
     /// With an ident.
@@ -303,7 +316,7 @@ impl Handle {
         // One clock read per attempt: it starts the deadline and sizes the attempt.
         let mut now = rt.now();
         let mut attempts = Attempts::new(
-            self.port.next_request_id(),
+            self.options.request_id.unwrap_or_else(|| self.port.next_request_id()),
             crate::routing::deadline_after(now, self.timeout_or_default()),
             self.options.retries,
         )

@@ -45,6 +45,7 @@ pub struct ActorSpec {
     owner: Option<String>,
     drainable: bool,
     count: u32,
+    trace: bool,
     /// What could not be taken in when it was given (a parameter that does not encode).
     errors: Vec<String>,
 }
@@ -72,6 +73,7 @@ impl ActorSpec {
             owner: None,
             drainable: false,
             count: 1,
+            trace: false,
             errors: Vec::new(),
         }
     }
@@ -154,6 +156,13 @@ impl ActorSpec {
         self
     }
 
+    /// Logs every request the actors receive and how each ends, on their node (py-beach's
+    /// `beach_trace_enabled`).
+    pub fn trace(mut self, trace: bool) -> Self {
+        self.trace = trace;
+        self
+    }
+
     /// Spawn `count` actors (from 1 to [`crate::wire::MAX_SPAWN_COUNT`]).
     pub fn count(mut self, count: u32) -> Self {
         self.count = count;
@@ -227,6 +236,7 @@ impl ActorSpec {
             drainable: self.drainable,
             count: self.count,
             dry_run: false,
+            trace: self.trace,
         };
         spec.check_shape().map_err(|e| format!("cannot spawn: {e}"))?;
         Ok(spec)

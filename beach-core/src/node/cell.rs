@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use tokio::sync::{Semaphore, oneshot};
+use tracing::Instrument;
 
 use super::NodeInner;
 use crate::ErrorCode;
@@ -126,7 +127,9 @@ fn error(message: &str) -> Result<Payload, RemoteError> {
 
 /// Runs one admitted request on `cell`: waits for a permit under a concurrency limit, drops
 /// the request if its caller has given up meanwhile, runs the handler (a panic becomes an
-/// `exception` error) and records the statistics.
+/// `exception` error) inside a `request` span with the request's id (a child of the actor's
+/// span, so every line the handler logs names both), and records the statistics. An actor
+/// spawned with `trace` logs each request it receives and how it ends.
 async fn run_handler(
     cell: Arc<ActorCell>,
     rt: Arc<dyn crate::runtime::Runtime>,
@@ -150,19 +153,29 @@ async fn run_handler(
         None => (admitted_at, None),
     };
     cell.stats.started();
+    let span =
+        tracing::info_span!(parent: cell.ctx.span(), "request", id = req.id, kind = %req.kind);
+    if cell.spec.trace {
+        tracing::info!(parent: &span, ident = ?req.ident, attempt = req.attempt, timeout_ms = req.timeout_ms, "received");
+    }
     let request = actor::Request::from_wire(req, deadline);
-    let response =
-        match AssertUnwindSafe(cell.actor.handle(&cell.ctx, request)).catch_unwind().await {
-            Ok(r) => r,
-            Err(panic) => {
-                let message = panic_message(&*panic);
-                tracing::warn!(actor = %cell.id, %message, "handler panicked");
-                Response::error_with(ErrorCode::Exception.as_str(), &message)
-            }
-        };
+    let handled = cell.actor.handle(&cell.ctx, request).instrument(span.clone());
+    let response = match AssertUnwindSafe(handled).catch_unwind().await {
+        Ok(r) => r,
+        Err(panic) => {
+            let message = panic_message(&*panic);
+            tracing::warn!(actor = %cell.id, %message, "handler panicked");
+            Response::error_with(ErrorCode::Exception.as_str(), &message)
+        }
+    };
     let result = response.into_result();
     let now = rt.now();
     cell.stats.finished(now, now - start, result.as_ref().err().map(|e| e.error.as_str()));
+    if cell.spec.trace {
+        let outcome = result.as_ref().err().map_or("ok", |e| e.error.as_str());
+        let micros = (now - start).as_micros() as u64;
+        tracing::info!(parent: &span, outcome, micros, "answered");
+    }
     Some(result)
 }
 

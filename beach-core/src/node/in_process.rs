@@ -62,6 +62,12 @@ impl Node {
         Handle::new(self.inner.port.clone(), realm.clone(), category, Mode::Random, None)
     }
 
+    /// A fresh request id from this node's sequence (which starts at a random point, so ids
+    /// of different nodes do not meet): what [`Handle::request_id`] wants.
+    pub fn next_request_id(&self) -> u64 {
+        self.inner.port.next_request_id()
+    }
+
     /// A group handle over the sub-categories one level below `root` (see [`Node::handle`]).
     pub fn group(&self, realm: &Realm, root: &str) -> Group {
         Group::new(self.handle(realm, root))

@@ -301,6 +301,10 @@ pub struct SpawnSpec {
     pub count: u32,
     /// Only compute and return the placement.
     pub dry_run: bool,
+    /// Log every request the actors receive, and how each ends (py-beach's
+    /// `beach_trace_enabled`).
+    #[serde(default)]
+    pub trace: bool,
 }
 
 /// The most actors one spawn may ask for: far more than any real use, few enough that placing

@@ -50,6 +50,7 @@ fn samples() -> Vec<Envelope> {
         drainable: false,
         count: 3,
         dry_run: false,
+        trace: false,
     };
     vec![
         Envelope::Handshake(Handshake::Hello {

@@ -11,7 +11,7 @@ use beach_core::value::Payload;
 use beach_core::wire::RemoteError;
 use ciborium::Value as Cbor;
 
-use super::host::Host;
+use super::host::{Forwarded, Host};
 
 /// How long a program's actor has to run its drain hook, then its `deinit`.
 const FINISH_WAIT: Duration = Duration::from_secs(5);
@@ -48,10 +48,13 @@ impl Actor for ProgramActor {
             .host
             .request(
                 self.n,
-                request.kind().to_owned(),
-                data,
-                request.ident().map(str::to_owned),
-                request.attempt(),
+                Forwarded {
+                    kind: request.kind().to_owned(),
+                    data,
+                    ident: request.ident().map(str::to_owned),
+                    attempt: request.attempt(),
+                    request_id: request.id(),
+                },
                 left,
             )
             .await;

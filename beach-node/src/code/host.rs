@@ -32,6 +32,16 @@ pub(super) const EXIT_GRACE: Duration = Duration::from_secs(5);
 /// The file descriptor a program finds its socket on (`BEACH_ACTOR_FD`).
 const PROGRAM_FD: i32 = 3;
 
+/// A request to forward to a program's actor.
+pub(super) struct Forwarded {
+    pub(super) kind: String,
+    pub(super) data: Cbor,
+    pub(super) ident: Option<String>,
+    pub(super) attempt: u32,
+    /// The request's id in the cluster (what every node logs it under).
+    pub(super) request_id: u64,
+}
+
 /// An answer to a request: data, or an error message with data.
 pub(super) type Answer = Result<Cbor, (String, Cbor)>;
 
@@ -279,15 +289,8 @@ impl Host {
     }
 
     /// Forwards a request to actor `n` and waits for the answer, at most `wait`.
-    pub(super) async fn request(
-        &self,
-        n: u64,
-        kind: String,
-        data: Cbor,
-        ident: Option<String>,
-        attempt: u32,
-        wait: Duration,
-    ) -> Answer {
+    pub(super) async fn request(&self, n: u64, call: Forwarded, wait: Duration) -> Answer {
+        let Forwarded { kind, data, ident, attempt, request_id } = call;
         let (tx, rx) = oneshot::channel();
         let rid = {
             let mut st = self.state.lock().expect("host lock");
@@ -300,7 +303,16 @@ impl Host {
             rid
         };
         let timeout_ms = (wait.as_millis() as u64).max(1);
-        let frame = ToProgram::Request { actor: n, rid, kind, data, ident, timeout_ms, attempt };
+        let frame = ToProgram::Request {
+            actor: n,
+            rid,
+            kind,
+            data,
+            ident,
+            timeout_ms,
+            attempt,
+            request_id,
+        };
         if self.out.send(frame).is_err() {
             self.state.lock().expect("host lock").pending.remove(&rid);
             return Err((ErrorCode::WrongDest.as_str().to_owned(), Cbor::Null));

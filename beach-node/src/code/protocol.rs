@@ -42,6 +42,9 @@ pub(crate) enum ToProgram {
         ident: Option<String>,
         timeout_ms: u64,
         attempt: u32,
+        /// The request's id in the cluster, for the program's logs (protocol 1 programs may
+        /// ignore it).
+        request_id: u64,
     },
     Result {
         cid: u64,

@@ -69,6 +69,9 @@ pub(crate) struct SpawnBody {
     /// Say where they would go, and why, without spawning them.
     #[serde(default)]
     dry_run: bool,
+    /// Log every request the actors receive, and how each ends, on their node.
+    #[serde(default)]
+    trace: bool,
 }
 
 fn one() -> u32 {
@@ -97,6 +100,7 @@ pub(crate) async fn spawn(
         .strategy(strategy, b.hint.as_deref())
         .isolated(b.isolated)
         .drainable(b.drainable)
+        .trace(b.trace)
         .count(b.count)
         .trust(b.trust.clone())
         .params(b.params.iter().map(|(k, v)| (k.clone(), Value::from_json(v))));

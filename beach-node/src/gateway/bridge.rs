@@ -61,7 +61,9 @@ pub(crate) async fn call(
     let action =
         text("_action").ok_or_else(|| ApiError::bad("_action (the request kind) is missing"))?;
     let realm = text("_realm").unwrap_or_else(|| "global".to_owned());
-    let mut h = g.node.handle(&realm_named(&realm)?, &category);
+    let id = super::calls::request_id(&g, &headers);
+    let mut h = g.node.handle(&realm_named(&realm)?, &category).request_id(id);
+    tracing::debug!(request = id, %realm, %category, %action, "HTTP bridge request");
     if let Some(t) = fields.get("_timeout") {
         let t = match t {
             Json::String(s) => s.parse::<f64>().map(Json::from).unwrap_or_else(|_| t.clone()),

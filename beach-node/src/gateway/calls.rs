@@ -65,6 +65,19 @@ pub(crate) fn global() -> String {
     "global".to_owned()
 }
 
+/// The header that carries a request's id both ways.
+pub(crate) const REQUEST_ID: &str = "x-request-id";
+
+/// The request id a caller sent (`X-Request-Id`, a decimal number), or a fresh one from the
+/// node; the id every node logs the request under, answered in `X-Request-Id`.
+pub(crate) fn request_id(g: &Gateway, headers: &HeaderMap) -> u64 {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| g.node.next_request_id())
+}
+
 /// Parses a JSON body, naming what is wrong with it.
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     if body.is_empty() {
@@ -158,8 +171,10 @@ pub(crate) async fn request(
 ) -> Result<Response, ApiError> {
     g.access.check(&headers, Need::Read)?;
     let call: CallBody = parse(&body)?;
-    let h = call.handle(&g)?;
+    let id = request_id(&g, &headers);
+    let h = call.handle(&g)?.request_id(id);
     let payload = call.payload()?;
+    tracing::debug!(request = id, realm = %call.realm, category = %call.category, kind = %call.kind, all = call.all, "HTTP request");
     if call.all {
         let value = payload.to_value().map_err(|e| ApiError::bad(format!("data: {e}")))?;
         let replies = h.request_from_all(&call.kind, &value).map_err(ApiError::of_request)?;
@@ -168,8 +183,11 @@ pub(crate) async fn request(
             line.push('\n');
             Ok::<_, std::convert::Infallible>(line)
         });
-        return Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines))
-            .into_response());
+        let headers = [
+            (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+            (header::HeaderName::from_static(REQUEST_ID), id.to_string()),
+        ];
+        return Ok((headers, Body::from_stream(lines)).into_response());
     }
     let started = Instant::now();
     let _counted = g.metrics.start();
@@ -186,7 +204,8 @@ pub(crate) async fn request(
         Ok(_) => StatusCode::OK,
         Err(e) => request_status(e),
     };
-    Ok((status, axum::Json(documents::reply(&outcome))).into_response())
+    Ok((status, [(REQUEST_ID, id.to_string())], axum::Json(documents::reply(&outcome)))
+        .into_response())
 }
 
 /// Sends a message that expects no reply to one actor of a category.
