@@ -184,9 +184,12 @@ async fn python_actors_serve_call_other_actors_and_print_to_the_node_log() {
     let load = client.load_info().await.unwrap();
     let counted = load.iter().find(|l| l.id == one).unwrap();
     assert_eq!(counted.custom.get("pings"), Some(&3.0));
-    let tagged = format!("[{one}] Received ping:");
+    // A line printed while serving a request names the actor and the request's id.
+    let tagged = format!("[{one} req=");
     let logged = eventually(Duration::from_secs(5), || async {
-        cluster.nodes.iter().any(|n| n.log_text().contains(&tagged))
+        cluster.nodes.iter().any(|n| {
+            n.log_text().lines().any(|l| l.contains(&tagged) && l.contains("] Received ping:"))
+        })
     })
     .await;
     assert!(logged, "no line {tagged:?} in the node logs");

@@ -235,8 +235,8 @@ pub struct ClusterConfig {
     pub metadata_needs_token: bool,
     /// The HTTP gateway's listen address; no gateway when absent.
     pub http: Option<HostPort>,
-    /// The bearer token the HTTP gateway asks of requests and reads when it listens beyond
-    /// loopback (writes need `admin_token`).
+    /// The bearer token requests and reads through the HTTP gateway need when it is set
+    /// (beyond loopback it must be, with `admin_token` for writes).
     pub http_token: Option<String>,
     /// How often a node runs a directory anti-entropy exchange.
     pub sync_interval: Duration,
