@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::State;
 use super::auth::Need;
-use super::calls::{duration_of, global, parse, realm_of};
+use super::calls::{admit, duration_of, global, realm_of};
 use super::error::ApiError;
 use crate::documents;
 
@@ -88,8 +88,7 @@ pub(crate) async fn spawn(
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    g.access.check(&headers, Need::Write)?;
-    let b: SpawnBody = parse(&body)?;
+    let b: SpawnBody = admit(&g, &headers, &body, Need::Write)?;
     let client = realm_of(&g, &b.realm)?;
     let strategy: Strategy = match &b.strategy {
         Some(s) => s.parse().map_err(|e| ApiError::bad(format!("strategy: {e}")))?,
@@ -152,8 +151,7 @@ pub(crate) async fn stop(
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    g.access.check(&headers, Need::Write)?;
-    let b: StopBody = parse(&body)?;
+    let b: StopBody = admit(&g, &headers, &body, Need::Write)?;
     if b.ids.is_empty() && b.categories.is_empty() {
         return Err(ApiError::bad("name the actors to stop with ids or categories"));
     }
@@ -200,8 +198,7 @@ pub(crate) async fn categorize(
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    g.access.check(&headers, Need::Write)?;
-    let b: CategoryBody = parse(&body)?;
+    let b: CategoryBody = admit(&g, &headers, &body, Need::Write)?;
     g.client.add_to_category(&id_of(&b.id)?, &b.category).await.map_err(ApiError::of_client)?;
     Ok(axum::Json(json!({ "ok": true })))
 }
@@ -213,8 +210,7 @@ pub(crate) async fn uncategorize(
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    g.access.check(&headers, Need::Write)?;
-    let b: CategoryBody = parse(&body)?;
+    let b: CategoryBody = admit(&g, &headers, &body, Need::Write)?;
     g.client
         .remove_from_category(&id_of(&b.id)?, &b.category)
         .await

@@ -78,6 +78,30 @@ pub(crate) fn request_id(g: &Gateway, headers: &HeaderMap) -> u64 {
         .unwrap_or_else(|| g.node.next_request_id())
 }
 
+/// Checks that the caller may do what `need` says, then parses its JSON body: what every
+/// endpoint with a body starts with.
+pub(crate) fn admit<T: serde::de::DeserializeOwned>(
+    g: &Gateway,
+    headers: &HeaderMap,
+    body: &Bytes,
+    need: Need,
+) -> Result<T, ApiError> {
+    g.access.check(headers, need)?;
+    parse(body)
+}
+
+/// A message endpoint's call: its body, handle and data.
+fn message_of(
+    g: &Gateway,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(CallBody, Handle, beach_core::value::Value), ApiError> {
+    let call: CallBody = admit(g, headers, body, Need::Read)?;
+    let h = call.handle(g)?;
+    let value = call.payload()?.to_value().map_err(|e| ApiError::bad(format!("data: {e}")))?;
+    Ok((call, h, value))
+}
+
 /// Parses a JSON body, naming what is wrong with it.
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     if body.is_empty() {
@@ -169,8 +193,7 @@ pub(crate) async fn request(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    g.access.check(&headers, Need::Read)?;
-    let call: CallBody = parse(&body)?;
+    let call: CallBody = admit(&g, &headers, &body, Need::Read)?;
     let id = request_id(&g, &headers);
     let h = call.handle(&g)?.request_id(id);
     let payload = call.payload()?;
@@ -216,10 +239,8 @@ pub(crate) async fn shoot(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<axum::Json<Json>, ApiError> {
-    g.access.check(&headers, Need::Read)?;
-    let call: CallBody = parse(&body)?;
-    let value = call.payload()?.to_value().map_err(|e| ApiError::bad(format!("data: {e}")))?;
-    call.handle(&g)?.shoot(&call.kind, &value).map_err(ApiError::of_request)?;
+    let (call, h, value) = message_of(&g, &headers, &body)?;
+    h.shoot(&call.kind, &value).map_err(ApiError::of_request)?;
     Ok(axum::Json(json!({ "ok": true })))
 }
 
@@ -231,10 +252,7 @@ pub(crate) async fn broadcast(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<axum::Json<Json>, ApiError> {
-    g.access.check(&headers, Need::Read)?;
-    let call: CallBody = parse(&body)?;
-    let value = call.payload()?.to_value().map_err(|e| ApiError::bad(format!("data: {e}")))?;
-    let h = call.handle(&g)?;
+    let (call, h, value) = message_of(&g, &headers, &body)?;
     let sent = h.broadcast(&call.kind, &value).map_err(ApiError::of_request)?;
     Ok(axum::Json(json!({ "sent": sent })))
 }
@@ -247,10 +265,7 @@ pub(crate) async fn group(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<axum::Json<Json>, ApiError> {
-    g.access.check(&headers, Need::Read)?;
-    let call: CallBody = parse(&body)?;
-    let h = call.handle(&g)?;
-    let value = call.payload()?.to_value().map_err(|e| ApiError::bad(format!("data: {e}")))?;
+    let (call, h, value) = message_of(&g, &headers, &body)?;
     let group: Group =
         g.node.group(&realm_named(&call.realm)?, &call.category).configure(|_| h.clone());
     let replies = group.request(&call.kind, &value).await.map_err(ApiError::of_request)?;
