@@ -9,7 +9,7 @@ use beach_core::placement::Strategy;
 use beach_node::actors::msg;
 
 use crate::args::DemoArgs;
-use crate::local_cluster::{connect, python_available, start_nodes, terminate};
+use crate::local_cluster::{connect, python_available, start_nodes_with, terminate};
 
 /// Runs the demo; the exit code is 0 when every step worked and every node stopped cleanly.
 pub fn run(args: DemoArgs) -> ExitCode {
@@ -59,11 +59,18 @@ async fn run_cluster(args: &DemoArgs, dir: &Path) -> Result<(), String> {
     }
     let extra =
         "probe_interval: 500ms\nsuspect_timeout: 2s\nsync_interval: 500ms\ncode_directory: code\n";
-    let (config, config_path, nodes) = start_nodes(args.nodes as usize, dir, "demo", extra)?;
+    // Node 0 serves the HTTP gateway and the dashboard.
+    let http = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port for the gateway: {e}"))?;
+    let first = ["--http".to_owned(), http.to_string()];
+    let (config, config_path, nodes) =
+        start_nodes_with(args.nodes as usize, dir, "demo", extra, &first)?;
     println!("starting {} nodes on 127.0.0.1 (config {})", args.nodes, config_path.display());
     for (i, node) in nodes.iter().enumerate() {
         println!("  node {i}: pid {} at {}", node.child.id(), node.endpoint);
     }
+    println!("  dashboard and HTTP API of node 0: http://{http}/ (open it while the demo runs)");
 
     let client = connect(&config, &nodes, "demo").await?;
     let started = Instant::now();
@@ -130,6 +137,25 @@ async fn run_cluster(args: &DemoArgs, dir: &Path) -> Result<(), String> {
             _ = tokio::signal::ctrl_c() => { println!("interrupted"); break; }
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+
+    println!("\nthe same through node 0's HTTP gateway, as any language can:");
+    let body = serde_json::json!({"category": "pongers", "kind": "ping", "timeout": "5s"});
+    println!("  POST http://{http}/v1/request {body}");
+    let answer = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())?
+        .post(format!("http://{http}/v1/request"))
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| format!("the gateway: {e}"))?;
+    let status = answer.status();
+    let text = answer.text().await.map_err(|e| format!("the gateway: {e}"))?;
+    println!("  -> {status} {text}");
+    if !status.is_success() {
+        failures += 1;
     }
 
     println!("\ndirectory of realm global:");

@@ -37,6 +37,17 @@ pub(crate) fn start_nodes(
     name: &str,
     extra: &str,
 ) -> Result<(ClusterConfig, PathBuf, Vec<NodeProcess>), String> {
+    start_nodes_with(n, dir, name, extra, &[])
+}
+
+/// [`start_nodes`], node 0 with the command-line arguments `first` besides (`--http ADDR`).
+pub(crate) fn start_nodes_with(
+    n: usize,
+    dir: &Path,
+    name: &str,
+    extra: &str,
+    first: &[String],
+) -> Result<(ClusterConfig, PathBuf, Vec<NodeProcess>), String> {
     let ports = free_ports(n)?;
     let seeds: Vec<String> = ports.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
     let config_path = dir.join("cluster.yaml");
@@ -57,6 +68,7 @@ pub(crate) fn start_nodes(
             .arg(&config_path)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
+            .args(if i == 0 { first } else { &[] })
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)

@@ -16,6 +16,9 @@ fn the_demo_runs_a_cluster_and_stops_it_cleanly() {
     // The README's set-up installs cbor2, so the demo's Python Pong joins in.
     assert!(stdout.contains("PyPong       in pongers  (Python"), "{stdout}");
     assert!(stdout.matches("answered time").count() >= 3, "{stdout}");
+    // The same request through node 0's HTTP gateway.
+    assert!(stdout.contains("dashboard and HTTP API of node 0: http://127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("-> 200 OK {\"data\":{\"time\":"), "{stdout}");
     assert_eq!(stdout.matches("stopped cleanly").count(), 3, "{stdout}");
     assert!(stdout.trim_end().ends_with("done"), "{stdout}");
 }

@@ -307,8 +307,10 @@ class ActorHandleGroup:
 class Beach:
     """A client of a beach cluster through its HTTP gateways, with py-beach's API."""
 
-    def __init__(self, configFile: Optional[str] = None, realm: str = "global", gateways: Optional[List[str]] = None,
-                 timeout: float = 60.0) -> None:
+    def __init__(self, configFile: Optional[str] = None, realm: str = "global", extraTmpSeedNode: Optional[str] = None,
+                 isInteractive: bool = False, gateways: Optional[List[str]] = None, timeout: float = 60.0) -> None:
+        """``extraTmpSeedNode`` and ``isInteractive`` are py-beach's, accepted so its callers run
+        unchanged: the gateways route to every node, so neither changes anything here."""
         config: Dict[str, Any] = {}
         if configFile is not None:
             try:
