@@ -226,6 +226,9 @@ pub struct SpawnArgs {
     /// Log every request the actors receive, and how each ends, on their node.
     #[arg(long)]
     pub trace: bool,
+    /// The actors' own log level (trace, debug, info, warn, error), whatever their node's.
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
     /// Only show where the actors would go, and why.
     #[arg(long)]
     pub dry_run: bool,

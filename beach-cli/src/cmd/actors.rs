@@ -57,6 +57,9 @@ pub(super) async fn spawn(client: &Beach, a: SpawnArgs) -> Result<Output, Failur
     if let Some(o) = &a.owner {
         spec = spec.owner(o);
     }
+    if let Some(l) = &a.log_level {
+        spec = spec.log_level(l);
+    }
     if a.dry_run {
         let plan = client.place(spec).await?;
         let json = documents::placement(&plan);

@@ -65,12 +65,22 @@ pub(crate) struct ContextParts {
     pub(crate) ident: Option<String>,
     pub(crate) port: Arc<dyn Port>,
     pub(crate) stats: Arc<ActorStats>,
+    /// The actor's own log level (its spawn's `log_level`), recorded on its span as `log`.
+    pub(crate) log_level: Option<String>,
 }
 
 impl Context {
     pub(crate) fn new(p: ContextParts) -> Self {
-        let span =
-            tracing::info_span!("actor", id = %p.id, realm = %p.realm, actor_type = %p.actor_type);
+        let span = tracing::info_span!(
+            "actor",
+            id = %p.id,
+            realm = %p.realm,
+            actor_type = %p.actor_type,
+            log = tracing::field::Empty
+        );
+        if let Some(level) = &p.log_level {
+            span.record("log", level.as_str());
+        }
         Self {
             inner: Arc::new(Inner {
                 id: p.id,

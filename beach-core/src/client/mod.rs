@@ -433,6 +433,7 @@ impl Beach {
             ident: spec.ident.clone(),
             port: Arc::new(ClientPort::new(self.inner.clone(), Some(Arc::new(stop_self)))),
             stats: Default::default(),
+            log_level: spec.log_level.clone(),
         })
     }
 

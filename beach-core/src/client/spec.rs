@@ -46,6 +46,7 @@ pub struct ActorSpec {
     drainable: bool,
     count: u32,
     trace: bool,
+    log_level: Option<String>,
     /// What could not be taken in when it was given (a parameter that does not encode).
     errors: Vec<String>,
 }
@@ -74,6 +75,7 @@ impl ActorSpec {
             drainable: false,
             count: 1,
             trace: false,
+            log_level: None,
             errors: Vec::new(),
         }
     }
@@ -163,6 +165,13 @@ impl ActorSpec {
         self
     }
 
+    /// The actors' own log level (`trace`, `debug`, `info`, `warn` or `error`): the lines
+    /// they log (inside their span) are kept or dropped at it, whatever the node's level.
+    pub fn log_level(mut self, level: &str) -> Self {
+        self.log_level = Some(level.to_owned());
+        self
+    }
+
     /// Spawn `count` actors (from 1 to [`crate::wire::MAX_SPAWN_COUNT`]).
     pub fn count(mut self, count: u32) -> Self {
         self.count = count;
@@ -237,6 +246,7 @@ impl ActorSpec {
             count: self.count,
             dry_run: false,
             trace: self.trace,
+            log_level: self.log_level.clone(),
         };
         spec.check_shape().map_err(|e| format!("cannot spawn: {e}"))?;
         Ok(spec)

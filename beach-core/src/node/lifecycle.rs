@@ -49,6 +49,7 @@ impl NodeInner {
                 ident: spec.ident.clone(),
                 port: self.port.clone(),
                 stats: stats.clone(),
+                log_level: spec.log_level.clone(),
             });
             let started = match (&resolved, &factory, &self.isolation) {
                 (Resolved::Source(offered), _, _) => {

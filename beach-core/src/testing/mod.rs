@@ -197,6 +197,7 @@ impl TestActorBuilder {
             ident: self.ident,
             port: port.clone(),
             stats: stats.clone(),
+            log_level: None,
         });
         let actor = match AssertUnwindSafe(A::init(&ctx)).catch_unwind().await {
             Ok(Ok(actor)) => Arc::new(actor) as Arc<dyn Actor>,

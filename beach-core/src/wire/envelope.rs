@@ -305,7 +305,14 @@ pub struct SpawnSpec {
     /// `beach_trace_enabled`).
     #[serde(default)]
     pub trace: bool,
+    /// The actors' own log level (`trace`, `debug`, `info`, `warn` or `error`): their lines
+    /// are logged at it whatever the node's level (see the node's logging).
+    #[serde(default)]
+    pub log_level: Option<String>,
 }
+
+/// The log levels an actor may be spawned with.
+pub const LOG_LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
 
 /// The most actors one spawn may ask for: far more than any real use, few enough that placing
 /// them cannot stall a node.
@@ -321,6 +328,11 @@ impl SpawnSpec {
         }
         if self.categories.is_empty() {
             return Err("an actor needs at least one category".to_owned());
+        }
+        if let Some(level) = &self.log_level
+            && !LOG_LEVELS.contains(&level.as_str())
+        {
+            return Err(format!("log level {level:?} is not one of {}", LOG_LEVELS.join(", ")));
         }
         Ok(())
     }

@@ -51,6 +51,7 @@ fn samples() -> Vec<Envelope> {
         count: 3,
         dry_run: false,
         trace: false,
+        log_level: None,
     };
     vec![
         Envelope::Handshake(Handshake::Hello {

@@ -18,6 +18,7 @@ impl Actor for Ping {
         ctx.schedule(Duration::from_secs(5), move |ctx| {
             let pongers = pongers.clone();
             async move {
+                tracing::debug!(parent: ctx.span(), "sending ping to pongers");
                 let sent = ctx.unix_time();
                 match pongers.ask(msg::Ping).await {
                     Ok(pong) => tracing::info!(parent: ctx.span(), rtt_ms = (ctx.unix_time() - sent) * 1e3, pong.time, "pong"),

@@ -72,6 +72,9 @@ pub(crate) struct SpawnBody {
     /// Log every request the actors receive, and how each ends, on their node.
     #[serde(default)]
     trace: bool,
+    /// The actors' own log level (trace, debug, info, warn, error), whatever their node's.
+    #[serde(default)]
+    log_level: Option<String>,
 }
 
 fn one() -> u32 {
@@ -114,6 +117,9 @@ pub(crate) async fn spawn(
     }
     if let Some(o) = &b.owner {
         spec = spec.owner(o);
+    }
+    if let Some(l) = &b.log_level {
+        spec = spec.log_level(l);
     }
     if b.dry_run {
         let plan = client.place(spec).await.map_err(ApiError::of_client)?;
