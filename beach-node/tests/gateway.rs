@@ -372,6 +372,23 @@ async fn metrics_count_what_each_node_serves_and_routes_with_bounded_labels() {
             .unwrap_or(0.0);
     }
     assert_eq!(pings, 5.0);
+
+    // An actor serving one request at a time: one running, the rest queued.
+    client.add_actor(client.actor("Sleeper", ["svc/slow"]).concurrency(1)).await.unwrap();
+    for _ in 0..3 {
+        client.handle("svc/slow").shoot("sleep", &()).unwrap();
+    }
+    let queued = eventually(Duration::from_secs(10), || async {
+        let mut q = (0.0, 0.0);
+        for u in &urls {
+            let m = scrape(&http, u).await;
+            q.0 += sample(&m, "beach_actor_queued", &[("type", "Sleeper")]).unwrap_or(0.0);
+            q.1 += sample(&m, "beach_actor_in_flight", &[("type", "Sleeper")]).unwrap_or(0.0);
+        }
+        q == (2.0, 1.0)
+    })
+    .await;
+    assert!(queued, "not 2 queued and 1 running");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

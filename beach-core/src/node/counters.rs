@@ -57,6 +57,8 @@ pub struct HostedActor {
     pub actor_type: ActorType,
     /// Its requests, errors, latency and own counters.
     pub load: ActorLoad,
+    /// Requests admitted and waiting for a turn (under a concurrency limit), not yet running.
+    pub queued: u64,
 }
 
 impl Node {
@@ -86,6 +88,8 @@ impl Node {
             .map(|c| HostedActor {
                 realm: c.realm.clone(),
                 actor_type: c.spec.actor_type.clone(),
+                queued: (c.admitted.load(std::sync::atomic::Ordering::Relaxed) as u64)
+                    .saturating_sub(c.stats.in_flight()),
                 load: c.load(now).into(),
             })
             .collect()

@@ -282,6 +282,7 @@ pub(crate) async fn scrape(
 fn served(registry: &mut Registry, node: &Node) {
     let actors = Family::<TypeLabels, Gauge>::default();
     let in_flight = Family::<TypeLabels, Gauge>::default();
+    let queued = Family::<TypeLabels, Gauge>::default();
     let requests = Family::<ServedLabels, Counter>::default();
     let queue_full = Family::<TypeLabels, Counter>::default();
     let dropped = Family::<TypeLabels, Counter>::default();
@@ -295,6 +296,7 @@ fn served(registry: &mut Registry, node: &Node) {
         let l = &a.load;
         actors.get_or_create(&t).inc();
         in_flight.get_or_create(&t).inc_by(i64::try_from(l.in_flight).unwrap_or(i64::MAX));
+        queued.get_or_create(&t).inc_by(i64::try_from(a.queued).unwrap_or(i64::MAX));
         queue_full.get_or_create(&t).inc_by(l.queue_full);
         dropped.get_or_create(&t).inc_by(l.dropped);
         let mut failed = 0;
@@ -345,6 +347,11 @@ fn served(registry: &mut Registry, node: &Node) {
         "beach_actor_in_flight",
         "Requests this node's actors are serving now",
         in_flight,
+    );
+    registry.register(
+        "beach_actor_queued",
+        "Requests admitted to this node's actors and waiting for a turn (concurrency limits)",
+        queued,
     );
     registry.register(
         "beach_actor_requests",
