@@ -101,15 +101,31 @@ pub(super) async fn load(client: &Beach) -> Result<Output, Failure> {
                 l.id.to_string(),
                 l.in_flight.to_string(),
                 l.received.to_string(),
+                format!("{:.0}", l.per_second),
                 l.errors.values().sum::<u64>().to_string(),
+                format!("{:.2}", l.mean_ms),
                 format!("{:.2}", l.p50_ms),
                 format!("{:.2}", l.p99_ms),
+                l.custom.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
             ]
         })
         .collect();
     Ok(Output {
         json,
-        human: table(&["ID", "IN FLIGHT", "RECEIVED", "ERRORS", "P50 MS", "P99 MS"], rows),
+        human: table(
+            &[
+                "ID",
+                "IN FLIGHT",
+                "RECEIVED",
+                "REQ/S",
+                "ERRORS",
+                "MEAN MS",
+                "P50 MS",
+                "P99 MS",
+                "OWN",
+            ],
+            rows,
+        ),
     })
 }
 
