@@ -40,12 +40,13 @@ struct Levels {
     env: tracing_subscriber::EnvFilter,
 }
 
-/// Whether a span is an actor's or a request's: always recorded, so that an actor's own
-/// level and the request ids reach every line its handlers log.
+/// Whether a span is an actor's, or the `info` request span of an actor traced or with a
+/// level of its own: always recorded, so that the actor's level and the request ids reach
+/// every line it logs. (Other request spans are `debug`, and follow the node's level.)
 fn is_actor_span(meta: &tracing::Metadata<'_>) -> bool {
     meta.is_span()
-        && matches!(meta.name(), "actor" | "request")
         && meta.target().starts_with("beach_core")
+        && (meta.name() == "actor" || (meta.name() == "request" && *meta.level() == Level::INFO))
 }
 
 impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> Filter<S> for Levels {

@@ -128,8 +128,9 @@ fn error(message: &str) -> Result<Payload, RemoteError> {
 /// Runs one admitted request on `cell`: waits for a permit under a concurrency limit, drops
 /// the request if its caller has given up meanwhile, runs the handler (a panic becomes an
 /// `exception` error) inside a `request` span with the request's id (a child of the actor's
-/// span, so every line the handler logs names both), and records the statistics. An actor
-/// spawned with `trace` logs each request it receives and how it ends.
+/// span, so every line the handler logs names both: for every actor when the node logs at
+/// `debug`, for a traced actor or one with its own level at any level), and records the
+/// statistics. An actor spawned with `trace` logs each request it receives and how it ends.
 async fn run_handler(
     cell: Arc<ActorCell>,
     rt: Arc<dyn crate::runtime::Runtime>,
@@ -153,8 +154,14 @@ async fn run_handler(
         None => (admitted_at, None),
     };
     cell.stats.started();
-    let span =
-        tracing::info_span!(parent: cell.ctx.span(), "request", id = req.id, kind = %req.kind);
+    // The request's span costs an allocation per request where it is enabled: at `info` for
+    // an actor traced or with a log level of its own, else at `debug` (so off in a node
+    // logging at `info`, and free there).
+    let span = if cell.spec.trace || cell.spec.log_level.is_some() {
+        tracing::info_span!(parent: cell.ctx.span(), "request", id = req.id, kind = %req.kind)
+    } else {
+        tracing::debug_span!(parent: cell.ctx.span(), "request", id = req.id, kind = %req.kind)
+    };
     if cell.spec.trace {
         tracing::info!(parent: &span, ident = ?req.ident, attempt = req.attempt, timeout_ms = req.timeout_ms, "received");
     }
