@@ -233,9 +233,9 @@ class ActorHandle:
         return results
 
     def getNumAvailable(self) -> int:
-        """How many actors the category has now."""
-        d = self._beach._directory(self.category)
-        return sum(len(ids) for c, ids in d.items() if c.startswith(self.category))
+        """How many actors the category has now (an actor in several of its sub-categories
+        counts once; the gateway's directory already matches the prefix)."""
+        return len({uid for ids in self._beach._directory(self.category).values() for uid in ids})
 
     def isAvailable(self) -> bool:
         """Whether the category has an actor now."""

@@ -27,6 +27,10 @@ resp = h.request('ping', data={'time': time.time()}, timeout=10)
 assert resp.isSuccess and 'time' in resp.data, str(resp)
 assert 'isSuccess=True' in str(resp)
 assert h.isAvailable() and h.getNumAvailable() == 1
+# An actor in two sub-categories of the handle's category counts once.
+assert isMessageSuccess(beach.addToCategory(a2['data']['uid'], 'myactors/pongers/extra'))
+assert h.getNumAvailable() == 1, h.getNumAvailable()
+assert isMessageSuccess(beach.removeFromCategory(a2['data']['uid'], 'myactors/pongers/extra'))
 assert h.getPending() == {}
 
 # Errors keep their strings; a timeout says so.
