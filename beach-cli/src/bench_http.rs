@@ -5,6 +5,9 @@
 use std::time::Duration;
 
 use beach_core::value::Payload;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use serde_json::json;
 
 use crate::args::BenchArgs;
@@ -49,10 +52,8 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<HttpFigures, Failure> {
         .to_string();
         let http = reqwest::Client::builder()
             .no_proxy()
-            .pool_max_idle_per_host(window.max(1))
             .build()
             .map_err(|e| Failure::usage(format!("HTTP client: {e}")))?;
-        let url = format!("http://127.0.0.1:{port}/v1/request");
         let ready = format!("http://127.0.0.1:{port}/readyz");
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         while !http.get(&ready).send().await.is_ok_and(|r| r.status().is_success()) {
@@ -61,23 +62,74 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<HttpFigures, Failure> {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let through = timed(n, window, || async {
-            let r = http
-                .post(&url)
-                .header("content-type", "application/json")
-                .body(body.clone())
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = r.status();
-            r.bytes().await.map_err(|e| e.to_string())?;
-            if status.is_success() { Ok(()) } else { Err(format!("status {status}")) }
-        })
-        .await
-        .map_err(|e| Failure::cluster(format!("http echo: {e}")))?;
+        let pool = Connections::open(port, window.max(1)).await?;
+        let body = bytes::Bytes::from(body);
+        let through = timed(n, window, || pool.post(body.clone()))
+            .await
+            .map_err(|e| Failure::cluster(format!("http echo: {e}")))?;
         client.close();
         Ok(HttpFigures { http: through, native })
     }
     .await;
     keep_on_failure(&dir, result)
+}
+
+/// Keep-alive HTTP/1.1 connections to the gateway, one per request in flight: a client as
+/// light as hyper makes it, so that the figures are the gateway's rather than the client's.
+/// A connection the gateway closed while it was idle (it drops those that send nothing for a
+/// few seconds) is replaced.
+struct Connections {
+    idle: std::sync::Mutex<Vec<SendRequest<Full<bytes::Bytes>>>>,
+    port: u16,
+    uri: hyper::Uri,
+}
+
+impl Connections {
+    async fn open(port: u16, n: usize) -> Result<Connections, Failure> {
+        let uri = format!("http://127.0.0.1:{port}/v1/request")
+            .parse()
+            .map_err(|e| Failure::usage(format!("{e}")))?;
+        let pool = Connections { idle: std::sync::Mutex::new(Vec::with_capacity(n)), port, uri };
+        for _ in 0..n {
+            let send = pool.connect().await.map_err(Failure::cluster)?;
+            pool.idle.lock().expect("pool").push(send);
+        }
+        Ok(pool)
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<bytes::Bytes>>, String> {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .map_err(|e| format!("connecting to the gateway: {e}"))?;
+        tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .map_err(|e| format!("HTTP handshake: {e}"))?;
+        tokio::spawn(conn);
+        Ok(send)
+    }
+
+    /// Posts `body` on an idle connection and reads the whole answer.
+    async fn post(&self, body: bytes::Bytes) -> Result<(), String> {
+        let idle = self.idle.lock().expect("pool").pop();
+        let mut send = match idle {
+            Some(s) => s,
+            None => self.connect().await?,
+        };
+        // The connection's task may not have taken in the end of the last answer yet; a
+        // connection closed meanwhile is replaced.
+        if send.ready().await.is_err() {
+            send = self.connect().await?;
+        }
+        let request = hyper::Request::post(&self.uri)
+            .header(hyper::header::HOST, "127.0.0.1")
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(body))
+            .map_err(|e| e.to_string())?;
+        let answer = send.send_request(request).await.map_err(|e| e.to_string())?;
+        let status = answer.status();
+        answer.into_body().collect().await.map_err(|e| e.to_string())?;
+        self.idle.lock().expect("pool").push(send);
+        if status.is_success() { Ok(()) } else { Err(format!("status {status}")) }
+    }
 }
