@@ -121,3 +121,46 @@ fn an_isolated_actor_reaches_every_node_through_its_own_holding_no_key() {
         assert!(by_node.values().all(|&n| n >= 8), "{by_node:?}");
     });
 }
+
+/// Hears what a node routed: (category, kind, answered).
+#[derive(Default)]
+struct Heard(Mutex<Vec<(String, String, bool)>>);
+
+impl beach::actor::RouteObserver for Heard {
+    fn routed(&self, r: &beach::actor::Routed<'_>) {
+        self.0.lock().unwrap().push((r.category.to_owned(), r.kind.to_owned(), r.outcome.is_ok()));
+    }
+}
+
+#[test]
+fn a_node_tells_its_observer_of_each_request_its_actors_route() {
+    cluster(75, |sim, client| async move {
+        let heard = Arc::new(Heard::default());
+        assert!(sim.live(0).observe_routes(heard.clone()));
+        assert!(!sim.live(0).observe_routes(Arc::new(Heard::default())), "one observer a node");
+        let backend = client.actor("Whoami", ["w"]).on_node(sim.live(1).id().clone());
+        client.add_actor(backend).await.unwrap();
+        let relay = client
+            .actor("Relay", ["relay"])
+            .resource("backend", "w")
+            .on_node(sim.live(0).id().clone());
+        client.add_actor(relay).await.unwrap();
+        for _ in 0..3 {
+            let _: common::Id = client.handle("relay").ask(common::Who).await.unwrap();
+        }
+        // The client's own requests were routed by the client, not by node 0: only the relay's
+        // calls to `w` are node 0's.
+        let seen = heard.0.lock().unwrap().clone();
+        assert_eq!(seen, vec![("w".to_owned(), "who".to_owned(), true); 3]);
+        // A request with nowhere to go is heard too, failed; and one to an actor id names no
+        // category.
+        let h = sim.live(0).handle(&beach::model::Realm::global(), "nobody");
+        assert!(h.request("who", &()).await.is_err());
+        let whoami = client.handle("w").members()[0].clone();
+        let direct = sim.live(0).handle(&beach::model::Realm::global(), "w").to_actor(whoami);
+        let _: common::Id = direct.ask(common::Who).await.unwrap();
+        let seen = heard.0.lock().unwrap().clone();
+        assert_eq!(seen[3], ("nobody".to_owned(), "who".to_owned(), false));
+        assert_eq!(seen[4], (String::new(), "who".to_owned(), true));
+    });
+}

@@ -328,13 +328,13 @@ async fn metrics_count_what_each_node_serves_and_routes_with_bounded_labels() {
     let m = scrape(&http, &urls[0]).await;
     let routed =
         [("realm", "global"), ("category", "svc/pongers"), ("kind", "ping"), ("outcome", "ok")];
-    assert_eq!(sample(&m, "beach_gateway_requests_total", &routed), Some(5.0));
+    assert_eq!(sample(&m, "beach_requests_total", &routed), Some(5.0));
     let junk = [("category", "other"), ("kind", "other"), ("outcome", "no_actors")];
-    assert_eq!(sample(&m, "beach_gateway_requests_total", &junk), Some(150.0));
+    assert_eq!(sample(&m, "beach_requests_total", &junk), Some(150.0));
     let unsupported = [("category", "svc/pongers"), ("kind", "other"), ("outcome", "unsupported")];
-    assert_eq!(sample(&m, "beach_gateway_requests_total", &unsupported), Some(150.0));
+    assert_eq!(sample(&m, "beach_requests_total", &unsupported), Some(150.0));
     assert!(
-        sample(&m, "beach_gateway_request_duration_seconds_count", &[("category", "svc/pongers")])
+        sample(&m, "beach_request_duration_seconds_count", &[("category", "svc/pongers")])
             .is_some()
     );
     let values: std::collections::BTreeSet<&str> =
@@ -349,6 +349,10 @@ async fn metrics_count_what_each_node_serves_and_routes_with_bounded_labels() {
     assert!(sample(&m, "process_resident_memory_bytes", &[]).unwrap() > 1e6);
     assert!(sample(&m, "process_cpu_seconds_total", &[]).is_some());
     assert!(sample(&m, "beach_frames_received_total", &[]).unwrap() > 0.0);
+    let frames_out = sample(&m, "beach_frames_sent_total", &[]).unwrap();
+    // Every frame has at least its 4-byte length prefix.
+    assert!(sample(&m, "beach_sent_bytes_total", &[]).unwrap() >= 4.0 * frames_out);
+    assert!(sample(&m, "beach_received_bytes_total", &[]).unwrap() > 0.0);
     assert!(sample(&m, "beach_connections", &[]).unwrap() >= 1.0);
 
     // Each node shows what it served: the two Pongs live on one node or both.

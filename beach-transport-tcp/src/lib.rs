@@ -130,6 +130,7 @@ impl TcpTransport {
                 seal,
                 sealed: BytesMut::new(),
                 peer: peer.clone(),
+                written: 0,
             }),
             stream: Box::new(TcpFrames {
                 r,
@@ -140,6 +141,7 @@ impl TcpTransport {
                 raw: BytesMut::new(),
                 peer,
                 spin: self.spin,
+                read: 0,
             }),
         }
     }
@@ -199,6 +201,8 @@ struct TcpSink {
     seal: Option<Cipher>,
     sealed: BytesMut,
     peer: String,
+    /// Bytes written since [`FrameSink::take_bytes`] last asked.
+    written: u64,
 }
 
 #[async_trait]
@@ -212,23 +216,28 @@ impl FrameSink for TcpSink {
                 refused.push(Refused { index, error });
             }
         }
-        match &mut self.seal {
-            None => self.w.write_all(&self.buf).await,
+        let bytes = match &mut self.seal {
+            None => &self.buf,
             Some(cipher) => {
                 self.sealed.clear();
                 cipher
                     .seal(&self.buf, &mut self.sealed)
                     .map_err(|reason| TransportError::Io { addr: self.peer.clone(), reason })?;
-                self.w.write_all(&self.sealed).await
+                &self.sealed
             }
-        }
-        .map_err(|e| io_error(&self.peer, &e))?;
+        };
+        self.w.write_all(bytes).await.map_err(|e| io_error(&self.peer, &e))?;
+        self.written += bytes.len() as u64;
         // Keep a modest buffer across batches; give back what a burst grew.
         if self.buf.capacity() > 1 << 20 {
             self.buf = BytesMut::new();
             self.sealed = BytesMut::new();
         }
         Ok(refused)
+    }
+
+    fn take_bytes(&mut self) -> u64 {
+        std::mem::take(&mut self.written)
     }
 }
 
@@ -245,6 +254,8 @@ struct TcpFrames {
     peer: String,
     /// How long to poll for more before sleeping (see [`TcpTransport::with_spin`]).
     spin: Duration,
+    /// Bytes read since [`FrameStream::take_bytes`] last asked.
+    read: u64,
 }
 
 impl TcpFrames {
@@ -287,6 +298,7 @@ impl FrameStream for TcpFrames {
             let n = Self::read_into(&mut self.r, into, self.spin)
                 .await
                 .map_err(|e| io_error(&self.peer, &e))?;
+            self.read += n as u64;
             if n == 0 {
                 return if self.buf.is_empty() && self.raw.is_empty() {
                     Ok(None)
@@ -307,6 +319,10 @@ impl FrameStream for TcpFrames {
 
     fn authenticated(&mut self) {
         self.codec = self.after_handshake;
+    }
+
+    fn take_bytes(&mut self) -> u64 {
+        std::mem::take(&mut self.read)
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Port, RequestError};
+use super::{Port, RequestError, Routed};
 use crate::actor::Message;
 use crate::model::{ActorId, Realm};
 use crate::rng::NodeRng;
@@ -303,6 +303,27 @@ impl Handle {
         kind: &str,
         data: Payload,
     ) -> Result<Payload, RequestError> {
+        let Some(routes) = self.port.routes() else {
+            return self.attempts(kind, data).await;
+        };
+        let started = self.port.runtime().now();
+        let outcome = self.attempts(kind, data).await;
+        routes.routed(&Routed {
+            realm: &self.realm,
+            category: match &self.target {
+                Target::Category(c) => c,
+                Target::Actor(_) => "",
+            },
+            kind,
+            outcome: &outcome,
+            took: self.port.runtime().now().saturating_duration_since(started),
+        });
+        outcome
+    }
+
+    /// Sends the attempts of one request, retrying as the options say, until one answers or
+    /// the request fails.
+    async fn attempts(&self, kind: &str, data: Payload) -> Result<Payload, RequestError> {
         let rt = self.port.runtime();
         let mut members = self.members();
         if members.is_empty()

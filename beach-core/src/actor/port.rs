@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::CallError;
+use super::{CallError, RouteObserver};
 use crate::model::{ActorId, NodeId, Realm};
 use crate::rng::NodeRng;
 use crate::runtime::Runtime;
@@ -36,4 +36,8 @@ pub(crate) trait Port: Send + Sync + 'static {
     fn pending(&self, actor: &ActorId) -> u64;
     /// Stops a hosted actor (an actor stopping itself); nothing for a client.
     fn stop_actor(&self, id: &ActorId);
+    /// Who hears of each request's outcome (a node's metrics); none for a client.
+    fn routes(&self) -> Option<&dyn RouteObserver> {
+        None
+    }
 }

@@ -166,7 +166,7 @@ pub(crate) struct Links {
     counters: LinkCounters,
 }
 
-/// What the links of a node or client count, for metrics: connections and frames (relaxed
+/// What the links of a node or client count, for metrics: connections, frames and bytes (relaxed
 /// atomic increments, off every lock).
 #[derive(Debug, Default)]
 pub(crate) struct LinkCounters {
@@ -176,6 +176,8 @@ pub(crate) struct LinkCounters {
     pub(crate) frames_out: AtomicU64,
     pub(crate) frames_refused: AtomicU64,
     pub(crate) broken: AtomicU64,
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
 }
 
 /// Adds `n` to one of the [`LinkCounters`].

@@ -60,6 +60,7 @@ impl Links {
                         Ok(Some(env)) => {
                             heard.fetch_add(1, Ordering::Relaxed);
                             add(&me.counters.frames_in, 1);
+                            add(&me.counters.bytes_in, stream.take_bytes());
                             if let Err(why) = me.receive(env, &tx, &from) {
                                 add(&me.counters.broken, 1);
                                 if let Some(skipped) = PROTOCOL_BREAK.check(me.runtime.now()) {
@@ -97,7 +98,9 @@ impl Links {
                             None => break,
                         }
                     }
-                    match sink.send(&batch).await {
+                    let sent = sink.send(&batch).await;
+                    add(&me.counters.bytes_out, sink.take_bytes());
+                    match sent {
                         Ok(refused) => {
                             add(&me.counters.frames_out, (batch.len() - refused.len()) as u64);
                             add(&me.counters.frames_refused, refused.len() as u64);

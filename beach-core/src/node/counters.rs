@@ -2,9 +2,11 @@
 //! connections and frames. Relaxed atomic increments, off any lock; [`Node::counters`] reads a
 //! snapshot, [`Node::hosted`] each hosted actor's statistics.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Node;
+use crate::actor::RouteObserver;
 use crate::client::ActorLoad;
 use crate::model::{ActorType, Realm};
 
@@ -39,6 +41,10 @@ pub struct NodeCounters {
     pub frames_in: u64,
     /// Frames sent.
     pub frames_out: u64,
+    /// Bytes received from the network (0 on a transport that moves none, in memory).
+    pub bytes_in: u64,
+    /// Bytes sent to the network.
+    pub bytes_out: u64,
     /// Frames not sent because they did not fit (too large, not encodable): their requests
     /// failed at once.
     pub frames_refused: u64,
@@ -62,7 +68,7 @@ pub struct HostedActor {
 }
 
 impl Node {
-    /// What this node has done since it started: spawns, stops, connections, frames.
+    /// What this node has done since it started: spawns, stops, connections, frames, bytes.
     pub fn counters(&self) -> NodeCounters {
         let (life, links) = (&self.inner.life, self.inner.links.counters());
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -74,6 +80,8 @@ impl Node {
             connections_opened: get(&links.opened),
             frames_in: get(&links.frames_in),
             frames_out: get(&links.frames_out),
+            bytes_in: get(&links.bytes_in),
+            bytes_out: get(&links.bytes_out),
             frames_refused: get(&links.frames_refused),
             connections_broken: get(&links.broken),
         }
@@ -93,5 +101,14 @@ impl Node {
                 load: c.load(now).into(),
             })
             .collect()
+    }
+}
+
+impl Node {
+    /// Has `observer` hear of every request this node's handles route (its actors', the
+    /// embedding program's, the HTTP gateway's) when it ends: what a node's metrics count.
+    /// One observer per node: `false`, and nothing changed, when one is set already.
+    pub fn observe_routes(&self, observer: Arc<dyn RouteObserver>) -> bool {
+        self.inner.port.routes.set(observer).is_ok()
     }
 }

@@ -65,7 +65,7 @@ impl Node {
     /// A fresh request id from this node's sequence (which starts at a random point, so ids
     /// of different nodes do not meet): what [`Handle::request_id`] wants.
     pub fn next_request_id(&self) -> u64 {
-        self.inner.port.next_request_id()
+        crate::actor::Port::next_request_id(&*self.inner.port)
     }
 
     /// A group handle over the sub-categories one level below `root` (see [`Node::handle`]).

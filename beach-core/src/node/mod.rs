@@ -169,7 +169,7 @@ pub(crate) struct NodeInner {
     pub(crate) links: Arc<Links>,
     pub(crate) state: Mutex<NodeState>,
     pub(crate) me: Weak<NodeInner>,
-    pub(crate) port: Arc<dyn crate::actor::Port>,
+    pub(crate) port: Arc<port::NodePort>,
     /// The client key derived from the first secret, for [`Node::client`].
     pub(crate) client_key: Option<crate::auth::ClientKey>,
     pub(crate) client_transport: Arc<dyn Transport>,

@@ -2,7 +2,7 @@
 //! out through its links (or straight to a hosted actor).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use super::NodeInner;
 use super::cell::{ReplyTo, Served};
 use crate::ErrorCode;
-use crate::actor::{CallError, Port};
+use crate::actor::{CallError, Port, RouteObserver};
 use crate::model::{ActorId, NodeId, Realm};
 use crate::rng::NodeRng;
 use crate::runtime::{Runtime, timeout};
@@ -26,6 +26,8 @@ pub(crate) struct NodePort {
     id: NodeId,
     runtime: Arc<dyn Runtime>,
     default_timeout: Duration,
+    /// Who hears of each request (set once, by `Node::observe_routes`).
+    pub(super) routes: OnceLock<Arc<dyn RouteObserver>>,
 }
 
 impl NodePort {
@@ -36,7 +38,7 @@ impl NodePort {
         runtime: Arc<dyn Runtime>,
         default_timeout: Duration,
     ) -> Self {
-        Self { node, id, runtime, default_timeout }
+        Self { node, id, runtime, default_timeout, routes: OnceLock::new() }
     }
 }
 
@@ -131,6 +133,10 @@ impl Port for NodePort {
 
     fn pending(&self, actor: &ActorId) -> u64 {
         self.node.upgrade().map_or(0, |n| n.links.in_flight(actor))
+    }
+
+    fn routes(&self) -> Option<&dyn RouteObserver> {
+        self.routes.get().map(|r| &**r)
     }
 
     fn stop_actor(&self, id: &ActorId) {

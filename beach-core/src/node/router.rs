@@ -4,7 +4,7 @@
 use super::cell::ReplyTo;
 use super::{MAX_MEMBERSHIP_PACKET, NodeInner};
 use crate::ErrorCode;
-use crate::actor::CallError;
+use crate::actor::{CallError, Port};
 use crate::link::{Dispatch, Outbox, Remote};
 use crate::model::NodeId;
 use crate::wire::{self, Envelope, Peer, RemoteError};

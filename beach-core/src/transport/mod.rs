@@ -186,6 +186,12 @@ pub trait FrameSink: Send {
     /// fails that one message alone (a request too large for a frame must not cost the
     /// connection, and every other call on it).
     async fn send(&mut self, batch: &[Envelope]) -> Result<Vec<Refused>, TransportError>;
+
+    /// Bytes written to the network since the last call, for metrics; 0 for a transport
+    /// that moves no bytes (in memory).
+    fn take_bytes(&mut self) -> u64 {
+        0
+    }
 }
 
 /// The largest frame accepted before the handshake is done: enough for any handshake step,
@@ -201,6 +207,12 @@ pub trait FrameStream: Send {
     /// The handshake is done: lift the limits that hold before it (a transport that frames
     /// bytes accepts frames of at most [`PREAUTH_MAX_FRAME_SIZE`] until then).
     fn authenticated(&mut self) {}
+
+    /// Bytes read from the network since the last call, for metrics; 0 for a transport that
+    /// moves no bytes (in memory).
+    fn take_bytes(&mut self) -> u64 {
+        0
+    }
 }
 
 /// An open connection, in two halves so that reading and writing run in separate tasks.

@@ -8,7 +8,6 @@
 //! `404`, unreachable `503`, refused `403`).
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::Path;
@@ -103,10 +102,8 @@ pub(crate) async fn call(
             .collect();
         return Ok(axum::Json(Json::Array(list)).into_response());
     }
-    let started = Instant::now();
     let _counted = g.metrics.start();
     let outcome = h.request_payload(&action, payload).await;
-    g.metrics.observe(&g.node, &realm, &category, &action, &outcome, started.elapsed());
     match outcome {
         Ok(p) => Ok(axum::Json(documents::payload(&p)).into_response()),
         Err(e) => Err(bridge_error(e)),

@@ -1,7 +1,7 @@
 //! Requests and messages to categories: `POST /v1/request` (one reply, or with `"all": true`
 //! one JSON line per actor as it answers), `/v1/shoot`, `/v1/broadcast`, `/v1/group`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -212,17 +212,8 @@ pub(crate) async fn request(
         ];
         return Ok((headers, Body::from_stream(lines)).into_response());
     }
-    let started = Instant::now();
     let _counted = g.metrics.start();
     let outcome = h.request_payload(&call.kind, payload).await;
-    g.metrics.observe(
-        &g.node,
-        &call.realm,
-        &call.category,
-        &call.kind,
-        &outcome,
-        started.elapsed(),
-    );
     let status = match &outcome {
         Ok(_) => StatusCode::OK,
         Err(e) => request_status(e),

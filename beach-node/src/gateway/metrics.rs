@@ -1,6 +1,6 @@
 //! `GET /metrics` in the Prometheus text format. What this node served (its actors, by realm
-//! and type) and routed (the requests through its gateway, by realm, category, kind and
-//! outcome, with latency per category), its actors, spawns and stops, members, directory,
+//! and type) and routed (the requests of its gateway, its actors and its embedding program,
+//! by realm, category, kind and outcome, with latency per category), its actors, spawns and stops, members, directory,
 //! connections and frames, and the process's CPU and memory. Never a label per actor id, and
 //! callers cannot grow the label sets: a category becomes a label only if the directory has
 //! actors under it, a kind only if an actor handled it, and each label takes at most
@@ -9,13 +9,11 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
 
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use beach_core::ErrorCode;
-use beach_core::actor::RequestError;
-use beach_core::model::Realm;
+use beach_core::actor::{RequestError, RouteObserver, Routed};
 use beach_core::node::Node;
 use beach_core::value::Payload;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -153,46 +151,6 @@ impl Metrics {
         InFlight(&self.in_flight)
     }
 
-    /// Counts a request routed through the gateway and its latency.
-    pub(crate) fn observe(
-        &self,
-        node: &Node,
-        realm: &str,
-        category: &str,
-        kind: &str,
-        outcome: &Result<Payload, RequestError>,
-        took: Duration,
-    ) {
-        // A label value seen before is taken as it is; a new one is checked against the
-        // directory first (once, not per request).
-        let (realm, category) = match (self.realms.known(realm), self.categories.known(category)) {
-            (Some(r), Some(c)) => (r, c),
-            _ => {
-                let known_realm = Realm::new(realm).ok();
-                let in_directory = known_realm
-                    .as_ref()
-                    .is_some_and(|r| node.with_directory(|d| !d.lookup(r, category).is_empty()));
-                let realm =
-                    if known_realm.is_some() { self.realms.admit(realm) } else { OTHER.to_owned() };
-                let category =
-                    if in_directory { self.categories.admit(category) } else { OTHER.to_owned() };
-                (realm, category)
-            }
-        };
-        // A kind an actor handled: it answered, and not with "not supported".
-        let handled = match outcome {
-            Ok(_) => true,
-            Err(e @ RequestError::Remote { .. }) => !e.is(ErrorCode::Unsupported),
-            Err(_) => false,
-        };
-        let kind = if handled { self.kinds.admit(kind) } else { OTHER.to_owned() };
-        let outcome = outcome_label(outcome);
-        self.routed_seconds
-            .get_or_create(&CategoryLabels { realm: realm.clone(), category: category.clone() })
-            .observe(took.as_secs_f64());
-        self.routed.get_or_create(&RouteLabels { realm, category, kind, outcome }).inc();
-    }
-
     /// Counts actors spawned through the gateway.
     pub(crate) fn spawned(&self, n: usize) {
         self.http_spawns.inc_by(n as u64);
@@ -201,6 +159,48 @@ impl Metrics {
     /// Counts actors stopped through the gateway.
     pub(crate) fn stopped(&self, n: usize) {
         self.http_stops.inc_by(n as u64);
+    }
+}
+
+impl RouteObserver for Metrics {
+    /// Counts a request this node routed, and its latency.
+    fn routed(&self, r: &Routed<'_>) {
+        let outcome = r.outcome;
+        // A label value seen before is taken as it is. A new realm and category are admitted
+        // only if the directory had actors under them (the request did not fail with "no actors" or as bad
+        // input), a new kind only if an actor handled it (it answered, and not with "not
+        // supported").
+        let listed = !matches!(
+            outcome,
+            Err(RequestError::NoActors { .. }
+                | RequestError::Routing(_)
+                | RequestError::Payload(_))
+        );
+        let realm = match self.realms.known(r.realm.as_str()) {
+            Some(r) => r,
+            None if listed => self.realms.admit(r.realm.as_str()),
+            None => OTHER.to_owned(),
+        };
+        let category = match self.categories.known(r.category) {
+            Some(c) => c,
+            None if listed && !r.category.is_empty() => self.categories.admit(r.category),
+            None => OTHER.to_owned(),
+        };
+        let handled = match outcome {
+            Ok(_) => true,
+            Err(e @ RequestError::Remote { .. }) => !e.is(ErrorCode::Unsupported),
+            Err(_) => false,
+        };
+        let kind = match self.kinds.known(r.kind) {
+            Some(k) => k,
+            None if handled => self.kinds.admit(r.kind),
+            None => OTHER.to_owned(),
+        };
+        let outcome = outcome_label(outcome);
+        self.routed_seconds
+            .get_or_create(&CategoryLabels { realm: realm.clone(), category: category.clone() })
+            .observe(r.took.as_secs_f64());
+        self.routed.get_or_create(&RouteLabels { realm, category, kind, outcome }).inc();
     }
 }
 
@@ -242,13 +242,13 @@ pub(crate) async fn scrape(
     let mut registry = Registry::default();
     let m = &g.metrics;
     registry.register(
-        "beach_gateway_requests",
-        "Requests routed through this node's HTTP gateway, by realm, category, kind and outcome",
+        "beach_requests",
+        "Requests this node routed (its gateway's, its actors', its embedding program's), by realm, category, kind and outcome",
         m.routed.clone(),
     );
     registry.register(
-        "beach_gateway_request_duration_seconds",
-        "Latency of requests routed through this node's HTTP gateway, by realm and category",
+        "beach_request_duration_seconds",
+        "Latency of the requests this node routed, retries included, by realm and category",
         m.routed_seconds.clone(),
     );
     registry.register(
@@ -384,13 +384,15 @@ fn served(registry: &mut Registry, node: &Node) {
 /// Spawns and stops, members, the directory, connections and frames.
 async fn node_state(registry: &mut Registry, node: &Node, client: &beach_core::client::Beach) {
     let c = node.counters();
-    let counters: [(&str, &str, u64); 7] = [
+    let counters: [(&str, &str, u64); 9] = [
         ("beach_spawns", "Actors started on this node", c.spawns),
         ("beach_spawn_failures", "Spawns on this node whose init failed", c.spawn_failures),
         ("beach_stops", "Actors stopped on this node", c.stops),
         ("beach_connections_opened", "Connections established by this node", c.connections_opened),
         ("beach_frames_received", "Frames this node received", c.frames_in),
         ("beach_frames_sent", "Frames this node sent", c.frames_out),
+        ("beach_received_bytes", "Bytes this node read from its connections", c.bytes_in),
+        ("beach_sent_bytes", "Bytes this node wrote to its connections", c.bytes_out),
         (
             "beach_frames_refused",
             "Frames not sent because they did not fit (their requests failed)",

@@ -118,6 +118,11 @@ pub async fn start(
         .map_err(|e| GatewayError::Bind { addr: addr.to_string(), reason: e.to_string() })?;
     let client = node.client().await.map_err(|e| GatewayError::Client(e.to_string()))?;
     let metrics = Arc::new(Metrics::new());
+    if !node.observe_routes(metrics.clone()) {
+        tracing::warn!(
+            "the node's requests are counted elsewhere already: /metrics will not show the requests it routes"
+        );
+    }
     let gateway = Arc::new(Gateway {
         node: node.clone(),
         client,

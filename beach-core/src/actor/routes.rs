@@ -1,0 +1,32 @@
+//! Requests as the node that routed them saw them, for metrics: a [`RouteObserver`] hears of
+//! every request a node's handles made (its actors', its embedding program's, its gateway's)
+//! when it ended, with its outcome and how long it took, retries included.
+
+use std::time::Duration;
+
+use super::RequestError;
+use crate::model::Realm;
+use crate::value::Payload;
+
+/// One request that ended, as [`RouteObserver::routed`] hears of it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Routed<'a> {
+    /// The realm it was sent in.
+    pub realm: &'a Realm,
+    /// The category it asked; empty for a handle to one actor.
+    pub category: &'a str,
+    /// Its kind.
+    pub kind: &'a str,
+    /// How it ended.
+    pub outcome: &'a Result<Payload, RequestError>,
+    /// From the first attempt to the outcome.
+    pub took: Duration,
+}
+
+/// Hears of the requests a node routed (see `Node::observe_routes`). Called on the
+/// requesting task once per request, so it must be quick: count, do not wait.
+pub trait RouteObserver: Send + Sync + 'static {
+    /// A request ended.
+    fn routed(&self, request: &Routed<'_>);
+}
