@@ -32,6 +32,7 @@ pub mod actor;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod deploy;
 pub mod directory;
 mod error_code;
 mod link;
