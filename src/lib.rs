@@ -134,8 +134,8 @@ pub use beach_core as core;
 pub use beach_core::ErrorCode;
 pub use beach_core::messages;
 pub use beach_core::{
-    actor, auth, client, config, directory, membership, model, node, placement, rng, routing,
-    runtime, transport, value, wire,
+    actor, auth, client, config, deploy, directory, membership, model, node, placement, rng,
+    routing, runtime, transport, value, wire,
 };
 
 #[cfg(feature = "tcp")]

@@ -48,7 +48,8 @@ pub fn may_send(sender: Role, receiver: Role, envelope: &Envelope) -> bool {
         Envelope::Membership(_)
         | Envelope::Digest(_)
         | Envelope::Partitions { .. }
-        | Envelope::Delta(_) => (sender, receiver) == (Node, Node),
+        | Envelope::Delta(_)
+        | Envelope::Deployments(_) => (sender, receiver) == (Node, Node),
         Envelope::ViewRequest(_) => (sender, receiver) == (Client, Node),
         Envelope::View { .. } => (sender, receiver) == (Node, Client),
         Envelope::Handshake(_) => false,

@@ -7,6 +7,7 @@
 //! actor. [`ActorSpec`] says what to spawn; the read calls return the views of `views.rs`.
 
 mod builder;
+mod deploy;
 mod port;
 mod spec;
 mod views;

@@ -247,6 +247,7 @@ impl ActorSpec {
             dry_run: false,
             trace: self.trace,
             log_level: self.log_level.clone(),
+            deployment: None,
         };
         spec.check_shape().map_err(|e| format!("cannot spawn: {e}"))?;
         Ok(spec)

@@ -7,6 +7,7 @@
 //! their directory entry ([`Owner`]); actors spawned by hand carry none and are never
 //! touched.
 
+mod calls;
 mod reconcile;
 mod spec;
 mod store;
@@ -15,6 +16,7 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
+pub use calls::{DeployAnswer, DeployOp, DeployStatus};
 pub use reconcile::{Counts, Plan, Replica, Start, counts, reconcile, reconciler};
 pub use spec::{
     DeployFile, DeploymentSpec, MAX_DEPLOYMENT_NAME, MAX_REPLICAS, Replicas, Rollout, check_name,

@@ -59,6 +59,10 @@ pub struct Entry {
     /// The categories it belongs to; shared, so the actors of one spawn call (and every copy
     /// of an entry) hold one set between them.
     pub categories: Arc<BTreeSet<Category>>,
+    /// The deployment that started it; `None` for an actor spawned by hand, which no
+    /// deployment ever touches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<crate::deploy::Owner>,
 }
 
 impl Entry {
@@ -74,6 +78,7 @@ impl Entry {
             categories: Arc::new(
                 categories.into_iter().map(Category::new).collect::<Result<_, _>>()?,
             ),
+            owner: None,
         })
     }
 }

@@ -301,6 +301,7 @@ impl World {
                     realm: realm(),
                     actor_type: ActorType::new("T").unwrap(),
                     categories: std::sync::Arc::new([Self::cat(cat)].into()),
+                    owner: None,
                 };
                 self.dirs[n].insert(node(n).actor_id(seq), e).unwrap();
             }

@@ -682,6 +682,7 @@ pub(crate) fn kind_of(e: &Envelope) -> &'static str {
         Envelope::Digest(_) => "digest",
         Envelope::Partitions { .. } => "partitions",
         Envelope::Delta(_) => "delta",
+        Envelope::Deployments(_) => "deployments",
         Envelope::ViewRequest(_) => "view request",
         Envelope::View { .. } => "view",
     }

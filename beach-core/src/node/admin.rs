@@ -30,6 +30,7 @@ impl AdminOp {
             | AdminOp::AddCategory { .. }
             | AdminOp::RemoveCategory { .. } => true,
             AdminOp::OnNode(op) => op.needs_token(),
+            AdminOp::Deploy(op) => op.changes(),
             AdminOp::Directory { .. }
             | AdminOp::Nodes
             | AdminOp::Health
@@ -56,6 +57,7 @@ impl NodeInner {
         }
         match op {
             AdminOp::OnNode(op) => self.handle_on_node(*op).await,
+            AdminOp::Deploy(op) => self.handle_deploy(op, token).await,
             AdminOp::Spawn(spec) => self.spawn_placed(*spec, token).await,
             AdminOp::Stop { realm, ids, categories, delay_ms } => {
                 if delay_ms > 0 {
@@ -196,7 +198,7 @@ impl NodeInner {
     }
 
     /// Does `op` on every live node, this one included, concurrently.
-    async fn on_every_node(
+    pub(super) async fn on_every_node(
         self: &Arc<Self>,
         op: AdminOp,
         token: Option<String>,
@@ -307,13 +309,25 @@ impl NodeInner {
         spec: &SpawnSpec,
         token: Option<String>,
     ) -> (Vec<NodeId>, usize) {
+        let offers = self.offers(&spec.realm, &spec.actor_type, token).await;
+        let members = offers.len();
+        (offers.into_iter().filter(|(_, o)| *o == Some(true)).map(|(n, _)| n).collect(), members)
+    }
+
+    /// What every live node (this one included), sorted, says when asked whether it offers
+    /// `actor_type` in `realm`: `Some(true)` or `Some(false)`, or `None` when it did not
+    /// answer within [`HEALTH_WAIT`].
+    pub(super) async fn offers(
+        self: &Arc<Self>,
+        realm: &crate::model::Realm,
+        actor_type: &crate::model::ActorType,
+        token: Option<String>,
+    ) -> Vec<(NodeId, Option<bool>)> {
         let mut nodes: Vec<NodeId> = self.lock().membership.members().cloned().collect();
         nodes.push(self.id.clone());
-        let members = nodes.len();
-        let op = AdminOp::Types {
-            realm: Some(spec.realm.clone()),
-            actor_type: Some(spec.actor_type.clone()),
-        };
+        nodes.sort();
+        let op =
+            AdminOp::Types { realm: Some(realm.clone()), actor_type: Some(actor_type.clone()) };
         let calls = nodes.into_iter().map(|n| {
             let op = op.clone();
             let token = self.forwarded_token(token.clone());
@@ -331,14 +345,14 @@ impl NodeInner {
                         .await
                         .unwrap_or_else(|| Err(ErrorCode::Timeout.as_str().to_owned()))
                 };
-                let offers = matches!(answer, Ok(AdminAnswer::Types(t)) if !t.is_empty());
-                offers.then_some(n)
+                let offers = match answer {
+                    Ok(AdminAnswer::Types(t)) => Some(!t.is_empty()),
+                    _ => None,
+                };
+                (n, offers)
             }
         });
-        let mut offering: Vec<NodeId> =
-            futures::future::join_all(calls).await.into_iter().flatten().collect();
-        offering.sort();
-        (offering, members)
+        futures::future::join_all(calls).await
     }
 
     /// The `nodes` with what placement needs to know: hint counts, and load for the
@@ -410,6 +424,7 @@ pub(crate) fn entry_of(spec: &SpawnSpec) -> Entry {
         realm: spec.realm.clone(),
         actor_type: spec.actor_type.clone(),
         categories: Arc::new(spec.categories.iter().cloned().collect()),
+        owner: spec.deployment.clone(),
     }
 }
 

@@ -25,6 +25,7 @@ impl NodeInner {
                     }
                     self.spawn_local(&spec).await.map(AdminAnswer::Spawned)
                 }
+                AdminOp::Deploy(op) => self.handle_deploy(op, None).await,
                 AdminOp::Stop { ids, .. } => {
                     let mine: Vec<ActorId> =
                         ids.into_iter().filter(|id| id.node() == &self.id).collect();

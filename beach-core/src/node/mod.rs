@@ -16,6 +16,7 @@ mod admin;
 mod builder;
 mod cell;
 mod counters;
+mod deploy;
 mod execute;
 mod in_process;
 mod lifecycle;
@@ -174,6 +175,8 @@ pub(crate) struct NodeInner {
     pub(crate) client_key: Option<crate::auth::ClientKey>,
     pub(crate) client_transport: Arc<dyn Transport>,
     membership_wake: Notify,
+    /// Wakes the deployment loop: a deployment changed.
+    deploy_wake: Notify,
     next_request_id: AtomicU64,
     load: Mutex<(f64, f64)>,
     stopped: AtomicBool,
@@ -194,6 +197,8 @@ pub(crate) struct NodeState {
     pub(crate) roundrobin_previous: Option<NodeId>,
     /// The members suspected at the last look, to log changes.
     pub(crate) suspected: Vec<NodeId>,
+    /// The deployments, and this node's reconciling of them.
+    pub(crate) deploy: deploy::DeployState,
 }
 
 impl Node {
@@ -252,6 +257,7 @@ impl Node {
                 next_actor_seq: 1,
                 roundrobin_previous: None,
                 suspected: Vec::new(),
+                deploy: deploy::DeployState::default(),
             }),
             me: me.clone(),
             // One port for every actor of this node: handles need nothing actor-specific here.
@@ -264,6 +270,7 @@ impl Node {
             client_key,
             client_transport,
             membership_wake: Notify::new(),
+            deploy_wake: Notify::new(),
             next_request_id: AtomicU64::new(first_request_id),
             load: Mutex::new((0.0, 0.0)),
             stopped: AtomicBool::new(false),
@@ -297,6 +304,7 @@ impl Node {
         inner.wake_membership();
         inner.spawn_task(sync::membership_loop(Arc::downgrade(&inner)));
         inner.spawn_task(sync::anti_entropy_loop(Arc::downgrade(&inner)));
+        inner.spawn_task(deploy::deploy_loop(Arc::downgrade(&inner)));
         Ok(Node { inner })
     }
 
@@ -453,6 +461,10 @@ impl NodeInner {
         let partitions = vec![st.directory.own().clone()];
         let digest = Some(st.directory.digest_for(node));
         self.links.send(node.endpoint(), Envelope::Partitions { partitions, digest });
+        let deployments: Vec<_> = st.deploy.set.records().cloned().collect();
+        if !deployments.is_empty() {
+            self.links.send(node.endpoint(), Envelope::Deployments(deployments));
+        }
     }
 
     /// Lets membership meet the nodes a peer's directory names (see

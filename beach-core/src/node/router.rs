@@ -112,6 +112,7 @@ impl Dispatch for NodeInner {
                     self.links.send(delta.owner.endpoint(), Envelope::Digest(digest));
                 }
             }
+            Envelope::Deployments(records) => self.merge_deployments(records),
             Envelope::ViewRequest(digest) => {
                 let st = self.lock();
                 let mut alive: Vec<NodeId> = st.membership.members().cloned().collect();

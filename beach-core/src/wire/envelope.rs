@@ -43,6 +43,9 @@ pub enum Envelope {
     },
     /// The fast path: a change to the sender's own partition.
     Delta(PartitionDelta),
+    /// The deployments the sender knows (all of them every sync period to one peer, a change
+    /// to every member at once); the receiver keeps the later copy of each.
+    Deployments(Vec<crate::deploy::DeployRecord>),
     /// A client asks its entry node for the directory: the client's digest.
     ViewRequest(Digest),
     /// The answer to [`Envelope::ViewRequest`]: the live nodes and the partitions newer than
@@ -220,6 +223,8 @@ pub enum AdminOp {
     },
     /// Stop every actor in every realm.
     Flush,
+    /// A deployment call (`beach deploy ...`).
+    Deploy(crate::deploy::DeployOp),
     /// Do `op` on the receiving node only: what an entry node sends to the node that owns
     /// the actors concerned, or to every node when it fans a cluster-wide call out.
     OnNode(Box<AdminOp>),
@@ -309,6 +314,10 @@ pub struct SpawnSpec {
     /// are logged at it whatever the node's level (see the node's logging).
     #[serde(default)]
     pub log_level: Option<String>,
+    /// The deployment that starts these actors (set by its reconciler, never by hand): its
+    /// name and template version go into their directory entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<crate::deploy::Owner>,
 }
 
 /// The log levels an actor may be spawned with.
@@ -397,6 +406,8 @@ pub enum AdminAnswer {
     /// The actor types offered, one entry per (realm, type, origin, version) with the nodes
     /// that offer it.
     Types(Vec<TypeOffer>),
+    /// The answer to a deployment call.
+    Deploy(crate::deploy::DeployAnswer),
     /// An operation over several nodes that some of them failed: what was done (a
     /// `Spawned`, `Stopped` or `Flushed`), and each failure, naming its node.
     Partial {
@@ -543,6 +554,7 @@ impl Envelope {
                 Ok(_) => ITEM,
             },
             Envelope::Membership(b) => b.len(),
+            Envelope::Deployments(r) => r.len() * ITEM * 4,
             Envelope::Digest(d) | Envelope::ViewRequest(d) => d.versions.len() * ITEM,
             Envelope::Partitions { partitions: ps, digest } => {
                 partitions(ps) + digest.as_ref().map_or(0, |d| d.versions.len() * ITEM)

@@ -52,6 +52,7 @@ fn samples() -> Vec<Envelope> {
         dry_run: false,
         trace: false,
         log_level: None,
+        deployment: None,
     };
     vec![
         Envelope::Handshake(Handshake::Hello {

@@ -1,0 +1,422 @@
+//! Deployments on a node: the replicated set of specs, the `beach deploy` calls, and the loop
+//! that reconciles the deployments this node acts for (see [`crate::deploy`]).
+//!
+//! Every sync period the node sends its whole set to one random member (a change goes to
+//! every member at once), then, for each deployment whose [`reconciler`] it is among the live
+//! nodes, runs [`reconcile`] over the replicas its directory shows and starts and stops
+//! replicas through the same admin calls as `beach spawn` and `beach stop`. A start that fails
+//! (an `init` error, no node offering the type) is retried with exponential backoff, and the
+//! error shows in `beach deploy status` until the deployment is complete.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use rand::RngExt;
+
+use super::NodeInner;
+use crate::auth::Role;
+use crate::deploy::{
+    Change, DeployAnswer, DeployOp, DeployRecord, DeployStatus, DeploymentSpec, Deployments, Owner,
+    Plan, Replica, counts, reconcile, reconciler,
+};
+use crate::directory::Directory;
+use crate::model::NodeId;
+use crate::wire::{AdminAnswer, AdminOp, Envelope, SpawnSpec};
+
+/// The first wait after a failed start; doubled by each failure in a row.
+const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between two tries of a failing start.
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// A node's deployment state: the replicated set, and its own reconciling's failures.
+#[derive(Default)]
+pub(crate) struct DeployState {
+    pub(crate) set: Deployments,
+    failing: BTreeMap<String, Failing>,
+}
+
+/// Starts of a deployment that failed in a row on this node.
+struct Failing {
+    count: u32,
+    retry_at: Instant,
+    /// The last error, and when (milliseconds since the Unix epoch by the node's clock: only
+    /// to tell which of several nodes' errors is the latest).
+    error: (u64, String),
+}
+
+impl NodeInner {
+    /// Takes the later copy of each record from a peer; wakes the reconciler on a change.
+    pub(crate) fn merge_deployments(&self, records: Vec<DeployRecord>) {
+        let mut changed = false;
+        {
+            let mut st = self.lock();
+            for r in records {
+                if let Some(Err(e)) = r.spec.as_ref().map(DeploymentSpec::check) {
+                    tracing::warn!(deployment = %r.name, error = %e, "ignored a deployment record");
+                    continue;
+                }
+                changed |= st.deploy.set.merge(r);
+            }
+        }
+        if changed {
+            self.deploy_wake.notify_one();
+        }
+    }
+
+    /// Sends `records` to every member and wakes this node's reconciler.
+    fn spread(&self, records: Vec<DeployRecord>) {
+        if records.is_empty() {
+            return;
+        }
+        let members: Vec<NodeId> = self.lock().membership.members().cloned().collect();
+        for m in members {
+            self.links.send(m.endpoint(), Envelope::Deployments(records.clone()));
+        }
+        self.deploy_wake.notify_one();
+    }
+
+    /// Sends the whole set to one random member (anti-entropy), if there is anything.
+    fn gossip_deployments(&self) {
+        let st = &mut *self.lock();
+        if st.deploy.set.records().next().is_none() {
+            return;
+        }
+        let members: Vec<&NodeId> = st.membership.members().collect();
+        if members.is_empty() {
+            return;
+        }
+        let peer = members[st.rng.random_range(0..members.len())].clone();
+        let records: Vec<DeployRecord> = st.deploy.set.records().cloned().collect();
+        self.links.send(peer.endpoint(), Envelope::Deployments(records));
+    }
+
+    /// Answers a deployment call.
+    pub(super) async fn handle_deploy(
+        self: &Arc<Self>,
+        op: DeployOp,
+        token: Option<String>,
+    ) -> Result<AdminAnswer, String> {
+        let answer = match op {
+            DeployOp::Apply { specs, dry_run } => {
+                DeployAnswer::Changed(self.apply(specs, dry_run)?)
+            }
+            DeployOp::Delete { name } => {
+                let record = self.owned_by_api(&name, |set, me| set.delete(&name, me))?;
+                self.spread(vec![record]);
+                DeployAnswer::Changed(vec![(name, Change::Deleted)])
+            }
+            DeployOp::Restart { name } => {
+                let record = self.owned_by_api(&name, |set, me| set.restart(&name, me))?;
+                self.spread(vec![record]);
+                DeployAnswer::Changed(vec![(name, Change::Restarted)])
+            }
+            DeployOp::Status { names } => DeployAnswer::Status(self.status(names, token).await?),
+            DeployOp::Errors => {
+                let st = self.lock();
+                let errors = st.deploy.failing.iter();
+                DeployAnswer::Errors(
+                    errors.map(|(n, f)| (n.clone(), f.error.0, f.error.1.clone())).collect(),
+                )
+            }
+        };
+        Ok(AdminAnswer::Deploy(answer))
+    }
+
+    /// Checks and applies `specs` (all or none); what changed, or would.
+    fn apply(
+        &self,
+        specs: Vec<DeploymentSpec>,
+        dry_run: bool,
+    ) -> Result<Vec<(String, Change)>, String> {
+        let mut names = std::collections::BTreeSet::new();
+        for s in &specs {
+            s.check()?;
+            if !names.insert(s.name.as_str()) {
+                return Err(format!("deployment {} is named twice", s.name));
+            }
+            if !self.config.allows(&s.realm, &s.actor_type) {
+                return Err(format!(
+                    "deployment {}: realm {} does not offer actor type {}",
+                    s.name, s.realm, s.actor_type
+                ));
+            }
+        }
+        let mut st = self.lock();
+        for s in &specs {
+            if let Some(file) = st.deploy.set.get(&s.name).and_then(|r| r.file.as_ref()) {
+                return Err(format!(
+                    "deployment {} is owned by the code directory's {file}: change it there",
+                    s.name
+                ));
+            }
+        }
+        let mut changes = Vec::new();
+        let mut records = Vec::new();
+        for s in specs {
+            let name = s.name.clone();
+            let change = if dry_run {
+                st.deploy.set.change_of(&s)
+            } else {
+                let (change, record) = st.deploy.set.apply(s, &self.id, None);
+                records.extend(record);
+                change
+            };
+            changes.push((name, change));
+        }
+        drop(st);
+        self.spread(records);
+        Ok(changes)
+    }
+
+    /// Does `change` to the live deployment `name` unless a code directory file owns it.
+    fn owned_by_api(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut Deployments, &NodeId) -> Option<DeployRecord>,
+    ) -> Result<DeployRecord, String> {
+        let mut st = self.lock();
+        if let Some(file) = st.deploy.set.get(name).and_then(|r| r.file.clone()) {
+            return Err(format!(
+                "deployment {name} is owned by the code directory's {file}: change it there"
+            ));
+        }
+        change(&mut st.deploy.set, &self.id).ok_or_else(|| format!("no deployment {name}"))
+    }
+
+    /// The status of the named deployments (all when `names` is empty).
+    async fn status(
+        self: &Arc<Self>,
+        names: Vec<String>,
+        token: Option<String>,
+    ) -> Result<Vec<DeployStatus>, String> {
+        let (records, replicas) = {
+            let st = self.lock();
+            let live: Vec<DeployRecord> = st.deploy.set.live().map(|(r, _)| r.clone()).collect();
+            (live, replicas_by_deployment(&st.directory))
+        };
+        let records: Vec<DeployRecord> = if names.is_empty() {
+            records
+        } else {
+            names
+                .iter()
+                .map(|n| {
+                    records
+                        .iter()
+                        .find(|r| &r.name == n)
+                        .cloned()
+                        .ok_or_else(|| format!("no deployment {n}"))
+                })
+                .collect::<Result<_, _>>()?
+        };
+        // The last error per deployment, from whichever node met it last.
+        let mut errors: BTreeMap<String, (u64, String)> = BTreeMap::new();
+        for answer in self.on_every_node(AdminOp::Deploy(DeployOp::Errors), token.clone()).await {
+            if let Ok(AdminAnswer::Deploy(DeployAnswer::Errors(e))) = answer {
+                for (name, at, error) in e {
+                    if errors.get(&name).is_none_or(|(t, _)| *t < at) {
+                        errors.insert(name, (at, error));
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for r in records {
+            let spec = r.spec.clone().expect("live");
+            let nodes = self.hosts(&spec, token.clone()).await;
+            let reps = replicas.get(&r.name).map(Vec::as_slice).unwrap_or_default();
+            let c = counts(&spec, r.template, reps, &nodes);
+            out.push(DeployStatus {
+                name: r.name.clone(),
+                realm: spec.realm.clone(),
+                desired: c.desired,
+                running: c.running,
+                updated: c.updated,
+                version: r.version,
+                complete: c.complete(),
+                last_error: (!c.complete()).then(|| errors.remove(&r.name).map(|e| e.1)).flatten(),
+                file: r.file.clone(),
+                spec,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The nodes that may host a replica of `spec`: the live ones, less those that said they
+    /// do not offer its type (a node that did not answer keeps its replicas).
+    async fn hosts(self: &Arc<Self>, spec: &DeploymentSpec, token: Option<String>) -> Vec<NodeId> {
+        let offers = self.offers(&spec.realm, &spec.actor_type, token).await;
+        offers.into_iter().filter(|(_, o)| *o != Some(false)).map(|(n, _)| n).collect()
+    }
+
+    /// One round: for each deployment this node acts for, reconcile it.
+    async fn reconcile_deployments(self: &Arc<Self>) {
+        let (alive, mine, gone, replicas) = {
+            let st = self.lock();
+            let mut alive: Vec<NodeId> = st.membership.members().cloned().collect();
+            // Until it holds every live member's partition (a node that just joined), this
+            // node would count replicas short and start too many: it waits.
+            if alive.iter().any(|m| st.directory.partition(m).is_none()) {
+                return;
+            }
+            alive.push(self.id.clone());
+            alive.sort();
+            let acts = |r: &DeployRecord| reconciler(&r.name, &alive) == Some(&self.id);
+            let mine: Vec<DeployRecord> =
+                st.deploy.set.live().map(|(r, _)| r).filter(|r| acts(r)).cloned().collect();
+            let gone: Vec<String> = st
+                .deploy
+                .set
+                .records()
+                .filter(|r| r.spec.is_none() && acts(r))
+                .map(|r| r.name.clone())
+                .collect();
+            (alive.clone(), mine, gone, replicas_by_deployment(&st.directory))
+        };
+        let token = self.config.admin_token.clone();
+        // A deleted deployment's replicas stop.
+        let stop: Vec<_> = gone
+            .iter()
+            .flat_map(|n| replicas.get(n).into_iter().flatten().map(|r| r.id.clone()))
+            .collect();
+        if !stop.is_empty() {
+            self.stop_replicas(stop, token.clone()).await;
+        }
+        for record in mine {
+            let spec = record.spec.as_ref().expect("live");
+            let reps = replicas.get(&record.name).map(Vec::as_slice).unwrap_or_default();
+            // Most rounds find nothing to do: ask the nodes what they offer only otherwise.
+            if reconcile(spec, record.template, reps, &alive).is_empty() {
+                self.lock().deploy.failing.remove(&record.name);
+                continue;
+            }
+            let nodes = self.hosts(spec, token.clone()).await;
+            let plan = reconcile(spec, record.template, reps, &nodes);
+            self.carry_out(&record, spec, plan, token.clone()).await;
+        }
+    }
+
+    /// Starts and stops what `plan` says for `record`'s deployment.
+    async fn carry_out(
+        self: &Arc<Self>,
+        record: &DeployRecord,
+        spec: &DeploymentSpec,
+        plan: Plan,
+        token: Option<String>,
+    ) {
+        let now = self.runtime.now();
+        let waiting =
+            self.lock().deploy.failing.get(&record.name).is_some_and(|f| f.retry_at > now);
+        if !waiting {
+            for start in &plan.start {
+                let spawn = spawn_spec(spec, record.template, start.count, start.node.clone());
+                let answer = self
+                    .handle_admin(AdminOp::Spawn(Box::new(spawn)), token.clone(), Role::Node)
+                    .await;
+                let error = match answer {
+                    Ok(AdminAnswer::Spawned(r)) => {
+                        tracing::info!(deployment = %record.name, started = r.len(), "deployment replicas started");
+                        None
+                    }
+                    Ok(AdminAnswer::Partial { errors, .. }) => Some(errors.join("; ")),
+                    Ok(other) => Some(format!("unexpected answer {other:?}")),
+                    Err(e) => Some(e),
+                };
+                match error {
+                    None => {
+                        self.lock().deploy.failing.remove(&record.name);
+                    }
+                    Some(e) => self.failed(&record.name, e),
+                }
+            }
+        }
+        if !plan.stop.is_empty() {
+            tracing::info!(deployment = %record.name, stopping = plan.stop.len(), "deployment replicas stopping");
+            self.stop_replicas(plan.stop, token).await;
+        }
+    }
+
+    /// Records a failed start: the next try waits twice as long as the last, up to
+    /// [`BACKOFF_MAX`].
+    fn failed(&self, name: &str, error: String) {
+        let now = self.runtime.now();
+        let at = self.runtime.system_time().duration_since(std::time::UNIX_EPOCH);
+        let at = at.map_or(0, |d| d.as_millis() as u64);
+        let mut st = self.lock();
+        let count = st.deploy.failing.get(name).map_or(0, |f| f.count) + 1;
+        let wait = BACKOFF_FIRST.saturating_mul(1 << (count - 1).min(16)).min(BACKOFF_MAX);
+        tracing::warn!(deployment = %name, error = %error, retry_in = ?wait, "deployment replica did not start");
+        st.deploy
+            .failing
+            .insert(name.to_owned(), Failing { count, retry_at: now + wait, error: (at, error) });
+    }
+
+    async fn stop_replicas(
+        self: &Arc<Self>,
+        ids: Vec<crate::model::ActorId>,
+        token: Option<String>,
+    ) {
+        let op = AdminOp::Stop {
+            realm: crate::model::Realm::global(),
+            ids,
+            categories: vec![],
+            delay_ms: 0,
+        };
+        if let Err(e) = self.handle_admin(op, token, Role::Node).await {
+            tracing::warn!(error = %e, "stopping deployment replicas failed");
+        }
+    }
+}
+
+/// Every deployment's replicas in `directory`, by deployment name.
+fn replicas_by_deployment(directory: &Directory) -> BTreeMap<String, Vec<Replica>> {
+    let mut out: BTreeMap<String, Vec<Replica>> = BTreeMap::new();
+    for p in directory.partitions() {
+        for (id, entry) in &p.entries {
+            if let Some(o) = &entry.owner {
+                out.entry(o.deployment.clone())
+                    .or_default()
+                    .push(Replica { id: id.clone(), template: o.template });
+            }
+        }
+    }
+    out
+}
+
+/// The spawn of `count` replicas of `spec` at `template`, on `node` or placed by strategy.
+fn spawn_spec(spec: &DeploymentSpec, template: u64, count: u32, node: Option<NodeId>) -> SpawnSpec {
+    SpawnSpec {
+        realm: spec.realm.clone(),
+        actor_type: spec.actor_type.clone(),
+        categories: spec.categories.clone(),
+        strategy: spec.strategy,
+        hint: spec.hint.clone(),
+        node,
+        parameters: spec.params.clone(),
+        resources: BTreeMap::new(),
+        isolated: spec.isolated,
+        ident: None,
+        trusted: Default::default(),
+        n_concurrent: spec.concurrency,
+        owner: Some(format!("deployment {}", spec.name)),
+        drainable: true,
+        count,
+        dry_run: false,
+        trace: false,
+        log_level: None,
+        deployment: Some(Owner { deployment: spec.name.clone(), template }),
+    }
+}
+
+/// Every sync period, or at once when woken by a change: spread the set, then reconcile.
+pub(super) async fn deploy_loop(node: Weak<NodeInner>) {
+    loop {
+        let Some(n) = node.upgrade() else { return };
+        let (rt, interval) = (n.runtime.clone(), n.config.sync_interval);
+        let woken = n.deploy_wake.notified();
+        futures::pin_mut!(woken);
+        futures::future::select(woken, rt.sleep(interval)).await;
+        n.gossip_deployments();
+        n.reconcile_deployments().await;
+    }
+}
