@@ -113,6 +113,10 @@ pub enum Command {
         #[arg(long)]
         ident: Option<String>,
     },
+    /// Deployments: actors the cluster keeps running (apply, diff, list, status, delete,
+    /// restart).
+    #[command(subcommand)]
+    Deploy(DeployCommand),
     /// How many actors a category has.
     Available {
         /// The category.
@@ -367,4 +371,43 @@ pub struct DemoArgs {
     /// Keep the nodes' logs in this folder instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     pub logs: Option<PathBuf>,
+}
+
+/// `beach deploy ...`.
+#[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// Apply the deployments of a file (idempotent): prints what changes.
+    Apply {
+        /// The deployments file (`deployments:` list, see the README).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Show what applying a file would change, without changing anything.
+    Diff {
+        /// The deployments file.
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// List the deployments.
+    List,
+    /// Desired, running and updated replicas, version, last error; with --wait, exit 0 once
+    /// every named deployment (all, when none is named) is complete, 1 on timeout.
+    Status {
+        /// Only these deployments.
+        names: Vec<String>,
+        /// Wait this long (e.g. `60s`) for them to complete.
+        #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+        wait: Option<Duration>,
+    },
+    /// Delete a deployment: its replicas stop.
+    Delete {
+        /// The deployment.
+        name: String,
+    },
+    /// Replace a deployment's replicas, honouring its rollout limits (after its type's code
+    /// changed).
+    Restart {
+        /// The deployment.
+        name: String,
+    },
 }

@@ -145,3 +145,30 @@ pub fn reply_of(key: &str, target: &str, outcome: &Result<Payload, RequestError>
 pub fn replies<K: ToString>(key: &str, replies: &[(K, Result<Payload, RequestError>)]) -> Json {
     json!({ "replies": replies.iter().map(|(t, r)| reply_of(key, &t.to_string(), r)).collect::<Vec<_>>() })
 }
+
+/// `beach deploy status` / `list`: `{"deployments":[{"name":..,"realm":..,"desired":6,
+/// "running":6,"updated":6,"version":3,"complete":true,"last_error":null,...}]}`.
+pub fn deployments(all: &[beach_core::deploy::DeployStatus]) -> Json {
+    let one = |s: &beach_core::deploy::DeployStatus| {
+        json!({
+            "name": s.name,
+            "realm": s.realm.as_str(),
+            "desired": s.desired,
+            "running": s.running,
+            "updated": s.updated,
+            "version": s.version,
+            "complete": s.complete,
+            "last_error": s.last_error,
+            "file": s.file,
+            "spec": serde_json::to_value(&s.spec).unwrap_or(Json::Null),
+        })
+    };
+    json!({ "deployments": all.iter().map(one).collect::<Vec<_>>() })
+}
+
+/// What `beach deploy apply` / `diff` changed (or would): `{"ok":true,"dry_run":false,
+/// "changes":[{"name":..,"change":"created"}]}`.
+pub fn deploy_changes(changes: &[(String, beach_core::deploy::Change)], dry_run: bool) -> Json {
+    let one = |(n, c): &(String, beach_core::deploy::Change)| json!({ "name": n, "change": c });
+    json!({ "ok": true, "dry_run": dry_run, "changes": changes.iter().map(one).collect::<Vec<_>>() })
+}

@@ -5,6 +5,7 @@
 
 mod actors;
 mod cluster;
+mod deploy;
 mod keys;
 mod messages;
 
@@ -83,6 +84,7 @@ pub async fn run(client: &Beach, command: Command, g: &Global) -> Result<Output,
     match command {
         Command::Nodes => cluster::nodes(client).await,
         Command::Dir { category } => cluster::dir(client, category.as_deref()).await,
+        Command::Deploy(command) => deploy::run(client, command).await,
         Command::Available { category } => cluster::available(client, &category),
         Command::Types { realm } => cluster::types(client, realm.as_deref()).await,
         Command::Health => cluster::health(client).await,
