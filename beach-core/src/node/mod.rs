@@ -335,6 +335,11 @@ impl Node {
         f(&self.inner.lock().directory)
     }
 
+    /// The deployments this node knows, deleted ones included (as tombstones), by name.
+    pub fn deployments(&self) -> Vec<crate::deploy::DeployRecord> {
+        self.inner.lock().deploy.set.records().cloned().collect()
+    }
+
     /// The actors hosted here, sorted.
     pub fn local_actors(&self) -> Vec<ActorId> {
         self.inner.lock().actors.keys().cloned().collect()
