@@ -74,11 +74,10 @@ fn campaign(seed: u64) {
                 4 => {
                     if let Some(name) = model.deployments.keys().next().cloned()
                         && rng.random_bool(0.3)
+                        && client.deploy_delete(&name).await.is_ok()
                     {
-                        if client.deploy_delete(&name).await.is_ok() {
-                            model.deployments.remove(&name);
-                            model.acknowledged.insert(name.clone());
-                        }
+                        model.deployments.remove(&name);
+                        model.acknowledged.insert(name.clone());
                     }
                 }
                 5 => {
