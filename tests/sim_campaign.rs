@@ -124,7 +124,12 @@ fn campaign(seed: u64) {
         // Heal everything and let the cluster settle.
         sim.heal();
         sim.set_default_link(LinkConfig::default());
-        converge(&sim, Duration::from_secs(60)).await;
+        let joined = sim.run_until(Duration::from_secs(60), |s| s.converged()).await;
+        assert!(
+            joined.is_some(),
+            "no convergence within 60 s of healing\n{}",
+            report(&sim, &model)
+        );
         let took =
             sim.run_until(Duration::from_secs(60), |s| settled(s, &model) && s.converged()).await;
         assert!(took.is_some(), "{}", report(&sim, &model));
@@ -185,7 +190,28 @@ fn owners(dir: &beach::directory::Directory) -> BTreeMap<String, Vec<(ActorId, u
 }
 
 fn report(sim: &SimCluster, model: &Model) -> String {
-    let mut s = format!("acknowledged {:?}, hand {}\n", model.acknowledged, model.by_hand.len());
+    let events: Vec<String> = sim
+        .trace()
+        .into_iter()
+        .filter(|l| {
+            [
+                "crash",
+                "restart",
+                "partition",
+                "heal",
+                "start",
+                "Up",
+                "Down",
+                "Renamed",
+                "Idle",
+                "Rejoined",
+            ]
+            .iter()
+            .any(|k| l.contains(k))
+        })
+        .collect();
+    let mut s = format!("events:\n  {}\n", events.join("\n  "));
+    s += &format!("acknowledged {:?}, hand {}\n", model.acknowledged, model.by_hand.len());
     for i in sim.running() {
         let dir = sim.live(i).directory();
         let counts: BTreeMap<String, usize> =
@@ -196,7 +222,25 @@ fn report(sim: &SimCluster, model: &Model) -> String {
             .into_iter()
             .map(|r| (r.name, r.version, r.spec.and_then(|s| s.replicas)))
             .collect();
-        s += &format!("node {i}: {counts:?}, knows {known:?}\n");
+        let running: BTreeSet<_> =
+            sim.running().iter().map(|&j| sim.live(j).id().clone()).collect();
+        let dead: Vec<ActorId> = dir
+            .lookup(&Realm::global(), "")
+            .into_iter()
+            .filter(|a| !running.contains(a.node()))
+            .collect();
+        let hand = dir.lookup(&Realm::global(), "hand");
+        let missing: Vec<&ActorId> = model
+            .by_hand
+            .iter()
+            .filter(|a| running.contains(a.node()) && !hand.contains(a))
+            .collect();
+        let members: Vec<String> = sim.live(i).members().iter().map(ToString::to_string).collect();
+        s += &format!(
+            "node {i} ({}, members {members:?}, {} partitions): {counts:?}, knows {known:?}, dead listed {dead:?}, hand missing {missing:?}\n",
+            sim.live(i).id(),
+            dir.partitions().count()
+        );
     }
     s
 }
@@ -217,4 +261,20 @@ fn many_seeds_of_faults() {
     for seed in first..first + n {
         campaign(seed);
     }
+}
+
+/// Seed 1281 of the first long run: a spawn's answer reached the node that asked after its
+/// owner was declared down, and the directory kept the dead actor listed for good.
+#[test]
+fn seed_1281_a_late_answer_from_a_dead_node_is_not_kept() {
+    campaign(1281);
+}
+
+/// Seed 1564: partition [0] | [1, 2], crash 1, heal. Each survivor had declared the other
+/// down and rejoined under a new identity, which in foca voids every timer until an update
+/// arrives; the only member each still listed was the dead node, so none came, and the two
+/// never found each other again.
+#[test]
+fn seed_1564_survivors_of_a_partition_find_each_other_after_their_peer_died() {
+    campaign(1564);
 }

@@ -491,10 +491,12 @@ impl Directory {
     /// before the owner's partition arrives: read-your-writes for admin calls. `entry` is the
     /// actor's entry after the change, `None` when it was stopped; `version` is the owner's
     /// partition version after the change. Ignored for this node's own actors, for a change
-    /// the held partition already includes, and for an owner known to be dead.
+    /// the held partition already includes, and for an owner not alive (an answer that
+    /// arrives after its owner was declared down would otherwise list its actor for good).
     pub fn learn(&mut self, id: &ActorId, entry: Option<Entry>, version: u64) {
         let owner = id.node();
         if owner == self.me()
+            || !self.alive.contains(owner)
             || self.newest_generation.get(owner.endpoint()).is_some_and(|&g| g > owner.generation())
             || self.peers.get(owner).is_some_and(|p| p.version >= version)
             || self.learnt.get(id).is_some_and(|(v, _)| *v >= version)

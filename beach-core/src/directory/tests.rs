@@ -183,6 +183,10 @@ fn learnt_changes_show_until_the_partition_catches_up() {
     // The owner dies: whatever was learnt of it goes too.
     b.node_down(&node(0));
     assert!(b.learnt.is_empty());
+    // An answer that arrives after its owner was declared down is not kept (it would list
+    // the dead actor for good: seed 1281 of the deployment campaign).
+    b.learn(&node(0).actor_id(9), Some(entry(&["z"])), 3);
+    assert!(b.learnt.is_empty() && b.lookup(&realm(), "z").is_empty());
     b.learn(&node(1).actor_id(5), Some(entry(&["y"])), 1);
     assert!(b.learnt.is_empty(), "own actors are never learnt");
 }

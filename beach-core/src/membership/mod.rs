@@ -518,6 +518,7 @@ impl Membership {
             self.schedule(now + after, DriverTimer::Swim(timer));
         }
         let mut reconcile = false;
+        let mut rejoined = false;
         while let Some(n) = self.runtime.to_notify() {
             match n {
                 OwnedNotification::MemberUp(id) => self.member_up(id.into_node()),
@@ -532,7 +533,10 @@ impl Membership {
                     self.arm_announce(now);
                 }
                 OwnedNotification::Active => self.events.push_back(MembershipEvent::Active),
-                OwnedNotification::Rejoin(_) => self.events.push_back(MembershipEvent::Rejoined),
+                OwnedNotification::Rejoin(_) => {
+                    self.events.push_back(MembershipEvent::Rejoined);
+                    rejoined = true;
+                }
                 // Defunct: declared down and could not rejoin, which cannot happen with a
                 // renewable identity; foca keeps retrying through its own announces.
                 _ => {}
@@ -540,6 +544,16 @@ impl Membership {
         }
         if reconcile {
             self.sync_members();
+        }
+        if rejoined {
+            // foca 2.0's rejoin (a new identity) resets its connection state and voids every
+            // timer, and only a later update brings the probe cycle back. When the members it
+            // still lists send nothing (all of them dead, the live ones having declared this
+            // node down), no update ever comes: the node would keep a dead member alive and
+            // never find the others again (campaign seed 1564). An empty batch of updates
+            // makes foca look at its members now and restart probing and announcing.
+            let _ = self.foca.apply_many(std::iter::empty(), true, &mut self.runtime);
+            self.drain(now);
         }
         self.retune();
     }
