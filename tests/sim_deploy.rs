@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use beach::deploy::{Change, DeployFile, DeploymentSpec};
 use beach::model::{ActorId, NodeId, Realm};
+use beach::placement::Strategy;
 use beach_transport_mem::{SimBuilder, SimCluster};
 use common::{Who, converge, registry};
 
@@ -211,5 +212,46 @@ fn an_init_that_fails_is_retried_with_backoff_and_shows_in_status() {
         sim.sleep(Duration::from_secs(120)).await;
         let tries = failures(&sim) - before;
         assert!((2..=16).contains(&tries), "{tries} failed starts in two minutes");
+    });
+}
+
+#[test]
+fn a_drained_node_gets_nothing_new_and_its_replicas_start_elsewhere_first() {
+    SimBuilder::new(46).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        client.deploy_apply(vec![whoami(3)], false).await.unwrap();
+        assert!(sim.run_until(SETTLE, |s| all_see(s, "svc/who", 3)).await.is_some());
+        let target = sim.live(2).id().clone();
+        assert!(per_node(&sim, 0, "svc/who").contains_key(&target), "repulsion put one on each");
+        assert!(client.drain(target.endpoint().as_str(), true).await.unwrap());
+        assert!(!client.drain(&target.to_string(), true).await.unwrap(), "already drained");
+        // Its replica is replaced before it stops: the count never drops below 3.
+        let moved = sim
+            .run_until(SETTLE, |s| {
+                assert!(
+                    actors(s, 0, "svc/who").len() >= 3,
+                    "a replica stopped before its replacement ran"
+                );
+                all_see(s, "svc/who", 3) && !per_node(s, 0, "svc/who").contains_key(&target)
+            })
+            .await;
+        assert!(moved.is_some(), "the drained node's replica did not move");
+        let nodes = client.nodes().await.unwrap();
+        assert!(nodes.iter().any(|n| n.id == target && n.drained));
+        // Nothing new is placed there, by hand either.
+        let ids = client.add_actor(client.actor("Whoami", ["hand"]).count(6)).await.unwrap();
+        assert!(ids.iter().all(|id| id.node() != &target));
+        let err = client.drain("10.9.9.9:1", true).await.unwrap_err();
+        assert!(err.to_string().contains("no live node"), "{err}");
+        // Undrained, it takes new actors again; running replicas stay where they are.
+        assert!(client.drain(target.endpoint().as_str(), false).await.unwrap());
+        let before = actors(&sim, 0, "svc/who");
+        sim.sleep(Duration::from_secs(3)).await;
+        assert_eq!(actors(&sim, 0, "svc/who"), before);
+        let later = client.actor("Whoami", ["later"]).strategy(Strategy::Roundrobin, None).count(3);
+        let ids = client.add_actor(later).await.unwrap();
+        assert!(ids.iter().any(|id| id.node() == &target));
     });
 }

@@ -117,6 +117,17 @@ pub enum Command {
     /// restart).
     #[command(subcommand)]
     Deploy(DeployCommand),
+    /// Drain a node for maintenance: nothing new is placed on it, and its deployment replicas
+    /// start elsewhere, then stop.
+    Drain {
+        /// The node: its address (host:port) or id, as `beach nodes` lists them.
+        node: String,
+    },
+    /// Put a drained node back in service.
+    Undrain {
+        /// The node: its address (host:port) or id.
+        node: String,
+    },
     /// How many actors a category has.
     Available {
         /// The category.

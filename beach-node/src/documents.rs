@@ -16,7 +16,7 @@ pub fn payload(p: &Payload) -> Json {
     p.to_json().unwrap_or_else(|e| json!({ "undecodable": e.to_string() }))
 }
 
-/// `{"nodes":[{"id","address","generation","state","actors"}]}` (`beach nodes`, `GET /v1/nodes`).
+/// `{"nodes":[{"id","address","generation","state","actors","drained"}]}` (`beach nodes`, `GET /v1/nodes`).
 pub fn nodes(nodes: &[NodeInfo]) -> Json {
     json!({ "nodes": nodes.iter().map(|n| json!({
         "id": n.id.to_string(),
@@ -24,6 +24,7 @@ pub fn nodes(nodes: &[NodeInfo]) -> Json {
         "generation": n.id.generation(),
         "state": n.state.as_str(),
         "actors": n.actors,
+        "drained": n.drained,
     })).collect::<Vec<_>>() })
 }
 

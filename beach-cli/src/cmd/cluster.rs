@@ -18,7 +18,7 @@ pub(super) async fn nodes(client: &Beach) -> Result<Output, Failure> {
             vec![
                 n.id.endpoint().to_string(),
                 format!("{:x}", n.id.generation()),
-                n.state.to_string(),
+                if n.drained { format!("{} (drained)", n.state) } else { n.state.to_string() },
                 n.actors.to_string(),
             ]
         })

@@ -1,4 +1,4 @@
-//! `beach deploy ...`: deployments the cluster keeps running.
+//! `beach deploy ...`: deployments the cluster keeps running; `beach drain` and `undrain`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -58,6 +58,18 @@ pub(super) async fn run(client: &Beach, command: DeployCommand) -> Result<Output
             })
         }
     }
+}
+
+/// `beach drain NODE` / `beach undrain NODE`.
+pub(super) async fn drain(client: &Beach, node: &str, drained: bool) -> Result<Output, Failure> {
+    let changed = client.drain(node, drained).await?;
+    let state = if drained { "drained" } else { "in service" };
+    let human =
+        if changed { format!("{node}: {state}\n") } else { format!("{node}: already {state}\n") };
+    Ok(Output {
+        json: json!({ "ok": true, "node": node, "drained": drained, "changed": changed }),
+        human,
+    })
 }
 
 /// `apply` (or `diff` when `dry_run`): reads and checks the file, then sends it.

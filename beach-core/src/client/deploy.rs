@@ -1,4 +1,5 @@
-//! Deployments from a client: apply, delete, restart and status (what `beach deploy` does).
+//! Deployments from a client: apply, delete, restart and status (what `beach deploy` does),
+//! and draining nodes (`beach drain`).
 
 use super::{Beach, ClientError, unexpected};
 use crate::deploy::{Change, DeployAnswer, DeployOp, DeployStatus, DeploymentSpec};
@@ -42,6 +43,17 @@ impl Beach {
         let names = names.iter().map(|n| (*n).to_owned()).collect();
         match self.admin(AdminOp::Deploy(DeployOp::Status { names })).await? {
             AdminAnswer::Deploy(DeployAnswer::Status(s)) => Ok(s),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Drains a node (named by address `host:port` or id) for maintenance, or puts it back
+    /// in service (`drained: false`): nothing new is placed on a drained node, and its
+    /// deployment replicas are started elsewhere, then stop. Whether it changed anything.
+    pub async fn drain(&self, node: &str, drained: bool) -> Result<bool, ClientError> {
+        let op = DeployOp::Drain { node: node.to_owned(), drained };
+        match self.admin(AdminOp::Deploy(op)).await? {
+            AdminAnswer::Deploy(DeployAnswer::Drained { changed, .. }) => Ok(changed),
             other => Err(unexpected(&other)),
         }
     }

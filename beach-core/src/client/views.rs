@@ -56,11 +56,13 @@ pub struct NodeInfo {
     pub state: NodeState,
     /// How many actors it hosts.
     pub actors: u64,
+    /// Drained for maintenance (`beach drain`): nothing new is placed on it.
+    pub drained: bool,
 }
 
 impl From<wire::NodeInfo> for NodeInfo {
     fn from(n: wire::NodeInfo) -> Self {
-        Self { state: NodeState::of_wire(&n.state), id: n.id, actors: n.actors }
+        Self { state: NodeState::of_wire(&n.state), id: n.id, actors: n.actors, drained: n.drained }
     }
 }
 

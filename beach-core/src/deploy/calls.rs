@@ -32,6 +32,14 @@ pub enum DeployOp {
         /// The names.
         names: Vec<String>,
     },
+    /// Drains (or undrains) a node, named by endpoint or node id: nothing new is placed on
+    /// it, and its deployment replicas are replaced elsewhere, then stop.
+    Drain {
+        /// The node.
+        node: String,
+        /// `false` to put it back in service.
+        drained: bool,
+    },
     /// The last error each deployment's reconciler on the receiving node met (what a node
     /// asks every node for, to answer [`DeployOp::Status`]).
     Errors,
@@ -42,7 +50,7 @@ impl DeployOp {
     pub fn changes(&self) -> bool {
         match self {
             DeployOp::Apply { dry_run, .. } => !dry_run,
-            DeployOp::Delete { .. } | DeployOp::Restart { .. } => true,
+            DeployOp::Delete { .. } | DeployOp::Restart { .. } | DeployOp::Drain { .. } => true,
             DeployOp::Status { .. } | DeployOp::Errors => false,
         }
     }
@@ -55,6 +63,13 @@ pub enum DeployAnswer {
     Changed(Vec<(String, Change)>),
     /// The deployments' status, by name.
     Status(Vec<DeployStatus>),
+    /// A drain or undrain: the node's endpoint, and whether it changed anything.
+    Drained {
+        /// The node's endpoint.
+        endpoint: crate::model::Endpoint,
+        /// Whether the node was not already so.
+        changed: bool,
+    },
     /// The last error per deployment, with when it happened (milliseconds since the Unix
     /// epoch by the node's clock; only to order errors from several nodes).
     Errors(Vec<(String, u64, String)>),

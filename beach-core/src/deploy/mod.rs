@@ -21,7 +21,7 @@ pub use reconcile::{Counts, Plan, Replica, Start, counts, reconcile, reconciler}
 pub use spec::{
     DeployFile, DeploymentSpec, MAX_DEPLOYMENT_NAME, MAX_REPLICAS, Replicas, Rollout, check_name,
 };
-pub use store::{Change, DeployRecord, Deployments};
+pub use store::{Change, Cordon, DeployRecord, DeploySync, Deployments};
 
 /// The deployment that started an actor, as its directory entry records it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

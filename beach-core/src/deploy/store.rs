@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::spec::DeploymentSpec;
-use crate::model::NodeId;
+use crate::model::{Endpoint, NodeId};
 
 /// One deployment as the cluster knows it, at one version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +34,39 @@ impl DeployRecord {
     /// Whether this copy wins over `other` (a later change of the same name).
     pub fn newer_than(&self, other: &DeployRecord) -> bool {
         (self.version, &self.origin) > (other.version, &other.origin)
+    }
+}
+
+/// Whether a node is drained (cordoned for maintenance: nothing new is placed on it and its
+/// deployment replicas are replaced elsewhere), by its endpoint, so a restart of the node
+/// keeps it drained. Versioned like a [`DeployRecord`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cordon {
+    /// The node's endpoint.
+    pub endpoint: Endpoint,
+    /// The logical clock, as a record's.
+    pub version: u64,
+    /// The node the change went in through.
+    pub origin: NodeId,
+    /// Drained (`true`) or back in service.
+    pub drained: bool,
+}
+
+/// What nodes send each other to keep their deployments in sync: whole records and cordons
+/// (the later copy of each wins).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeploySync {
+    /// Deployment records.
+    pub records: Vec<DeployRecord>,
+    /// Drained nodes (and nodes undrained since).
+    #[serde(default)]
+    pub cordons: Vec<Cordon>,
+}
+
+impl DeploySync {
+    /// Whether there is nothing to send.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.cordons.is_empty()
     }
 }
 
@@ -73,6 +106,7 @@ impl Change {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Deployments {
     records: BTreeMap<String, DeployRecord>,
+    cordons: BTreeMap<Endpoint, Cordon>,
 }
 
 impl Deployments {
@@ -94,6 +128,60 @@ impl Deployments {
     /// The record of `name`, tombstone or not.
     pub fn get(&self, name: &str) -> Option<&DeployRecord> {
         self.records.get(name)
+    }
+
+    /// Everything, to send to a peer.
+    pub fn sync(&self) -> DeploySync {
+        DeploySync {
+            records: self.records.values().cloned().collect(),
+            cordons: self.cordons.values().cloned().collect(),
+        }
+    }
+
+    /// Takes the newer copies of `sync`; whether anything changed.
+    pub fn merge_sync(&mut self, sync: DeploySync) -> bool {
+        let mut changed = false;
+        for r in sync.records {
+            changed |= self.merge(r);
+        }
+        for c in sync.cordons {
+            let newer = self
+                .cordons
+                .get(&c.endpoint)
+                .is_none_or(|held| (c.version, &c.origin) > (held.version, &held.origin));
+            if newer {
+                self.cordons.insert(c.endpoint.clone(), c);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Whether `node` is drained.
+    pub fn is_drained(&self, node: &NodeId) -> bool {
+        self.cordons.get(node.endpoint()).is_some_and(|c| c.drained)
+    }
+
+    /// Drains (or undrains) the node at `endpoint` through `origin`; the cordon to spread, or
+    /// `None` when it already was so.
+    pub fn set_drained(
+        &mut self,
+        endpoint: &Endpoint,
+        drained: bool,
+        origin: &NodeId,
+    ) -> Option<Cordon> {
+        let held = self.cordons.get(endpoint);
+        if held.map_or(!drained, |c| c.drained == drained) {
+            return None;
+        }
+        let cordon = Cordon {
+            endpoint: endpoint.clone(),
+            version: held.map_or(0, |c| c.version) + 1,
+            origin: origin.clone(),
+            drained,
+        };
+        self.cordons.insert(endpoint.clone(), cordon.clone());
+        Some(cordon)
     }
 
     /// Takes `record` if it is newer than the copy held; whether it was.

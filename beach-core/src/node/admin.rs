@@ -237,7 +237,16 @@ impl NodeInner {
             }
             return Ok(answer);
         }
-        let (offering, members) = self.offering_nodes(&spec, token.clone()).await;
+        let (mut offering, members) = self.offering_nodes(&spec, token.clone()).await;
+        // Nothing new goes to a drained node.
+        let before = offering.len();
+        offering.retain(|n| !self.lock().deploy.set.is_drained(n));
+        if offering.is_empty() && before > 0 {
+            return Err(format!(
+                "every node offering actor type {} in realm {} is drained (beach undrain NODE)",
+                spec.actor_type, spec.realm
+            ));
+        }
         if offering.is_empty() {
             return Err(format!(
                 "unknown actor type {:?}: none of the {members} live nodes offers it in realm {}",

@@ -17,8 +17,8 @@ use rand::RngExt;
 use super::NodeInner;
 use crate::auth::Role;
 use crate::deploy::{
-    Change, DeployAnswer, DeployOp, DeployRecord, DeployStatus, DeploymentSpec, Deployments, Owner,
-    Plan, Replica, counts, reconcile, reconciler,
+    Change, DeployAnswer, DeployOp, DeployRecord, DeployStatus, DeploySync, DeploymentSpec,
+    Deployments, Owner, Plan, Replica, counts, reconcile, reconciler,
 };
 use crate::directory::Directory;
 use crate::model::NodeId;
@@ -46,32 +46,29 @@ struct Failing {
 }
 
 impl NodeInner {
-    /// Takes the later copy of each record from a peer; wakes the reconciler on a change.
-    pub(crate) fn merge_deployments(&self, records: Vec<DeployRecord>) {
-        let mut changed = false;
-        {
-            let mut st = self.lock();
-            for r in records {
-                if let Some(Err(e)) = r.spec.as_ref().map(DeploymentSpec::check) {
-                    tracing::warn!(deployment = %r.name, error = %e, "ignored a deployment record");
-                    continue;
-                }
-                changed |= st.deploy.set.merge(r);
+    /// Takes the later copy of each record and cordon from a peer; wakes the reconciler on a
+    /// change.
+    pub(crate) fn merge_deployments(&self, mut sync: DeploySync) {
+        sync.records.retain(|r| match r.spec.as_ref().map(DeploymentSpec::check) {
+            Some(Err(e)) => {
+                tracing::warn!(deployment = %r.name, error = %e, "ignored a deployment record");
+                false
             }
-        }
-        if changed {
+            _ => true,
+        });
+        if self.lock().deploy.set.merge_sync(sync) {
             self.deploy_wake.notify_one();
         }
     }
 
-    /// Sends `records` to every member and wakes this node's reconciler.
-    fn spread(&self, records: Vec<DeployRecord>) {
-        if records.is_empty() {
+    /// Sends `sync` to every member and wakes this node's reconciler.
+    fn spread(&self, sync: DeploySync) {
+        if sync.is_empty() {
             return;
         }
         let members: Vec<NodeId> = self.lock().membership.members().cloned().collect();
         for m in members {
-            self.links.send(m.endpoint(), Envelope::Deployments(records.clone()));
+            self.links.send(m.endpoint(), Envelope::Deployments(sync.clone()));
         }
         self.deploy_wake.notify_one();
     }
@@ -79,7 +76,8 @@ impl NodeInner {
     /// Sends the whole set to one random member (anti-entropy), if there is anything.
     fn gossip_deployments(&self) {
         let st = &mut *self.lock();
-        if st.deploy.set.records().next().is_none() {
+        let sync = st.deploy.set.sync();
+        if sync.is_empty() {
             return;
         }
         let members: Vec<&NodeId> = st.membership.members().collect();
@@ -87,8 +85,7 @@ impl NodeInner {
             return;
         }
         let peer = members[st.rng.random_range(0..members.len())].clone();
-        let records: Vec<DeployRecord> = st.deploy.set.records().cloned().collect();
-        self.links.send(peer.endpoint(), Envelope::Deployments(records));
+        self.links.send(peer.endpoint(), Envelope::Deployments(sync));
     }
 
     /// Answers a deployment call.
@@ -103,13 +100,23 @@ impl NodeInner {
             }
             DeployOp::Delete { name } => {
                 let record = self.owned_by_api(&name, |set, me| set.delete(&name, me))?;
-                self.spread(vec![record]);
+                self.spread(DeploySync { records: vec![record], cordons: vec![] });
                 DeployAnswer::Changed(vec![(name, Change::Deleted)])
             }
             DeployOp::Restart { name } => {
                 let record = self.owned_by_api(&name, |set, me| set.restart(&name, me))?;
-                self.spread(vec![record]);
+                self.spread(DeploySync { records: vec![record], cordons: vec![] });
                 DeployAnswer::Changed(vec![(name, Change::Restarted)])
+            }
+            DeployOp::Drain { node, drained } => {
+                let endpoint = self.member_endpoint(&node)?;
+                let cordon = self.lock().deploy.set.set_drained(&endpoint, drained, &self.id);
+                let changed = cordon.is_some();
+                if let Some(c) = cordon {
+                    tracing::info!(node = %endpoint, drained, "drain changed");
+                    self.spread(DeploySync { records: vec![], cordons: vec![c] });
+                }
+                DeployAnswer::Drained { endpoint, changed }
             }
             DeployOp::Status { names } => DeployAnswer::Status(self.status(names, token).await?),
             DeployOp::Errors => {
@@ -165,8 +172,20 @@ impl NodeInner {
             changes.push((name, change));
         }
         drop(st);
-        self.spread(records);
+        self.spread(DeploySync { records, cordons: vec![] });
         Ok(changes)
+    }
+
+    /// The endpoint of the live node that `node` names (an endpoint, `host:port`, or a node
+    /// id).
+    fn member_endpoint(&self, node: &str) -> Result<crate::model::Endpoint, String> {
+        let st = self.lock();
+        let mut all: Vec<&NodeId> = st.membership.members().collect();
+        all.push(&self.id);
+        all.into_iter()
+            .find(|n| n.to_string() == node || n.endpoint().as_str() == node)
+            .map(|n| n.endpoint().clone())
+            .ok_or_else(|| format!("no live node {node:?}: give its address (host:port) or id, as `beach nodes` lists them"))
     }
 
     /// Does `change` to the live deployment `name` unless a code directory file owns it.
@@ -242,11 +261,17 @@ impl NodeInner {
         Ok(out)
     }
 
-    /// The nodes that may host a replica of `spec`: the live ones, less those that said they
-    /// do not offer its type (a node that did not answer keeps its replicas).
+    /// The nodes that may host a replica of `spec`: the live ones, less those drained and
+    /// those that said they do not offer its type (a node that did not answer keeps its
+    /// replicas).
     async fn hosts(self: &Arc<Self>, spec: &DeploymentSpec, token: Option<String>) -> Vec<NodeId> {
         let offers = self.offers(&spec.realm, &spec.actor_type, token).await;
-        offers.into_iter().filter(|(_, o)| *o != Some(false)).map(|(n, _)| n).collect()
+        let st = self.lock();
+        offers
+            .into_iter()
+            .filter(|(n, o)| *o != Some(false) && !st.deploy.set.is_drained(n))
+            .map(|(n, _)| n)
+            .collect()
     }
 
     /// One round: for each deployment this node acts for, reconcile it.
@@ -271,7 +296,9 @@ impl NodeInner {
                 .filter(|r| r.spec.is_none() && acts(r))
                 .map(|r| r.name.clone())
                 .collect();
-            (alive.clone(), mine, gone, replicas_by_deployment(&st.directory))
+            let undrained: Vec<NodeId> =
+                alive.iter().filter(|n| !st.deploy.set.is_drained(n)).cloned().collect();
+            (undrained, mine, gone, replicas_by_deployment(&st.directory))
         };
         let token = self.config.admin_token.clone();
         // A deleted deployment's replicas stop.

@@ -63,6 +63,7 @@ impl NodeInner {
                         id: id.clone(),
                         state: if suspects.contains(id) { "suspect" } else { "alive" }.to_owned(),
                         actors: st.directory.partition(id).map_or(0, |p| p.entries.len() as u64),
+                        drained: st.deploy.set.is_drained(id),
                     };
                     let mut nodes: Vec<NodeInfo> = st.membership.members().map(info).collect();
                     nodes.push(info(&self.id));

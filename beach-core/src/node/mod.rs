@@ -466,7 +466,7 @@ impl NodeInner {
         let partitions = vec![st.directory.own().clone()];
         let digest = Some(st.directory.digest_for(node));
         self.links.send(node.endpoint(), Envelope::Partitions { partitions, digest });
-        let deployments: Vec<_> = st.deploy.set.records().cloned().collect();
+        let deployments = st.deploy.set.sync();
         if !deployments.is_empty() {
             self.links.send(node.endpoint(), Envelope::Deployments(deployments));
         }

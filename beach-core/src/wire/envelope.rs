@@ -43,9 +43,9 @@ pub enum Envelope {
     },
     /// The fast path: a change to the sender's own partition.
     Delta(PartitionDelta),
-    /// The deployments the sender knows (all of them every sync period to one peer, a change
-    /// to every member at once); the receiver keeps the later copy of each.
-    Deployments(Vec<crate::deploy::DeployRecord>),
+    /// The deployments and drained nodes the sender knows (all of them every sync period to
+    /// one peer, a change to every member at once); the receiver keeps the later copy of each.
+    Deployments(crate::deploy::DeploySync),
     /// A client asks its entry node for the directory: the client's digest.
     ViewRequest(Digest),
     /// The answer to [`Envelope::ViewRequest`]: the live nodes and the partitions newer than
@@ -443,6 +443,9 @@ pub struct NodeInfo {
     pub state: String,
     /// How many actors it hosts.
     pub actors: u64,
+    /// Drained for maintenance (`beach drain`): nothing new is placed on it.
+    #[serde(default)]
+    pub drained: bool,
 }
 
 /// A node's resource use, as fractions of its capacity (0.0 to 1.0).
@@ -554,7 +557,7 @@ impl Envelope {
                 Ok(_) => ITEM,
             },
             Envelope::Membership(b) => b.len(),
-            Envelope::Deployments(r) => r.len() * ITEM * 4,
+            Envelope::Deployments(s) => (s.records.len() * 4 + s.cordons.len()) * ITEM,
             Envelope::Digest(d) | Envelope::ViewRequest(d) => d.versions.len() * ITEM,
             Envelope::Partitions { partitions: ps, digest } => {
                 partitions(ps) + digest.as_ref().map_or(0, |d| d.versions.len() * ITEM)
