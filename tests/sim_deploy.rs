@@ -255,3 +255,30 @@ fn a_drained_node_gets_nothing_new_and_its_replicas_start_elsewhere_first() {
         assert!(ids.iter().any(|id| id.node() == &target));
     });
 }
+
+#[test]
+fn with_a_state_dir_deployments_survive_a_restart_of_the_whole_cluster() {
+    for keep in [true, false] {
+        SimBuilder::new(47).registry(registry()).keep_state(keep).run(|mut sim| async move {
+            sim.add_nodes(3).await;
+            converge(&sim, SETTLE).await;
+            let client = sim.client().await;
+            client.deploy_apply(vec![whoami(4)], false).await.unwrap();
+            assert!(sim.run_until(SETTLE, |s| all_see(s, "svc/who", 4)).await.is_some());
+            client.close();
+            for i in 0..3 {
+                sim.crash(i);
+            }
+            for i in 0..3 {
+                sim.restart(i).await;
+            }
+            converge(&sim, Duration::from_secs(30)).await;
+            let back = sim.run_until(SETTLE, |s| all_see(s, "svc/who", 4)).await;
+            if keep {
+                assert!(back.is_some(), "the deployment did not come back after a whole restart");
+            } else {
+                assert!(back.is_none() && sim.live(0).deployments().is_empty(), "memory only");
+            }
+        });
+    }
+}

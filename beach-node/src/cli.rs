@@ -27,6 +27,10 @@ pub struct NodeArgs {
     /// of `http` in the configuration.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
+    /// Keep the deployments in this folder, so they survive a restart of the whole cluster,
+    /// instead of `state_dir` in the configuration.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Log level: trace, debug, info, warn or error, instead of `log.level`.
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -100,7 +104,12 @@ pub fn run_node(args: NodeArgs, registry: Registry) -> ExitCode {
         }
     };
     tracing::info!(workers = runtime.metrics().num_workers(), "runtime started");
-    let overrides = Overrides { listen: args.listen, advertise: args.advertise, http: args.http };
+    let overrides = Overrides {
+        listen: args.listen,
+        advertise: args.advertise,
+        http: args.http,
+        state_dir: args.state_dir,
+    };
     match runtime.block_on(daemon::run(config, overrides, registry)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -44,6 +44,8 @@ pub struct Overrides {
     pub advertise: Option<String>,
     /// `--http`: where to serve the HTTP gateway.
     pub http: Option<String>,
+    /// `--state-dir`: where to keep what must outlive the process.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// Why a node could not run.
@@ -65,6 +67,9 @@ pub enum DaemonError {
     /// The HTTP gateway cannot start (unprotected beyond loopback, its port taken).
     #[error(transparent)]
     Gateway(#[from] crate::gateway::GatewayError),
+    /// The state directory cannot be used (not creatable, a damaged state file).
+    #[error("{0}")]
+    State(String),
     /// Protected mode: a node without a secret would listen beyond loopback.
     #[error(
         "refusing to listen on {0} without a cluster secret: anyone who can reach it could run actors and read every request; set secret_file (make one with `beach gen-key FILE`), listen on 127.0.0.1, or set `insecure: true` if everyone on this network is trusted"
@@ -131,6 +136,17 @@ pub async fn start(
         .transport_with(TcpTransport::make);
     if let Some(code) = &code {
         builder = builder.type_source(code.clone());
+    }
+    if let Some(dir) = overrides.state_dir.as_ref().or(config.state_dir.as_ref()) {
+        if advertise.port == 0 {
+            tracing::warn!(
+                "state_dir with port 0: the next start has another address, and another state file"
+            );
+        }
+        let store = crate::state_dir::FileDeployStore::open(dir, &advertise.to_string())
+            .map_err(DaemonError::State)?;
+        tracing::info!(file = %store.path().display(), "deployments kept in the state directory");
+        builder = builder.deploy_store(Arc::new(store));
     }
     let node = builder.start().await?;
     isolation.set_node(node.id().endpoint().clone());

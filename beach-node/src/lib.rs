@@ -27,3 +27,4 @@ pub mod health;
 pub mod isolation;
 pub mod logging;
 mod private_dir;
+pub mod state_dir;

@@ -17,6 +17,7 @@ use beach_core::actor::Registry;
 use beach_core::auth::Secret;
 use beach_core::client::{Beach, ClientBuilder};
 use beach_core::config::ClusterConfig;
+use beach_core::deploy::{DeployStore, DeploySync};
 use beach_core::model::{Endpoint, NodeId, Realm};
 use beach_core::node::{Node, NodeBuilder, Observer};
 use beach_core::runtime::{BoxFuture, Runtime, TokioRuntime};
@@ -101,6 +102,7 @@ pub struct SimBuilder {
     config: ClusterConfig,
     secret: Option<Secret>,
     codec: bool,
+    keep_state: bool,
 }
 
 impl SimBuilder {
@@ -113,6 +115,7 @@ impl SimBuilder {
             config: ClusterConfig::default(),
             secret: None,
             codec: true,
+            keep_state: false,
         }
     }
 
@@ -140,6 +143,14 @@ impl SimBuilder {
     /// for simulations at scale.
     pub fn codec(mut self, codec: bool) -> Self {
         self.codec = codec;
+        self
+    }
+
+    /// Gives every node a state directory (kept in memory, surviving its crashes and
+    /// restarts), as `state_dir` does for `beach-node`: deployments then survive a restart of
+    /// the whole cluster.
+    pub fn keep_state(mut self, keep: bool) -> Self {
+        self.keep_state = keep;
         self
     }
 
@@ -241,6 +252,23 @@ struct SimNode {
     generation: u64,
     secret: Option<Secret>,
     node: Option<Node>,
+    /// Its state directory, when the cluster keeps state.
+    state: Option<Arc<MemState>>,
+}
+
+/// A simulated node's state directory: the deployments it saved last.
+#[derive(Debug, Default)]
+struct MemState(Mutex<Option<DeploySync>>);
+
+impl DeployStore for MemState {
+    fn load(&self) -> Result<Option<DeploySync>, String> {
+        Ok(self.0.lock().expect("sim state lock").clone())
+    }
+
+    fn save(&self, sync: &DeploySync) -> Result<(), String> {
+        *self.0.lock().expect("sim state lock") = Some(sync.clone());
+        Ok(())
+    }
 }
 
 /// A simulated cluster. Nodes are numbered from 0 in the order they were added; node `i`
@@ -258,6 +286,7 @@ pub struct SimCluster {
     /// Every node started, held by the run too: a scenario that lets go of its cluster early
     /// (a closure that ignores it) must not stop the nodes under its clients.
     keep: Arc<Mutex<Vec<Node>>>,
+    keep_state: bool,
 }
 
 impl fmt::Debug for SimCluster {
@@ -288,6 +317,7 @@ impl SimCluster {
             clients: 0,
             trace: Arc::new(Mutex::new(Vec::new())),
             keep: Arc::default(),
+            keep_state: b.keep_state,
         }
     }
 
@@ -334,7 +364,11 @@ impl SimCluster {
             let at = (rt.now() - rt.start).as_millis();
             trace.lock().expect("trace lock").push(format!("{at:>8} {node} {line}"));
         }));
-        NodeBuilder::new()
+        let mut builder = NodeBuilder::new();
+        if let Some(state) = &n.state {
+            builder = builder.deploy_store(state.clone());
+        }
+        builder
             .config(&self.config)
             .listen(n.endpoint.to_string())
             .seeds(self.seeds().iter().map(ToString::to_string))
@@ -366,7 +400,8 @@ impl SimCluster {
         let i = self.nodes.len();
         let endpoint = Endpoint::new(format!("10.0.{}.{}:4999", i / 250, i % 250 + 1))
             .expect("valid endpoint");
-        self.nodes.push(SimNode { endpoint, generation: 1, secret, node: None });
+        let state = self.keep_state.then(Arc::default);
+        self.nodes.push(SimNode { endpoint, generation: 1, secret, node: None, state });
         let node = self.boot(i).await;
         self.keep.lock().expect("sim keep lock").push(node.clone());
         self.nodes[i].node = Some(node);

@@ -213,6 +213,10 @@ pub struct ClusterConfig {
     /// configuration file): `<dir>/<realm>/<Type>.py` is a Python actor, `<dir>/<realm>/<Type>`
     /// with the run bit an actor in any language (docs/actor-protocol.md).
     pub code_directory: Option<PathBuf>,
+    /// Where the node keeps what must outlive it (relative to the configuration file): the
+    /// deployments, so they survive a restart of the whole cluster. `None`: kept in memory
+    /// only (every node holds them, so they survive the restart of any one node).
+    pub state_dir: Option<PathBuf>,
     /// The interpreter that runs the code directory's Python actors (`python: python3`).
     pub python: String,
     /// How long a code directory actor's `init` may take before its spawn fails
@@ -269,6 +273,7 @@ impl Default for ClusterConfig {
             advertise: None,
             port: DEFAULT_PORT,
             code_directory: None,
+            state_dir: None,
             python: "python3".to_owned(),
             actor_init_timeout: Duration::from_secs(30),
             realms: BTreeMap::new(),

@@ -29,6 +29,7 @@ struct RawConfig {
     advertise: Option<String>,
     port: Option<u16>,
     code_directory: Option<String>,
+    state_dir: Option<String>,
     python: Option<String>,
     actor_init_timeout: Option<Scalar>,
     realms: Option<BTreeMap<String, Option<RawRealm>>>,
@@ -129,6 +130,7 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
         }
     };
     let code_directory = path("code_directory", raw.code_directory)?;
+    let state_dir = path("state_dir", raw.state_dir)?;
     let python = match raw.python {
         Some(p) if p.trim().is_empty() => {
             return Err(invalid("python", "must name an interpreter, not be empty".into()));
@@ -305,6 +307,7 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
         advertise,
         port,
         code_directory,
+        state_dir,
         python,
         actor_init_timeout,
         realms,

@@ -8,6 +8,7 @@
 //! touched.
 
 mod calls;
+mod persist;
 mod reconcile;
 mod spec;
 mod store;
@@ -17,6 +18,7 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 pub use calls::{DeployAnswer, DeployOp, DeployStatus};
+pub use persist::DeployStore;
 pub use reconcile::{Counts, Plan, Replica, Start, counts, reconcile, reconciler};
 pub use spec::{
     DeployFile, DeploymentSpec, MAX_DEPLOYMENT_NAME, MAX_REPLICAS, Replicas, Rollout, check_name,

@@ -48,6 +48,7 @@ pub struct NodeBuilder {
     observer: Option<Observer>,
     isolation: Option<Arc<dyn Isolation>>,
     type_source: Option<Arc<dyn TypeSource>>,
+    deploy_store: Option<Arc<dyn crate::deploy::DeployStore>>,
     transport: TransportChoice,
     runtime: Option<Arc<dyn Runtime>>,
 }
@@ -73,6 +74,7 @@ impl NodeBuilder {
             observer: None,
             isolation: None,
             type_source: None,
+            deploy_store: None,
             transport: TransportChoice::Unset,
             runtime: None,
         }
@@ -151,6 +153,13 @@ impl NodeBuilder {
     /// Runs isolated actors; without it isolated spawns are refused.
     pub fn isolation(mut self, isolation: Arc<dyn Isolation>) -> Self {
         self.isolation = Some(isolation);
+        self
+    }
+
+    /// Where the node keeps the deployments across restarts of the whole cluster (see
+    /// [`crate::deploy::DeployStore`]); the node loads them at start.
+    pub fn deploy_store(mut self, store: Arc<dyn crate::deploy::DeployStore>) -> Self {
+        self.deploy_store = Some(store);
         self
     }
 
@@ -236,6 +245,7 @@ impl NodeBuilder {
             observer: self.observer,
             isolation: self.isolation,
             type_source: self.type_source,
+            deploy_store: self.deploy_store,
             client_transport,
         };
         Node::start_with(options, self.registry, transport, runtime).await

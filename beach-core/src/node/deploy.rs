@@ -34,6 +34,10 @@ const BACKOFF_MAX: Duration = Duration::from_secs(60);
 pub(crate) struct DeployState {
     pub(crate) set: Deployments,
     failing: BTreeMap<String, Failing>,
+    /// What was saved last to the node's [`crate::deploy::DeployStore`], if it has one.
+    saved: Option<DeploySync>,
+    /// The last save failed (logged once until one succeeds).
+    save_failing: bool,
 }
 
 /// Starts of a deployment that failed in a row on this node.
@@ -71,6 +75,33 @@ impl NodeInner {
             self.links.send(m.endpoint(), Envelope::Deployments(sync.clone()));
         }
         self.deploy_wake.notify_one();
+    }
+
+    /// Saves the set to the node's store when it changed since the last save.
+    fn save_deployments(&self) {
+        let Some(store) = &self.deploy_store else { return };
+        let sync = {
+            let st = self.lock();
+            let sync = st.deploy.set.sync();
+            if st.deploy.saved.as_ref() == Some(&sync) {
+                return;
+            }
+            sync
+        };
+        let result = store.save(&sync);
+        let mut st = self.lock();
+        match result {
+            Ok(()) => {
+                st.deploy.saved = Some(sync);
+                st.deploy.save_failing = false;
+            }
+            Err(e) => {
+                if !st.deploy.save_failing {
+                    tracing::error!(error = %e, "cannot save the deployments; retrying every sync period");
+                }
+                st.deploy.save_failing = true;
+            }
+        }
     }
 
     /// Sends the whole set to one random member (anti-entropy), if there is anything.
@@ -443,6 +474,7 @@ pub(super) async fn deploy_loop(node: Weak<NodeInner>) {
         let woken = n.deploy_wake.notified();
         futures::pin_mut!(woken);
         futures::future::select(woken, rt.sleep(interval)).await;
+        n.save_deployments();
         n.gossip_deployments();
         n.reconcile_deployments().await;
     }

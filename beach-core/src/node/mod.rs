@@ -77,6 +77,7 @@ pub(crate) struct NodeOptions {
     pub(crate) observer: Option<Observer>,
     pub(crate) isolation: Option<Arc<dyn Isolation>>,
     pub(crate) type_source: Option<Arc<dyn TypeSource>>,
+    pub(crate) deploy_store: Option<Arc<dyn crate::deploy::DeployStore>>,
     /// How [`Node::client`] reaches other nodes: a transport proving the client key (the
     /// node's own, when it has no credentials of its own, as in a simulation).
     pub(crate) client_transport: Option<Arc<dyn Transport>>,
@@ -166,6 +167,8 @@ pub(crate) struct NodeInner {
     pub(crate) registry: Registry,
     pub(crate) isolation: Option<Arc<dyn Isolation>>,
     pub(crate) type_source: Option<Arc<dyn TypeSource>>,
+    /// Where the deployments are saved, if anywhere.
+    pub(crate) deploy_store: Option<Arc<dyn crate::deploy::DeployStore>>,
     pub(crate) runtime: Arc<dyn Runtime>,
     pub(crate) links: Arc<Links>,
     pub(crate) state: Mutex<NodeState>,
@@ -238,6 +241,11 @@ impl Node {
             Role::Node,
             derive(options.rng_seed, 2),
         );
+        let mut deploy = deploy::DeployState::default();
+        if let Some(store) = &options.deploy_store {
+            let saved = store.load().map_err(NodeError::Invalid)?;
+            deploy.set.merge_sync(saved.unwrap_or_default());
+        }
         let first_request_id = rng.random::<u64>() >> 1;
         let request_timeout_default = options.config.request_timeout_default;
         let inner = Arc::new_cyclic(|me| NodeInner {
@@ -246,6 +254,7 @@ impl Node {
             registry,
             isolation: options.isolation,
             type_source: options.type_source,
+            deploy_store: options.deploy_store.clone(),
             clashes_logged: Mutex::default(),
             runtime: runtime.clone(),
             links: links.clone(),
@@ -257,7 +266,7 @@ impl Node {
                 next_actor_seq: 1,
                 roundrobin_previous: None,
                 suspected: Vec::new(),
-                deploy: deploy::DeployState::default(),
+                deploy,
             }),
             me: me.clone(),
             // One port for every actor of this node: handles need nothing actor-specific here.
