@@ -32,11 +32,19 @@ fn deployment(name: &str, replicas: u32, version: u32) -> DeploymentSpec {
 struct Model {
     /// Deployment name -> the params version last applied (to change it now and then).
     deployments: BTreeMap<String, u32>,
-    /// Every deployment an apply or delete was acknowledged for: after healing, every node
-    /// knows it (an acknowledged change is never lost).
+    /// Every deployment an apply or delete was acknowledged for by a node with peers (so
+    /// another node confirmed it): after healing, every node knows it.
     acknowledged: BTreeSet<String>,
     /// Actors spawned by hand.
     by_hand: BTreeSet<ActorId>,
+}
+
+/// Whether the client's entry node runs and has other members: a change it acknowledges was
+/// then confirmed by another node, and must outlive it. (A node alone, a one-node cluster or
+/// one cut off from every other, acknowledges on its own: its changes die with it.)
+fn entry_has_peers(sim: &SimCluster, client: &beach::client::Beach) -> bool {
+    let entry = client.entry();
+    sim.running().iter().any(|&i| sim.endpoint(i) == &entry && sim.live(i).member_count() > 0)
 }
 
 /// Runs one seed's campaign; panics (with the replay line printed by the simulator) on a
@@ -62,22 +70,25 @@ fn campaign(seed: u64) {
                     let replicas = rng.random_range(0..7);
                     let version = model.deployments.get(name).copied().unwrap_or(1)
                         + u32::from(rng.random_bool(0.3));
-                    if client
-                        .deploy_apply(vec![deployment(name, replicas, version)], false)
-                        .await
-                        .is_ok()
-                    {
+                    let before = entry_has_peers(&sim, &client);
+                    let spec = deployment(name, replicas, version);
+                    if client.deploy_apply(vec![spec], false).await.is_ok() {
                         model.deployments.insert(name.to_owned(), version);
-                        model.acknowledged.insert(name.to_owned());
+                        if before && entry_has_peers(&sim, &client) {
+                            model.acknowledged.insert(name.to_owned());
+                        }
                     }
                 }
                 4 => {
+                    let before = entry_has_peers(&sim, &client);
                     if let Some(name) = model.deployments.keys().next().cloned()
                         && rng.random_bool(0.3)
                         && client.deploy_delete(&name).await.is_ok()
                     {
                         model.deployments.remove(&name);
-                        model.acknowledged.insert(name.clone());
+                        if before && entry_has_peers(&sim, &client) {
+                            model.acknowledged.insert(name.clone());
+                        }
                     }
                 }
                 5 => {
@@ -277,4 +288,12 @@ fn seed_1281_a_late_answer_from_a_dead_node_is_not_kept() {
 #[test]
 fn seed_1564_survivors_of_a_partition_find_each_other_after_their_peer_died() {
     campaign(1564);
+}
+
+/// Seed 1678: an apply acknowledged by a node cut off from every other, which then died: the
+/// change lived on that node only. Changes now wait for another node's confirmation; a lone
+/// node's acknowledgement is not counted as durable.
+#[test]
+fn seed_1678_a_change_confirmed_by_no_other_node_is_not_counted_durable() {
+    campaign(1678);
 }

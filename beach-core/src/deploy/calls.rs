@@ -40,6 +40,9 @@ pub enum DeployOp {
         /// `false` to put it back in service.
         drained: bool,
     },
+    /// Records and cordons changed on the sending node, to keep and confirm (only nodes send
+    /// it, to each other).
+    Take(super::store::DeploySync),
     /// The last error each deployment's reconciler on the receiving node met (what a node
     /// asks every node for, to answer [`DeployOp::Status`]).
     Errors,
@@ -50,7 +53,10 @@ impl DeployOp {
     pub fn changes(&self) -> bool {
         match self {
             DeployOp::Apply { dry_run, .. } => !dry_run,
-            DeployOp::Delete { .. } | DeployOp::Restart { .. } | DeployOp::Drain { .. } => true,
+            DeployOp::Delete { .. }
+            | DeployOp::Restart { .. }
+            | DeployOp::Drain { .. }
+            | DeployOp::Take(_) => true,
             DeployOp::Status { .. } | DeployOp::Errors => false,
         }
     }
@@ -63,6 +69,8 @@ pub enum DeployAnswer {
     Changed(Vec<(String, Change)>),
     /// The deployments' status, by name.
     Status(Vec<DeployStatus>),
+    /// [`DeployOp::Take`] is done.
+    Taken,
     /// A drain or undrain: the node's endpoint, and whether it changed anything.
     Drained {
         /// The node's endpoint.

@@ -57,6 +57,9 @@ impl NodeInner {
         }
         match op {
             AdminOp::OnNode(op) => self.handle_on_node(*op).await,
+            AdminOp::Deploy(crate::deploy::DeployOp::Take(_)) if from != Role::Node => {
+                Err("only nodes send deployment records".to_owned())
+            }
             AdminOp::Deploy(op) => self.handle_deploy(op, token).await,
             AdminOp::Spawn(spec) => self.spawn_placed(*spec, token).await,
             AdminOp::Stop { realm, ids, categories, delay_ms } => {
@@ -175,7 +178,7 @@ impl NodeInner {
     /// each other (they act on their own authority, and a token never leaves the node it was
     /// given to); without a cluster secret nothing is authenticated, so the caller's token
     /// goes along.
-    fn forwarded_token(&self, token: Option<String>) -> Option<String> {
+    pub(super) fn forwarded_token(&self, token: Option<String>) -> Option<String> {
         if self.links.authenticates() { None } else { token }
     }
 

@@ -28,6 +28,11 @@ use crate::wire::{AdminAnswer, AdminOp, Envelope, SpawnSpec};
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 /// The longest wait between two tries of a failing start.
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// How long a change waits for another node to confirm it.
+const REPLICATE_WAIT: Duration = Duration::from_secs(2);
+
+/// What a call changed, per deployment.
+type Changes = Vec<(String, Change)>;
 
 /// A node's deployment state: the replicated set, and its own reconciling's failures.
 #[derive(Default)]
@@ -65,16 +70,43 @@ impl NodeInner {
         }
     }
 
-    /// Sends `sync` to every member and wakes this node's reconciler.
-    fn spread(&self, sync: DeploySync) {
+    /// Sends a change made here to every member and returns once one of them confirmed it
+    /// (at once when this node has no members: a one-node cluster). So an acknowledged change
+    /// outlives the loss of this node. When none confirms within [`REPLICATE_WAIT`], the
+    /// change stays here, spreads by anti-entropy when the others are reachable, and the
+    /// caller is told it is not confirmed.
+    async fn replicate(self: &Arc<Self>, sync: DeploySync) -> Result<(), String> {
+        use futures::StreamExt;
+        self.deploy_wake.notify_one();
         if sync.is_empty() {
-            return;
+            return Ok(());
         }
         let members: Vec<NodeId> = self.lock().membership.members().cloned().collect();
-        for m in members {
-            self.links.send(m.endpoint(), Envelope::Deployments(sync.clone()));
+        if members.is_empty() {
+            return Ok(());
         }
-        self.deploy_wake.notify_one();
+        let token = self.forwarded_token(self.config.admin_token.clone());
+        let mut calls: futures::stream::FuturesUnordered<_> = members
+            .iter()
+            .map(|m| {
+                let op = AdminOp::Deploy(DeployOp::Take(sync.clone()));
+                let call = self.links.admin(m.endpoint(), token.clone(), op, REPLICATE_WAIT);
+                crate::runtime::timeout(&*self.runtime, REPLICATE_WAIT, call)
+            })
+            .collect();
+        let mut last = String::from("no answer");
+        while let Some(answer) = calls.next().await {
+            match answer {
+                Some(Ok(AdminAnswer::Deploy(DeployAnswer::Taken))) => return Ok(()),
+                Some(Ok(other)) => last = format!("unexpected answer {other:?}"),
+                Some(Err(e)) => last = e,
+                None => last = "timeout".to_owned(),
+            }
+        }
+        Err(format!(
+            "not confirmed: none of the {} other nodes took the change within {REPLICATE_WAIT:?} ({last}); it is kept on this node and spreads when they are reachable",
+            members.len()
+        ))
     }
 
     /// Saves the set to the node's store when it changed since the last save.
@@ -127,16 +159,18 @@ impl NodeInner {
     ) -> Result<AdminAnswer, String> {
         let answer = match op {
             DeployOp::Apply { specs, dry_run } => {
-                DeployAnswer::Changed(self.apply(specs, dry_run)?)
+                let (changes, records) = self.apply(specs, dry_run)?;
+                self.replicate(DeploySync { records, cordons: vec![] }).await?;
+                DeployAnswer::Changed(changes)
             }
             DeployOp::Delete { name } => {
                 let record = self.owned_by_api(&name, |set, me| set.delete(&name, me))?;
-                self.spread(DeploySync { records: vec![record], cordons: vec![] });
+                self.replicate(DeploySync { records: vec![record], cordons: vec![] }).await?;
                 DeployAnswer::Changed(vec![(name, Change::Deleted)])
             }
             DeployOp::Restart { name } => {
                 let record = self.owned_by_api(&name, |set, me| set.restart(&name, me))?;
-                self.spread(DeploySync { records: vec![record], cordons: vec![] });
+                self.replicate(DeploySync { records: vec![record], cordons: vec![] }).await?;
                 DeployAnswer::Changed(vec![(name, Change::Restarted)])
             }
             DeployOp::Drain { node, drained } => {
@@ -145,9 +179,13 @@ impl NodeInner {
                 let changed = cordon.is_some();
                 if let Some(c) = cordon {
                     tracing::info!(node = %endpoint, drained, "drain changed");
-                    self.spread(DeploySync { records: vec![], cordons: vec![c] });
+                    self.replicate(DeploySync { records: vec![], cordons: vec![c] }).await?;
                 }
                 DeployAnswer::Drained { endpoint, changed }
+            }
+            DeployOp::Take(sync) => {
+                self.merge_deployments(sync);
+                DeployAnswer::Taken
             }
             DeployOp::Status { names } => DeployAnswer::Status(self.status(names, token).await?),
             DeployOp::Errors => {
@@ -161,12 +199,13 @@ impl NodeInner {
         Ok(AdminAnswer::Deploy(answer))
     }
 
-    /// Checks and applies `specs` (all or none); what changed, or would.
+    /// Checks and applies `specs` (all or none); what changed (or would), and the records of
+    /// the names applied, to replicate.
     fn apply(
         &self,
         specs: Vec<DeploymentSpec>,
         dry_run: bool,
-    ) -> Result<Vec<(String, Change)>, String> {
+    ) -> Result<(Changes, Vec<DeployRecord>), String> {
         let mut names = std::collections::BTreeSet::new();
         for s in &specs {
             s.check()?;
@@ -196,15 +235,14 @@ impl NodeInner {
             let change = if dry_run {
                 st.deploy.set.change_of(&s)
             } else {
-                let (change, record) = st.deploy.set.apply(s, &self.id, None);
-                records.extend(record);
+                let (change, _) = st.deploy.set.apply(s, &self.id, None);
+                // Unchanged records go too: the caller learns that another node holds them.
+                records.extend(st.deploy.set.get(&name).cloned());
                 change
             };
             changes.push((name, change));
         }
-        drop(st);
-        self.spread(DeploySync { records, cordons: vec![] });
-        Ok(changes)
+        Ok((changes, records))
     }
 
     /// The endpoint of the live node that `node` names (an endpoint, `host:port`, or a node

@@ -25,6 +25,10 @@ impl NodeInner {
                     }
                     self.spawn_local(&spec).await.map(AdminAnswer::Spawned)
                 }
+                // Only sent directly, where the sender's role is checked.
+                AdminOp::Deploy(crate::deploy::DeployOp::Take(_)) => {
+                    Err("deployment records are not forwarded".to_owned())
+                }
                 AdminOp::Deploy(op) => self.handle_deploy(op, None).await,
                 AdminOp::Stop { ids, .. } => {
                     let mine: Vec<ActorId> =
