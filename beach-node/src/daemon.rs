@@ -152,6 +152,7 @@ pub async fn start(
     isolation.set_node(node.id().endpoint().clone());
     if let Some(code) = &code {
         code.set_node(node.id().endpoint().clone());
+        code.watch_deployments(node.clone(), config.sync_interval);
     }
     tracing::info!(node = %node.id(), cluster = %config.cluster_name, "node started");
     if let Some(addr) = &http

@@ -191,6 +191,27 @@ impl DeployFile {
     /// Reads and checks a deployments file's text; the error names the entry and field.
     pub fn parse(text: &str) -> Result<Self, String> {
         let file: DeployFile = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        file.checked()
+    }
+
+    /// [`DeployFile::parse`] for a realm's own file (a code directory's
+    /// `<realm>/deployments.yaml`): a deployment that names no realm is in `realm`.
+    pub fn parse_in(text: &str, realm: &Realm) -> Result<Self, String> {
+        let mut value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(list) = value.get_mut("deployments").and_then(|d| d.as_sequence_mut()) {
+            for d in list.iter_mut().filter_map(|d| d.as_mapping_mut()) {
+                let key = serde_yaml::Value::from("realm");
+                if !d.contains_key(&key) {
+                    d.insert(key, serde_yaml::Value::from(realm.as_str()));
+                }
+            }
+        }
+        let file: DeployFile = serde_yaml::from_value(value).map_err(|e| e.to_string())?;
+        file.checked()
+    }
+
+    fn checked(self) -> Result<Self, String> {
+        let file = self;
         let mut seen = std::collections::BTreeSet::new();
         for d in &file.deployments {
             d.check()?;

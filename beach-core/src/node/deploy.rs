@@ -245,6 +245,68 @@ impl NodeInner {
         Ok((changes, records))
     }
 
+    /// Applies the deployments a code directory file declares for `realm` (`file` names it,
+    /// e.g. `global/deployments.yaml`): each becomes owned by the file (changed from then on
+    /// only through it), and those the file owned but no longer names are deleted. A name
+    /// that another file owns is skipped, with a warning. What changed.
+    pub(crate) async fn apply_file(
+        self: &Arc<Self>,
+        file: &str,
+        realm: &crate::model::Realm,
+        specs: Vec<DeploymentSpec>,
+    ) -> Result<Changes, String> {
+        for s in &specs {
+            s.check()?;
+            if &s.realm != realm {
+                return Err(format!(
+                    "{file}: deployment {} is in realm {}, but this file declares realm {realm}'s",
+                    s.name, s.realm
+                ));
+            }
+        }
+        let (changes, records) = {
+            let mut st = self.lock();
+            let mut changes = Vec::new();
+            let mut records = Vec::new();
+            let named: std::collections::BTreeSet<String> =
+                specs.iter().map(|s| s.name.clone()).collect();
+            for s in specs {
+                let name = s.name.clone();
+                match st.deploy.set.get(&name).and_then(|r| r.file.clone()) {
+                    Some(other) if other != file => {
+                        tracing::warn!(deployment = %name, file, owner = %other, "deployment skipped: another file owns it");
+                        continue;
+                    }
+                    _ => {}
+                }
+                let (change, record) = st.deploy.set.apply(s, &self.id, Some(file.to_owned()));
+                records.extend(record);
+                changes.push((name, change));
+            }
+            let dropped: Vec<String> = st
+                .deploy
+                .set
+                .live()
+                .filter(|(r, _)| r.file.as_deref() == Some(file) && !named.contains(&r.name))
+                .map(|(r, _)| r.name.clone())
+                .collect();
+            for name in dropped {
+                records.extend(st.deploy.set.delete(&name, &self.id));
+                changes.push((name, Change::Deleted));
+            }
+            (changes, records)
+        };
+        for (name, change) in &changes {
+            if *change != Change::Unchanged {
+                tracing::info!(deployment = %name, file, change = change.as_str(), "deployment file applied");
+            }
+        }
+        if let Err(e) = self.replicate(DeploySync { records, cordons: vec![] }).await {
+            tracing::warn!(file, error = %e, "deployment file applied here only for now");
+        }
+        Ok(changes)
+    }
+
     /// The endpoint of the live node that `node` names (an endpoint, `host:port`, or a node
     /// id).
     fn member_endpoint(&self, node: &str) -> Result<crate::model::Endpoint, String> {

@@ -344,6 +344,19 @@ impl Node {
         f(&self.inner.lock().directory)
     }
 
+    /// Applies the deployments a code directory file declares for `realm` (`file` names the
+    /// file, e.g. `global/deployments.yaml`): each is then owned by the file, an apply of the
+    /// same name through the CLI or an API is refused, and removing it from the file deletes
+    /// it. What changed; an error names the spec at fault, and then nothing is applied.
+    pub async fn apply_deployment_file(
+        &self,
+        file: &str,
+        realm: &crate::model::Realm,
+        specs: Vec<crate::deploy::DeploymentSpec>,
+    ) -> Result<Vec<(String, crate::deploy::Change)>, String> {
+        self.inner.apply_file(file, realm, specs).await
+    }
+
     /// The deployments this node knows, deleted ones included (as tombstones), by name.
     pub fn deployments(&self) -> Vec<crate::deploy::DeployRecord> {
         self.inner.lock().deploy.set.records().cloned().collect()

@@ -15,6 +15,7 @@
 
 mod actor;
 mod calls;
+mod deployments;
 mod host;
 mod protocol;
 mod python;
