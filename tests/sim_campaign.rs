@@ -1,4 +1,4 @@
-//! A randomized fault campaign for deployments: on each seed, a cluster of 3-8 simulated nodes
+//! A randomized fault campaign for deployments: on each seed, a cluster of 3-12 simulated nodes
 //! runs a random schedule of applies, scales, changes, deletes and spawns by hand, interleaved
 //! with crashes, restarts, partitions (two-way and one-way), heals and lossy links; then the
 //! faults heal and the cluster must settle with every directory agreeing and every deployment
@@ -11,13 +11,15 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use beach::deploy::{DeployFile, DeploymentSpec};
 use beach::model::{ActorId, Realm};
 use beach::rng::seeded;
 use beach_transport_mem::{LinkConfig, SimBuilder, SimCluster};
-use common::{converge, registry};
+use common::{Who, converge, registry};
 use rand::RngExt;
 
 fn deployment(name: &str, replicas: u32, version: u32) -> DeploymentSpec {
@@ -39,6 +41,33 @@ struct Model {
     by_hand: BTreeSet<ActorId>,
 }
 
+/// The deadline of the requests that flow during a campaign.
+const ASK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Asks each deployment's category in turn every 50 ms until `stop`, with a deadline and a
+/// retry; a request that ends (with a reply or an error) after its deadline is recorded.
+async fn ask_all_along(
+    client: beach::client::Beach,
+    late: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let category = if n.is_multiple_of(2) { "svc/alpha" } else { "svc/beta" };
+        let start = tokio::time::Instant::now();
+        let outcome = client.handle(category).timeout(ASK_TIMEOUT).retries(1).ask(Who).await;
+        let took = start.elapsed();
+        // The deadline, and a few milliseconds for the error to travel back.
+        if took > ASK_TIMEOUT + Duration::from_millis(50) {
+            late.lock()
+                .unwrap()
+                .push(format!("{category} took {took:?}: {:?}", outcome.map(|_| ())));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Whether the client's entry node runs and has other members: a change it acknowledges was
 /// then confirmed by another node, and must outlive it. (A node alone, a one-node cluster or
 /// one cut off from every other, acknowledges on its own: its changes die with it.)
@@ -53,13 +82,17 @@ fn campaign(seed: u64) {
     SimBuilder::new(seed).registry(registry()).run(|mut sim| async move {
         // The schedule follows the simulation's seed, so a replay replays it too.
         let mut rng = seeded(sim.seed() ^ 0x5eed);
-        let n = rng.random_range(3..=8usize);
+        let n = rng.random_range(3..=12usize);
         sim.add_nodes(n).await;
         converge(&sim, Duration::from_secs(20)).await;
         let mut model = Model::default();
         // One client for the whole run (connecting anew over a lossy link can time out); its
         // calls fail while its entry node is down or cut off, and those are not acknowledged.
         let client = sim.client().await;
+        // Requests flow all along, each bounded by its deadline.
+        let late: Arc<Mutex<Vec<String>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        tokio::spawn(ask_all_along(client.clone(), late.clone(), stop.clone()));
         let mut crashed: BTreeSet<usize> = BTreeSet::new();
         let names = ["alpha", "beta"];
         for _ in 0..rng.random_range(6..16) {
@@ -147,6 +180,9 @@ fn campaign(seed: u64) {
         // And it stays so.
         sim.sleep(Duration::from_secs(5)).await;
         assert!(settled(&sim, &model), "{}", report(&sim, &model));
+        stop.store(true, Ordering::Relaxed);
+        let late = late.lock().unwrap();
+        assert!(late.is_empty(), "requests that outlived their deadline: {late:?}");
     });
 }
 

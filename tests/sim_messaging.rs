@@ -10,7 +10,7 @@ use beach::ErrorCode;
 use beach::actor::RequestError;
 use beach::config::ClusterConfig;
 use beach_transport_mem::SimBuilder;
-use common::{converge, registry};
+use common::{Who, converge, registry};
 use futures::StreamExt;
 
 /// Three nodes, converged, and a client.
@@ -162,5 +162,26 @@ fn a_node_tells_its_observer_of_each_request_its_actors_route() {
         let seen = heard.0.lock().unwrap().clone();
         assert_eq!(seen[3], ("nobody".to_owned(), "who".to_owned(), false));
         assert_eq!(seen[4], (String::new(), "who".to_owned(), true));
+    });
+}
+
+#[test]
+fn a_look_up_at_a_slow_entry_node_ends_by_the_requests_deadline() {
+    // A client that knows no actor of a category asks its entry node; that look-up spends
+    // the request's own time, not a fixed two seconds (found by the deployment campaign).
+    SimBuilder::new(9).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(2).await;
+        converge(&sim, Duration::from_secs(10)).await;
+        let client = sim.client().await;
+        sim.set_default_link(beach_transport_mem::LinkConfig {
+            latency: Duration::from_secs(10),
+            ..Default::default()
+        });
+        let start = tokio::time::Instant::now();
+        let outcome =
+            client.handle("nobody/yet").timeout(Duration::from_millis(500)).ask(Who).await;
+        let took = start.elapsed();
+        assert!(outcome.is_err());
+        assert!(took <= Duration::from_millis(520), "the request ended after {took:?}");
     });
 }

@@ -325,20 +325,25 @@ impl Handle {
     /// the request fails.
     async fn attempts(&self, kind: &str, data: Payload) -> Result<Payload, RequestError> {
         let rt = self.port.runtime();
+        // One clock read per attempt: it starts the deadline and sizes the attempt.
+        let mut now = rt.now();
+        let deadline = crate::routing::deadline_after(now, self.timeout_or_default());
         let mut members = self.members();
         if members.is_empty()
             && let Target::Category(c) = &self.target
         {
-            members = self.port.resolve(&self.realm, c).await.map_err(RequestError::Unreachable)?;
+            // A look-up spends the request's own time, never more.
+            let wait = deadline.saturating_duration_since(now);
+            members =
+                self.port.resolve(&self.realm, c, wait).await.map_err(RequestError::Unreachable)?;
+            now = rt.now();
         }
         if members.is_empty() {
             return Err(RequestError::NoActors { category: self.category() });
         }
-        // One clock read per attempt: it starts the deadline and sizes the attempt.
-        let mut now = rt.now();
         let mut attempts = Attempts::new(
             self.options.request_id.unwrap_or_else(|| self.port.next_request_id()),
-            crate::routing::deadline_after(now, self.timeout_or_default()),
+            deadline,
             self.options.retries,
         )
         .retry_timeouts(self.options.retry_timeouts);

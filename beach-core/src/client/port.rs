@@ -21,6 +21,9 @@ use crate::wire::{self, AdminAnswer, AdminOp, Envelope};
 /// itself.
 pub(crate) type StopSelf = Arc<dyn Fn() + Send + Sync>;
 
+/// The longest a client waits for its entry node to look a category up.
+const LOOKUP_WAIT: Duration = Duration::from_secs(2);
+
 pub(crate) struct ClientPort {
     client: Arc<ClientInner>,
     stop_self: Option<StopSelf>,
@@ -46,12 +49,18 @@ impl Port for ClientPort {
         self.client.view.lock().expect("client lock").subcategories(realm, root)
     }
 
-    /// The local copy had nobody: ask the entry node, whose view is fresher.
-    async fn resolve(&self, realm: &Realm, prefix: &str) -> Result<Vec<ActorId>, String> {
+    /// The local copy had nobody: ask the entry node, whose view is fresher, for at most
+    /// [`LOOKUP_WAIT`] and never beyond the request's own time.
+    async fn resolve(
+        &self,
+        realm: &Realm,
+        prefix: &str,
+        wait: Duration,
+    ) -> Result<Vec<ActorId>, String> {
         let entry = self.client.entry.lock().expect("client lock").clone();
         let op =
             AdminOp::Directory { realm: realm.clone(), prefix: prefix.to_owned(), after: None };
-        match self.client.links.admin(&entry, None, op, Duration::from_secs(2)).await {
+        match self.client.links.admin(&entry, None, op, wait.min(LOOKUP_WAIT)).await {
             // The first page is plenty to route a request.
             Ok(AdminAnswer::Directory { categories, .. }) => {
                 let mut ids: Vec<ActorId> = categories.into_values().flatten().collect();

@@ -59,7 +59,12 @@ impl Port for NodePort {
             .unwrap_or_default()
     }
 
-    async fn resolve(&self, realm: &Realm, prefix: &str) -> Result<Vec<ActorId>, String> {
+    async fn resolve(
+        &self,
+        realm: &Realm,
+        prefix: &str,
+        _wait: std::time::Duration,
+    ) -> Result<Vec<ActorId>, String> {
         Ok(self.members(realm, prefix))
     }
 

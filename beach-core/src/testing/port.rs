@@ -89,7 +89,12 @@ impl Port for TestPort {
         groups
     }
 
-    async fn resolve(&self, realm: &Realm, prefix: &str) -> Result<Vec<ActorId>, String> {
+    async fn resolve(
+        &self,
+        realm: &Realm,
+        prefix: &str,
+        _wait: std::time::Duration,
+    ) -> Result<Vec<ActorId>, String> {
         Ok(self.members(realm, prefix))
     }
 
