@@ -606,3 +606,67 @@ async fn an_actor_logs_at_its_own_level_whatever_its_nodes() {
     assert!(!of(&ids[1], "sending ping"), "the node's level (info) applies to a plain actor");
     assert!(!of(&ids[2], "pong") && !of(&ids[2], "sending ping"), "a warn-level actor logged info");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployments_over_http() {
+    let (cluster, urls) = Cluster::start_http("gw-deploy", 2, &format!("admin_token: {TOKEN}\n"));
+    let http = Http::new();
+    cluster.wait_joined(JOIN).await;
+    ready(&http, &urls[0]).await;
+    let (a, b) = (&urls[0], &urls[1]);
+    let spec =
+        json!({"name": "echoes", "type": "Echo", "categories": ["svc/echoes"], "replicas": 2});
+    // A write needs the admin token.
+    let (status, _) =
+        http.post(&format!("{a}/v1/deployments"), json!({"deployments": [spec]}), None).await;
+    assert_eq!(status, 401);
+    let (status, body) = http
+        .post(
+            &format!("{a}/v1/deployments"),
+            json!({"deployments": [spec], "dry_run": true}),
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!((status, &body["changes"][0]["change"]), (200, &json!("created")), "{body}");
+    let (status, body) = http
+        .post(&format!("{a}/v1/deployments"), json!({"deployments": [spec]}), Some(TOKEN))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Any node's gateway shows it, complete once its replicas run.
+    let complete = eventually(JOIN, || async {
+        let (status, body) = http.get(&format!("{b}/v1/deployments?names=echoes")).await;
+        status == 200 && body["deployments"][0]["complete"] == json!(true)
+    })
+    .await;
+    assert!(complete, "the deployment never completed");
+    let (_, body) = http.get(&format!("{b}/v1/deployments")).await;
+    assert_eq!(body["deployments"][0]["desired"], json!(2), "{body}");
+    // Bad specs name the field; unknown names are 404.
+    let bad =
+        json!({"deployments": [{"name": "x", "type": "Echo", "categories": ["c"], "replica": 2}]});
+    let (status, body) = http.post(&format!("{a}/v1/deployments"), bad, Some(TOKEN)).await;
+    assert!(
+        status == 400 && body["error"].as_str().unwrap().contains("replica"),
+        "{status} {body}"
+    );
+    let (status, _) = http.get(&format!("{a}/v1/deployments?names=nothing")).await;
+    assert_eq!(status, 404);
+    // Drain a node, restart and delete the deployment.
+    let node = cluster.nodes[1].endpoint().to_string();
+    let (status, body) =
+        http.post(&format!("{a}/v1/drain"), json!({"node": node}), Some(TOKEN)).await;
+    assert_eq!((status, &body["changed"]), (200, &json!(true)), "{body}");
+    let (status, body) = http.get(&format!("{a}/v1/nodes")).await;
+    assert!(
+        status == 200
+            && body["nodes"].as_array().unwrap().iter().any(|n| n["drained"] == json!(true))
+    );
+    let (status, _) =
+        http.post(&format!("{a}/v1/deployments/echoes/restart"), json!({}), Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    let del = http.client.delete(format!("{a}/v1/deployments/echoes")).bearer_auth(TOKEN);
+    let (status, text) = http.send(del).await;
+    assert_eq!(status, 200, "{text}");
+    let del = http.client.delete(format!("{a}/v1/deployments/echoes")).bearer_auth(TOKEN);
+    assert_eq!(http.send(del).await.0, 404);
+}

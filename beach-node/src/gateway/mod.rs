@@ -14,6 +14,7 @@ mod auth;
 mod bridge;
 mod calls;
 mod dashboard;
+mod deploy;
 mod error;
 mod metrics;
 mod openapi;
@@ -156,6 +157,10 @@ fn router(gateway: Arc<Gateway>, body_limit: usize) -> Router {
         .route("/v1/flush", post(admin::flush))
         .route("/v1/categorize", post(admin::categorize))
         .route("/v1/uncategorize", post(admin::uncategorize))
+        .route("/v1/deployments", get(deploy::status).post(deploy::apply))
+        .route("/v1/deployments/{name}", axum::routing::delete(deploy::delete))
+        .route("/v1/deployments/{name}/restart", post(deploy::restart))
+        .route("/v1/drain", post(deploy::drain))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/bridge/{*category}", post(bridge::call).get(bridge::call))
         .route("/metrics", get(metrics::scrape))

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::auth::Need;
 use super::error::ApiError;
-use super::{State, admin, bridge, calls, metrics, reads};
+use super::{State, admin, bridge, calls, deploy, metrics, reads};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,9 +20,10 @@ use super::{State, admin, bridge, calls, metrics, reads};
         reads::nodes, reads::directory, reads::types, reads::load, reads::health, reads::metadata,
         reads::healthz, reads::readyz,
         admin::spawn, admin::stop, admin::flush, admin::categorize, admin::uncategorize,
+        deploy::status, deploy::apply, deploy::delete, deploy::restart, deploy::drain,
         bridge::call, metrics::scrape,
     ),
-    components(schemas(calls::CallBody, admin::SpawnBody, admin::StopBody, admin::CategoryBody)),
+    components(schemas(calls::CallBody, admin::SpawnBody, admin::StopBody, admin::CategoryBody, deploy::ApplyBody, deploy::DrainBody)),
     modifiers(&Bearer),
     security(("bearer" = []))
 )]
@@ -73,6 +74,10 @@ mod tests {
             "/v1/flush",
             "/v1/categorize",
             "/v1/uncategorize",
+            "/v1/deployments",
+            "/v1/deployments/{name}",
+            "/v1/deployments/{name}/restart",
+            "/v1/drain",
             "/bridge/{category}",
             "/metrics",
             "/healthz",
