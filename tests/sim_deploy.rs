@@ -282,3 +282,30 @@ fn with_a_state_dir_deployments_survive_a_restart_of_the_whole_cluster() {
         });
     }
 }
+
+#[test]
+fn replicas_past_max_age_are_recycled_one_at_a_time_and_never_all_at_once() {
+    SimBuilder::new(48).registry(registry()).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        let mut aged = whoami(3);
+        aged.max_age = Some(Duration::from_secs(60));
+        client.deploy_apply(vec![aged], false).await.unwrap();
+        assert!(sim.run_until(SETTLE, |s| all_see(s, "svc/who", 3)).await.is_some());
+        let first = actors(&sim, 0, "svc/who");
+        // Over three minutes every first replica goes, and the category never shrinks.
+        let mut seen = BTreeMap::new();
+        for _ in 0..1800 {
+            let now = actors(&sim, 0, "svc/who");
+            assert!(now.len() >= 3, "{} replicas while recycling", now.len());
+            for a in &now {
+                seen.entry(a.clone()).or_insert(());
+            }
+            sim.sleep(Duration::from_millis(100)).await;
+        }
+        let now = actors(&sim, 0, "svc/who");
+        assert!(now.iter().all(|a| !first.contains(a)), "a replica outlived max_age: {now:?}");
+        assert!(seen.len() >= 6, "{} replicas in all", seen.len());
+    });
+}

@@ -32,4 +32,8 @@ pub struct Owner {
     pub deployment: String,
     /// The template version the actor was started for.
     pub template: u64,
+    /// When it was started, in milliseconds since the Unix epoch by its reconciler's clock
+    /// (for `max_age`); 0 when unknown.
+    #[serde(default)]
+    pub born_ms: u64,
 }

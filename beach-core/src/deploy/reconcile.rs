@@ -33,6 +33,8 @@ pub struct Replica {
     pub id: ActorId,
     /// The template version it was started for.
     pub template: u64,
+    /// When it started (milliseconds since the Unix epoch; 0 when unknown, never expires).
+    pub born_ms: u64,
 }
 
 /// New replicas to start.
@@ -96,13 +98,26 @@ pub fn counts(
 }
 
 /// What to do for a deployment at `template` whose replicas are `replicas`, with `nodes` the
-/// nodes that may host one (alive, offering the type, not drained).
+/// nodes that may host one (alive, offering the type, not drained), at `now_ms` (milliseconds
+/// since the Unix epoch, for `max_age`).
 pub fn reconcile(
     spec: &DeploymentSpec,
     template: u64,
     replicas: &[Replica],
     nodes: &[NodeId],
+    now_ms: u64,
 ) -> Plan {
+    // One expired replica at a time counts as old, and only once nothing else is: it is
+    // replaced like a rollout replaces, the new one running before the old one stops.
+    let expired = expired(spec, template, replicas, nodes, now_ms);
+    let replicas: Vec<Replica> = replicas
+        .iter()
+        .map(|r| match &expired {
+            Some(id) if &r.id == id => Replica { template: 0, ..r.clone() },
+            _ => r.clone(),
+        })
+        .collect();
+    let replicas = replicas.as_slice();
     let surge = spec.rollout.max_surge;
     let unavailable = spec.rollout.max_unavailable;
     match spec.wanted() {
@@ -137,6 +152,35 @@ pub fn reconcile(
             plan
         }
     }
+}
+
+/// The replica to recycle now for `max_age`, if any: the one furthest past its age (each
+/// replica's age limit shortened by up to a tenth, by a hash of its id, so replicas started
+/// together expire apart), and only while every replica is updated and none is missing
+/// (counting the expired one: while its replacement starts, there is one more).
+fn expired(
+    spec: &DeploymentSpec,
+    template: u64,
+    replicas: &[Replica],
+    nodes: &[NodeId],
+    now_ms: u64,
+) -> Option<ActorId> {
+    let max_age = spec.max_age?.as_millis() as u64;
+    let c = counts(spec, template, replicas, nodes);
+    if c.updated != c.running || c.updated < c.desired {
+        return None;
+    }
+    replicas
+        .iter()
+        .filter(|r| r.born_ms > 0)
+        .filter_map(|r| {
+            let spread = xxhash_rust::xxh3::xxh3_64(r.id.to_string().as_bytes()) % 1000;
+            let limit = max_age - max_age / 10 * spread / 1000;
+            let age = now_ms.saturating_sub(r.born_ms);
+            (age > limit).then(|| (age - limit, r.id.clone()))
+        })
+        .max()
+        .map(|(_, id)| id)
 }
 
 fn is_updated(r: &Replica, template: u64, nodes: &[NodeId]) -> bool {

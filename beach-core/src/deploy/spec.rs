@@ -70,6 +70,44 @@ pub struct DeploymentSpec {
     /// How a change of the replicas' template rolls over.
     #[serde(default)]
     pub rollout: Rollout,
+    /// Replace each replica once it is this old (`"12h"`), one at a time, the new one
+    /// running before the old one drains; ages are spread by up to a tenth so replicas
+    /// started together are not all replaced together (py-beach's `time_to_drain`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "age")]
+    pub max_age: Option<std::time::Duration>,
+}
+
+/// `max_age` as people write it: `"12h"`, `"90m"`, or a number of seconds.
+mod age {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Text(String),
+        Seconds(u64),
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        match Option::<Written>::deserialize(d)? {
+            None => Ok(None),
+            Some(Written::Seconds(n)) => Ok(Some(Duration::from_secs(n))),
+            Some(Written::Text(t)) => humantime::parse_duration(t.trim())
+                .map(Some)
+                .map_err(|e| serde::de::Error::custom(format!("max_age {t:?}: {e}"))),
+        }
+    }
 }
 
 /// How a rollout replaces replicas: at most `max_surge` above the desired count, at most
@@ -152,6 +190,9 @@ impl DeploymentSpec {
         }
         if self.strategy.needs_hint() && self.hint.is_none() {
             return Err(format!("deployment {at}: strategy {} needs a hint", self.strategy));
+        }
+        if self.max_age.is_some_and(|a| a < std::time::Duration::from_secs(10)) {
+            return Err(format!("deployment {at}: max_age must be at least 10s"));
         }
         if self.per_node.is_some() && self.strategy != Strategy::Random {
             return Err(format!(

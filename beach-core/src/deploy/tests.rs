@@ -17,7 +17,7 @@ fn spec(replicas: u32) -> DeploymentSpec {
 }
 
 fn replica(n: u32, seq: u64, template: u64) -> Replica {
-    Replica { id: node(n).actor_id(seq), template }
+    Replica { id: node(n).actor_id(seq), template, born_ms: 0 }
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn scale_down_trims_the_fullest_node_youngest_first() {
         replica(2, 5, 1),
         replica(3, 1, 1),
     ];
-    let plan = reconcile(&spec(3), 1, &replicas, &nodes);
+    let plan = reconcile(&spec(3), 1, &replicas, &nodes, 0);
     assert!(plan.start.is_empty());
     assert_eq!(plan.stop, vec![node(1).actor_id(3), node(2).actor_id(5), node(1).actor_id(2)]);
 }
@@ -103,7 +103,7 @@ fn a_rollout_with_the_default_limits_goes_one_at_a_time_and_never_shrinks() {
     let mut replicas = vec![replica(1, 1, 1), replica(2, 1, 1), replica(1, 2, 1)];
     let mut seq = 10;
     for _ in 0..10 {
-        let plan = reconcile(&spec(3), 2, &replicas, &nodes);
+        let plan = reconcile(&spec(3), 2, &replicas, &nodes, 0);
         replicas.retain(|r| !plan.stop.contains(&r.id));
         assert!(replicas.len() >= 3, "{replicas:?}");
         for s in &plan.start {
@@ -122,7 +122,7 @@ fn per_node_fills_each_node_and_leaves_a_node_that_may_not_host() {
     s.replicas = None;
     s.per_node = Some(2);
     let replicas = [replica(1, 1, 1), replica(3, 1, 1)];
-    let plan = reconcile(&s, 1, &replicas, &[node(1), node(2)]);
+    let plan = reconcile(&s, 1, &replicas, &[node(1), node(2)], 0);
     assert_eq!(plan.stop, vec![node(3).actor_id(1)]);
     assert_eq!(
         plan.start,
@@ -157,7 +157,7 @@ fn run(
     mut check: impl FnMut(&[Replica]),
 ) -> usize {
     for step in 0..50 {
-        let plan = reconcile(s, template, replicas, nodes);
+        let plan = reconcile(s, template, replicas, nodes, 0);
         if plan.is_empty() {
             return step;
         }
@@ -167,7 +167,7 @@ fn run(
             for _ in 0..start.count {
                 let n = start.node.clone().unwrap_or_else(|| nodes[pick(nodes.len())].clone());
                 *seq += 1;
-                replicas.push(Replica { id: n.actor_id(*seq), template });
+                replicas.push(Replica { id: n.actor_id(*seq), template, born_ms: 0 });
             }
         }
         check(replicas);
@@ -229,4 +229,52 @@ proptest! {
         prop_assert_eq!(bad, None, "a rollout of {} went out of [{}, {}]", want, low, high);
         prop_assert!(counts(&s, 4, &replicas, &nodes).complete());
     }
+}
+
+#[test]
+fn with_max_age_old_replicas_are_replaced_one_at_a_time_new_before_old() {
+    let mut s = spec(3);
+    s.max_age = Some(std::time::Duration::from_secs(3600));
+    let nodes = [node(1), node(2), node(3)];
+    let hour = 3_600_000;
+    let born = |n, seq, at| Replica { id: node(n).actor_id(seq), template: 1, born_ms: at };
+    let mut replicas = vec![born(1, 1, 1), born(2, 1, 1), born(3, 1, 1)];
+    // Young: nothing to do.
+    assert!(reconcile(&s, 1, &replicas, &nodes, hour / 2).is_empty());
+    // All three are past their age: one is replaced at a time, the count never below 3.
+    let mut now = 2 * hour;
+    let mut seq = 10;
+    let mut replaced = Vec::new();
+    for _ in 0..12 {
+        let plan = reconcile(&s, 1, &replicas, &nodes, now);
+        assert!(plan.stop.len() <= 1 && plan.start.iter().map(|p| p.count).sum::<u32>() <= 1);
+        replicas.retain(|r| !plan.stop.contains(&r.id));
+        replaced.extend(plan.stop.clone());
+        assert!(replicas.len() >= 3, "{replicas:?}");
+        for _ in &plan.start {
+            seq += 1;
+            replicas.push(born(1, seq, now));
+        }
+        now += 1000;
+    }
+    assert_eq!(replaced.len(), 3, "each old replica went once");
+    assert!(replicas.iter().all(|r| r.born_ms >= 2 * hour) && replicas.len() == 3);
+    // Not while a replica is missing.
+    replicas.pop();
+    let plan = reconcile(&s, 1, &replicas, &nodes, now + 10 * hour);
+    assert!(plan.stop.is_empty() && plan.start[0].count == 1);
+}
+
+#[test]
+fn max_age_is_written_as_people_write_durations() {
+    let f = DeployFile::parse(
+        "deployments:\n  - {name: a, type: Pong, categories: [x], replicas: 1, max_age: 12h}\n",
+    )
+    .unwrap();
+    assert_eq!(f.deployments[0].max_age, Some(std::time::Duration::from_secs(12 * 3600)));
+    let err = DeployFile::parse(
+        "deployments:\n  - {name: a, type: Pong, categories: [x], replicas: 1, max_age: soon}\n",
+    )
+    .unwrap_err();
+    assert!(err.contains("max_age \"soon\""), "{err}");
 }

@@ -444,12 +444,13 @@ impl NodeInner {
             let spec = record.spec.as_ref().expect("live");
             let reps = replicas.get(&record.name).map(Vec::as_slice).unwrap_or_default();
             // Most rounds find nothing to do: ask the nodes what they offer only otherwise.
-            if reconcile(spec, record.template, reps, &alive).is_empty() {
+            let now_ms = self.now_ms();
+            if reconcile(spec, record.template, reps, &alive, now_ms).is_empty() {
                 self.lock().deploy.failing.remove(&record.name);
                 continue;
             }
             let nodes = self.hosts(spec, token.clone()).await;
-            let plan = reconcile(spec, record.template, reps, &nodes);
+            let plan = reconcile(spec, record.template, reps, &nodes, now_ms);
             self.carry_out(&record, spec, plan, token.clone()).await;
         }
     }
@@ -467,7 +468,13 @@ impl NodeInner {
             self.lock().deploy.failing.get(&record.name).is_some_and(|f| f.retry_at > now);
         if !waiting {
             for start in &plan.start {
-                let spawn = spawn_spec(spec, record.template, start.count, start.node.clone());
+                let spawn = spawn_spec(
+                    spec,
+                    record.template,
+                    start.count,
+                    start.node.clone(),
+                    self.now_ms(),
+                );
                 let answer = self
                     .handle_admin(AdminOp::Spawn(Box::new(spawn)), token.clone(), Role::Node)
                     .await;
@@ -494,12 +501,17 @@ impl NodeInner {
         }
     }
 
+    /// The node's clock, in milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64 {
+        let since = self.runtime.system_time().duration_since(std::time::UNIX_EPOCH);
+        since.map_or(0, |d| d.as_millis() as u64)
+    }
+
     /// Records a failed start: the next try waits twice as long as the last, up to
     /// [`BACKOFF_MAX`].
     fn failed(&self, name: &str, error: String) {
         let now = self.runtime.now();
-        let at = self.runtime.system_time().duration_since(std::time::UNIX_EPOCH);
-        let at = at.map_or(0, |d| d.as_millis() as u64);
+        let at = self.now_ms();
         let mut st = self.lock();
         let count = st.deploy.failing.get(name).map_or(0, |f| f.count) + 1;
         let wait = BACKOFF_FIRST.saturating_mul(1 << (count - 1).min(16)).min(BACKOFF_MAX);
@@ -532,17 +544,26 @@ fn replicas_by_deployment(directory: &Directory) -> BTreeMap<String, Vec<Replica
     for p in directory.partitions() {
         for (id, entry) in &p.entries {
             if let Some(o) = &entry.owner {
-                out.entry(o.deployment.clone())
-                    .or_default()
-                    .push(Replica { id: id.clone(), template: o.template });
+                out.entry(o.deployment.clone()).or_default().push(Replica {
+                    id: id.clone(),
+                    template: o.template,
+                    born_ms: o.born_ms,
+                });
             }
         }
     }
     out
 }
 
-/// The spawn of `count` replicas of `spec` at `template`, on `node` or placed by strategy.
-fn spawn_spec(spec: &DeploymentSpec, template: u64, count: u32, node: Option<NodeId>) -> SpawnSpec {
+/// The spawn of `count` replicas of `spec` at `template`, on `node` or placed by strategy,
+/// started at `born_ms`.
+fn spawn_spec(
+    spec: &DeploymentSpec,
+    template: u64,
+    count: u32,
+    node: Option<NodeId>,
+    born_ms: u64,
+) -> SpawnSpec {
     SpawnSpec {
         realm: spec.realm.clone(),
         actor_type: spec.actor_type.clone(),
@@ -562,7 +583,7 @@ fn spawn_spec(spec: &DeploymentSpec, template: u64, count: u32, node: Option<Nod
         dry_run: false,
         trace: false,
         log_level: None,
-        deployment: Some(Owner { deployment: spec.name.clone(), template }),
+        deployment: Some(Owner { deployment: spec.name.clone(), template, born_ms }),
     }
 }
 
