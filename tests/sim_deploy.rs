@@ -309,3 +309,34 @@ fn replicas_past_max_age_are_recycled_one_at_a_time_and_never_all_at_once() {
         assert!(seen.len() >= 6, "{} replicas in all", seen.len());
     });
 }
+
+#[test]
+fn a_node_above_its_memory_watermark_sheds_replicas_and_gets_no_new_ones() {
+    let config = beach::config::ClusterConfig {
+        high_mem_watermark: Some(0.8),
+        ..beach::config::ClusterConfig::default()
+    };
+    SimBuilder::new(49).registry(registry()).config(config).run(|mut sim| async move {
+        sim.add_nodes(3).await;
+        converge(&sim, SETTLE).await;
+        let client = sim.client().await;
+        client.deploy_apply(vec![whoami(6)], false).await.unwrap();
+        assert!(sim.run_until(SETTLE, |s| all_see(s, "svc/who", 6)).await.is_some());
+        let full = sim.live(1).id().clone();
+        assert_eq!(per_node(&sim, 0, "svc/who").get(&full), Some(&2));
+        sim.live(1).set_load(0.1, 0.95);
+        let shed = sim
+            .run_until(Duration::from_secs(30), |s| {
+                all_see(s, "svc/who", 6) && !per_node(s, 0, "svc/who").contains_key(&full)
+            })
+            .await;
+        assert!(shed.is_some(), "{:?}", per_node(&sim, 0, "svc/who"));
+        // Back below: nothing moves back (no rebalancing), and it takes new replicas again.
+        sim.live(1).set_load(0.1, 0.5);
+        let mut more = whoami(8);
+        more.rollout = beach::deploy::Rollout { max_surge: 2, max_unavailable: 0 };
+        client.deploy_apply(vec![more], false).await.unwrap();
+        assert!(sim.run_until(SETTLE, |s| all_see(s, "svc/who", 8)).await.is_some());
+        assert!(per_node(&sim, 0, "svc/who").contains_key(&full));
+    });
+}

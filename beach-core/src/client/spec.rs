@@ -248,6 +248,7 @@ impl ActorSpec {
             trace: self.trace,
             log_level: self.log_level.clone(),
             deployment: None,
+            avoid: Vec::new(),
         };
         spec.check_shape().map_err(|e| format!("cannot spawn: {e}"))?;
         Ok(spec)

@@ -196,7 +196,7 @@ impl Default for LogConfig {
 }
 
 /// A validated `cluster.yaml`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClusterConfig {
     /// The cluster's name; nodes and clients of another cluster are refused.
     pub cluster_name: String,
@@ -237,6 +237,10 @@ pub struct ClusterConfig {
     pub insecure: bool,
     /// Reading actors' metadata (parameters, resources, idents) needs the admin token too.
     pub metadata_needs_token: bool,
+    /// A fraction of the machine's memory (`0.9`): above it a node drains its oldest
+    /// drainable actor every sync period (deployments replace theirs elsewhere) and new
+    /// deployment replicas go elsewhere (py-beach's `high_mem_watermark`). `None`: no limit.
+    pub high_mem_watermark: Option<f64>,
     /// The HTTP gateway's listen address; no gateway when absent.
     pub http: Option<HostPort>,
     /// The bearer token requests and reads through the HTTP gateway need when it is set
@@ -282,6 +286,7 @@ impl Default for ClusterConfig {
             admin_token: None,
             insecure: false,
             metadata_needs_token: false,
+            high_mem_watermark: None,
             http: None,
             http_token: None,
             sync_interval: Duration::from_secs(1),

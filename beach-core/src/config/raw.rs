@@ -38,6 +38,7 @@ struct RawConfig {
     admin_token: Option<String>,
     insecure: Option<bool>,
     metadata_needs_token: Option<bool>,
+    high_mem_watermark: Option<f64>,
     http: Option<String>,
     http_token: Option<String>,
     sync_interval: Option<Scalar>,
@@ -131,6 +132,17 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
     };
     let code_directory = path("code_directory", raw.code_directory)?;
     let state_dir = path("state_dir", raw.state_dir)?;
+    let high_mem_watermark = match raw.high_mem_watermark {
+        Some(w) if !(w > 0.0 && w <= 1.0) => {
+            return Err(invalid(
+                "high_mem_watermark",
+                format!(
+                    "{w} is not a fraction of memory: write one above 0 and at most 1, like 0.9"
+                ),
+            ));
+        }
+        w => w,
+    };
     let python = match raw.python {
         Some(p) if p.trim().is_empty() => {
             return Err(invalid("python", "must name an interpreter, not be empty".into()));
@@ -316,6 +328,7 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
         admin_token,
         insecure: raw.insecure.unwrap_or(false),
         metadata_needs_token: raw.metadata_needs_token.unwrap_or(false),
+        high_mem_watermark,
         http,
         http_token,
         sync_interval,

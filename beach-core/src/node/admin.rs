@@ -241,12 +241,12 @@ impl NodeInner {
             return Ok(answer);
         }
         let (mut offering, members) = self.offering_nodes(&spec, token.clone()).await;
-        // Nothing new goes to a drained node.
+        // Nothing new goes to a drained node, or to one the caller avoids.
         let before = offering.len();
-        offering.retain(|n| !self.lock().deploy.set.is_drained(n));
+        offering.retain(|n| !self.lock().deploy.set.is_drained(n) && !spec.avoid.contains(n));
         if offering.is_empty() && before > 0 {
             return Err(format!(
-                "every node offering actor type {} in realm {} is drained (beach undrain NODE)",
+                "every node offering actor type {} in realm {} is drained or above its memory watermark",
                 spec.actor_type, spec.realm
             ));
         }

@@ -466,14 +466,23 @@ impl NodeInner {
         let now = self.runtime.now();
         let waiting =
             self.lock().deploy.failing.get(&record.name).is_some_and(|f| f.retry_at > now);
+        let pressed = if waiting || plan.start.is_empty() {
+            Vec::new()
+        } else {
+            self.above_watermark(token.clone()).await
+        };
         if !waiting {
             for start in &plan.start {
+                if start.node.as_ref().is_some_and(|n| pressed.contains(n)) {
+                    continue;
+                }
                 let spawn = spawn_spec(
                     spec,
                     record.template,
                     start.count,
                     start.node.clone(),
                     self.now_ms(),
+                    pressed.clone(),
                 );
                 let answer = self
                     .handle_admin(AdminOp::Spawn(Box::new(spawn)), token.clone(), Role::Node)
@@ -499,6 +508,40 @@ impl NodeInner {
             tracing::info!(deployment = %record.name, stopping = plan.stop.len(), "deployment replicas stopping");
             self.stop_replicas(plan.stop, token).await;
         }
+    }
+
+    /// The live nodes whose memory use is above `high_mem_watermark` (none when it is not
+    /// set): new replicas go elsewhere.
+    async fn above_watermark(self: &Arc<Self>, token: Option<String>) -> Vec<NodeId> {
+        let Some(mark) = self.config.high_mem_watermark else { return Vec::new() };
+        let mut above = Vec::new();
+        for answer in self.on_every_node(AdminOp::Health, token).await {
+            if let Ok(AdminAnswer::Health(h)) = answer {
+                above.extend(h.into_iter().filter(|h| h.memory > mark).map(|h| h.node));
+            }
+        }
+        above
+    }
+
+    /// Above `high_mem_watermark`, stops this node's oldest drainable actor (it drains
+    /// first); a deployment replaces its replica elsewhere. One per sync period, so memory
+    /// has time to show the effect.
+    fn shed_memory(&self) {
+        let Some(mark) = self.config.high_mem_watermark else { return };
+        let (_, memory) = self.load();
+        if memory <= mark {
+            return;
+        }
+        let oldest = {
+            let st = self.lock();
+            st.actors.iter().find(|(_, c)| c.spec.drainable).map(|(id, _)| id.clone())
+        };
+        let Some(id) = oldest else { return };
+        tracing::warn!(actor = %id, memory, high_mem_watermark = mark, "memory above the watermark: draining the oldest drainable actor");
+        let me = self.arc();
+        self.spawn_task(async move {
+            me.stop_local(&[id], false).await;
+        });
     }
 
     /// The node's clock, in milliseconds since the Unix epoch.
@@ -563,6 +606,7 @@ fn spawn_spec(
     count: u32,
     node: Option<NodeId>,
     born_ms: u64,
+    avoid: Vec<NodeId>,
 ) -> SpawnSpec {
     SpawnSpec {
         realm: spec.realm.clone(),
@@ -584,6 +628,7 @@ fn spawn_spec(
         trace: false,
         log_level: None,
         deployment: Some(Owner { deployment: spec.name.clone(), template, born_ms }),
+        avoid,
     }
 }
 
@@ -596,6 +641,7 @@ pub(super) async fn deploy_loop(node: Weak<NodeInner>) {
         futures::pin_mut!(woken);
         futures::future::select(woken, rt.sleep(interval)).await;
         n.save_deployments();
+        n.shed_memory();
         n.gossip_deployments();
         n.reconcile_deployments().await;
     }

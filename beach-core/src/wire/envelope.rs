@@ -318,6 +318,10 @@ pub struct SpawnSpec {
     /// name and template version go into their directory entries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<crate::deploy::Owner>,
+    /// Nodes placement leaves out (a deployment's reconciler avoids nodes above their memory
+    /// watermark).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub avoid: Vec<NodeId>,
 }
 
 /// The log levels an actor may be spawned with.

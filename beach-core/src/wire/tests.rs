@@ -53,6 +53,7 @@ fn samples() -> Vec<Envelope> {
         trace: false,
         log_level: None,
         deployment: None,
+        avoid: Vec::new(),
     };
     vec![
         Envelope::Handshake(Handshake::Hello {
