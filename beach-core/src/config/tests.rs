@@ -145,3 +145,14 @@ fn tcp_spin_is_a_short_duration_zero_by_default() {
     let err = parse("tcp_spin: 50").unwrap_err().to_string();
     assert!(err.contains("no unit"), "{err}");
 }
+
+#[test]
+fn state_dir_is_relative_to_the_file_and_the_watermark_a_fraction() {
+    let c = parse("state_dir: state\nhigh_mem_watermark: 0.9").unwrap();
+    assert_eq!(c.state_dir.unwrap(), Path::new("/etc/beach/state"));
+    assert_eq!(c.high_mem_watermark, Some(0.9));
+    assert_eq!(parse("{}").unwrap().high_mem_watermark, None);
+    assert_eq!(invalid_key("high_mem_watermark: 90"), "high_mem_watermark");
+    assert_eq!(invalid_key("high_mem_watermark: 0"), "high_mem_watermark");
+    assert_eq!(invalid_key("state_dir: ''"), "state_dir");
+}
