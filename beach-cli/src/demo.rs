@@ -90,6 +90,7 @@ async fn run_cluster(args: &DemoArgs, dir: &Path) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    let mut failures = 0;
     println!("\ndeploying the py-beach seed:");
     let spawn = |spec| async { client.add_actor(spec).await.map_err(|e| e.to_string()) };
     let ping = spawn(client.actor("Ping", ["pingers"]).strategy(Strategy::Resource, None)).await?;
@@ -106,38 +107,8 @@ async fn run_cluster(args: &DemoArgs, dir: &Path) -> Result<(), String> {
         println!("  (a Python Pong joins them when python3 has cbor2: pip install cbor2)");
     }
 
-    println!(
-        "\n`ping` to each actor of category `pongers` in turn, for {}:",
-        humantime::format_duration(args.duration)
-    );
-    let handle = client.handle("pongers").timeout(Duration::from_secs(5));
-    let until = Instant::now() + args.duration;
-    let mut failures = 0;
-    let mut turn = 0;
-    while Instant::now() < until {
-        let members = handle.members();
-        let Some(target) = members.get(turn % members.len().max(1)).cloned() else {
-            return Err("category pongers is empty".to_owned());
-        };
-        turn += 1;
-        let sent = Instant::now();
-        match handle.to_actor(target.clone()).ask(msg::Ping).await {
-            Ok(t) => println!(
-                "  {target:<34} answered time {:.3} in {:>5.2} ms",
-                t.time,
-                sent.elapsed().as_secs_f64() * 1e3
-            ),
-            Err(e) => {
-                failures += 1;
-                println!("  {target}: {e}");
-            }
-        }
-        tokio::select! {
-            biased;
-            _ = tokio::signal::ctrl_c() => { println!("interrupted"); break; }
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
+    let (killed, failed) = deployment_story(&client, &nodes, args.duration).await?;
+    failures += failed;
 
     println!("\nthe same through node 0's HTTP gateway, as any language can:");
     let body = serde_json::json!({"category": "pongers", "kind": "ping", "timeout": "5s"});
@@ -172,6 +143,10 @@ async fn run_cluster(args: &DemoArgs, dir: &Path) -> Result<(), String> {
     println!("\nstopping the nodes (SIGTERM: actors drain, peers are told)");
     let mut clean = true;
     for (i, mut node) in nodes.into_iter().enumerate() {
+        if killed == Some(i) {
+            println!("  node {i}: killed earlier with SIGKILL");
+            continue;
+        }
         let status = terminate(&mut node.child);
         let ok = status.as_ref().is_some_and(|s| s.success());
         clean &= ok;
@@ -188,4 +163,168 @@ async fn run_cluster(args: &DemoArgs, dir: &Path) -> Result<(), String> {
         (true, n) => Err(format!("{n} requests failed")),
         (false, _) => Err("a node did not stop cleanly".to_owned()),
     }
+}
+
+/// The deployment part of the demo: Pong replicas spread over the nodes by repulsion,
+/// requests flowing to them, one node killed with SIGKILL a third of the way through,
+/// requests carrying on through retries, and the replicas coming back on the survivors, each
+/// step timed. Which node was killed, and how many requests failed.
+async fn deployment_story(
+    client: &beach_core::client::Beach,
+    nodes: &[crate::local_cluster::NodeProcess],
+    duration: Duration,
+) -> Result<(Option<usize>, usize), String> {
+    let replicas = (2 * nodes.len()) as u32;
+    let spec = beach_core::deploy::DeployFile::parse(&format!(
+        "deployments:\n  - {{name: pongers, type: Pong, categories: [pongers/deployed], replicas: {replicas}, strategy: repulsion, hint: pongers/deployed}}\n"
+    ))?
+    .deployments;
+    println!("\ndeploying {replicas} Pong replicas, spread by repulsion (beach deploy apply):");
+    let applied = Instant::now();
+    client.deploy_apply(spec, false).await.map_err(|e| e.to_string())?;
+    wait_complete(client, Duration::from_secs(30)).await?;
+    println!("  all {replicas} running after {:.2}s", applied.elapsed().as_secs_f64());
+    let per_node = replicas_per_node(client).await?;
+    for (node, n) in &per_node {
+        println!("  {node:<24} {n} replicas");
+    }
+
+    println!(
+        "\nrequests to category `pongers` for {} (random routing, 2 retries), one line a second:",
+        humantime::format_duration(duration)
+    );
+    // The node to kill: the one with the most replicas, never node 0 (the demo's entry).
+    let victim = nodes
+        .iter()
+        .enumerate()
+        .skip(1)
+        .max_by_key(|(_, n)| per_node.iter().find(|(e, _)| *e == n.endpoint).map_or(0, |p| p.1))
+        .map(|(i, _)| i);
+    let handle = client.handle("pongers").timeout(Duration::from_secs(5)).retries(2);
+    let start = Instant::now();
+    let kill_at = duration / 3;
+    let mut killed = None;
+    let mut killed_at = None;
+    let mut back_after = None;
+    let (mut ok, mut failed, mut total_failed) = (0usize, 0usize, 0usize);
+    let mut second = Instant::now();
+    let mut took: Vec<f64> = Vec::new();
+    while start.elapsed() < duration {
+        if killed.is_none() && start.elapsed() >= kill_at {
+            if let Some(i) = victim {
+                // SIGKILL: no goodbye, its actors simply vanish.
+                let pid = nodes[i].child.id();
+                let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+                println!("  >>> killed node {i} (pid {pid}, {}) with SIGKILL", nodes[i].endpoint);
+                killed = Some(i);
+                killed_at = Some(Instant::now());
+            }
+        }
+        let sent = Instant::now();
+        match handle.ask(msg::Ping).await {
+            Ok(_) => {
+                ok += 1;
+                took.push(sent.elapsed().as_secs_f64() * 1e3);
+            }
+            Err(e) => {
+                failed += 1;
+                println!("  request failed: {e}");
+            }
+        }
+        if let (Some(at), None, Some(i)) = (killed_at, back_after, killed)
+            && replicas_back(client, &nodes[i].endpoint, replicas).await
+        {
+            back_after = Some(at.elapsed());
+            println!(
+                "  >>> all {replicas} replicas running again on the survivors, {:.2}s after the kill",
+                at.elapsed().as_secs_f64()
+            );
+        }
+        if second.elapsed() >= Duration::from_secs(1) {
+            took.sort_by(f64::total_cmp);
+            let p50 = took.get(took.len() / 2).copied().unwrap_or(0.0);
+            println!(
+                "  t={:>4.1}s  {ok:>5} answered  {failed} failed  p50 {p50:.2} ms",
+                start.elapsed().as_secs_f64()
+            );
+            total_failed += failed;
+            (ok, failed) = (0, 0);
+            took.clear();
+            second = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    total_failed += failed;
+    if let (Some(i), None) = (killed, back_after) {
+        let waited = killed_at.map(|t| t.elapsed()).unwrap_or_default();
+        if !wait_back(client, &nodes[i].endpoint, replicas, Duration::from_secs(20)).await {
+            return Err(format!(
+                "the replicas of node {i} were not replaced within {waited:?} + 20s"
+            ));
+        }
+        println!("  >>> all {replicas} replicas running again on the survivors");
+    }
+    if killed.is_some() {
+        println!("  {total_failed} requests failed while a node died");
+        for (node, n) in replicas_per_node(client).await? {
+            println!("  {node:<24} {n} replicas");
+        }
+    }
+    Ok((killed, total_failed))
+}
+
+/// Waits until the deployment is complete.
+async fn wait_complete(client: &beach_core::client::Beach, limit: Duration) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        let status = client.deploy_status(&["pongers"]).await.map_err(|e| e.to_string())?;
+        if status.first().is_some_and(|s| s.complete) {
+            return Ok(());
+        }
+        if start.elapsed() > limit {
+            return Err(format!("the deployment did not complete within {limit:?}: {status:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether `replicas` replicas run and none on `dead`.
+async fn replicas_back(
+    client: &beach_core::client::Beach,
+    dead: &beach_core::model::Endpoint,
+    replicas: u32,
+) -> bool {
+    let Ok(dir) = client.directory("pongers/deployed").await else { return false };
+    let ids: std::collections::BTreeSet<_> = dir.into_values().flatten().collect();
+    ids.len() == replicas as usize && ids.iter().all(|a| a.node().endpoint() != dead)
+}
+
+async fn wait_back(
+    client: &beach_core::client::Beach,
+    dead: &beach_core::model::Endpoint,
+    replicas: u32,
+    limit: Duration,
+) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if replicas_back(client, dead, replicas).await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// The deployment's replicas per node address.
+async fn replicas_per_node(
+    client: &beach_core::client::Beach,
+) -> Result<Vec<(beach_core::model::Endpoint, usize)>, String> {
+    let dir = client.directory("pongers/deployed").await.map_err(|e| e.to_string())?;
+    let ids: std::collections::BTreeSet<_> = dir.into_values().flatten().collect();
+    let mut per: std::collections::BTreeMap<beach_core::model::Endpoint, usize> =
+        Default::default();
+    for id in ids {
+        *per.entry(id.node().endpoint().clone()).or_default() += 1;
+    }
+    Ok(per.into_iter().collect())
 }
