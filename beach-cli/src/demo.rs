@@ -210,15 +210,16 @@ async fn deployment_story(
     let mut second = Instant::now();
     let mut took: Vec<f64> = Vec::new();
     while start.elapsed() < duration {
-        if killed.is_none() && start.elapsed() >= kill_at {
-            if let Some(i) = victim {
-                // SIGKILL: no goodbye, its actors simply vanish.
-                let pid = nodes[i].child.id();
-                let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
-                println!("  >>> killed node {i} (pid {pid}, {}) with SIGKILL", nodes[i].endpoint);
-                killed = Some(i);
-                killed_at = Some(Instant::now());
-            }
+        if killed.is_none()
+            && start.elapsed() >= kill_at
+            && let Some(i) = victim
+        {
+            // SIGKILL: no goodbye, its actors simply vanish.
+            let pid = nodes[i].child.id();
+            let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+            println!("  >>> killed node {i} (pid {pid}, {}) with SIGKILL", nodes[i].endpoint);
+            killed = Some(i);
+            killed_at = Some(Instant::now());
         }
         let sent = Instant::now();
         match handle.ask(msg::Ping).await {
