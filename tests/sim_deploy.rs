@@ -87,6 +87,9 @@ fn a_deployment_reaches_its_count_spread_and_comes_back_after_its_reconciler_cra
             .await;
         eprintln!("6 replicas again {back:?} after two crashes");
         assert!(back.is_some(), "replicas not replaced (seed {})", sim.seed());
+        // Those starts were restarts (counted for the metrics); the first six were not.
+        let restarts: u64 = sim.running().iter().map(|&i| sim.live(i).counters().restarts).sum();
+        assert!((1..=6).contains(&restarts), "{restarts} restarts");
 
         // The crashed nodes come back: nothing is duplicated or moved.
         let before = actors(&sim, 0, "svc/who");
@@ -108,6 +111,8 @@ fn scaling_down_trims_to_the_count_and_deleting_stops_them_but_not_actors_spawne
             client.add_actor(client.actor("Whoami", ["svc/who/hand"]).count(2)).await.unwrap();
         client.deploy_apply(vec![whoami(5)], false).await.unwrap();
         assert!(sim.run_until(SETTLE, |s| all_see(s, "svc/who/1", 5)).await.is_some());
+        let restarts: u64 = sim.running().iter().map(|&i| sim.live(i).counters().restarts).sum();
+        assert_eq!(restarts, 0, "creating a deployment restarts nothing");
         let changes = client.deploy_apply(vec![whoami(2)], false).await.unwrap();
         assert_eq!(changes[0].1, Change::Scaled);
         assert!(sim.run_until(SETTLE, |s| all_see(s, "svc/who/1", 2)).await.is_some());

@@ -16,6 +16,7 @@ pub(crate) struct LifeCounters {
     pub(crate) spawns: AtomicU64,
     pub(crate) spawn_failures: AtomicU64,
     pub(crate) stops: AtomicU64,
+    pub(crate) restarts: AtomicU64,
 }
 
 /// Adds `n` to a counter.
@@ -33,6 +34,9 @@ pub struct NodeCounters {
     pub spawn_failures: u64,
     /// Actors stopped here.
     pub stops: u64,
+    /// Deployment replicas this node (as their deployment's reconciler) started again after
+    /// replicas were lost: a crash, a stop by hand, a memory watermark.
+    pub restarts: u64,
     /// Connections open now (to nodes and from clients).
     pub connections_open: u64,
     /// Connections established since the start.
@@ -76,6 +80,7 @@ impl Node {
             spawns: get(&life.spawns),
             spawn_failures: get(&life.spawn_failures),
             stops: get(&life.stops),
+            restarts: get(&life.restarts),
             connections_open: get(&links.open),
             connections_opened: get(&links.opened),
             frames_in: get(&links.frames_in),

@@ -43,6 +43,9 @@ pub(crate) struct DeployState {
     saved: Option<DeploySync>,
     /// The last save failed (logged once until one succeeds).
     save_failing: bool,
+    /// Each deployment's (desired count, template) when this node last found it complete:
+    /// starts at the same ones replace lost replicas (restarts).
+    complete: BTreeMap<String, Shape>,
 }
 
 /// Starts of a deployment that failed in a row on this node.
@@ -429,7 +432,22 @@ impl NodeInner {
                 .collect();
             let undrained: Vec<NodeId> =
                 alive.iter().filter(|n| !st.deploy.set.is_drained(n)).cloned().collect();
-            (undrained, mine, gone, replicas_by_deployment(&st.directory))
+            let replicas = replicas_by_deployment(&st.directory);
+            // Every node notes which deployments it saw complete, so that whichever node
+            // acts for one next can tell replacing lost replicas (restarts) from growing.
+            let seen: Vec<(String, Shape)> = st
+                .deploy
+                .set
+                .live()
+                .filter(|(r, spec)| {
+                    let reps = replicas.get(&r.name).map(Vec::as_slice).unwrap_or_default();
+                    counts(spec, r.template, reps, &undrained).complete()
+                })
+                .map(|(r, spec)| (r.name.clone(), shape(spec, r.template)))
+                .collect();
+            drop(st);
+            self.lock().deploy.complete.extend(seen);
+            (undrained, mine, gone, replicas)
         };
         let token = self.config.admin_token.clone();
         // A deleted deployment's replicas stop.
@@ -446,12 +464,20 @@ impl NodeInner {
             // Most rounds find nothing to do: ask the nodes what they offer only otherwise.
             let now_ms = self.now_ms();
             if reconcile(spec, record.template, reps, &alive, now_ms).is_empty() {
-                self.lock().deploy.failing.remove(&record.name);
+                let mut st = self.lock();
+                st.deploy.failing.remove(&record.name);
+                st.deploy.complete.insert(record.name.clone(), shape(spec, record.template));
                 continue;
             }
             let nodes = self.hosts(spec, token.clone()).await;
             let plan = reconcile(spec, record.template, reps, &nodes, now_ms);
-            self.carry_out(&record, spec, plan, token.clone()).await;
+            // Replicas missing from a deployment this node found complete at the same count
+            // and template were lost: starting them is a restart.
+            let c = counts(spec, record.template, reps, &nodes);
+            let same = self.lock().deploy.complete.get(&record.name)
+                == Some(&shape(spec, record.template));
+            let restarts = if same { c.desired.saturating_sub(c.running) } else { 0 };
+            self.carry_out(&record, spec, plan, restarts, token.clone()).await;
         }
     }
 
@@ -461,6 +487,7 @@ impl NodeInner {
         record: &DeployRecord,
         spec: &DeploymentSpec,
         plan: Plan,
+        mut restarts: u32,
         token: Option<String>,
     ) {
         let now = self.runtime.now();
@@ -499,6 +526,9 @@ impl NodeInner {
                 match error {
                     None => {
                         self.lock().deploy.failing.remove(&record.name);
+                        let n = restarts.min(start.count);
+                        super::counters::add(&self.life.restarts, u64::from(n));
+                        restarts -= n;
                     }
                     Some(e) => self.failed(&record.name, e),
                 }
@@ -579,6 +609,14 @@ impl NodeInner {
             tracing::warn!(error = %e, "stopping deployment replicas failed");
         }
     }
+}
+
+/// What makes a deployment's desired replicas: `replicas`, `per_node` and the template.
+type Shape = (Option<u32>, Option<u32>, u64);
+
+/// A deployment's [`Shape`].
+fn shape(spec: &DeploymentSpec, template: u64) -> Shape {
+    (spec.replicas, spec.per_node, template)
 }
 
 /// Every deployment's replicas in `directory`, by deployment name.

@@ -384,8 +384,13 @@ fn served(registry: &mut Registry, node: &Node) {
 /// Spawns and stops, members, the directory, connections and frames.
 async fn node_state(registry: &mut Registry, node: &Node, client: &beach_core::client::Beach) {
     let c = node.counters();
-    let counters: [(&str, &str, u64); 9] = [
+    let counters: [(&str, &str, u64); 10] = [
         ("beach_spawns", "Actors started on this node", c.spawns),
+        (
+            "beach_restarts",
+            "Deployment replicas this node started again after replicas were lost",
+            c.restarts,
+        ),
         ("beach_spawn_failures", "Spawns on this node whose init failed", c.spawn_failures),
         ("beach_stops", "Actors stopped on this node", c.stops),
         ("beach_connections_opened", "Connections established by this node", c.connections_opened),
