@@ -65,6 +65,7 @@ fn a_deployment_reaches_its_count_spread_and_comes_back_after_its_reconciler_cra
         );
         let status = client.deploy_status(&["who"]).await.unwrap();
         assert!(status[0].complete && status[0].running == 6, "{status:?}");
+        assert_eq!(status[0].conditions, ["available"]);
         // Applying the same again changes nothing.
         let again = client.deploy_apply(vec![whoami(6)], false).await.unwrap();
         assert_eq!(again[0].1, Change::Unchanged);
@@ -207,6 +208,7 @@ fn an_init_that_fails_is_retried_with_backoff_and_shows_in_status() {
         let error = status[0].last_error.clone().expect("the init error shows");
         assert!(error.contains("boom"), "{error}");
         assert!(!status[0].complete && status[0].running == 0);
+        assert_eq!(status[0].conditions, ["progressing", "failing"]);
         // Over two minutes the tries back off (1, 2, 4, ... 60 s apart): a handful of tries
         // of two replicas each, never one per sync period.
         let failures = |s: &SimCluster| -> u64 {

@@ -160,6 +160,7 @@ pub fn deployments(all: &[beach_core::deploy::DeployStatus]) -> Json {
             "version": s.version,
             "complete": s.complete,
             "last_error": s.last_error,
+            "conditions": s.conditions,
             "file": s.file,
             "spec": serde_json::to_value(&s.spec).unwrap_or(Json::Null),
         })

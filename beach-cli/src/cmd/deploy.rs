@@ -127,6 +127,7 @@ fn status_output(all: &[DeployStatus]) -> Output {
                 s.updated.to_string(),
                 s.version.to_string(),
                 if s.complete { "yes".into() } else { "no".into() },
+                s.conditions.join(","),
                 s.last_error.clone().unwrap_or_else(|| "-".into()),
             ]
         })

@@ -103,6 +103,11 @@ pub struct DeployStatus {
     /// The last error its reconciler met while it is not complete (an `init` that failed, no
     /// node offering the type, ...).
     pub last_error: Option<String>,
+    /// What holds now, as words a script can test: `available` (at least the desired count
+    /// less `max_unavailable` run), `progressing` (replicas start or stop), `rolling` (some run
+    /// an older template), `failing` (the last start failed), `drained` (some run on a drained
+    /// node, to be replaced).
+    pub conditions: Vec<String>,
     /// The code directory file that owns it, if one does.
     pub file: Option<String>,
     /// The spec.

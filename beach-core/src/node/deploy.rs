@@ -379,6 +379,10 @@ impl NodeInner {
             let nodes = self.hosts(&spec, token.clone()).await;
             let reps = replicas.get(&r.name).map(Vec::as_slice).unwrap_or_default();
             let c = counts(&spec, r.template, reps, &nodes);
+            let on_drained = {
+                let st = self.lock();
+                reps.iter().any(|x| st.deploy.set.is_drained(x.id.node()))
+            };
             out.push(DeployStatus {
                 name: r.name.clone(),
                 realm: spec.realm.clone(),
@@ -388,9 +392,28 @@ impl NodeInner {
                 version: r.version,
                 complete: c.complete(),
                 last_error: (!c.complete()).then(|| errors.remove(&r.name).map(|e| e.1)).flatten(),
+                conditions: if on_drained { vec!["drained".to_owned()] } else { Vec::new() },
                 file: r.file.clone(),
                 spec,
             });
+        }
+        for s in &mut out {
+            let unavailable = s.spec.rollout.max_unavailable;
+            let mut cond: Vec<&str> = Vec::new();
+            if s.running + unavailable >= s.desired {
+                cond.push("available");
+            }
+            if !s.complete {
+                cond.push("progressing");
+            }
+            if s.updated < s.running.min(s.desired) {
+                cond.push("rolling");
+            }
+            if s.last_error.is_some() {
+                cond.push("failing");
+            }
+            let drained = std::mem::take(&mut s.conditions);
+            s.conditions = cond.into_iter().map(str::to_owned).chain(drained).collect();
         }
         Ok(out)
     }
