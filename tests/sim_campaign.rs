@@ -1,7 +1,8 @@
 //! A randomized fault campaign for deployments: on each seed, a cluster of 3-12 simulated nodes
 //! runs a random schedule of applies, scales, changes, deletes and spawns by hand, interleaved
 //! with crashes, restarts, partitions (two-way and one-way), heals and lossy links; then the
-//! faults heal and the cluster must settle with every directory agreeing and every deployment
+//! faults heal, crashed nodes come back (each with its state directory), and the cluster must
+//! settle with every directory agreeing and every deployment
 //! at exactly its desired replicas, all of its current template, with no actor of a dead node
 //! listed and no actor spawned by hand touched.
 //!
@@ -35,7 +36,8 @@ struct Model {
     /// Deployment name -> the params version last applied (to change it now and then).
     deployments: BTreeMap<String, u32>,
     /// Every deployment an apply or delete was acknowledged for by a node with peers (so
-    /// another node confirmed it): after healing, every node knows it.
+    /// another node confirmed it): after healing, with every crashed node back (with its state
+    /// directory), every node knows it.
     acknowledged: BTreeSet<String>,
     /// Actors spawned by hand.
     by_hand: BTreeSet<ActorId>,
@@ -79,7 +81,9 @@ fn entry_has_peers(sim: &SimCluster, client: &beach::client::Beach) -> bool {
 /// Runs one seed's campaign; panics (with the replay line printed by the simulator) on a
 /// broken invariant.
 fn campaign(seed: u64) {
-    SimBuilder::new(seed).registry(registry()).run(|mut sim| async move {
+    // Nodes keep their deployments in a state directory, as with `state_dir`: a change two
+    // nodes confirmed survives even when both die, once they come back.
+    SimBuilder::new(seed).registry(registry()).keep_state(true).run(|mut sim| async move {
         // The schedule follows the simulation's seed, so a replay replays it too.
         let mut rng = seeded(sim.seed() ^ 0x5eed);
         let n = rng.random_range(3..=12usize);
@@ -165,9 +169,12 @@ fn campaign(seed: u64) {
             let pause = rng.random_range(200..4000);
             sim.sleep(Duration::from_millis(pause)).await;
         }
-        // Heal everything and let the cluster settle.
+        // Heal everything, bring crashed nodes back, and let the cluster settle.
         sim.heal();
         sim.set_default_link(LinkConfig::default());
+        for i in std::mem::take(&mut crashed) {
+            sim.restart(i).await;
+        }
         let joined = sim.run_until(Duration::from_secs(60), |s| s.converged()).await;
         assert!(
             joined.is_some(),
@@ -332,4 +339,11 @@ fn seed_1564_survivors_of_a_partition_find_each_other_after_their_peer_died() {
 #[test]
 fn seed_1678_a_change_confirmed_by_no_other_node_is_not_counted_durable() {
     campaign(1678);
+}
+
+/// Seed 2549: both the node an apply went through and the node that confirmed it died; the
+/// campaign's nodes keep a state directory, and every crashed node comes back at the end.
+#[test]
+fn seed_2549_a_change_held_by_two_nodes_that_died_comes_back_with_them() {
+    campaign(2549);
 }
