@@ -59,15 +59,6 @@ impl Port for NodePort {
             .unwrap_or_default()
     }
 
-    async fn resolve(
-        &self,
-        realm: &Realm,
-        prefix: &str,
-        _wait: std::time::Duration,
-    ) -> Result<Vec<ActorId>, String> {
-        Ok(self.members(realm, prefix))
-    }
-
     fn local_node(&self) -> Option<&NodeId> {
         Some(&self.id)
     }

@@ -89,15 +89,6 @@ impl Port for TestPort {
         groups
     }
 
-    async fn resolve(
-        &self,
-        realm: &Realm,
-        prefix: &str,
-        _wait: std::time::Duration,
-    ) -> Result<Vec<ActorId>, String> {
-        Ok(self.members(realm, prefix))
-    }
-
     fn local_node(&self) -> Option<&NodeId> {
         Some(&self.node)
     }
