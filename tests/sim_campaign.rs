@@ -43,6 +43,33 @@ struct Model {
     by_hand: BTreeSet<ActorId>,
 }
 
+/// Checks each retry a client made: another actor only after `wrong dest`, `queue full` or an
+/// unreachable node (the request surely not handled), or after a timeout or a lost
+/// connection when the request opted in (DESIGN §5); never after the handler's own answer.
+struct RetryRule(Arc<Mutex<Vec<String>>>);
+
+impl beach::actor::RouteObserver for RetryRule {
+    fn routed(&self, r: &beach::actor::Routed<'_>) {
+        use beach::ErrorCode;
+        use beach::routing::Failure;
+        for (actor, failure) in r.retried {
+            let allowed = match failure {
+                Failure::Code(
+                    ErrorCode::WrongDest | ErrorCode::QueueFull | ErrorCode::Unreachable,
+                ) => true,
+                Failure::Code(ErrorCode::Timeout) | Failure::Lost => r.retry_timeouts,
+                _ => false,
+            };
+            if !allowed {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push(format!("{} retried after {failure:?} from {actor}", r.category));
+            }
+        }
+    }
+}
+
 /// The deadline of the requests that flow during a campaign.
 const ASK_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -58,7 +85,10 @@ async fn ask_all_along(
         n += 1;
         let category = if n.is_multiple_of(2) { "svc/alpha" } else { "svc/beta" };
         let start = tokio::time::Instant::now();
-        let outcome = client.handle(category).timeout(ASK_TIMEOUT).retries(1).ask(Who).await;
+        // One request in three lets timeouts be retried too.
+        let handle = client.handle(category).timeout(ASK_TIMEOUT).retries(1);
+        let handle = if n.is_multiple_of(3) { handle.retry_timeouts(true) } else { handle };
+        let outcome = handle.ask(Who).await;
         let took = start.elapsed();
         // The deadline, and a few milliseconds for the error to travel back.
         if took > ASK_TIMEOUT + Duration::from_millis(50) {
@@ -93,6 +123,9 @@ fn campaign(seed: u64) {
         // One client for the whole run (connecting anew over a lossy link can time out); its
         // calls fail while its entry node is down or cut off, and those are not acknowledged.
         let client = sim.client().await;
+        // Every retry the client makes is checked against DESIGN §5's rule.
+        let broken_rule: Arc<Mutex<Vec<String>>> = Arc::default();
+        assert!(client.observe_routes(Arc::new(RetryRule(broken_rule.clone()))));
         // Requests flow all along, each bounded by its deadline.
         let late: Arc<Mutex<Vec<String>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
@@ -190,6 +223,8 @@ fn campaign(seed: u64) {
         stop.store(true, Ordering::Relaxed);
         let late = late.lock().unwrap();
         assert!(late.is_empty(), "requests that outlived their deadline: {late:?}");
+        let broken = broken_rule.lock().unwrap();
+        assert!(broken.is_empty(), "retries against the rule: {broken:?}");
     });
 }
 

@@ -304,10 +304,11 @@ impl Handle {
         data: Payload,
     ) -> Result<Payload, RequestError> {
         let Some(routes) = self.port.routes() else {
-            return self.attempts(kind, data).await;
+            return self.attempts(kind, data, None).await;
         };
+        let mut retried = Vec::new();
         let started = self.port.runtime().now();
-        let outcome = self.attempts(kind, data).await;
+        let outcome = self.attempts(kind, data, Some(&mut retried)).await;
         routes.routed(&Routed {
             realm: &self.realm,
             category: match &self.target {
@@ -317,13 +318,21 @@ impl Handle {
             kind,
             outcome: &outcome,
             took: self.port.runtime().now().saturating_duration_since(started),
+            retried: &retried,
+            retry_timeouts: self.options.retry_timeouts,
         });
         outcome
     }
 
     /// Sends the attempts of one request, retrying as the options say, until one answers or
-    /// the request fails.
-    async fn attempts(&self, kind: &str, data: Payload) -> Result<Payload, RequestError> {
+    /// the request fails; each failed attempt that another followed goes into `retried`, when
+    /// given (an observer wants them).
+    async fn attempts(
+        &self,
+        kind: &str,
+        data: Payload,
+        mut retried: Option<&mut Vec<(ActorId, crate::routing::Failure)>>,
+    ) -> Result<Payload, RequestError> {
         let rt = self.port.runtime();
         // One clock read per attempt: it starts the deadline and sizes the attempt.
         let mut now = rt.now();
@@ -362,6 +371,7 @@ impl Handle {
             let Some(left) = attempts.attempt_timeout(now) else {
                 return Err(RequestError::Timeout);
             };
+            let sent_to = retried.is_some().then(|| target.clone());
             let req = self.wire_request(
                 attempts.request_id(),
                 target,
@@ -375,9 +385,13 @@ impl Handle {
                 Err(e) => e,
             };
             now = rt.now();
-            match attempts.on_failure(now, &err.failure(), &members) {
+            let failure = err.failure();
+            match attempts.on_failure(now, &failure, &members) {
                 RetryDecision::GiveUp => return Err(err.into()),
                 RetryDecision::Retry { after } => {
+                    if let (Some(r), Some(to)) = (retried.as_deref_mut(), sent_to) {
+                        r.push((to, failure));
+                    }
                     if !after.is_zero() {
                         rt.sleep(after).await;
                         now = rt.now();

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use super::RequestError;
-use crate::model::Realm;
+use crate::model::{ActorId, Realm};
+use crate::routing::Failure;
 use crate::value::Payload;
 
 /// One request that ended, as [`RouteObserver::routed`] hears of it.
@@ -22,9 +23,15 @@ pub struct Routed<'a> {
     pub outcome: &'a Result<Payload, RequestError>,
     /// From the first attempt to the outcome.
     pub took: Duration,
+    /// The attempts that failed and were followed by another, with how each failed: what
+    /// the retry rule (DESIGN §5) allowed.
+    pub retried: &'a [(ActorId, Failure)],
+    /// Whether the request let timeouts be retried.
+    pub retry_timeouts: bool,
 }
 
-/// Hears of the requests a node routed (see `Node::observe_routes`). Called on the
+/// Hears of the requests a node routed (see `Node::observe_routes`), or a client made (see
+/// `Beach::observe_routes`). Called on the
 /// requesting task once per request, so it must be quick: count, do not wait.
 pub trait RouteObserver: Send + Sync + 'static {
     /// A request ended.

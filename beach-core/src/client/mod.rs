@@ -128,6 +128,8 @@ pub(crate) struct ClientInner {
     pub(crate) rng: Mutex<NodeRng>,
     pub(crate) next_request_id: AtomicU64,
     view_updated: Notify,
+    /// Hears of each request this client's handles make, once set.
+    pub(crate) routes: std::sync::OnceLock<Arc<dyn crate::actor::RouteObserver>>,
 }
 
 impl Beach {
@@ -165,6 +167,7 @@ impl Beach {
             rng: Mutex::new(rng),
             next_request_id: AtomicU64::new(first_id),
             view_updated: Notify::new(),
+            routes: std::sync::OnceLock::new(),
         });
         links.set_dispatch(Arc::downgrade(&inner) as Weak<dyn Dispatch>);
         let mut reason = String::new();
@@ -278,6 +281,13 @@ impl Beach {
                 other => return Err(unexpected(&other)),
             }
         }
+    }
+
+    /// Has `observer` hear of every request this client's handles make when it ends (its
+    /// outcome, its time, the attempts retried and why). One observer per client: `false`,
+    /// and nothing changed, when one is set already.
+    pub fn observe_routes(&self, observer: Arc<dyn crate::actor::RouteObserver>) -> bool {
+        self.inner.routes.set(observer).is_ok()
     }
 
     /// Stops every actor in every realm; returns how many.

@@ -112,6 +112,10 @@ impl Port for ClientPort {
         self.client.links.send(&to, Envelope::OneWay(request))
     }
 
+    fn routes(&self) -> Option<&dyn crate::actor::RouteObserver> {
+        self.client.routes.get().map(|r| &**r)
+    }
+
     fn pending(&self, actor: &ActorId) -> u64 {
         self.client.links.in_flight(actor)
     }
