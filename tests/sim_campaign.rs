@@ -52,19 +52,21 @@ impl beach::actor::RouteObserver for RetryRule {
     fn routed(&self, r: &beach::actor::Routed<'_>) {
         use beach::ErrorCode;
         use beach::routing::Failure;
-        for (actor, failure) in r.retried {
-            let allowed = match failure {
+        for retry in r.retried {
+            let allowed = match retry.failure {
                 Failure::Code(
                     ErrorCode::WrongDest | ErrorCode::QueueFull | ErrorCode::Unreachable,
                 ) => true,
                 Failure::Code(ErrorCode::Timeout) | Failure::Lost => r.retry_timeouts,
                 _ => false,
             };
-            if !allowed {
-                self.0
-                    .lock()
-                    .unwrap()
-                    .push(format!("{} retried after {failure:?} from {actor}", r.category));
+            // A keyed request moves to another actor only once its owner left the directory.
+            let moved_early = r.keyed && retry.to != retry.from && retry.from_listed;
+            if !allowed || moved_early {
+                self.0.lock().unwrap().push(format!(
+                    "{} (keyed: {}) retried after {:?} from {} to {} (still listed: {})",
+                    r.category, r.keyed, retry.failure, retry.from, retry.to, retry.from_listed
+                ));
             }
         }
     }
@@ -85,9 +87,10 @@ async fn ask_all_along(
         n += 1;
         let category = if n.is_multiple_of(2) { "svc/alpha" } else { "svc/beta" };
         let start = tokio::time::Instant::now();
-        // One request in three lets timeouts be retried too.
+        // One request in three lets timeouts be retried too; one in five is keyed.
         let handle = client.handle(category).timeout(ASK_TIMEOUT).retries(1);
         let handle = if n.is_multiple_of(3) { handle.retry_timeouts(true) } else { handle };
+        let handle = if n.is_multiple_of(5) { handle.key(format!("k{}", n % 7)) } else { handle };
         let outcome = handle.ask(Who).await;
         let took = start.elapsed();
         // The deadline, and a few milliseconds for the error to travel back.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Port, RequestError, Routed};
+use super::{Port, RequestError, Retry, Routed};
 use crate::actor::Message;
 use crate::model::{ActorId, Realm};
 use crate::rng::NodeRng;
@@ -320,6 +320,7 @@ impl Handle {
             took: self.port.runtime().now().saturating_duration_since(started),
             retried: &retried,
             retry_timeouts: self.options.retry_timeouts,
+            keyed: self.options.key.is_some(),
         });
         outcome
     }
@@ -331,7 +332,7 @@ impl Handle {
         &self,
         kind: &str,
         data: Payload,
-        mut retried: Option<&mut Vec<(ActorId, crate::routing::Failure)>>,
+        mut retried: Option<&mut Vec<Retry>>,
     ) -> Result<Payload, RequestError> {
         let rt = self.port.runtime();
         // One clock read per attempt: it starts the deadline and sizes the attempt.
@@ -356,6 +357,8 @@ impl Handle {
             self.options.retries,
         )
         .retry_timeouts(self.options.retry_timeouts);
+        // A failed attempt waiting for the next one's target, for `retried`.
+        let mut r_pending: Option<Retry> = None;
         loop {
             let target = {
                 let mut rng = self.shared.rng.lock().expect("handle rng");
@@ -371,6 +374,9 @@ impl Handle {
             let Some(left) = attempts.attempt_timeout(now) else {
                 return Err(RequestError::Timeout);
             };
+            if let (Some(r), Some(last)) = (retried.as_deref_mut(), r_pending.take()) {
+                r.push(Retry { to: target.clone(), ..last });
+            }
             let sent_to = retried.is_some().then(|| target.clone());
             let req = self.wire_request(
                 attempts.request_id(),
@@ -389,9 +395,6 @@ impl Handle {
             match attempts.on_failure(now, &failure, &members) {
                 RetryDecision::GiveUp => return Err(err.into()),
                 RetryDecision::Retry { after } => {
-                    if let (Some(r), Some(to)) = (retried.as_deref_mut(), sent_to) {
-                        r.push((to, failure));
-                    }
                     if !after.is_zero() {
                         rt.sleep(after).await;
                         now = rt.now();
@@ -399,6 +402,10 @@ impl Handle {
                     // Retry among the members the directory lists now; when it lists none any
                     // more, every one of them is gone and the failure stands.
                     members = self.members();
+                    if let Some(from) = sent_to {
+                        let from_listed = members.contains(&from);
+                        r_pending = Some(Retry { to: from.clone(), from, failure, from_listed });
+                    }
                     if members.is_empty() {
                         return Err(err.into());
                     }

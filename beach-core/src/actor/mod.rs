@@ -61,7 +61,7 @@ pub(crate) use port::Port;
 pub use registry::Registry;
 pub use registry::panic_message;
 pub use request::{Request, Response};
-pub use routes::{RouteObserver, Routed};
+pub use routes::{Retry, RouteObserver, Routed};
 pub use source::{OfferedType, TypeSource};
 pub use stats::{ActorStats, LatencyHistogram};
 

@@ -23,11 +23,27 @@ pub struct Routed<'a> {
     pub outcome: &'a Result<Payload, RequestError>,
     /// From the first attempt to the outcome.
     pub took: Duration,
-    /// The attempts that failed and were followed by another, with how each failed: what
-    /// the retry rule (DESIGN §5) allowed.
-    pub retried: &'a [(ActorId, Failure)],
+    /// Each retry: the attempt that failed and how, and where the next one went; what the
+    /// retry rule (DESIGN §5) allowed.
+    pub retried: &'a [Retry],
     /// Whether the request let timeouts be retried.
     pub retry_timeouts: bool,
+    /// Whether it was an `affinity` request with a key.
+    pub keyed: bool,
+}
+
+/// One retry of a request, as [`Routed::retried`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Retry {
+    /// The actor whose attempt failed.
+    pub from: ActorId,
+    /// How it failed.
+    pub failure: Failure,
+    /// Whether the directory still listed it when the next attempt was picked.
+    pub from_listed: bool,
+    /// The actor the next attempt went to.
+    pub to: ActorId,
 }
 
 /// Hears of the requests a node routed (see `Node::observe_routes`), or a client made (see
