@@ -60,8 +60,12 @@ impl beach::actor::RouteObserver for RetryRule {
                 Failure::Code(ErrorCode::Timeout) | Failure::Lost => r.retry_timeouts,
                 _ => false,
             };
-            // A keyed request moves to another actor only once its owner left the directory.
-            let moved_early = r.keyed && retry.to != retry.from && retry.from_listed;
+            // A keyed request moves to another actor only once its owner left the directory,
+            // or to an actor that joined since and owns the key now.
+            let moved_early = r.keyed
+                && retry.to != retry.from
+                && retry.from_listed
+                && retry.key_owner.as_ref() != Some(&retry.to);
             if !allowed || moved_early {
                 self.0.lock().unwrap().push(format!(
                     "{} (keyed: {}) retried after {:?} from {} to {} (still listed: {})",
@@ -384,4 +388,11 @@ fn seed_1678_a_change_confirmed_by_no_other_node_is_not_counted_durable() {
 #[test]
 fn seed_2549_a_change_held_by_two_nodes_that_died_comes_back_with_them() {
     campaign(2549);
+}
+
+/// Seed 3591: a keyed request retried after a timeout went to a replica that had just started
+/// and owned the key by then, not a fallback; the check now tells the two apart.
+#[test]
+fn seed_3591_a_keyed_retry_follows_a_new_owner_of_its_key() {
+    campaign(3591);
 }

@@ -375,7 +375,13 @@ impl Handle {
                 return Err(RequestError::Timeout);
             };
             if let (Some(r), Some(last)) = (retried.as_deref_mut(), r_pending.take()) {
-                r.push(Retry { to: target.clone(), ..last });
+                let key_owner = self
+                    .options
+                    .key
+                    .as_deref()
+                    .and_then(|k| crate::routing::rendezvous(k, members.iter()))
+                    .cloned();
+                r.push(Retry { to: target.clone(), key_owner, ..last });
             }
             let sent_to = retried.is_some().then(|| target.clone());
             let req = self.wire_request(
@@ -404,7 +410,13 @@ impl Handle {
                     members = self.members();
                     if let Some(from) = sent_to {
                         let from_listed = members.contains(&from);
-                        r_pending = Some(Retry { to: from.clone(), from, failure, from_listed });
+                        r_pending = Some(Retry {
+                            to: from.clone(),
+                            from,
+                            failure,
+                            from_listed,
+                            key_owner: None,
+                        });
                     }
                     if members.is_empty() {
                         return Err(err.into());

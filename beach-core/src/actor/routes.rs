@@ -44,6 +44,9 @@ pub struct Retry {
     pub from_listed: bool,
     /// The actor the next attempt went to.
     pub to: ActorId,
+    /// For a keyed request, the key's owner among the actors listed at the next attempt (an
+    /// actor that joined since may own the key now).
+    pub key_owner: Option<ActorId>,
 }
 
 /// Hears of the requests a node routed (see `Node::observe_routes`), or a client made (see
