@@ -173,8 +173,9 @@ pub enum Command {
         #[arg(long, requires = "client", value_name = "SECRET_FILE")]
         from: Option<PathBuf>,
     },
-    /// Start a local cluster of real node processes on loopback, deploy Ping, Pong and an
-    /// isolated Pong, show requests and the directory, then stop everything cleanly.
+    /// Start a local cluster of real node processes on loopback, spawn Ping, Pong and an
+    /// isolated Pong, deploy Pong replicas spread over the nodes, send requests while one node
+    /// is killed with SIGKILL and its replicas come back elsewhere, then stop the rest cleanly.
     Demo(DemoArgs),
     /// Measure request latency and throughput over TCP beside a raw tokio echo baseline
     /// (against a node process started here, or the cluster of --config or --seed), and on one
@@ -401,8 +402,8 @@ pub enum DeployCommand {
     },
     /// List the deployments.
     List,
-    /// Desired, running and updated replicas, version, last error; with --wait, exit 0 once
-    /// every named deployment (all, when none is named) is complete, 1 on timeout.
+    /// Desired, running and updated replicas, version, conditions, last error; with --wait,
+    /// exit 0 once every named deployment (all, when none is named) is complete, 1 on timeout.
     Status {
         /// Only these deployments.
         names: Vec<String>,
