@@ -28,8 +28,8 @@ use beach_core::auth::Credentials;
 use beach_core::config::ClusterConfig;
 use beach_core::model::Endpoint;
 use beach_core::transport::{
-    Connection, FrameSink, FrameStream, Listener, PREAUTH_MAX_FRAME_SIZE, Refused, Transport,
-    TransportError,
+    Connection, FrameSink, FrameStream, Listener, PREAUTH_MAX_FRAME_SIZE, Refused, SentNow,
+    Transport, TransportError,
 };
 use beach_core::wire::{DEFAULT_MAX_FRAME_SIZE, Envelope, FrameCodec};
 use bytes::BytesMut;
@@ -129,6 +129,7 @@ impl TcpTransport {
                 buf: BytesMut::new(),
                 seal,
                 sealed: BytesMut::new(),
+                pending: BytesMut::new(),
                 peer: peer.clone(),
                 written: 0,
             }),
@@ -200,14 +201,16 @@ struct TcpSink {
     /// With a secret: the sending cipher, and the buffer of records it fills.
     seal: Option<Cipher>,
     sealed: BytesMut,
+    /// What [`FrameSink::send_now`] could not write at once: written first by the next send.
+    pending: BytesMut,
     peer: String,
     /// Bytes written since [`FrameSink::take_bytes`] last asked.
     written: u64,
 }
 
-#[async_trait]
-impl FrameSink for TcpSink {
-    async fn send(&mut self, batch: &[Envelope]) -> Result<Vec<Refused>, TransportError> {
+impl TcpSink {
+    /// Encodes `batch` into `buf`; the envelopes left out.
+    fn frame(&mut self, batch: &[Envelope]) -> Vec<Refused> {
         self.buf.clear();
         let mut refused = Vec::new();
         for (index, envelope) in batch.iter().enumerate() {
@@ -216,24 +219,81 @@ impl FrameSink for TcpSink {
                 refused.push(Refused { index, error });
             }
         }
-        let bytes = match &mut self.seal {
-            None => &self.buf,
-            Some(cipher) => {
-                self.sealed.clear();
-                cipher
-                    .seal(&self.buf, &mut self.sealed)
-                    .map_err(|reason| TransportError::Io { addr: self.peer.clone(), reason })?;
-                &self.sealed
-            }
-        };
-        self.w.write_all(bytes).await.map_err(|e| io_error(&self.peer, &e))?;
-        self.written += bytes.len() as u64;
-        // Keep a modest buffer across batches; give back what a burst grew.
+        refused
+    }
+
+    /// With a secret, seals `buf` into `sealed`; the bytes to write are then `sealed`, else
+    /// `buf`. Each call takes the cipher's next nonces: what it seals must be written.
+    fn seal_frames(&mut self) -> Result<(), TransportError> {
+        if let Some(cipher) = &mut self.seal {
+            self.sealed.clear();
+            cipher
+                .seal(&self.buf, &mut self.sealed)
+                .map_err(|reason| TransportError::Io { addr: self.peer.clone(), reason })?;
+        }
+        Ok(())
+    }
+
+    /// Keeps a modest buffer across batches; gives back what a burst grew.
+    fn trim(&mut self) {
         if self.buf.capacity() > 1 << 20 {
             self.buf = BytesMut::new();
             self.sealed = BytesMut::new();
         }
+    }
+}
+
+#[async_trait]
+impl FrameSink for TcpSink {
+    async fn send(&mut self, batch: &[Envelope]) -> Result<Vec<Refused>, TransportError> {
+        if !self.pending.is_empty() {
+            self.w.write_all(&self.pending).await.map_err(|e| io_error(&self.peer, &e))?;
+            self.written += self.pending.len() as u64;
+            self.pending = BytesMut::new();
+        }
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let refused = self.frame(batch);
+        self.seal_frames()?;
+        let bytes = if self.seal.is_some() { &self.sealed } else { &self.buf };
+        self.w.write_all(bytes).await.map_err(|e| io_error(&self.peer, &e))?;
+        self.written += bytes.len() as u64;
+        self.trim();
         Ok(refused)
+    }
+
+    fn send_now(&mut self, envelope: &Envelope) -> SentNow {
+        if !self.pending.is_empty() {
+            return SentNow::NotNow;
+        }
+        if !self.frame(std::slice::from_ref(envelope)).is_empty() {
+            return SentNow::NotNow;
+        }
+        if let Err(e) = self.seal_frames() {
+            return SentNow::Failed(e);
+        }
+        let bytes = if self.seal.is_some() { &self.sealed } else { &self.buf };
+        let mut at = 0;
+        while at < bytes.len() {
+            match self.w.try_write(&bytes[at..]) {
+                Ok(0) => {
+                    return SentNow::Failed(TransportError::Io {
+                        addr: self.peer.clone(),
+                        reason: "the connection takes no more bytes".to_owned(),
+                    });
+                }
+                Ok(n) => at += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return SentNow::Failed(io_error(&self.peer, &e)),
+            }
+        }
+        let rest = bytes.len() - at;
+        self.pending.extend_from_slice(&bytes[at..]);
+        self.written += at as u64;
+        self.trim();
+        SentNow::Sent { pending: rest > 0 }
     }
 
     fn take_bytes(&mut self) -> u64 {
@@ -319,6 +379,10 @@ impl FrameStream for TcpFrames {
 
     fn authenticated(&mut self) {
         self.codec = self.after_handshake;
+    }
+
+    fn buffered(&self) -> bool {
+        !self.buf.is_empty() || !self.raw.is_empty()
     }
 
     fn take_bytes(&mut self) -> u64 {

@@ -48,6 +48,40 @@ async fn a_spinning_reader_gets_frames_while_it_polls_and_after_it_slept() {
     drop(a);
 }
 
+/// Writes `first` with `send_now` while nobody reads (so a large one cannot all go at once),
+/// then `then` with `send`, and reads them back in order: what `send_now` left pending goes
+/// out first.
+async fn send_now_then_send(mut a: Connection, mut b: Connection, first: Envelope, then: Envelope) {
+    b.stream.authenticated();
+    let pending = match a.sink.send_now(&first) {
+        SentNow::Sent { pending } => pending,
+        other => panic!("expected it written, got {other:?}"),
+    };
+    let big = first.approx_size() > 4 << 20;
+    assert_eq!(pending, big, "only an envelope larger than the socket's buffers waits");
+    if pending {
+        assert!(matches!(a.sink.send_now(&hello(9)), SentNow::NotNow), "nothing jumps the queue");
+    }
+    let (sent, got) = tokio::join!(a.sink.send(std::slice::from_ref(&then)), async {
+        let one = b.stream.recv().await.unwrap().unwrap();
+        let two = b.stream.recv().await.unwrap().unwrap();
+        (one, two)
+    });
+    sent.unwrap();
+    assert!(got.0 == first, "the first envelope arrives first and whole");
+    assert_eq!(got.1, then);
+}
+
+#[tokio::test]
+async fn an_envelope_written_at_once_arrives_before_what_is_sent_after_it() {
+    let big = Envelope::Membership(bytes::Bytes::from(vec![7u8; 5 << 20]));
+    let t = TcpTransport::new(64 << 20);
+    let (a, b, _) = pair(t.clone()).await;
+    send_now_then_send(a, b, hello(1), hello(2)).await;
+    let (a, b, _) = pair(t).await;
+    send_now_then_send(a, b, big, hello(3)).await;
+}
+
 #[tokio::test]
 async fn garbage_and_oversized_frames_are_errors_for_that_connection() {
     let t = TcpTransport::new(1024);
@@ -141,12 +175,12 @@ mod encrypted {
 
     fn node(b: u8) -> TcpTransport {
         let creds = Credentials::node(vec![Secret::new([b; 32])]).unwrap();
-        TcpTransport::default().with_credentials(Some(&creds))
+        TcpTransport::new(64 << 20).with_credentials(Some(&creds))
     }
 
     fn client(b: u8) -> TcpTransport {
         let creds = Credentials::Client(Secret::new([b; 32]).client_key());
-        TcpTransport::default().with_credentials(Some(&creds))
+        TcpTransport::new(64 << 20).with_credentials(Some(&creds))
     }
 
     async fn listen(t: TcpTransport) -> (Box<dyn Listener>, Endpoint) {
@@ -227,6 +261,29 @@ mod encrypted {
         let seen = seen.lock().unwrap();
         assert!(seen.len() > 200_000);
         assert!(!seen.windows(17).any(|w| w == b"zebra-canary-7731"), "plaintext on the wire");
+    }
+
+    #[tokio::test]
+    async fn sealed_envelopes_written_at_once_keep_their_order_with_batches() {
+        let (mut l, at) = listen(node(7)).await;
+        let mut out = client(7).connect(&at).await.unwrap();
+        let mut inn = l.accept().await.unwrap();
+        inn.stream.authenticated();
+        // Small: written whole at once. Then a batch, then one too large to go at once.
+        assert!(matches!(out.sink.send_now(&canary(10)), SentNow::Sent { pending: false }));
+        out.sink.send(&[canary(20), canary(30)]).await.unwrap();
+        for want in [canary(10), canary(20), canary(30)] {
+            assert_eq!(inn.stream.recv().await.unwrap().unwrap(), want);
+        }
+        assert!(matches!(out.sink.send_now(&canary(5 << 20)), SentNow::Sent { pending: true }));
+        let last = [canary(40)];
+        let (sent, got) = tokio::join!(out.sink.send(&last), async {
+            let one = inn.stream.recv().await.unwrap().unwrap();
+            (one, inn.stream.recv().await.unwrap().unwrap())
+        });
+        sent.unwrap();
+        assert!(got.0 == canary(5 << 20));
+        assert_eq!(got.1, canary(40));
     }
 
     #[tokio::test]

@@ -98,12 +98,15 @@ impl Handle {
         let id = self.port.next_request_id();
         let timeout = self.timeout_or_default();
         let members = self.members();
-        let sent = members
-            .into_iter()
-            .filter(|m| {
-                self.port.tell(self.wire_request(id, m.clone(), kind, data.clone(), timeout, 0))
-            })
-            .count();
+        // Corked: the messages to the members on one node leave in one write.
+        let sent = crate::transport::corked(|| {
+            members
+                .into_iter()
+                .filter(|m| {
+                    self.port.tell(self.wire_request(id, m.clone(), kind, data.clone(), timeout, 0))
+                })
+                .count()
+        });
         Ok(sent)
     }
 
@@ -178,7 +181,11 @@ impl Replies {
         let calls = std::mem::take(&mut self.calls)
             .into_iter()
             .map(|(m, req)| async move { (m, port.call(req).await.map_err(RequestError::from)) });
-        let mut answers = futures::future::join_all(calls).await;
+        // Corked: the requests to the members on one node leave in one write.
+        let mut joined = std::pin::pin!(futures::future::join_all(calls));
+        let mut answers =
+            futures::future::poll_fn(|cx| crate::transport::corked(|| joined.as_mut().poll(cx)))
+                .await;
         if let Some(running) = self.running.take() {
             answers.extend(running.collect::<Vec<_>>().await);
         }
@@ -206,7 +213,7 @@ impl Stream for Replies {
             self.running = Some(running);
         }
         match self.running.as_mut() {
-            Some(running) => running.poll_next_unpin(cx),
+            Some(running) => crate::transport::corked(|| running.poll_next_unpin(cx)),
             None => Poll::Ready(None),
         }
     }

@@ -4,7 +4,8 @@
 //! The rules: a call is answered only from the connection it went out on (nobody can answer
 //! calls they were not sent); an answer takes the call off the table exactly once; a lost
 //! connection fails every call to its endpoint; and the requests in flight to each actor are
-//! counted while they wait, with calls served on this node counted alike.
+//! counted while they wait, with calls served on this node counted alike (and those waiting
+//! on each connection, which writes directly only when no other call waits on it).
 
 use std::collections::BTreeMap;
 
@@ -46,9 +47,11 @@ impl Calls {
     /// Registers a call sent to `call.actor` on `call.via`.
     pub(super) fn add(&mut self, key: CallKey, call: PendingCall) {
         *self.in_flight.entry(call.actor.clone()).or_insert(0) += 1;
+        call.via.call_started();
         if let Some(old) = self.calls.insert(key, call) {
             // The same id and attempt again (a caller reusing ids): the old waiter loses.
             decrement(&mut self.in_flight, &old.actor);
+            old.via.call_ended();
         }
     }
 
@@ -61,6 +64,7 @@ impl Calls {
         }
         let c = self.calls.remove(&key)?;
         decrement(&mut self.in_flight, &c.actor);
+        c.via.call_ended();
         Some(c)
     }
 
@@ -145,8 +149,8 @@ mod tests {
 
     #[test]
     fn only_the_connection_a_call_went_out_on_answers_it_and_only_once() {
-        let (via, _rx) = Outbox::channel();
-        let (other, _rx2) = Outbox::channel();
+        let (via, _rx) = Outbox::channel(&Default::default());
+        let (other, _rx2) = Outbox::channel(&Default::default());
         let mut t = Calls::default();
         let (c, _wait) = call("a:1", &via, 1);
         t.add((7, 0), c);
@@ -161,7 +165,7 @@ mod tests {
 
     #[test]
     fn a_lost_endpoint_takes_its_calls_and_leaves_the_others() {
-        let (via, _rx) = Outbox::channel();
+        let (via, _rx) = Outbox::channel(&Default::default());
         let mut t = Calls::default();
         for (k, ep) in [(1, "a:1"), (2, "a:1"), (3, "b:1")] {
             t.add((k, 0), call(ep, &via, k).0);

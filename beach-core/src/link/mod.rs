@@ -163,7 +163,7 @@ pub(crate) struct Links {
     state: Mutex<State>,
     tasks: Arc<TaskSet>,
     handshakes: Handshakes,
-    counters: LinkCounters,
+    counters: Arc<LinkCounters>,
 }
 
 /// What the links of a node or client count, for metrics: connections, frames and bytes (relaxed
@@ -219,7 +219,7 @@ impl Links {
             state: Mutex::new(State::default()),
             tasks: Arc::default(),
             handshakes: Handshakes::default(),
-            counters: LinkCounters::default(),
+            counters: Arc::default(),
         })
     }
 
@@ -287,7 +287,7 @@ impl Links {
                     if s.backoff.get(to).is_some_and(|b| b.retry_at > self.runtime.now()) {
                         return None;
                     }
-                    let (tx, rx) = Outbox::channel();
+                    let (tx, rx) = Outbox::channel(&self.counters);
                     s.links.insert(to.clone(), tx.clone());
                     drop(s);
                     self.open(to.clone(), tx.clone(), rx);
@@ -392,7 +392,7 @@ impl Links {
                 }
             };
             stream.authenticated();
-            let (tx, rx) = Outbox::channel();
+            let (tx, rx) = Outbox::channel(&me.counters);
             let node = match peer {
                 Peer::Node(n) if role == Role::Node => Some(n),
                 _ => None,
@@ -435,7 +435,7 @@ impl Links {
                 return;
             }
             stream.authenticated();
-            let (tx, rx) = Outbox::channel();
+            let (tx, rx) = Outbox::channel(&me.counters);
             let name = Endpoint::new(format!("client-{address}"))
                 .unwrap_or_else(|_| Endpoint::new("client").expect("valid"));
             let from = Remote { role: Role::Client, node: None, relay: true };

@@ -1,6 +1,6 @@
 //! The read/write pump of one established connection: a writer that sends what queued up in
-//! batches, a reader that hands what arrives to the links, and what ends the connection (either
-//! side failing, a full queue, an idle client).
+//! batches (and flushes what direct writes left), a reader that hands what arrives to the
+//! links, and what ends the connection (either side failing, a full queue, an idle client).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,7 +20,7 @@ impl Links {
         endpoint: Endpoint,
         tx: Outbox,
         mut rx: Inbox,
-        mut sink: Box<dyn FrameSink>,
+        sink: Box<dyn FrameSink>,
         mut stream: Box<dyn FrameStream>,
         from: Remote,
     ) {
@@ -54,6 +54,7 @@ impl Links {
         let reader = {
             let me = self.clone();
             let tx = tx.clone();
+            let queued = tx.queued();
             async move {
                 loop {
                     match stream.recv().await {
@@ -61,7 +62,11 @@ impl Links {
                             heard.fetch_add(1, Ordering::Relaxed);
                             add(&me.counters.frames_in, 1);
                             add(&me.counters.bytes_in, stream.take_bytes());
-                            if let Err(why) = me.receive(env, &tx, &from) {
+                            // An answer made here goes out at once when nothing more was
+                            // read; within a burst it queues, and the burst's answers leave
+                            // in one batch once the reader has read them all.
+                            let answer = if stream.buffered() { &queued } else { &tx };
+                            if let Err(why) = me.receive(env, answer, &from) {
                                 add(&me.counters.broken, 1);
                                 if let Some(skipped) = PROTOCOL_BREAK.check(me.runtime.now()) {
                                     tracing::warn!(%why, skipped, "closing a connection that broke the protocol");
@@ -83,27 +88,47 @@ impl Links {
                 }
             }
         };
-        let overflow = Inbox::overflowed(rx.queue.clone());
+        let alarm = Inbox::alarmed(rx.queue.clone());
+        rx.install(sink);
         let writer = {
             let me = self.clone();
             let tx = tx.clone();
             let rx = &mut rx;
             async move {
                 let mut batch = Vec::new();
-                while let Some(env) = rx.next().await {
-                    batch.push(env);
-                    while batch.len() < MAX_BATCH {
-                        match rx.try_next() {
-                            Some(env) => batch.push(env),
-                            None => break,
+                loop {
+                    // The next envelope queued, or bytes a direct write left to flush.
+                    let first = {
+                        use futures::future::{Either, select};
+                        let flush = Inbox::flush_wanted(rx.queue.clone());
+                        let next = rx.next();
+                        futures::pin_mut!(next, flush);
+                        match select(next, flush).await {
+                            Either::Left((Some(first), _)) => Some(first),
+                            Either::Left((None, _)) => {
+                                return ("link dropped".to_owned(), Vec::new());
+                            }
+                            Either::Right(((), _)) => None,
                         }
+                    };
+                    let mut bytes = 0;
+                    let mut next = first.or_else(|| rx.try_next());
+                    while let Some((env, size)) = next {
+                        batch.push(env);
+                        bytes += size;
+                        next = if batch.len() < MAX_BATCH { rx.try_next() } else { None };
                     }
+                    // Gone only when a direct write failed: the connection is closing.
+                    let Some(mut sink) = rx.take_sink() else {
+                        return ("closed".to_owned(), batch);
+                    };
                     let sent = sink.send(&batch).await;
                     add(&me.counters.bytes_out, sink.take_bytes());
                     match sent {
                         Ok(refused) => {
                             add(&me.counters.frames_out, (batch.len() - refused.len()) as u64);
                             add(&me.counters.frames_refused, refused.len() as u64);
+                            rx.written(sink, batch.len(), bytes);
                             for r in refused {
                                 me.refused(&batch[r.index], &r.error, &tx);
                             }
@@ -118,26 +143,28 @@ impl Links {
                     // A burst may have grown it; an idle connection should not keep that memory.
                     batch.shrink_to(16);
                 }
-                ("link dropped".to_owned(), Vec::new())
             }
         };
         let (why, mut unsent) = {
             use futures::future::{Either, select};
-            futures::pin_mut!(reader, writer, overflow, watchdog);
-            // Whatever ends first ends the connection: the reader, a full queue, an idle
-            // client, or the writer (which hands back what it could not send).
-            let stop = async { select(overflow, watchdog).await.factor_first().0 };
+            futures::pin_mut!(reader, writer, alarm, watchdog);
+            // Whatever ends first ends the connection: the reader, a full queue or a failed
+            // direct write, an idle client, or the writer (which hands back what it could not
+            // send).
+            let stop = async { select(alarm, watchdog).await.factor_first().0 };
             let reading = async { select(reader, Box::pin(stop)).await.factor_first().0 };
             match select(Box::pin(reading), writer).await {
                 Either::Left((why, _)) => (why, Vec::new()),
                 Either::Right((done, _)) => done,
             }
         };
+        // Nobody writes on it any more; dropping it closes our half.
+        drop(rx.take_sink());
         self.counters.open.fetch_sub(1, Ordering::Relaxed);
         tracing::debug!(%endpoint, %why, "link closed");
         // Requests that never left this side surely were not handled: they fail as
         // unreachable (and are retried); the rest may have been, and fail as lost.
-        while let Some(env) = rx.try_next() {
+        while let Some((env, _)) = rx.try_next() {
             unsent.push(env);
         }
         for env in unsent {

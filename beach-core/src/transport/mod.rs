@@ -5,6 +5,7 @@
 //! transport frames them on sockets; the in-memory transport hands them over in process. All
 //! traits here are object-safe: the engine holds an `Arc<dyn Transport>`.
 
+mod cork;
 mod pipe;
 mod queued;
 
@@ -18,6 +19,7 @@ use crate::config::ClusterConfig;
 use crate::model::Endpoint;
 use crate::wire::{Envelope, WireError};
 
+pub(crate) use cork::{corked, is_corked};
 pub use pipe::pipe;
 pub use queued::QueuedListener;
 
@@ -178,14 +180,42 @@ pub struct Refused {
     pub error: WireError,
 }
 
+/// What [`FrameSink::send_now`] did with an envelope.
+#[derive(Debug)]
+pub enum SentNow {
+    /// Written; with `pending`, part of it waits in the sink for the next
+    /// [`FrameSink::send`] (the connection would not take it all at once).
+    Sent {
+        /// Bytes wait to be flushed.
+        pending: bool,
+    },
+    /// Not attempted: the envelope is to go through [`FrameSink::send`] (this transport does
+    /// not write without waiting, the envelope does not fit in a frame, or bytes of an
+    /// earlier envelope still wait).
+    NotNow,
+    /// The connection failed; nothing of the envelope was delivered whole.
+    Failed(TransportError),
+}
+
 /// Sends envelopes on a connection.
 #[async_trait]
 pub trait FrameSink: Send {
-    /// Sends a batch of envelopes in order; a transport writes them with as few system calls
-    /// as it can. An envelope it cannot carry is left out and returned, so that the engine
-    /// fails that one message alone (a request too large for a frame must not cost the
+    /// Sends a batch of envelopes in order, after whatever [`FrameSink::send_now`] left
+    /// pending (an empty batch only flushes that); a transport writes them with as few system
+    /// calls as it can. An envelope it cannot carry is left out and returned, so that the
+    /// engine fails that one message alone (a request too large for a frame must not cost the
     /// connection, and every other call on it).
     async fn send(&mut self, batch: &[Envelope]) -> Result<Vec<Refused>, TransportError>;
+
+    /// Writes one envelope without waiting, if this transport can: what a caller on an idle
+    /// connection does instead of handing the envelope to the connection's writer task (a
+    /// thread wake-up each way on a request's path). What the connection does not take at
+    /// once stays in the sink, flushed by the next [`FrameSink::send`]. The default writes
+    /// nothing ([`SentNow::NotNow`]): every envelope goes through `send`.
+    fn send_now(&mut self, envelope: &Envelope) -> SentNow {
+        let _ = envelope;
+        SentNow::NotNow
+    }
 
     /// Bytes written to the network since the last call, for metrics; 0 for a transport
     /// that moves no bytes (in memory).
@@ -207,6 +237,13 @@ pub trait FrameStream: Send {
     /// The handshake is done: lift the limits that hold before it (a transport that frames
     /// bytes accepts frames of at most [`PREAUTH_MAX_FRAME_SIZE`] until then).
     fn authenticated(&mut self) {}
+
+    /// Whether data already received waits to be decoded: the next [`FrameStream::recv`]
+    /// returns without waiting for the peer. The engine queues its answers while it is so,
+    /// so that the answers to a burst of requests leave in one write.
+    fn buffered(&self) -> bool {
+        false
+    }
 
     /// Bytes read from the network since the last call, for metrics; 0 for a transport that
     /// moves no bytes (in memory).
