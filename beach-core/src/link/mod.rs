@@ -1,6 +1,7 @@
 //! Connections to peers, shared by nodes and clients: one outbound link per endpoint, opened on
-//! first use, with the handshake, a writer task that sends whatever queued up in one batch, a
-//! reader task that dispatches what arrives, and the table of calls waiting for replies.
+//! first use, with the handshake, a writer task that sends whatever queued up in one batch (a
+//! sender that finds the connection idle writes itself, sparing the hand-off), a reader task
+//! that dispatches what arrives, and the table of calls waiting for replies.
 //!
 //! A connection a node accepts from another node also serves as this node's link to it, so a
 //! pair of nodes usually shares one connection. When a link fails, every call waiting on it
@@ -8,7 +9,7 @@
 //!
 //! This file holds the connections' lifecycle (opening with backoff, accepting with bounded
 //! handshakes, losing, closing) and the calling API. Each other idea has its file:
-//! `outbox.rs` (the bounded queue a connection's writer drains), `pump.rs` (the read/write
+//! `outbox.rs` (the bounded queue a connection's writer drains, and the direct write), `pump.rs` (the read/write
 //! loop of an established connection), `calls.rs` (the table of calls waiting for answers, a
 //! pure state machine) and `handshake.rs` (driving the handshake state machine of
 //! [`crate::auth::handshake`] over a connection).
