@@ -3,7 +3,9 @@
 //! It implements the core [`Transport`] on tokio sockets: envelopes travel as frames of
 //! `beach_core::wire` (a `u32` big-endian length, then CBOR), many requests in flight on one
 //! connection, `TCP_NODELAY` on, and every batch the engine hands over written with one
-//! `write_all` (a burst of small frames costs few system calls). Host names are resolved at
+//! `write_all` (a burst of small frames costs few system calls). An envelope sent on an idle
+//! connection is written at once from the sender's task with a non-blocking write
+//! ([`FrameSink::send_now`]); what the socket does not take waits for the next batch's write. Host names are resolved at
 //! each connect, so a seed name that lists several nodes, or that moves, keeps working. A
 //! malformed, oversized or truncated frame received is an error for that one connection, which
 //! the engine then closes with the reason logged; nothing here panics on input. An envelope
