@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 
 use super::outbox::Outbox;
@@ -35,12 +36,14 @@ pub(super) struct PendingAdmin {
     pub(super) tx: oneshot::Sender<Result<AdminAnswer, String>>,
 }
 
-/// The calls and admin calls waiting, and the requests in flight per actor.
+/// The calls and admin calls waiting, and the requests in flight per actor. Calls and counts
+/// are in hash maps (Fx: the keys are this side's own ids and the actors it calls, and a
+/// `BTreeMap` shifted a node's entries on every answer); admin calls are rare.
 #[derive(Default)]
 pub(super) struct Calls {
-    calls: BTreeMap<CallKey, PendingCall>,
+    calls: FxHashMap<CallKey, PendingCall>,
     admin: BTreeMap<u64, PendingAdmin>,
-    in_flight: BTreeMap<ActorId, u64>,
+    in_flight: FxHashMap<ActorId, u64>,
 }
 
 impl Calls {
@@ -95,8 +98,10 @@ impl Calls {
         &mut self,
         endpoint: &Endpoint,
     ) -> (Vec<PendingCall>, Vec<PendingAdmin>) {
-        let keys: Vec<CallKey> =
+        let mut keys: Vec<CallKey> =
             self.calls.iter().filter(|(_, c)| c.endpoint == *endpoint).map(|(k, _)| *k).collect();
+        // In call order, whatever the map's: callers fail in the same order on every run.
+        keys.sort_unstable();
         let calls: Vec<PendingCall> = keys.iter().filter_map(|k| self.take(*k, None)).collect();
         let ids: Vec<u64> =
             self.admin.iter().filter(|(_, c)| c.endpoint == *endpoint).map(|(k, _)| *k).collect();
@@ -120,7 +125,7 @@ impl Calls {
     }
 }
 
-fn decrement(map: &mut BTreeMap<ActorId, u64>, actor: &ActorId) {
+fn decrement(map: &mut FxHashMap<ActorId, u64>, actor: &ActorId) {
     if let Some(n) = map.get_mut(actor) {
         *n -= 1;
         if *n == 0 {
