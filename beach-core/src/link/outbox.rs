@@ -159,6 +159,8 @@ impl Outbox {
                 Some(true)
             }
             SentNow::Failed(e) => {
+                // A broken sink: nobody writes on it again, and dropping it closes our half.
+                drop(slot.take());
                 drop(slot);
                 q.done(1, size);
                 q.refuse(e.to_string());
@@ -221,8 +223,8 @@ impl Inbox {
         *self.queue.sink.lock().expect("outbox lock") = Some(sink);
     }
 
-    /// Takes the sink to write a batch; `None` when a direct write failed meanwhile (the
-    /// connection is closing).
+    /// Takes the sink to write a batch; `None` once a direct write failed (the connection is
+    /// closing) or the connection ended.
     pub(super) fn take_sink(&self) -> Option<Box<dyn FrameSink>> {
         self.queue.sink.lock().expect("outbox lock").take()
     }
@@ -373,6 +375,7 @@ mod tests {
         rx.install(Box::new(Now { wrote: Arc::default(), open: true, fail: true }));
         assert!(!tx.send(digest(1)), "the sender learns at once");
         assert!(tx.is_closed());
+        assert!(rx.take_sink().is_none(), "the broken sink is dropped: the writer stops too");
         let why = futures::FutureExt::now_or_never(Inbox::alarmed(rx.queue.clone())).unwrap();
         assert!(why.contains("closed"), "{why}");
         assert!(!tx.send(digest(2)));

@@ -118,9 +118,10 @@ impl Links {
                         bytes += size;
                         next = if batch.len() < MAX_BATCH { rx.try_next() } else { None };
                     }
-                    // Gone only when a direct write failed: the connection is closing.
+                    // Gone only when a direct write failed: the connection is closing, and
+                    // this batch was never written.
                     let Some(mut sink) = rx.take_sink() else {
-                        return ("closed".to_owned(), batch);
+                        return ("a write on the connection failed".to_owned(), batch);
                     };
                     let sent = sink.send(&batch).await;
                     add(&me.counters.bytes_out, sink.take_bytes());
