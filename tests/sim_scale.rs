@@ -27,6 +27,31 @@ struct Scale {
     detected: Duration,
 }
 
+/// The process's resident memory now and at its peak, in MiB (Linux; zeros elsewhere): what
+/// the scale figures report per phase.
+fn memory() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb / 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Prints what a phase of a run cost so far (wall time and memory), for the long runs.
+fn report(n: usize, phase: &str, wall: std::time::Instant) {
+    if n >= 200 {
+        let (rss, peak) = memory();
+        eprintln!(
+            "  {n} nodes: {phase} at wall {:?}, RSS {rss} MiB, peak {peak} MiB",
+            wall.elapsed()
+        );
+    }
+}
+
 /// Grows a cluster of `n` nodes (see [`Scale`]); each phase must converge within `limit`.
 fn grow(n: usize, seed: u64, limit: Duration) -> Scale {
     // Envelopes as they are: the codec costs a third more time at this scale.
@@ -55,10 +80,12 @@ fn grow(n: usize, seed: u64, limit: Duration) -> Scale {
             format!("{n} nodes: {what} did not converge within {limit:?} (BEACH_SIM_SEED={seed})")
         };
         sim.add_nodes(n).await;
+        report(n, "started", wall);
         let joined = sim
             .run_until(limit, &mut progress)
             .await
             .unwrap_or_else(|| panic!("{}", phase("the joins")));
+        report(n, "joined", wall);
 
         let client = sim.client().await;
         let started = sim.elapsed();
@@ -69,6 +96,7 @@ fn grow(n: usize, seed: u64, limit: Duration) -> Scale {
             .await
             .unwrap_or_else(|| panic!("{}", phase("the spawn")));
         let spawned = sim.elapsed() - started;
+        report(n, "spawned", wall);
         for i in [0, n / 2, n - 1] {
             sim.live(i).with_directory(|dir| {
                 assert_eq!(dir.len(), 10 * n, "node {i}");
@@ -90,6 +118,7 @@ fn grow(n: usize, seed: u64, limit: Duration) -> Scale {
             .await
             .unwrap_or_else(|| panic!("{}", phase("one more join")));
         let one_more = sim.elapsed() - started;
+        report(n, "one more joined", wall);
 
         let victim = sim.live(n / 3).id().clone();
         sim.crash(n / 3);
@@ -103,6 +132,7 @@ fn grow(n: usize, seed: u64, limit: Duration) -> Scale {
             .unwrap_or_else(|| {
                 panic!("the crash of {victim} was not detected within 30s (BEACH_SIM_SEED={seed})")
             });
+        report(n, "crash detected", wall);
         Scale { joined, spawned, one_more, detected }
     })
 }

