@@ -49,7 +49,8 @@ pub fn may_send(sender: Role, receiver: Role, envelope: &Envelope) -> bool {
         | Envelope::Digest(_)
         | Envelope::Partitions { .. }
         | Envelope::Delta(_)
-        | Envelope::Deployments(_) => (sender, receiver) == (Node, Node),
+        | Envelope::Deployments(_)
+        | Envelope::Bye => (sender, receiver) == (Node, Node),
         Envelope::ViewRequest(_) => (sender, receiver) == (Client, Node),
         Envelope::View { .. } => (sender, receiver) == (Node, Client),
         Envelope::Handshake(_) => false,
@@ -70,6 +71,7 @@ mod tests {
             Envelope::Membership(Default::default()),
             Envelope::Digest(Default::default()),
             Envelope::Partitions { partitions: Vec::new(), digest: None },
+            Envelope::Bye,
         ];
         assert!(may_send(Client, Node, &admin) && may_send(Node, Node, &admin));
         assert!(!may_send(Node, Client, &admin), "a client serves no admin calls");

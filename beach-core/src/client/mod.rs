@@ -151,6 +151,7 @@ impl Beach {
             options.client_key.clone().map(Credentials::Client),
             Role::Client,
             derive(options.rng_seed, 8),
+            None,
         );
         let mut rng = derive(options.rng_seed, 7);
         let first_id = rand::RngExt::random::<u64>(&mut rng) >> 1;

@@ -44,6 +44,7 @@ struct RawConfig {
     sync_interval: Option<Scalar>,
     probe_interval: Option<Scalar>,
     suspect_timeout: Option<Scalar>,
+    link_idle: Option<Scalar>,
     request_timeout_default: Option<Scalar>,
     max_frame_size: Option<Scalar>,
     tcp_spin: Option<Scalar>,
@@ -233,6 +234,7 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
         duration("probe_interval", raw.probe_interval, defaults.probe_interval, HOUR)?;
     let suspect_timeout =
         duration("suspect_timeout", raw.suspect_timeout, defaults.suspect_timeout, HOUR)?;
+    let link_idle = duration("link_idle", raw.link_idle, defaults.link_idle, DAY)?;
     let request_timeout_default = duration(
         "request_timeout_default",
         raw.request_timeout_default,
@@ -334,6 +336,7 @@ pub(super) fn parse(text: &str, file: &str, base: &Path) -> Result<ClusterConfig
         sync_interval,
         probe_interval,
         suspect_timeout,
+        link_idle,
         request_timeout_default,
         max_frame_size,
         tcp_spin,

@@ -147,6 +147,15 @@ fn tcp_spin_is_a_short_duration_zero_by_default() {
 }
 
 #[test]
+fn link_idle_is_a_bounded_duration_a_minute_by_default() {
+    assert_eq!(parse("{}").unwrap().link_idle, Duration::from_secs(60));
+    assert_eq!(parse("link_idle: 5m").unwrap().link_idle, Duration::from_secs(300));
+    assert_eq!(invalid_key("link_idle: 0s"), "link_idle");
+    assert_eq!(invalid_key("link_idle: 60"), "link_idle");
+    assert_eq!(invalid_key("link_idle: 2d"), "link_idle");
+}
+
+#[test]
 fn state_dir_is_relative_to_the_file_and_the_watermark_a_fraction() {
     let c = parse("state_dir: state\nhigh_mem_watermark: 0.9").unwrap();
     assert_eq!(c.state_dir.unwrap(), Path::new("/etc/beach/state"));

@@ -76,6 +76,7 @@ impl Calls {
         if self.admin.contains_key(&id) {
             return Err(call);
         }
+        call.via.call_started();
         self.admin.insert(id, call);
         Ok(())
     }
@@ -90,7 +91,9 @@ impl Calls {
             tracing::debug!("ignored an admin answer from another connection");
             return None;
         }
-        self.admin.remove(&id)
+        let c = self.admin.remove(&id)?;
+        c.via.call_ended();
+        Some(c)
     }
 
     /// Takes every call and admin call waiting on `endpoint`: its connection is gone.
@@ -105,7 +108,7 @@ impl Calls {
         let calls: Vec<PendingCall> = keys.iter().filter_map(|k| self.take(*k, None)).collect();
         let ids: Vec<u64> =
             self.admin.iter().filter(|(_, c)| c.endpoint == *endpoint).map(|(k, _)| *k).collect();
-        let admin = ids.iter().filter_map(|id| self.admin.remove(id)).collect();
+        let admin = ids.iter().filter_map(|id| self.take_admin(*id, None)).collect();
         (calls, admin)
     }
 

@@ -18,6 +18,7 @@ mod calls;
 mod handshake;
 mod outbox;
 mod pump;
+mod reap;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::AtomicU64;
@@ -165,6 +166,9 @@ pub(crate) struct Links {
     tasks: Arc<TaskSet>,
     handshakes: Handshakes,
     counters: Arc<LinkCounters>,
+    /// How long a connection between two nodes may stay quiet before it is closed (see
+    /// `reap.rs`); `None`: never (a client's links).
+    idle: Option<Duration>,
 }
 
 /// What the links of a node or client count, for metrics: connections, frames and bytes (relaxed
@@ -177,6 +181,8 @@ pub(crate) struct LinkCounters {
     pub(crate) frames_out: AtomicU64,
     pub(crate) frames_refused: AtomicU64,
     pub(crate) broken: AtomicU64,
+    /// Connections closed for being quiet (see `reap.rs`).
+    pub(crate) reaped: AtomicU64,
     pub(crate) bytes_in: AtomicU64,
     pub(crate) bytes_out: AtomicU64,
 }
@@ -209,6 +215,7 @@ impl Links {
         credentials: Option<Credentials>,
         role: Role,
         rng: NodeRng,
+        idle: Option<Duration>,
     ) -> Arc<Self> {
         Arc::new(Self {
             transport,
@@ -221,6 +228,7 @@ impl Links {
             tasks: Arc::default(),
             handshakes: Handshakes::default(),
             counters: Arc::default(),
+            idle,
         })
     }
 
@@ -495,6 +503,7 @@ impl Links {
         }
         match envelope {
             Envelope::Reply(r) => self.resolve_reply(r, Some(reply)),
+            Envelope::Bye => reply.queue().bye_received(),
             Envelope::AdminReply(r) => self.resolve_admin(r, Some(reply)),
             other => {
                 if let Some(d) = self.dispatcher() {
@@ -686,5 +695,6 @@ pub(crate) fn kind_of(e: &Envelope) -> &'static str {
         Envelope::Deployments(_) => "deployments",
         Envelope::ViewRequest(_) => "view request",
         Envelope::View { .. } => "view",
+        Envelope::Bye => "bye",
     }
 }

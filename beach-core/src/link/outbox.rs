@@ -46,7 +46,7 @@ pub(crate) struct Outbox {
 /// connection, and the sink while the writer is not using it.
 pub(super) struct Queue {
     /// Envelopes queued or being written by the writer task.
-    count: AtomicUsize,
+    pub(super) count: AtomicUsize,
     bytes: AtomicUsize,
     /// The connection refuses more: its queue overflowed, or a direct write failed.
     refusing: AtomicBool,
@@ -57,9 +57,23 @@ pub(super) struct Queue {
     /// is up, and while the writer writes).
     sink: Mutex<Option<Box<dyn FrameSink>>>,
     /// A direct write left bytes the socket would not take yet: the writer flushes them.
-    flush: Notify,
+    pub(super) flush: Notify,
     /// Calls sent on this connection still waiting for an answer.
-    calls: AtomicUsize,
+    pub(super) calls: AtomicUsize,
+    /// Requests and admin calls that arrived on this connection and are not answered yet.
+    pub(super) serving: AtomicUsize,
+    /// Envelopes sent, for telling a quiet connection (see `reap.rs`).
+    pub(super) activity: AtomicUsize,
+    /// The close handshake (see `reap.rs`): this side sent `Bye`, the peer sent `Bye`, and
+    /// this side sends nothing more (its writer writes what is queued and closes its half).
+    pub(super) bye_sent: AtomicBool,
+    pub(super) bye_received: AtomicBool,
+    pub(super) shut: AtomicBool,
+    /// The writer closed this side's half after `shut`.
+    pub(super) half_closed: AtomicBool,
+    /// Woken, while closing, by whatever may let the close go on: the peer's `Bye`, a call
+    /// answered, an answer sent.
+    pub(super) settle: Notify,
     counters: Arc<LinkCounters>,
 }
 
@@ -92,9 +106,21 @@ impl Outbox {
             sink: Mutex::new(None),
             flush: Notify::new(),
             calls: AtomicUsize::new(0),
+            serving: AtomicUsize::new(0),
+            activity: AtomicUsize::new(0),
+            bye_sent: AtomicBool::new(false),
+            bye_received: AtomicBool::new(false),
+            shut: AtomicBool::new(false),
+            half_closed: AtomicBool::new(false),
+            settle: Notify::new(),
             counters: counters.clone(),
         });
         (Outbox { tx, queue: queue.clone(), direct: true }, Inbox { rx, queue })
+    }
+
+    /// What this outbox and its inbox share.
+    pub(super) fn queue(&self) -> &Arc<Queue> {
+        &self.queue
     }
 
     /// The same queue, whose sends always queue (see [`Outbox`]).
@@ -112,6 +138,17 @@ impl Outbox {
         }
         let before = q.count.fetch_add(1, Ordering::AcqRel);
         let bytes = q.bytes.fetch_add(size, Ordering::AcqRel);
+        // Counted first, then checked: a connection shut for closing either sees this
+        // envelope counted (and writes it before closing) or this sender sees it shut.
+        if q.shut.load(Ordering::SeqCst) {
+            q.done(1, size);
+            q.flush.notify_one();
+            return false;
+        }
+        q.activity.fetch_add(1, Ordering::Relaxed);
+        if matches!(envelope, Envelope::Reply(_) | Envelope::AdminReply(_)) {
+            q.serving_ended();
+        }
         if before >= MAX_QUEUED || bytes.saturating_add(size) > MAX_QUEUED_BYTES {
             q.done(1, size);
             q.refuse(format!("the peer does not read: its send queue is full ({bytes} bytes)"));
@@ -153,7 +190,7 @@ impl Outbox {
                 add(&q.counters.frames_out, 1);
                 add(&q.counters.bytes_out, sink.take_bytes());
                 q.done(1, size);
-                if pending {
+                if pending || q.shut.load(Ordering::SeqCst) {
                     q.flush.notify_one();
                 }
                 Some(true)
@@ -188,10 +225,53 @@ impl Outbox {
             .queue
             .calls
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        self.queue.settled();
+    }
+
+    /// A request or admin call arrived on this connection: it is owed an answer, which
+    /// [`Outbox::send`] counts off when it goes.
+    pub(super) fn serving_started(&self) {
+        self.queue.serving.fetch_add(1, Ordering::AcqRel);
     }
 }
 
 impl Queue {
+    /// An answer owed on this connection went.
+    fn serving_ended(&self) {
+        let _ =
+            self.serving.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        self.settled();
+    }
+
+    /// The peer said `Bye` (see `reap.rs`).
+    pub(super) fn bye_received(&self) {
+        self.bye_received.store(true, Ordering::Release);
+        self.settle.notify_one();
+    }
+
+    /// Whether the close handshake is under way on this connection.
+    pub(super) fn closing(&self) -> bool {
+        self.bye_sent.load(Ordering::Acquire) || self.bye_received.load(Ordering::Acquire)
+    }
+
+    /// Waits until the writer closed this side's half (see `reap.rs`).
+    pub(super) async fn half_closed(&self) {
+        loop {
+            let settle = self.settle.notified();
+            if self.half_closed.load(Ordering::Acquire) {
+                return;
+            }
+            settle.await;
+        }
+    }
+
+    /// Wakes a close under way (see `reap.rs`) to look again; nothing otherwise.
+    pub(super) fn settled(&self) {
+        if self.closing() {
+            self.settle.notify_one();
+        }
+    }
+
     /// `n` envelopes of `bytes` in all were written or dropped.
     fn done(&self, n: usize, bytes: usize) {
         self.count.fetch_sub(n, Ordering::AcqRel);

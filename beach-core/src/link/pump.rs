@@ -45,10 +45,22 @@ impl Links {
                 }
             }
         });
+        // Between nodes, a quiet connection is closed by a handshake (see `reap.rs`).
+        let idle = self.idle.filter(|_| self.role == Role::Node && from.role == Role::Node);
+        let reaper = {
+            let (me, tx, heard) = (self.clone(), tx.clone(), heard.clone());
+            let endpoint = endpoint.clone();
+            async move {
+                match idle {
+                    Some(idle) => me.reap(&endpoint, &tx, &heard, idle).await,
+                    None => futures::future::pending().await,
+                }
+            }
+        };
         let watchdog = async move {
             match watched {
                 Some(w) => w.await,
-                None => futures::future::pending().await,
+                None => reaper.await,
             }
         };
         let reader = {
@@ -60,6 +72,9 @@ impl Links {
                     match stream.recv().await {
                         Ok(Some(env)) => {
                             heard.fetch_add(1, Ordering::Relaxed);
+                            if matches!(env, Envelope::Request(_) | Envelope::Admin(_)) {
+                                tx.serving_started();
+                            }
                             add(&me.counters.frames_in, 1);
                             add(&me.counters.bytes_in, stream.take_bytes());
                             // An answer made here goes out at once when nothing more was
@@ -74,7 +89,14 @@ impl Links {
                                 return why;
                             }
                         }
-                        Ok(None) => return "closed by peer".to_owned(),
+                        Ok(None) => {
+                            // The peer closed its half in the close handshake: ours closes
+                            // once what it carries went.
+                            if tx.queue().closing() {
+                                tx.queue().half_closed().await;
+                            }
+                            return "closed by peer".to_owned();
+                        }
                         Err(e @ crate::transport::TransportError::Frame { .. }) => {
                             // Bad input: only this connection pays for it.
                             add(&me.counters.broken, 1);
@@ -96,7 +118,19 @@ impl Links {
             let rx = &mut rx;
             async move {
                 let mut batch = Vec::new();
+                let q = rx.queue.clone();
                 loop {
+                    if q.shut.load(Ordering::SeqCst) && q.count.load(Ordering::Acquire) == 0 {
+                        // Closing (see `reap.rs`): everything queued went; flush what a
+                        // direct write left and close this side's half.
+                        if let Some(mut sink) = rx.take_sink() {
+                            let _ = sink.send(&[]).await;
+                            add(&me.counters.bytes_out, sink.take_bytes());
+                        }
+                        q.half_closed.store(true, Ordering::Release);
+                        q.settle.notify_one();
+                        futures::future::pending::<()>().await;
+                    }
                     // The next envelope queued, or bytes a direct write left to flush.
                     let first = {
                         use futures::future::{Either, select};
@@ -163,6 +197,12 @@ impl Links {
         drop(rx.take_sink());
         self.counters.open.fetch_sub(1, Ordering::Relaxed);
         tracing::debug!(%endpoint, %why, "link closed");
+        let q = &rx.queue;
+        if q.half_closed.load(Ordering::Acquire) && q.bye_received.load(Ordering::Acquire) {
+            // Closed by the handshake: nothing was left to send or to wait for, and the
+            // table already files another connection (or none) for the peer.
+            return;
+        }
         // Requests that never left this side surely were not handled: they fail as
         // unreachable (and are retried); the rest may have been, and fail as lost.
         while let Some((env, _)) = rx.try_next() {

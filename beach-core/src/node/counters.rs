@@ -41,6 +41,9 @@ pub struct NodeCounters {
     pub connections_open: u64,
     /// Connections established since the start.
     pub connections_opened: u64,
+    /// Connections to other nodes closed for being quiet (`link_idle`), by the close
+    /// handshake.
+    pub connections_reaped: u64,
     /// Frames received.
     pub frames_in: u64,
     /// Frames sent.
@@ -82,6 +85,7 @@ impl Node {
             stops: get(&life.stops),
             restarts: get(&life.restarts),
             connections_open: get(&links.open),
+            connections_reaped: get(&links.reaped),
             connections_opened: get(&links.opened),
             frames_in: get(&links.frames_in),
             frames_out: get(&links.frames_out),

@@ -240,6 +240,7 @@ impl Node {
             options.credentials(),
             Role::Node,
             derive(options.rng_seed, 2),
+            Some(options.config.link_idle),
         );
         let mut deploy = deploy::DeployState::default();
         if let Some(store) = &options.deploy_store {

@@ -124,6 +124,7 @@ impl Dispatch for NodeInner {
             Envelope::Handshake(_)
             | Envelope::Reply(_)
             | Envelope::AdminReply(_)
+            | Envelope::Bye
             | Envelope::View { .. } => {
                 return Err(format!(
                     "unexpected {} after the handshake",

@@ -60,6 +60,11 @@ pub enum Envelope {
         #[serde(default)]
         more: bool,
     },
+    /// Closing an idle connection between two nodes: the sender sends no new requests or
+    /// news on it (they go on a new connection), still answers what it was asked, and
+    /// closes its half once the other side said `Bye` too and neither waits for an answer,
+    /// so no queued frame is lost (see `link::reap`).
+    Bye,
 }
 
 /// The handshake, in the order its steps are sent.
@@ -568,6 +573,7 @@ impl Envelope {
             }
             Envelope::Delta(d) => d.changes.len() * ITEM,
             Envelope::View { alive, partitions: ps, .. } => alive.len() * ITEM + partitions(ps),
+            Envelope::Bye => 0,
         }
     }
 }

@@ -107,6 +107,7 @@ fn samples() -> Vec<Envelope> {
             op: AdminOp::OnNode(Box::new(AdminOp::Flush)),
         }),
         Envelope::ViewRequest(Digest::default()),
+        Envelope::Bye,
         Envelope::View { alive: vec![node()], partitions: vec![], more: true },
         Envelope::AdminReply(AdminReply {
             id: 2,

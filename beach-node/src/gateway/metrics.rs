@@ -384,7 +384,7 @@ fn served(registry: &mut Registry, node: &Node) {
 /// Spawns and stops, members, the directory, connections and frames.
 async fn node_state(registry: &mut Registry, node: &Node, client: &beach_core::client::Beach) {
     let c = node.counters();
-    let counters: [(&str, &str, u64); 10] = [
+    let counters: [(&str, &str, u64); 11] = [
         ("beach_spawns", "Actors started on this node", c.spawns),
         (
             "beach_restarts",
@@ -394,6 +394,11 @@ async fn node_state(registry: &mut Registry, node: &Node, client: &beach_core::c
         ("beach_spawn_failures", "Spawns on this node whose init failed", c.spawn_failures),
         ("beach_stops", "Actors stopped on this node", c.stops),
         ("beach_connections_opened", "Connections established by this node", c.connections_opened),
+        (
+            "beach_connections_reaped",
+            "Connections to other nodes closed for being quiet (link_idle)",
+            c.connections_reaped,
+        ),
         ("beach_frames_received", "Frames this node received", c.frames_in),
         ("beach_frames_sent", "Frames this node sent", c.frames_out),
         ("beach_received_bytes", "Bytes this node read from its connections", c.bytes_in),
