@@ -1,7 +1,7 @@
 //! The in-memory network: hosts, listeners, connections as pairs of pipes, and the faults a
 //! simulation injects (latency, jitter that reorders, loss, duplication, partitions, crashes).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -63,7 +63,10 @@ enum Item {
 
 #[derive(Default)]
 struct PipeState {
-    queue: BTreeMap<(Instant, u64), Item>,
+    /// In delivery order: by due time, then by sending order. A pipe holds a message or two
+    /// at a time, and a simulated cluster a million pipes, so a sorted deque (most messages
+    /// go at its end) sized to what it holds, not a map with 11-slot nodes.
+    queue: VecDeque<(Instant, u64, Item)>,
     closed: bool,
 }
 
@@ -255,7 +258,13 @@ impl MemNetwork {
                     Duration::from_nanos(s.rng.random_range(0..=link.jitter.as_nanos() as u64))
                 };
                 s.seq += 1;
-                q.queue.insert((now + link.latency + jitter, s.seq), item.clone());
+                let key = (now + link.latency + jitter, s.seq);
+                let at = q.queue.partition_point(|(due, seq, _)| (*due, *seq) < key);
+                if q.queue.capacity() == 0 {
+                    // Most pipes never hold more than one.
+                    q.queue.reserve_exact(1);
+                }
+                q.queue.insert(at, (key.0, key.1, item.clone()));
             }
         }
         drop(q);
@@ -398,14 +407,12 @@ impl FrameStream for MemStream {
             let notified = self.pipe.notify.notified();
             let wake_at = {
                 let mut q = self.pipe.state.lock().expect("pipe lock");
-                match q.queue.first_key_value().map(|(k, _)| k.0) {
+                match q.queue.front().map(|(due, _, _)| *due) {
                     Some(at) if at <= self.net.runtime.now() => {
-                        let (_, item) = q.queue.pop_first().expect("checked");
+                        let (_, _, item) = q.queue.pop_front().expect("checked");
                         if q.queue.is_empty() {
-                            // An emptied map keeps its root node (11 slots, 2 KB): a quiet
-                            // pipe should cost nothing, and a simulated cluster holds a
-                            // million of them.
-                            q.queue = BTreeMap::new();
+                            // A quiet pipe should cost nothing.
+                            q.queue = VecDeque::new();
                         }
                         drop(q);
                         return self.open(item).map(Some);

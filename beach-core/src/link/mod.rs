@@ -150,6 +150,8 @@ struct State {
     backoff: BTreeMap<Endpoint, Backoff>,
     calls: Calls,
     closed: bool,
+    /// The connections to nodes the sweep of quiet ones looks at (see `reap.rs`).
+    watched: Vec<reap::Watched>,
 }
 
 /// The links of one node or client.
@@ -217,7 +219,7 @@ impl Links {
         rng: NodeRng,
         idle: Option<Duration>,
     ) -> Arc<Self> {
-        Arc::new(Self {
+        let links = Arc::new(Self {
             transport,
             runtime,
             credentials,
@@ -229,7 +231,9 @@ impl Links {
             handshakes: Handshakes::default(),
             counters: Arc::default(),
             idle,
-        })
+        });
+        links.start_sweep();
+        links
     }
 
     /// Sets who handles what arrives (the node or client owning these links).
@@ -315,28 +319,40 @@ impl Links {
             drop(dispatch);
             // Err((true, why)): the handshake failed, worth a warning; Err((false, why)): the
             // peer is not there, routine while nodes start or after a crash.
-            let opened = timeout(&*me.runtime, CONNECT_TIMEOUT, async {
-                let connector =
-                    Connector::new(to.as_str(), cluster, peer, me.credentials.as_ref(), me.nonce())
-                        .map_err(|why| (true, why))?;
-                let Connection { mut sink, mut stream, .. } =
-                    me.transport.connect(&to).await.map_err(|e| {
-                        let reached =
-                            matches!(e, crate::transport::TransportError::Handshake { .. });
-                        (reached, e.to_string())
-                    })?;
-                let rt = &*me.runtime;
-                let node = handshake::connect(rt, &mut sink, &mut stream, connector)
-                    .await
+            // Boxed: the connect and handshake are done before the connection's long life,
+            // which should not carry their state (a task per connection, a million in a
+            // simulated cluster of a thousand nodes).
+            let opened = timeout(
+                &*me.runtime,
+                CONNECT_TIMEOUT,
+                Box::pin(async {
+                    let connector = Connector::new(
+                        to.as_str(),
+                        cluster,
+                        peer,
+                        me.credentials.as_ref(),
+                        me.nonce(),
+                    )
                     .map_err(|why| (true, why))?;
-                stream.authenticated();
-                if node.endpoint() != &to {
-                    // Identities, not addresses, are bound (NAT and relays keep working), but
-                    // a link is filed under the endpoint it was opened for.
-                    tracing::debug!(%to, %node, "the node at this address advertises another");
-                }
-                Ok::<_, (bool, String)>((sink, stream, node))
-            })
+                    let Connection { mut sink, mut stream, .. } =
+                        me.transport.connect(&to).await.map_err(|e| {
+                            let reached =
+                                matches!(e, crate::transport::TransportError::Handshake { .. });
+                            (reached, e.to_string())
+                        })?;
+                    let rt = &*me.runtime;
+                    let node = handshake::connect(rt, &mut sink, &mut stream, connector)
+                        .await
+                        .map_err(|why| (true, why))?;
+                    stream.authenticated();
+                    if node.endpoint() != &to {
+                        // Identities, not addresses, are bound (NAT and relays keep working), but
+                        // a link is filed under the endpoint it was opened for.
+                        tracing::debug!(%to, %node, "the node at this address advertises another");
+                    }
+                    Ok::<_, (bool, String)>((sink, stream, node))
+                }),
+            )
             .await;
             match opened {
                 // We dialled a node's endpoint and it welcomed us as one.
@@ -380,7 +396,7 @@ impl Links {
             // Unauthenticated connections are bounded, in all and per address: past a bound
             // the oldest handshake is abandoned, so a flood of silent sockets cannot crowd out
             // a real peer.
-            let shaking = handshake::accept(rt, &mut sink, &mut stream, acceptor);
+            let shaking = Box::pin(handshake::accept(rt, &mut sink, &mut stream, acceptor));
             let (shaking, abort) = abortable(shaking);
             let ticket = me.handshakes.enter(&address, abort);
             let outcome = shaking.await;
@@ -503,7 +519,12 @@ impl Links {
         }
         match envelope {
             Envelope::Reply(r) => self.resolve_reply(r, Some(reply)),
-            Envelope::Bye => reply.queue().bye_received(),
+            Envelope::Bye => {
+                // Only a node may send it (the table above), and a node's id is known.
+                if let Some(node) = &from.node {
+                    self.bye_received(node.endpoint(), reply);
+                }
+            }
             Envelope::AdminReply(r) => self.resolve_admin(r, Some(reply)),
             other => {
                 if let Some(d) = self.dispatcher() {

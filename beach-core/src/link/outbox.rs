@@ -62,17 +62,19 @@ pub(super) struct Queue {
     pub(super) calls: AtomicUsize,
     /// Requests and admin calls that arrived on this connection and are not answered yet.
     pub(super) serving: AtomicUsize,
-    /// Envelopes sent, for telling a quiet connection (see `reap.rs`).
+    /// Envelopes sent and received, for telling a quiet connection (see `reap.rs`).
     pub(super) activity: AtomicUsize,
-    /// The close handshake (see `reap.rs`): this side sent `Bye`, the peer sent `Bye`, and
-    /// this side sends nothing more (its writer writes what is queued and closes its half).
+    pub(super) received: AtomicUsize,
+    /// The close handshake (see `reap.rs`): this side began it, sent `Bye`, the peer sent
+    /// `Bye`, and this side sends nothing more (its writer writes what is queued and closes
+    /// its half).
+    pub(super) closing_started: AtomicBool,
     pub(super) bye_sent: AtomicBool,
     pub(super) bye_received: AtomicBool,
     pub(super) shut: AtomicBool,
     /// The writer closed this side's half after `shut`.
     pub(super) half_closed: AtomicBool,
-    /// Woken, while closing, by whatever may let the close go on: the peer's `Bye`, a call
-    /// answered, an answer sent.
+    /// Woken when the writer closed this side's half.
     pub(super) settle: Notify,
     counters: Arc<LinkCounters>,
 }
@@ -108,6 +110,8 @@ impl Outbox {
             calls: AtomicUsize::new(0),
             serving: AtomicUsize::new(0),
             activity: AtomicUsize::new(0),
+            received: AtomicUsize::new(0),
+            closing_started: AtomicBool::new(false),
             bye_sent: AtomicBool::new(false),
             bye_received: AtomicBool::new(false),
             shut: AtomicBool::new(false),
@@ -243,12 +247,6 @@ impl Queue {
         self.settled();
     }
 
-    /// The peer said `Bye` (see `reap.rs`).
-    pub(super) fn bye_received(&self) {
-        self.bye_received.store(true, Ordering::Release);
-        self.settle.notify_one();
-    }
-
     /// Whether the close handshake is under way on this connection.
     pub(super) fn closing(&self) -> bool {
         self.bye_sent.load(Ordering::Acquire) || self.bye_received.load(Ordering::Acquire)
@@ -265,11 +263,30 @@ impl Queue {
         }
     }
 
-    /// Wakes a close under way (see `reap.rs`) to look again; nothing otherwise.
+    /// Lets a close under way (see `reap.rs`) go on if that was what it waited for.
     pub(super) fn settled(&self) {
         if self.closing() {
-            self.settle.notify_one();
+            self.ready_to_shut();
         }
+    }
+
+    /// Whether neither side waits for an answer on the connection.
+    pub(super) fn owes_nothing(&self) -> bool {
+        self.calls.load(Ordering::Acquire) == 0 && self.serving.load(Ordering::Acquire) == 0
+    }
+
+    /// Shuts this side's half once both sides said `Bye` and nothing is owed either way: the
+    /// writer writes what is queued and closes (see `reap.rs`). `true` the one time it does.
+    pub(super) fn ready_to_shut(&self) -> bool {
+        let ready = self.bye_sent.load(Ordering::Acquire)
+            && self.bye_received.load(Ordering::Acquire)
+            && self.owes_nothing();
+        if !ready || self.shut.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        add(&self.counters.reaped, 1);
+        self.flush.notify_one();
+        true
     }
 
     /// `n` envelopes of `bytes` in all were written or dropped.
@@ -279,7 +296,7 @@ impl Queue {
     }
 
     /// The connection refuses more and is to close, for `why` (the first reason stands).
-    fn refuse(&self, why: String) {
+    pub(super) fn refuse(&self, why: String) {
         self.why.lock().expect("outbox lock").get_or_insert(why);
         self.refusing.store(true, Ordering::Release);
         self.alarm.notify_one();

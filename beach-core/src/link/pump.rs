@@ -3,7 +3,7 @@
 //! links, and what ends the connection (either side failing, a full queue, an idle client).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::outbox::{Inbox, Outbox};
 use super::{IDLE_CLIENT, Links, MAX_BATCH, PROTOCOL_BREAK, Remote, add, kind_of};
@@ -26,18 +26,19 @@ impl Links {
     ) {
         // A client that sends nothing for IDLE_CLIENT is dropped (a live one refreshes its
         // directory every sync period). Counting what arrives costs the hot path one relaxed
-        // increment; a watchdog looks at the count now and then.
-        let heard = Arc::new(AtomicUsize::new(0));
+        // increment; a watchdog looks at the count now and then. Between nodes, the sweep of
+        // quiet connections looks at the same count (see `reap.rs`).
+        let q = tx.queue().clone();
         let counters = &self.counters;
         add(&counters.open, 1);
         add(&counters.opened, 1);
         let watched = (self.role == Role::Node && from.role == Role::Client).then(|| {
-            let (heard, rt) = (heard.clone(), self.runtime.clone());
+            let (q, rt) = (q.clone(), self.runtime.clone());
             async move {
                 let mut last = usize::MAX;
                 loop {
                     rt.sleep(IDLE_CLIENT / 2).await;
-                    let now = heard.load(Ordering::Relaxed);
+                    let now = q.received.load(Ordering::Relaxed);
                     if now == last {
                         return format!("an idle client: nothing for {IDLE_CLIENT:?}");
                     }
@@ -45,24 +46,16 @@ impl Links {
                 }
             }
         });
-        // Between nodes, a quiet connection is closed by a handshake (see `reap.rs`).
-        let idle = self.idle.filter(|_| self.role == Role::Node && from.role == Role::Node);
-        let reaper = {
-            let (me, tx, heard) = (self.clone(), tx.clone(), heard.clone());
-            let endpoint = endpoint.clone();
-            async move {
-                match idle {
-                    Some(idle) => me.reap(&endpoint, &tx, &heard, idle).await,
-                    None => futures::future::pending().await,
-                }
-            }
-        };
         let watchdog = async move {
             match watched {
                 Some(w) => w.await,
-                None => reaper.await,
+                None => futures::future::pending().await,
             }
         };
+        let between_nodes = self.role == Role::Node && from.role == Role::Node;
+        if between_nodes {
+            self.watch(&endpoint, &tx);
+        }
         let reader = {
             let me = self.clone();
             let tx = tx.clone();
@@ -71,7 +64,7 @@ impl Links {
                 loop {
                     match stream.recv().await {
                         Ok(Some(env)) => {
-                            heard.fetch_add(1, Ordering::Relaxed);
+                            q.received.fetch_add(1, Ordering::Relaxed);
                             if matches!(env, Envelope::Request(_) | Envelope::Admin(_)) {
                                 tx.serving_started();
                             }
@@ -92,8 +85,9 @@ impl Links {
                         Ok(None) => {
                             // The peer closed its half in the close handshake: ours closes
                             // once what it carries went.
-                            if tx.queue().closing() {
-                                tx.queue().half_closed().await;
+                            if q.closing() {
+                                // Boxed: rare, and the reader lives as long as the connection.
+                                Box::pin(q.half_closed()).await;
                             }
                             return "closed by peer".to_owned();
                         }
@@ -175,8 +169,14 @@ impl Links {
                         Err(e) => return (e.to_string(), Vec::new()),
                     }
                     batch.clear();
-                    // A burst may have grown it; an idle connection should not keep that memory.
-                    batch.shrink_to(16);
+                    if q.count.load(Ordering::Acquire) == 0 {
+                        // Going to sleep: an idle connection keeps no buffer (a node may
+                        // hold thousands).
+                        batch = Vec::new();
+                    } else {
+                        // A burst may have grown it.
+                        batch.shrink_to(MAX_BATCH / 4);
+                    }
                 }
             }
         };
@@ -197,6 +197,9 @@ impl Links {
         drop(rx.take_sink());
         self.counters.open.fetch_sub(1, Ordering::Relaxed);
         tracing::debug!(%endpoint, %why, "link closed");
+        if between_nodes {
+            self.unwatch(&tx);
+        }
         let q = &rx.queue;
         if q.half_closed.load(Ordering::Acquire) && q.bye_received.load(Ordering::Acquire) {
             // Closed by the handshake: nothing was left to send or to wait for, and the
