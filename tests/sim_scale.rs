@@ -1,7 +1,8 @@
 //! Scale: many simulated nodes converge quickly. The 1000-node run and the timing survey are
 //! `#[ignore]`d stress tests: `cargo test --release --test sim_scale -- --ignored --nocapture`
-//! (`BEACH_SIM_NODES=300` sizes the stress run; for the survey, a list such as `10,100` and
-//! `BEACH_SIM_SEEDS` the number of seeds).
+//! (`BEACH_SIM_NODES=300` sizes the stress run, `BEACH_SIM_STEADY=180` adds that many virtual
+//! seconds of quiet after it, reporting connections per node; for the survey, a list such as
+//! `10,100` and `BEACH_SIM_SEEDS` the number of seeds).
 
 mod common;
 
@@ -41,19 +42,30 @@ fn memory() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// Prints what a phase of a run cost so far (wall time and memory), for the long runs.
-fn report(n: usize, phase: &str, wall: std::time::Instant) {
+/// Prints what a phase of a run cost so far (wall time, memory, connections open per node),
+/// for the long runs.
+fn report(sim: &beach_transport_mem::SimCluster, n: usize, phase: &str, wall: std::time::Instant) {
     if n >= 200 {
         let (rss, peak) = memory();
+        let running = sim.running();
+        let open: u64 = running.iter().map(|&i| sim.live(i).counters().connections_open).sum();
         eprintln!(
-            "  {n} nodes: {phase} at wall {:?}, RSS {rss} MiB, peak {peak} MiB",
-            wall.elapsed()
+            "  {n} nodes: {phase} at wall {:?}, RSS {rss} MiB, peak {peak} MiB, {:.1} connections per node",
+            wall.elapsed(),
+            open as f64 / running.len() as f64
         );
     }
 }
 
 /// Grows a cluster of `n` nodes (see [`Scale`]); each phase must converge within `limit`.
 fn grow(n: usize, seed: u64, limit: Duration) -> Scale {
+    grow_then(n, seed, limit, Duration::ZERO)
+}
+
+/// [`grow`], then `steady` more of virtual time with nothing happening, after which it prints
+/// how many connections each node holds and how many it opened and closed meanwhile (quiet
+/// ones close after `link_idle`, a minute by default).
+fn grow_then(n: usize, seed: u64, limit: Duration, steady: Duration) -> Scale {
     // Envelopes as they are: the codec costs a third more time at this scale.
     SimBuilder::new(seed).registry(registry()).codec(false).run(|mut sim| async move {
         let wall = std::time::Instant::now();
@@ -80,12 +92,12 @@ fn grow(n: usize, seed: u64, limit: Duration) -> Scale {
             format!("{n} nodes: {what} did not converge within {limit:?} (BEACH_SIM_SEED={seed})")
         };
         sim.add_nodes(n).await;
-        report(n, "started", wall);
+        report(&sim, n, "started", wall);
         let joined = sim
             .run_until(limit, &mut progress)
             .await
             .unwrap_or_else(|| panic!("{}", phase("the joins")));
-        report(n, "joined", wall);
+        report(&sim, n, "joined", wall);
 
         let client = sim.client().await;
         let started = sim.elapsed();
@@ -96,7 +108,7 @@ fn grow(n: usize, seed: u64, limit: Duration) -> Scale {
             .await
             .unwrap_or_else(|| panic!("{}", phase("the spawn")));
         let spawned = sim.elapsed() - started;
-        report(n, "spawned", wall);
+        report(&sim, n, "spawned", wall);
         for i in [0, n / 2, n - 1] {
             sim.live(i).with_directory(|dir| {
                 assert_eq!(dir.len(), 10 * n, "node {i}");
@@ -118,7 +130,7 @@ fn grow(n: usize, seed: u64, limit: Duration) -> Scale {
             .await
             .unwrap_or_else(|| panic!("{}", phase("one more join")));
         let one_more = sim.elapsed() - started;
-        report(n, "one more joined", wall);
+        report(&sim, n, "one more joined", wall);
 
         let victim = sim.live(n / 3).id().clone();
         sim.crash(n / 3);
@@ -132,7 +144,28 @@ fn grow(n: usize, seed: u64, limit: Duration) -> Scale {
             .unwrap_or_else(|| {
                 panic!("the crash of {victim} was not detected within 30s (BEACH_SIM_SEED={seed})")
             });
-        report(n, "crash detected", wall);
+        report(&sim, n, "crash detected", wall);
+        if !steady.is_zero() {
+            let running = sim.running();
+            let sum = |f: fn(&beach::node::NodeCounters) -> u64| -> u64 {
+                running.iter().map(|&i| f(&sim.live(i).counters())).sum()
+            };
+            let (opened, reaped) = (sum(|c| c.connections_opened), sum(|c| c.connections_reaped));
+            let mut next = Duration::ZERO;
+            while next < steady {
+                next += Duration::from_secs(30);
+                sim.sleep(Duration::from_secs(30)).await;
+                let per_node = |total: u64| total as f64 / running.len() as f64;
+                eprintln!(
+                    "  {n} nodes, {next:?} later: {:.1} connections open per node, {:.1} opened and {:.1} closed quiet per node since the crash (wall {:?})",
+                    per_node(sum(|c| c.connections_open)),
+                    per_node(sum(|c| c.connections_opened) - opened),
+                    per_node(sum(|c| c.connections_reaped) - reaped),
+                    wall.elapsed()
+                );
+            }
+            report(&sim, n, "steady", wall);
+        }
         Scale { joined, spawned, one_more, detected }
     })
 }
@@ -142,11 +175,30 @@ fn hundred_nodes_with_ten_actors_each_converge_within_10s() {
     eprintln!("100 nodes: {:?}", grow(100, 1, Duration::from_secs(10)));
 }
 
+/// Nodes without actors know each other's (blank) partitions without asking: a hundred of them
+/// join and converge over a few connections each, not one to every other node.
+#[test]
+fn a_join_of_nodes_without_actors_opens_no_full_mesh() {
+    SimBuilder::new(5).registry(registry()).codec(false).run(|mut sim| async move {
+        sim.add_nodes(100).await;
+        common::converge(&sim, Duration::from_secs(10)).await;
+        let open: u64 =
+            sim.running().iter().map(|&i| sim.live(i).counters().connections_open).sum();
+        let per_node = open as f64 / 100.0;
+        assert!(per_node < 50.0, "{per_node} connections per node of 99 peers");
+        eprintln!("100 nodes joined with {per_node:.1} connections per node");
+    });
+}
+
 #[test]
 #[ignore = "stress: 1000 simulated nodes; run with --release --ignored"]
 fn stress_thousand_nodes_converge() {
     let n = std::env::var("BEACH_SIM_NODES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    eprintln!("{n} nodes: {:?}", grow(n, 1, Duration::from_secs(60)));
+    let steady = std::env::var("BEACH_SIM_STEADY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_secs);
+    eprintln!("{n} nodes: {:?}", grow_then(n, 1, Duration::from_secs(60), steady));
 }
 
 #[test]

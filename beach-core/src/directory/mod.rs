@@ -83,9 +83,11 @@ impl Entry {
     }
 }
 
-/// The version a node's own partition starts at, empty. It is above the 0 that stands for "none
-/// held" in a digest, so even an empty partition is newer than nothing and goes to a node that
-/// asks for it: the directories of nodes without actors converge too.
+/// The version a node's own partition starts at, empty. Every node knows that much of every
+/// member without asking: a partition at this version is never fetched, greeted with, nor
+/// named in a digest but its owner's own, so that nodes without actors converge without a
+/// connection from every node to every other (a thousand-node cluster would otherwise open half
+/// a million as it starts). A client asking for a view still gets it, empty.
 pub const FIRST_VERSION: u64 = 1;
 
 /// One node's part of the directory: all of its actors, at a version.
@@ -103,6 +105,12 @@ impl Partition {
     /// An empty partition at version 0.
     pub fn empty(owner: NodeId) -> Self {
         Self { owner, version: 0, entries: BTreeMap::new() }
+    }
+
+    /// Never written: empty, at most at [`FIRST_VERSION`]. Every node knows that much of every
+    /// member without being told.
+    pub fn is_blank(&self) -> bool {
+        self.version <= FIRST_VERSION && self.entries.is_empty()
     }
 }
 
@@ -397,9 +405,10 @@ impl Directory {
 
     /// This node's digest: the version of every partition it holds, its own included.
     pub fn digest(&self) -> Digest {
-        let mut versions = BTreeMap::new();
-        versions.insert(self.own.owner.clone(), self.own.version);
-        versions.extend(self.peers.values().map(|p| (p.owner.clone(), p.version)));
+        // Partitions still blank go without saying (see `FIRST_VERSION`).
+        let written =
+            std::iter::once(&self.own).chain(self.peers.values()).filter(|p| !p.is_blank());
+        let versions = written.map(|p| (p.owner.clone(), p.version)).collect();
         Digest { versions, partial: false }
     }
 
@@ -408,9 +417,11 @@ impl Directory {
     /// whether this node holds a newer partition of anyone else than the peer does (then the
     /// peer should see this node's digest and fetch those from their owners).
     pub fn own_answer(&self, theirs: &Digest) -> (Option<Partition>, bool) {
+        // A full digest that does not name a partition holds it at most at its empty first
+        // version.
         let older = |p: &Partition| match theirs.versions.get(&p.owner) {
             Some(&v) => v < p.version,
-            None => !theirs.partial,
+            None => !theirs.partial && !p.is_blank(),
         };
         let own = older(&self.own).then(|| self.own.clone());
         (own, self.peers.values().any(older))
@@ -424,7 +435,9 @@ impl Directory {
             .iter()
             .filter(|(owner, _)| *owner != self.me() && self.alive.contains(*owner))
             .filter_map(|(owner, &v)| {
-                let held = self.peers.get(owner).map_or(0, |p| p.version);
+                // Not holding a partition is as good as holding its empty first version: a
+                // node that never wrote its partition is not asked for it.
+                let held = self.peers.get(owner).map_or(FIRST_VERSION, |p| p.version);
                 (v > held).then(|| (owner.clone(), held))
             })
             .collect()
@@ -446,7 +459,7 @@ impl Directory {
             .get(&p.owner)
         {
             Some(&v) => v < p.version,
-            None => !theirs.partial,
+            None => !theirs.partial && !p.is_blank(),
         });
         let mut truncated = false;
         for p in wanted {

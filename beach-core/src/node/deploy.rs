@@ -435,10 +435,22 @@ impl NodeInner {
     async fn reconcile_deployments(self: &Arc<Self>) {
         let (alive, mine, gone, replicas) = {
             let st = self.lock();
+            if st.deploy.set.records().next().is_none() {
+                // Nothing deployed: nothing to reconcile or to note.
+                return;
+            }
             let mut alive: Vec<NodeId> = st.membership.members().cloned().collect();
             // Until it holds every live member's partition (a node that just joined), this
-            // node would count replicas short and start too many: it waits.
-            if alive.iter().any(|m| st.directory.partition(m).is_none()) {
+            // node would count replicas short and start too many: it waits. Blank partitions
+            // are not sent unasked (see `FIRST_VERSION`), so it asks for those it lacks.
+            let unknown: Vec<(NodeId, u64)> = alive
+                .iter()
+                .filter(|m| st.directory.partition(m).is_none())
+                .map(|m| (m.clone(), 0))
+                .collect();
+            if !unknown.is_empty() {
+                drop(st);
+                self.fetch_from_owners(unknown);
                 return;
             }
             alive.push(self.id.clone());

@@ -486,9 +486,14 @@ impl NodeInner {
     /// move; everything else is left to anti-entropy, so a join costs O(n), not O(n²), in
     /// the whole cluster.
     fn greet(&self, st: &NodeState, node: &NodeId) {
-        let partitions = vec![st.directory.own().clone()];
-        let digest = Some(st.directory.digest_for(node));
-        self.links.send(node.endpoint(), Envelope::Partitions { partitions, digest });
+        // A partition never written is empty, as the peer knows without being told (see
+        // `Directory::node_up`); so a join of nodes without actors opens no connections.
+        let own = st.directory.own();
+        if !own.is_blank() {
+            let partitions = vec![own.clone()];
+            let digest = Some(st.directory.digest_for(node));
+            self.links.send(node.endpoint(), Envelope::Partitions { partitions, digest });
+        }
         let deployments = st.deploy.set.sync();
         if !deployments.is_empty() {
             self.links.send(node.endpoint(), Envelope::Deployments(deployments));
