@@ -129,8 +129,9 @@ fn nothing_is_lost_when_connections_close_under_traffic() {
 }
 
 /// With the default `link_idle` and timings, the probes and sync exchanges of a cluster of
-/// twenty reach every peer well within a minute: no connection is ever closed, so a small
-/// cluster pays no reconnects.
+/// twenty reach every peer well within a minute: once settled, no connection closes and none
+/// is opened again, so a small cluster pays no reconnects; and each pair of nodes shares one
+/// connection (when both dial at once, the one the lower id dialled stays).
 #[test]
 fn a_small_cluster_keeps_its_connections() {
     SimBuilder::new(93).registry(registry()).codec(false).run(|mut sim| async move {
@@ -139,9 +140,21 @@ fn a_small_cluster_keeps_its_connections() {
         let client = sim.client().await;
         let spec = client.actor("Whoami", ["w"]).strategy(Strategy::Roundrobin, None).count(40);
         client.add_actor(spec).await.unwrap();
+        sim.sleep(Duration::from_secs(60)).await;
+        let count = |s: &SimCluster| -> Vec<(u64, u64)> {
+            let c = |i| s.live(i).counters();
+            s.running()
+                .iter()
+                .map(|&i| (c(i).connections_opened, c(i).connections_reaped))
+                .collect()
+        };
+        let settled = count(&sim);
         sim.sleep(Duration::from_secs(300)).await;
-        for i in sim.running() {
-            assert_eq!(sim.live(i).counters().connections_reaped, 0, "node {i}");
+        assert_eq!(count(&sim), settled, "(opened, closed) per node over five quiet minutes");
+        for a in 0..20 {
+            for b in a + 1..20 {
+                assert!(between(&sim, a, b) <= 1, "{a} and {b}: {}", between(&sim, a, b));
+            }
         }
     });
 }
@@ -172,10 +185,9 @@ fn failure_detection_does_not_wait_for_reaped_connections() {
                 (took, reaped)
             })
     };
-    let (kept, none) = detect(Duration::from_secs(3600));
+    let (kept, few) = detect(Duration::from_secs(3600));
     let (reaping, reaped) = detect(Duration::from_millis(500));
-    assert_eq!(none, 0);
-    assert!(reaped > 100, "connections closed between probes: {reaped}");
+    assert!(reaped > 10 * few.max(10), "connections closed between probes: {reaped} ({few})");
     assert!(
         reaping <= kept + Duration::from_secs(1),
         "detection with reaping {reaping:?}, without {kept:?}"

@@ -84,10 +84,11 @@ impl Entry {
 }
 
 /// The version a node's own partition starts at, empty. Every node knows that much of every
-/// member without asking: a partition at this version is never fetched, greeted with, nor
-/// named in a digest but its owner's own, so that nodes without actors converge without a
-/// connection from every node to every other (a thousand-node cluster would otherwise open half
-/// a million as it starts). A client asking for a view still gets it, empty.
+/// member without asking: a partition at this version (blank) is never fetched nor greeted
+/// with, and a digest names a member whose partition is not held at this version, so that
+/// nodes without actors converge without a connection from every node to every other (a
+/// thousand-node cluster would otherwise open half a million as it starts). Asked for it, a
+/// node sends it all the same.
 pub const FIRST_VERSION: u64 = 1;
 
 /// One node's part of the directory: all of its actors, at a version.
@@ -405,10 +406,12 @@ impl Directory {
 
     /// This node's digest: the version of every partition it holds, its own included.
     pub fn digest(&self) -> Digest {
-        // Partitions still blank go without saying (see `FIRST_VERSION`).
-        let written =
-            std::iter::once(&self.own).chain(self.peers.values()).filter(|p| !p.is_blank());
-        let versions = written.map(|p| (p.owner.clone(), p.version)).collect();
+        // Every live member is named, at FIRST_VERSION when no partition of it is held (see
+        // there): whoever reads the digest meets them all, and asks for none of those.
+        let mut versions: BTreeMap<NodeId, u64> =
+            self.alive.iter().map(|n| (n.clone(), FIRST_VERSION)).collect();
+        versions.insert(self.own.owner.clone(), self.own.version);
+        versions.extend(self.peers.values().map(|p| (p.owner.clone(), p.version)));
         Digest { versions, partial: false }
     }
 

@@ -215,7 +215,8 @@ fn a_full_answer_is_capped_but_always_makes_progress() {
     for i in 1..4 {
         a.node_up(&node(i));
         let mut p = Partition::empty(node(i));
-        p.version = 1;
+        // Written (above the blank first version).
+        p.version = FIRST_VERSION + 1;
         for seq in 0..(MAX_ANSWER_ENTRIES as u64 / 2 + 1) {
             p.entries.insert(node(i).actor_id(seq), entry(&["x"]));
         }
@@ -465,9 +466,10 @@ fn a_blank_partition_goes_without_saying() {
     let mut b = Directory::new(node(1));
     a.node_up(&node(1));
     b.node_up(&node(0));
-    // Nodes without actors name nothing in their digests, ask nothing of each other, and
-    // hold the same directory: a cluster of them converges without meeting.
-    assert!(a.digest().versions.is_empty() && b.digest().versions.is_empty());
+    // Nodes without actors name each other at the first version, ask nothing of each other,
+    // and hold the same directory: a cluster of them converges without meeting.
+    assert_eq!(a.digest(), b.digest());
+    assert_eq!(a.digest().versions.get(&node(1)), Some(&FIRST_VERSION));
     let naming = Digest { versions: BTreeMap::from([(node(0), FIRST_VERSION)]), partial: false };
     assert!(b.stale_owners(&naming).is_empty(), "nothing to fetch from a blank partition");
     assert_eq!(a.own_answer(&b.digest()), (None, false));
@@ -475,7 +477,7 @@ fn a_blank_partition_goes_without_saying() {
     let answer = a.handle_digest(&b.digest_for(&node(0)));
     assert_eq!(answer.partitions, vec![a.own().clone()]);
     assert!(b.install(answer.partitions[0].clone()));
-    assert!(b.digest().versions.is_empty());
+    assert_eq!(a.digest(), b.digest(), "held or not, a blank partition reads the same");
     // A first delta applies on top of the empty first version, held or not.
     let id = node(1).actor_id(1);
     b.insert(id.clone(), entry(&["x"])).unwrap();

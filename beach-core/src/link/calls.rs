@@ -112,6 +112,18 @@ impl Calls {
         (calls, admin)
     }
 
+    /// Takes every call and admin call sent on the connection `via`: it is gone.
+    pub(super) fn take_all_via(&mut self, via: &Outbox) -> (Vec<PendingCall>, Vec<PendingAdmin>) {
+        let mut keys: Vec<CallKey> =
+            self.calls.iter().filter(|(_, c)| c.via.same(via)).map(|(k, _)| *k).collect();
+        keys.sort_unstable();
+        let calls = keys.iter().filter_map(|k| self.take(*k, None)).collect();
+        let ids: Vec<u64> =
+            self.admin.iter().filter(|(_, c)| c.via.same(via)).map(|(k, _)| *k).collect();
+        let admin = ids.iter().filter_map(|id| self.take_admin(*id, None)).collect();
+        (calls, admin)
+    }
+
     /// Requests in flight to `actor`.
     pub(super) fn in_flight(&self, actor: &ActorId) -> u64 {
         self.in_flight.get(actor).copied().unwrap_or(0)

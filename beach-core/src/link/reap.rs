@@ -104,7 +104,7 @@ impl Links {
     }
 
     /// Step 1 (or 2) of the handshake, once per connection.
-    fn start_close(&self, endpoint: &Endpoint, tx: &Outbox) {
+    pub(super) fn start_close(&self, endpoint: &Endpoint, tx: &Outbox) {
         let q = tx.queue();
         if q.closing_started.swap(true, Ordering::AcqRel) {
             return;

@@ -41,8 +41,8 @@ pub struct NodeCounters {
     pub connections_open: u64,
     /// Connections established since the start.
     pub connections_opened: u64,
-    /// Connections to other nodes closed for being quiet (`link_idle`), by the close
-    /// handshake.
+    /// Connections to other nodes closed by the close handshake: quiet for `link_idle`, or
+    /// the second of two that a pair of nodes dialled at once.
     pub connections_reaped: u64,
     /// Frames received.
     pub frames_in: u64,

@@ -396,7 +396,7 @@ async fn node_state(registry: &mut Registry, node: &Node, client: &beach_core::c
         ("beach_connections_opened", "Connections established by this node", c.connections_opened),
         (
             "beach_connections_reaped",
-            "Connections to other nodes closed for being quiet (link_idle)",
+            "Connections to other nodes closed by the close handshake (quiet, or doubled)",
             c.connections_reaped,
         ),
         ("beach_frames_received", "Frames this node received", c.frames_in),
