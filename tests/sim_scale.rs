@@ -175,6 +175,16 @@ fn hundred_nodes_with_ten_actors_each_converge_within_10s() {
     eprintln!("100 nodes: {:?}", grow(100, 1, Duration::from_secs(10)));
 }
 
+/// Seed 15: one node of a hundred held the crashed node suspect (its prober's gossip) and
+/// missed that it went down; foca times out only its own suspicions, and a peer's word was not
+/// taken, so that node routed to the dead one until it probed it itself, past 30 s. A peer's
+/// word now starts a suspicion this node times out.
+#[test]
+fn seed_15_a_crash_is_detected_by_a_node_that_missed_the_news() {
+    let scale = grow(100, 15, Duration::from_secs(10));
+    assert!(scale.detected < Duration::from_secs(15), "{scale:?}");
+}
+
 /// Nodes without actors know each other's (blank) partitions without asking: a hundred of them
 /// join and converge over a few connections each, not one to every other node.
 #[test]

@@ -174,6 +174,9 @@ enum DriverTimer {
     Swim(Timer<SwimIdentity>),
     Announce,
     StateSync,
+    /// A suspicion this node took from a peer's word (see [`Membership::suspicion`]) is due:
+    /// the member goes down if it did not refute (foca times out only suspicions of its own).
+    Confirm(SwimIdentity, foca::Incarnation),
 }
 
 #[derive(Debug)]
@@ -311,6 +314,24 @@ impl Membership {
         }
     }
 
+    /// What a peer's word that `m` is down, where this node holds it alive or suspect, is
+    /// taken for: a suspicion of the identity this node knows, at the incarnation it knows,
+    /// that this node times out itself. A live member
+    /// refutes it as SWIM has members do (an incarnation one higher, no new identity); a dead
+    /// one is declared down when the suspicion times out. Without it, a node that missed the
+    /// news of a crash waited to probe the dead member itself, up to a whole round of probes
+    /// (a hundred seconds in a cluster of a hundred nodes).
+    fn suspicion(&self, m: &Member<SwimIdentity>) -> Option<Member<SwimIdentity>> {
+        if m.state() != foca::State::Down {
+            return None;
+        }
+        let known = self.foca.iter_membership_state().find(|k| k.id() == m.id())?;
+        // Held suspect already (a suspicion gossiped by its prober, whose word that it went
+        // down this node missed): the same, foca times out only its own suspicions.
+        matches!(known.state(), foca::State::Alive | foca::State::Suspect)
+            .then(|| Member::new(known.id().clone(), known.incarnation(), foca::State::Suspect))
+    }
+
     /// Tells membership the wall clock: a member whose generation (its start, in
     /// microseconds since the Unix epoch, as `beach-node` chooses it) is more than an hour
     /// ahead of it is refused. Until called, any generation is believed.
@@ -357,8 +378,22 @@ impl Membership {
                         )))
                     }
                     Ok(members) => {
-                        let believable: Vec<Member<SwimIdentity>> =
-                            members.into_iter().filter(|m| self.believable(m)).collect();
+                        let mut suspected = Vec::new();
+                        let believable: Vec<Member<SwimIdentity>> = members
+                            .into_iter()
+                            .filter_map(|m| {
+                                if self.believable(&m) {
+                                    return Some(m);
+                                }
+                                let s = self.suspicion(&m)?;
+                                suspected.push((s.id().clone(), s.incarnation()));
+                                Some(s)
+                            })
+                            .collect();
+                        for (id, incarnation) in suspected {
+                            let at = now + self.config.suspect_timeout;
+                            self.schedule(at, DriverTimer::Confirm(id, incarnation));
+                        }
                         self.foca
                             .apply_many(believable.into_iter(), true, &mut self.runtime)
                             .map_err(|e| MembershipError::Packet(e.to_string()))
@@ -391,6 +426,18 @@ impl Membership {
                     if self.foca.num_members() == 0 {
                         self.announce_to_seeds(s.at);
                         self.arm_announce(s.at);
+                    }
+                }
+                DriverTimer::Confirm(id, incarnation) => {
+                    let still = self.foca.iter_membership_state().any(|m| {
+                        m.id() == &id
+                            && m.state() == foca::State::Suspect
+                            && m.incarnation() == incarnation
+                    });
+                    if still {
+                        let down = Member::new(id, incarnation, foca::State::Down);
+                        let _ =
+                            self.foca.apply_many(std::iter::once(down), true, &mut self.runtime);
                     }
                 }
                 DriverTimer::StateSync => {

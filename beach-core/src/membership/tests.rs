@@ -363,3 +363,34 @@ fn a_peers_table_cannot_declare_a_live_member_down_or_jump_its_renewal() {
         sim.nodes[&endpoint(0)].foca.iter_membership_state().map(|m| m.id().renewal()).collect();
     assert!(renewals.iter().all(|&r| r < 2), "{renewals:?}");
 }
+
+#[test]
+fn a_peers_word_that_a_member_is_down_makes_it_suspect_and_a_dead_one_goes() {
+    let mut sim = Sim::new(33);
+    let ids: Vec<NodeId> = (0..30).map(|i| sim.start(i, 1)).collect();
+    sim.run_for(Duration::from_secs(10));
+    assert_eq!(sim.members_of(0).len(), 29);
+    // Node 29 dies; a peer tells node 0, which has not probed it since.
+    sim.silenced.insert(endpoint(29));
+    let victim = sim.nodes[&endpoint(0)]
+        .foca
+        .iter_membership_state()
+        .find(|m| m.id().node() == &ids[29])
+        .cloned()
+        .unwrap();
+    let claim = Member::new(victim.id().clone(), victim.incarnation() + 7, State::Down);
+    let now = sim.now;
+    sim.nodes.get_mut(&endpoint(0)).unwrap().handle_packet(now, &state_table(&[claim])).unwrap();
+    let state = |sim: &Sim| {
+        sim.nodes[&endpoint(0)]
+            .foca
+            .iter_membership_state()
+            .find(|m| m.id().node() == &ids[29])
+            .map(|m| (m.state(), m.incarnation()))
+    };
+    assert_eq!(state(&sim), Some((State::Suspect, victim.incarnation())), "suspected, not taken");
+    // The suspicion times out (3 s) long before a probe round over 29 members would end.
+    sim.pump();
+    sim.run_for(Duration::from_millis(3_200));
+    assert!(!sim.members_of(0).contains(&ids[29]), "{:?}", state(&sim));
+}
