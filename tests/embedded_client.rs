@@ -7,11 +7,9 @@ use std::time::Duration;
 
 use beach::auth::Secret;
 use beach::config::ClusterConfig;
-use beach::node::NodeBuilder;
 use beach::placement::Strategy;
 use beach_node::actors::{Time, msg};
 use beach_transport_mem::SimBuilder;
-use beach_transport_tcp::TcpTransport;
 
 #[test]
 fn an_embedded_node_calls_its_own_and_other_nodes_actors_in_a_simulation() {
@@ -34,20 +32,9 @@ fn an_embedded_node_calls_its_own_and_other_nodes_actors_in_a_simulation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_embedded_tcp_node_with_a_secret_reaches_its_peers_as_a_client() {
     let secret = Secret::new([6; 32]);
-    let start = |seed: Option<String>| {
-        let mut b = NodeBuilder::new()
-            .config(&ClusterConfig::default())
-            .listen("127.0.0.1:0")
-            .secret(secret.clone())
-            .registry(common::registry())
-            .transport_with(TcpTransport::make);
-        if let Some(s) = seed {
-            b = b.seed(s);
-        }
-        b.start()
-    };
-    let a = start(None).await.unwrap();
-    let b = start(Some(a.id().endpoint().to_string())).await.unwrap();
+    let config = ClusterConfig::default();
+    let a = common::tcp_node(&config, &secret, None).await;
+    let b = common::tcp_node(&config, &secret, Some(a.id().endpoint().to_string())).await;
     let joined = common::poll(Duration::from_secs(20), || a.member_count() == 1).await;
     assert!(joined, "the nodes did not join");
     let from_b = b.client().await.unwrap();

@@ -8,8 +8,6 @@ use std::time::Duration;
 use beach::auth::Secret;
 use beach::config::ClusterConfig;
 use beach::model::Realm;
-use beach::node::NodeBuilder;
-use beach_transport_tcp::TcpTransport;
 use common::Incr;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,20 +20,8 @@ async fn a_quiet_tcp_connection_between_nodes_closes_and_reopens_when_used() {
         ..ClusterConfig::default()
     };
     let secret = Secret::new([9; 32]);
-    let start = |seed: Option<String>| {
-        let mut b = NodeBuilder::new()
-            .config(&config)
-            .listen("127.0.0.1:0")
-            .secret(secret.clone())
-            .registry(common::registry())
-            .transport_with(TcpTransport::make);
-        if let Some(s) = seed {
-            b = b.seed(s);
-        }
-        b.start()
-    };
-    let a = start(None).await.unwrap();
-    let b = start(Some(a.id().endpoint().to_string())).await.unwrap();
+    let a = common::tcp_node(&config, &secret, None).await;
+    let b = common::tcp_node(&config, &secret, Some(a.id().endpoint().to_string())).await;
     let joined = common::poll(Duration::from_secs(20), || a.member_count() == 1).await;
     assert!(joined, "the nodes did not join");
     let from_b = b.client().await.unwrap();

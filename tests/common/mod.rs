@@ -325,3 +325,22 @@ pub async fn poll(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
     done()
 }
+
+/// Starts a node over TCP on a free loopback port with the cluster `secret` and this suite's
+/// actors, announcing itself to `seed` when given.
+pub async fn tcp_node(
+    config: &beach::config::ClusterConfig,
+    secret: &beach::auth::Secret,
+    seed: Option<String>,
+) -> beach::node::Node {
+    let mut b = beach::node::NodeBuilder::new()
+        .config(config)
+        .listen("127.0.0.1:0")
+        .secret(secret.clone())
+        .registry(registry())
+        .transport_with(beach_transport_tcp::TcpTransport::make);
+    if let Some(s) = seed {
+        b = b.seed(s);
+    }
+    b.start().await.expect("a TCP node starts")
+}
