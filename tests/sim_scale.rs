@@ -1,8 +1,9 @@
 //! Scale: many simulated nodes converge quickly. The 1000-node run and the timing survey are
 //! `#[ignore]`d stress tests: `cargo test --release --test sim_scale -- --ignored --nocapture`
-//! (`BEACH_SIM_NODES=300` sizes the stress run, `BEACH_SIM_STEADY=180` adds that many virtual
-//! seconds of quiet after it, reporting connections per node; for the survey, a list such as
-//! `10,100` and `BEACH_SIM_SEEDS` the number of seeds).
+//! (`BEACH_SIM_NODES=300` sizes the stress run, `BEACH_SIM_ACTORS=0` spawns no actors, 10 per
+//! node by default, and `BEACH_SIM_STEADY=180` adds that many virtual seconds of quiet after
+//! it, reporting connections per node; for the survey, a list such as `10,100` and
+//! `BEACH_SIM_SEEDS` the number of seeds).
 
 mod common;
 
@@ -59,13 +60,13 @@ fn report(sim: &beach_transport_mem::SimCluster, n: usize, phase: &str, wall: st
 
 /// Grows a cluster of `n` nodes (see [`Scale`]); each phase must converge within `limit`.
 fn grow(n: usize, seed: u64, limit: Duration) -> Scale {
-    grow_then(n, seed, limit, Duration::ZERO)
+    grow_then(n, seed, limit, 10, Duration::ZERO)
 }
 
 /// [`grow`], then `steady` more of virtual time with nothing happening, after which it prints
 /// how many connections each node holds and how many it opened and closed meanwhile (quiet
 /// ones close after `link_idle`, a minute by default).
-fn grow_then(n: usize, seed: u64, limit: Duration, steady: Duration) -> Scale {
+fn grow_then(n: usize, seed: u64, limit: Duration, actors: usize, steady: Duration) -> Scale {
     // Envelopes as they are: the codec costs a third more time at this scale.
     SimBuilder::new(seed).registry(registry()).codec(false).run(|mut sim| async move {
         let wall = std::time::Instant::now();
@@ -101,28 +102,34 @@ fn grow_then(n: usize, seed: u64, limit: Duration, steady: Duration) -> Scale {
 
         let client = sim.client().await;
         let started = sim.elapsed();
-        let spec =
-            client.actor("Whoami", ["w"]).strategy(Strategy::Roundrobin, None).count(10 * n as u32);
-        client.add_actor(spec).await.unwrap();
-        sim.run_until(limit, &mut progress)
-            .await
-            .unwrap_or_else(|| panic!("{}", phase("the spawn")));
-        let spawned = sim.elapsed() - started;
-        report(&sim, n, "spawned", wall);
-        for i in [0, n / 2, n - 1] {
-            sim.live(i).with_directory(|dir| {
-                assert_eq!(dir.len(), 10 * n, "node {i}");
-                assert!(dir.partitions().all(|p| p.entries.len() == 10), "node {i}");
-            });
+        if actors > 0 {
+            let spec = client
+                .actor("Whoami", ["w"])
+                .strategy(Strategy::Roundrobin, None)
+                .count((actors * n) as u32);
+            client.add_actor(spec).await.unwrap();
+            sim.run_until(limit, &mut progress)
+                .await
+                .unwrap_or_else(|| panic!("{}", phase("the spawn")));
+            report(&sim, n, "spawned", wall);
+            for i in [0, n / 2, n - 1] {
+                sim.live(i).with_directory(|dir| {
+                    assert_eq!(dir.len(), actors * n, "node {i}");
+                    assert!(dir.partitions().all(|p| p.entries.len() == actors), "node {i}");
+                });
+            }
         }
+        let spawned = sim.elapsed() - started;
 
         let started = sim.elapsed();
         let newcomer = sim.add_node().await;
         let id = sim.live(newcomer).id().clone();
         // Its actors are added as soon as the cluster admits it (the client's entry node must
         // know it first).
-        let spec = client.actor("Whoami", ["w"]).on_node(id).count(10);
-        while let Err(e) = client.add_actor(spec.clone()).await {
+        let spec = client.actor("Whoami", ["w"]).on_node(id).count(actors.max(1) as u32);
+        while actors > 0
+            && let Err(e) = client.add_actor(spec.clone()).await
+        {
             assert!(e.to_string().contains("not a live member"), "{e}");
             sim.sleep(Duration::from_millis(10)).await;
         }
@@ -136,9 +143,11 @@ fn grow_then(n: usize, seed: u64, limit: Duration, steady: Duration) -> Scale {
         sim.crash(n / 3);
         let detected = sim
             .run_until(Duration::from_secs(30), |s| {
-                s.running()
-                    .iter()
-                    .all(|&i| s.live(i).with_directory(|d| d.partition(&victim).is_none()))
+                s.running().iter().all(|&i| {
+                    let node = s.live(i);
+                    !node.members().contains(&victim)
+                        && node.with_directory(|d| d.partition(&victim).is_none())
+                })
             })
             .await
             .unwrap_or_else(|| {
@@ -208,7 +217,8 @@ fn stress_thousand_nodes_converge() {
         .ok()
         .and_then(|v| v.parse().ok())
         .map_or(Duration::ZERO, Duration::from_secs);
-    eprintln!("{n} nodes: {:?}", grow_then(n, 1, Duration::from_secs(60), steady));
+    let actors = std::env::var("BEACH_SIM_ACTORS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    eprintln!("{n} nodes: {:?}", grow_then(n, 1, Duration::from_secs(60), actors, steady));
 }
 
 #[test]
