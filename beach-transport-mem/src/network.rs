@@ -183,36 +183,27 @@ impl MemNetwork {
     /// How many open connection directions (one per direction of each connection) `host`
     /// is an end of: what a test checks to see that connections are released.
     pub fn open_pipes(&self, host: &str) -> usize {
-        let mut s = self.state.lock().expect("net lock");
-        s.pipes.retain(|p| p.strong_count() > 0);
-        s.pipes
-            .iter()
-            .filter_map(Weak::upgrade)
-            .filter(|p| {
-                (p.from == host || p.to == host) && !p.state.lock().expect("pipe lock").closed
-            })
-            .count()
+        let open = |p: &Pipe| !p.state.lock().expect("pipe lock").closed;
+        self.pipes_where(|p| (p.from == host || p.to == host) && open(p)).len()
     }
 
     /// How many connections between the hosts `from` and `to` are open, whichever side
     /// opened them (each counted once, by its direction from `from` to `to`): what a test
     /// checks to see that quiet connections are closed.
     pub fn connections(&self, from: &str, to: &str) -> usize {
+        let open = |p: &Pipe| !p.state.lock().expect("pipe lock").closed;
+        self.pipes_where(|p| p.from == from && p.to == to && open(p)).len()
+    }
+
+    /// The pipes still in use that `which` picks (forgetting those dropped).
+    fn pipes_where(&self, which: impl Fn(&Pipe) -> bool) -> Vec<Arc<Pipe>> {
         let mut s = self.state.lock().expect("net lock");
         s.pipes.retain(|p| p.strong_count() > 0);
-        s.pipes
-            .iter()
-            .filter_map(Weak::upgrade)
-            .filter(|p| p.from == from && p.to == to && !p.state.lock().expect("pipe lock").closed)
-            .count()
+        s.pipes.iter().filter_map(Weak::upgrade).filter(|p| which(p)).collect()
     }
 
     fn close_pipes(&self, which: impl Fn(&Pipe) -> bool) {
-        let pipes: Vec<Arc<Pipe>> = {
-            let mut s = self.state.lock().expect("net lock");
-            s.pipes.retain(|p| p.strong_count() > 0);
-            s.pipes.iter().filter_map(Weak::upgrade).filter(|p| which(p)).collect()
-        };
+        let pipes = self.pipes_where(which);
         for p in pipes {
             p.abort();
         }

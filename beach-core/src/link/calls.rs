@@ -101,25 +101,26 @@ impl Calls {
         &mut self,
         endpoint: &Endpoint,
     ) -> (Vec<PendingCall>, Vec<PendingAdmin>) {
-        let mut keys: Vec<CallKey> =
-            self.calls.iter().filter(|(_, c)| c.endpoint == *endpoint).map(|(k, _)| *k).collect();
-        // In call order, whatever the map's: callers fail in the same order on every run.
-        keys.sort_unstable();
-        let calls: Vec<PendingCall> = keys.iter().filter_map(|k| self.take(*k, None)).collect();
-        let ids: Vec<u64> =
-            self.admin.iter().filter(|(_, c)| c.endpoint == *endpoint).map(|(k, _)| *k).collect();
-        let admin = ids.iter().filter_map(|id| self.take_admin(*id, None)).collect();
-        (calls, admin)
+        self.take_where(|to, _| to == endpoint)
     }
 
     /// Takes every call and admin call sent on the connection `via`: it is gone.
     pub(super) fn take_all_via(&mut self, via: &Outbox) -> (Vec<PendingCall>, Vec<PendingAdmin>) {
+        self.take_where(|_, on| on.same(via))
+    }
+
+    /// Takes every call and admin call whose endpoint and connection `lost` says are gone.
+    fn take_where(
+        &mut self,
+        lost: impl Fn(&Endpoint, &Outbox) -> bool,
+    ) -> (Vec<PendingCall>, Vec<PendingAdmin>) {
         let mut keys: Vec<CallKey> =
-            self.calls.iter().filter(|(_, c)| c.via.same(via)).map(|(k, _)| *k).collect();
+            self.calls.iter().filter(|(_, c)| lost(&c.endpoint, &c.via)).map(|(k, _)| *k).collect();
+        // In call order, whatever the map's: callers fail in the same order on every run.
         keys.sort_unstable();
         let calls = keys.iter().filter_map(|k| self.take(*k, None)).collect();
         let ids: Vec<u64> =
-            self.admin.iter().filter(|(_, c)| c.via.same(via)).map(|(k, _)| *k).collect();
+            self.admin.iter().filter(|(_, c)| lost(&c.endpoint, &c.via)).map(|(k, _)| *k).collect();
         let admin = ids.iter().filter_map(|id| self.take_admin(*id, None)).collect();
         (calls, admin)
     }

@@ -9,9 +9,10 @@
 //!
 //! This file holds the connections' lifecycle (opening with backoff, accepting with bounded
 //! handshakes, losing, closing) and the calling API. Each other idea has its file:
-//! `outbox.rs` (the bounded queue a connection's writer drains, and the direct write), `pump.rs` (the read/write
-//! loop of an established connection), `calls.rs` (the table of calls waiting for answers, a
-//! pure state machine) and `handshake.rs` (driving the handshake state machine of
+//! `outbox.rs` (the bounded queue a connection's writer drains, and the direct write),
+//! `pump.rs` (the read/write loop of an established connection), `reap.rs` (closing quiet
+//! connections between nodes by a handshake), `calls.rs` (the table of calls waiting for
+//! answers, a pure state machine) and `handshake.rs` (driving the handshake state machine of
 //! [`crate::auth::handshake`] over a connection).
 
 mod calls;
@@ -438,7 +439,7 @@ impl Links {
                     // Both sides dialled at once: the connection the lower id dialled carries
                     // both ways, and ours closes by the handshake once it carried what was
                     // queued on it (see `reap.rs`), rather than two per pair for good.
-                    Some(o) if !o.is_closed() && lower && me.idle.is_some() => {
+                    Some(o) if !o.is_closed() && lower => {
                         superseded = Some(o.clone());
                         s.links.insert(ep.clone(), tx.clone());
                     }

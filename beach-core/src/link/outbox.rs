@@ -44,6 +44,7 @@ pub(crate) struct Outbox {
 
 /// What an outbox and its inbox share: the bounds' counters, the alarm that closes the
 /// connection, and the sink while the writer is not using it.
+#[derive(Default)]
 pub(super) struct Queue {
     /// Envelopes queued or being written by the writer task.
     pub(super) count: AtomicUsize,
@@ -99,26 +100,7 @@ impl Outbox {
     /// A queue for one connection, counting what is written directly in `counters`.
     pub(super) fn channel(counters: &Arc<LinkCounters>) -> (Outbox, Inbox) {
         let (tx, rx) = mpsc::unbounded();
-        let queue = Arc::new(Queue {
-            count: AtomicUsize::new(0),
-            bytes: AtomicUsize::new(0),
-            refusing: AtomicBool::new(false),
-            why: Mutex::new(None),
-            alarm: Notify::new(),
-            sink: Mutex::new(None),
-            flush: Notify::new(),
-            calls: AtomicUsize::new(0),
-            serving: AtomicUsize::new(0),
-            activity: AtomicUsize::new(0),
-            received: AtomicUsize::new(0),
-            closing_started: AtomicBool::new(false),
-            bye_sent: AtomicBool::new(false),
-            bye_received: AtomicBool::new(false),
-            shut: AtomicBool::new(false),
-            half_closed: AtomicBool::new(false),
-            settle: Notify::new(),
-            counters: counters.clone(),
-        });
+        let queue = Arc::new(Queue { counters: counters.clone(), ..Queue::default() });
         (Outbox { tx, queue: queue.clone(), direct: true }, Inbox { rx, queue })
     }
 
