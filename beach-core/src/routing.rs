@@ -1,8 +1,8 @@
 //! Routing: which member of a category serves a request, and whether a failed attempt is
 //! retried on another.
 //!
-//! - [`Mode`]: `random` prefers members on nodes already connected, `local` prefers members on
-//!   this node, `affinity` maps a key to one member by [`rendezvous`] hashing.
+//! - [`Mode`]: `random` takes the less busy of two members drawn at random, `local` prefers
+//!   members on this node, `affinity` maps a key to one member by [`rendezvous`] hashing.
 //! - [`Attempts`]: the retry policy of one request, a small object in the manner of tower's
 //!   `Policy`: it picks each attempt's member (never one already tried while others remain;
 //!   a keyed request stays on its key's owner while that owner is a member), keeps the
@@ -19,7 +19,7 @@
 //! ```
 //! use std::time::{Duration, Instant};
 //! use beach_core::model::{ActorId, NodeId};
-//! use beach_core::routing::{Attempts, Failure, Mode, RetryDecision};
+//! use beach_core::routing::{Attempts, Failure, Mode, RetryDecision, Unknown};
 //! use beach_core::ErrorCode;
 //! use beach_core::rng::seeded;
 //!
@@ -28,9 +28,9 @@
 //! let now = Instant::now();
 //! let mut attempts = Attempts::new(42, now + Duration::from_secs(5), 2);
 //! let mut rng = seeded(1);
-//! let first = attempts.pick(Mode::Random, &members, None, Some(&local), |_| true, &mut rng).unwrap();
+//! let first = attempts.pick(Mode::Random, &members, None, Some(&local), &Unknown, &mut rng).unwrap();
 //! assert!(matches!(attempts.on_failure(now, &Failure::Code(ErrorCode::QueueFull), &members), RetryDecision::Retry { .. }));
-//! let second = attempts.pick(Mode::Random, &members, None, Some(&local), |_| true, &mut rng).unwrap();
+//! let second = attempts.pick(Mode::Random, &members, None, Some(&local), &Unknown, &mut rng).unwrap();
 //! assert_ne!(first, second);
 //! assert_eq!(attempts.request_id(), 42);
 //! ```
@@ -50,8 +50,9 @@ use crate::model::{ActorId, NodeId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
-    /// A random member, preferring those on nodes already connected. The default outside
-    /// actors.
+    /// The less busy of two members drawn at random: the one with fewer of this caller's
+    /// requests in flight, else one on a node already connected (no handshake). The default
+    /// outside actors.
     Random,
     /// A member on this node if there is one, else as `random`. The default inside actors.
     Local,
@@ -125,16 +126,41 @@ pub fn rendezvous<'a>(
     members.into_iter().max_by_key(|m| (rendezvous_score(key, m), *m))
 }
 
+/// What routing knows of the members from the caller's side: whether their node is connected
+/// already, and how many of the caller's requests each has in flight.
+pub trait Nearness {
+    /// Whether this side already holds a connection to `node`.
+    fn is_connected(&self, node: &NodeId) -> bool;
+    /// The caller's requests in flight to `actor`.
+    fn in_flight(&self, actor: &ActorId) -> u64;
+}
+
+/// Every node connected, nothing in flight: for tests and callers that know nothing more.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unknown;
+
+impl Nearness for Unknown {
+    fn is_connected(&self, _node: &NodeId) -> bool {
+        true
+    }
+    fn in_flight(&self, _actor: &ActorId) -> u64 {
+        0
+    }
+}
+
 /// Picks one member for a request, excluding `exclude` as long as any other member remains.
 ///
-/// `is_connected` says whether this side already holds a connection to a node; members on
-/// `local` (this node; `None` for an outside client) always count as connected.
+/// `random` draws two members and takes the one with fewer of the caller's requests in
+/// flight, then one on a connected node, then the first drawn (the "power of two choices":
+/// load spreads evenly and a slow member, whose requests pile up, is avoided, at the cost of
+/// two look-ups). `local` does the same among this node's members when it hosts any. Members
+/// on `local` (this node; `None` for an outside client) always count as connected.
 pub fn choose<'a, R: RngExt + ?Sized>(
     mode: Mode,
     members: &'a [ActorId],
     key: Option<&[u8]>,
     local: Option<&NodeId>,
-    is_connected: impl Fn(&NodeId) -> bool,
+    near: &(impl Nearness + ?Sized),
     exclude: &[ActorId],
     rng: &mut R,
 ) -> Result<&'a ActorId, RoutingError> {
@@ -146,9 +172,19 @@ pub fn choose<'a, R: RngExt + ?Sized>(
     }
     let fresh: Vec<&ActorId> = members.iter().filter(|m| !exclude.contains(m)).collect();
     let pool: Vec<&ActorId> = if fresh.is_empty() { members.iter().collect() } else { fresh };
-    let pick = |rng: &mut R, from: &[&'a ActorId]| from[rng.random_range(0..from.len())];
-    let connected = |pool: &[&'a ActorId]| -> Vec<&'a ActorId> {
-        pool.iter().copied().filter(|m| Some(m.node()) == local || is_connected(m.node())).collect()
+    let cost = |m: &ActorId| {
+        (near.in_flight(m), !(Some(m.node()) == local || near.is_connected(m.node())))
+    };
+    let better_of_two = |rng: &mut R, from: &[&'a ActorId]| -> &'a ActorId {
+        let a = rng.random_range(0..from.len());
+        if from.len() == 1 {
+            return from[a];
+        }
+        let mut b = rng.random_range(0..from.len() - 1);
+        if b >= a {
+            b += 1;
+        }
+        if cost(from[b]) < cost(from[a]) { from[b] } else { from[a] }
     };
     Ok(match mode {
         Mode::Affinity => {
@@ -157,17 +193,9 @@ pub fn choose<'a, R: RngExt + ?Sized>(
         Mode::Local => {
             let here: Vec<&ActorId> =
                 pool.iter().copied().filter(|m| Some(m.node()) == local).collect();
-            if !here.is_empty() {
-                pick(rng, &here)
-            } else {
-                let near = connected(&pool);
-                pick(rng, if near.is_empty() { &pool } else { &near })
-            }
+            better_of_two(rng, if here.is_empty() { &pool } else { &here })
         }
-        Mode::Random => {
-            let near = connected(&pool);
-            pick(rng, if near.is_empty() { &pool } else { &near })
-        }
+        Mode::Random => better_of_two(rng, &pool),
     })
 }
 
@@ -324,7 +352,7 @@ impl Attempts {
         members: &[ActorId],
         key: Option<&[u8]>,
         local: Option<&NodeId>,
-        is_connected: impl Fn(&NodeId) -> bool,
+        near: &(impl Nearness + ?Sized),
         rng: &mut R,
     ) -> Result<ActorId, RoutingError> {
         self.keyed = mode == Mode::Affinity;
@@ -332,7 +360,7 @@ impl Attempts {
             (true, Some((_, before))) => before,
             _ => &self.tried[..],
         };
-        let chosen = choose(mode, members, key, local, is_connected, exclude, rng)?.clone();
+        let chosen = choose(mode, members, key, local, near, exclude, rng)?.clone();
         self.stay = false;
         if !self.tried.contains(&chosen) {
             self.tried.push(chosen.clone());
@@ -406,30 +434,62 @@ mod tests {
     fn affinity_needs_a_key_and_empty_categories_fail_at_once() {
         let m = members(3);
         let local = node(0);
-        let err = choose(Mode::Affinity, &m, None, Some(&local), |_| true, &[], &mut seeded(1));
+        let err = choose(Mode::Affinity, &m, None, Some(&local), &Unknown, &[], &mut seeded(1));
         assert_eq!(err, Err(RoutingError::AffinityWithoutKey));
-        let err = choose(Mode::Random, &[], None, Some(&local), |_| true, &[], &mut seeded(1));
+        let err = choose(Mode::Random, &[], None, Some(&local), &Unknown, &[], &mut seeded(1));
         assert_eq!(err, Err(RoutingError::NoMembers));
         assert!("nearest".parse::<Mode>().unwrap_err().to_string().contains("affinity"));
     }
 
-    #[test]
-    fn local_prefers_this_node_and_random_prefers_connected_nodes() {
-        let m = members(9);
-        for seed in 0..20 {
-            let mut rng = seeded(seed);
-            let l =
-                choose(Mode::Local, &m, None, Some(&node(1)), |_| false, &[], &mut rng).unwrap();
-            assert_eq!(l.node(), &node(1));
-            let r =
-                choose(Mode::Random, &m, None, Some(&node(7)), |n| *n == node(2), &[], &mut rng)
-                    .unwrap();
-            assert_eq!(r.node(), &node(2));
+    /// Connected nodes and requests in flight, as a test sets them.
+    #[derive(Default)]
+    struct Near {
+        connected: Vec<NodeId>,
+        load: Vec<(ActorId, u64)>,
+    }
+
+    impl Nearness for Near {
+        fn is_connected(&self, node: &NodeId) -> bool {
+            self.connected.contains(node)
         }
-        // Nothing connected: any member.
-        let r =
-            choose(Mode::Random, &m, None, Some(&node(7)), |_| false, &[], &mut seeded(1)).unwrap();
-        assert!(m.contains(r));
+        fn in_flight(&self, actor: &ActorId) -> u64 {
+            self.load.iter().find(|(a, _)| a == actor).map_or(0, |l| l.1)
+        }
+    }
+
+    #[test]
+    fn local_prefers_this_node_and_random_prefers_idle_then_connected_members() {
+        let m = members(9);
+        let mut tally = std::collections::BTreeMap::new();
+        for seed in 0..300 {
+            let mut rng = seeded(seed);
+            let l = choose(Mode::Local, &m, None, Some(&node(1)), &Near::default(), &[], &mut rng)
+                .unwrap();
+            assert_eq!(l.node(), &node(1));
+            let near = Near { connected: vec![node(2)], ..Near::default() };
+            let r = choose(Mode::Random, &m, None, None, &near, &[], &mut rng).unwrap();
+            *tally.entry(r.node().clone()).or_insert(0) += 1;
+        }
+        // Node 2 wins whenever one of the two drawn is on it (5 draws in 9), but the others
+        // still get their share: an outside client spreads beyond the node it entered by.
+        let (two, others) = (tally[&node(2)], tally[&node(0)] + tally[&node(1)]);
+        assert!((150..=200).contains(&two) && others >= 100, "{tally:?}");
+
+        // A member with requests piling up is passed over whenever it is drawn with another.
+        let busy = Near { load: m.iter().map(|a| (a.clone(), 5)).collect(), ..Near::default() };
+        let mut idle_one = busy;
+        idle_one.load[4].1 = 0;
+        let picks = (0..300)
+            .filter(|&seed| {
+                let r = choose(Mode::Random, &m, None, None, &idle_one, &[], &mut seeded(seed));
+                r.unwrap() == &m[4]
+            })
+            .count();
+        // Drawn in 2 of 9 pairs: about 67 of 300; alone it would be 33.
+        assert!((50..=90).contains(&picks), "{picks}");
+        // One member: it, whatever it carries.
+        let r = choose(Mode::Random, &m[..1], None, None, &idle_one, &[], &mut seeded(1));
+        assert_eq!(r.unwrap(), &m[0]);
     }
 
     #[test]
@@ -440,7 +500,7 @@ mod tests {
         let mut rng = seeded(5);
         let mut seen = Vec::new();
         for _ in 0..4 {
-            seen.push(a.pick(Mode::Random, &m, None, Some(&node(0)), |_| true, &mut rng).unwrap());
+            seen.push(a.pick(Mode::Random, &m, None, Some(&node(0)), &Unknown, &mut rng).unwrap());
             assert_eq!(a.on_failure(now, &Failure::Code(ErrorCode::Unreachable), &m), {
                 if seen.len() < 4 {
                     RetryDecision::Retry { after: Duration::ZERO }
@@ -526,7 +586,7 @@ mod tests {
         let mut a = Attempts::new(1, now + Duration::from_secs(4), u32::MAX).retry_timeouts(true);
         assert_eq!(a.attempt_timeout(now), Some(Duration::from_secs(1)), "at most 4 shares");
         for _ in 0..100 {
-            a.pick(Mode::Random, &m, None, None, |_| true, &mut seeded(1)).unwrap();
+            a.pick(Mode::Random, &m, None, None, &Unknown, &mut seeded(1)).unwrap();
             match a.on_failure(now, &Failure::Code(ErrorCode::QueueFull), &m) {
                 RetryDecision::Retry { after } => assert!(after <= MAX_BACKOFF),
                 RetryDecision::GiveUp => panic!("retries and time are left"),
@@ -540,14 +600,14 @@ mod tests {
         let now = Instant::now();
         let mut a = Attempts::new(1, now + Duration::from_secs(1), 3);
         let first = a
-            .pick(Mode::Affinity, &m, Some(b"k"), Some(&node(0)), |_| true, &mut seeded(1))
+            .pick(Mode::Affinity, &m, Some(b"k"), Some(&node(0)), &Unknown, &mut seeded(1))
             .unwrap();
         assert!(matches!(
             a.on_failure(now, &Failure::Code(ErrorCode::QueueFull), &m),
             RetryDecision::Retry { after } if after > Duration::ZERO
         ));
         let again = a
-            .pick(Mode::Affinity, &m, Some(b"k"), Some(&node(0)), |_| true, &mut seeded(1))
+            .pick(Mode::Affinity, &m, Some(b"k"), Some(&node(0)), &Unknown, &mut seeded(1))
             .unwrap();
         assert_eq!(again, first, "the owner is still there: wait and retry it");
         // Unreachable too: the key's data lives with its owner, so the request waits for it
@@ -557,7 +617,7 @@ mod tests {
             RetryDecision::Retry { after } if after > Duration::ZERO
         ));
         let still = a
-            .pick(Mode::Affinity, &m, Some(b"k"), Some(&node(0)), |_| true, &mut seeded(1))
+            .pick(Mode::Affinity, &m, Some(b"k"), Some(&node(0)), &Unknown, &mut seeded(1))
             .unwrap();
         assert_eq!(still, first, "unreachable, but still a member: still the owner");
         // Once the owner has left the directory, the key's next owner serves it.
@@ -567,7 +627,7 @@ mod tests {
             RetryDecision::Retry { .. }
         ));
         let moved = a
-            .pick(Mode::Affinity, &without, Some(b"k"), Some(&node(0)), |_| true, &mut seeded(1))
+            .pick(Mode::Affinity, &without, Some(b"k"), Some(&node(0)), &Unknown, &mut seeded(1))
             .unwrap();
         assert_eq!(&moved, rendezvous(b"k", &without).unwrap(), "gone: the next owner");
     }

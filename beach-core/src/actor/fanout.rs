@@ -56,7 +56,7 @@ impl Handle {
                     &members,
                     self.options.key.as_deref(),
                     self.port.local_node(),
-                    |n| self.port.is_connected(n),
+                    &*self.port,
                     &tried,
                     &mut *rng,
                 )

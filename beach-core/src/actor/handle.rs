@@ -367,7 +367,7 @@ impl Handle {
                     &members,
                     self.options.key.as_deref(),
                     self.port.local_node(),
-                    |n| self.port.is_connected(n),
+                    &*self.port,
                     &mut *rng,
                 )?
             };

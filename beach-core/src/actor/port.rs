@@ -49,3 +49,13 @@ pub(crate) trait Port: Send + Sync + 'static {
         None
     }
 }
+
+/// Routing sees a port's connections and requests in flight.
+impl crate::routing::Nearness for dyn Port {
+    fn is_connected(&self, node: &NodeId) -> bool {
+        Port::is_connected(self, node)
+    }
+    fn in_flight(&self, actor: &ActorId) -> u64 {
+        self.pending(actor)
+    }
+}
