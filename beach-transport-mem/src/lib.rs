@@ -18,6 +18,8 @@
 
 #[cfg(feature = "sim")]
 mod isolation;
+#[cfg(feature = "sim")]
+pub mod lab;
 mod network;
 #[cfg(feature = "sim")]
 mod sim;

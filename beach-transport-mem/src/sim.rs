@@ -154,6 +154,13 @@ impl SimBuilder {
         self
     }
 
+    /// Runs from exactly `seed`, whatever `BEACH_SIM_SEED` says: for programs that take the
+    /// seed as an argument (`beach sim --seed`), where the variable would only surprise.
+    pub fn exact_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
     /// The seed in use.
     pub fn seed(&self) -> u64 {
         self.seed
