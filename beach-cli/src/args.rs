@@ -177,6 +177,12 @@ pub enum Command {
     /// isolated Pong, deploy Pong replicas spread over the nodes, send requests while one node
     /// is killed with SIGKILL and its replicas come back elsewhere, then stop the rest cleanly.
     Demo(DemoArgs),
+    /// Compare spawn strategies and routing modes on a simulated cluster, in virtual time:
+    /// the scenario file (YAML; examples in examples/scenarios/) names the nodes, the
+    /// workload, the events and what to compare. Prints a table (or --json), and with
+    /// --report a self-contained HTML page with charts.
+    #[cfg(feature = "lab")]
+    Sim(SimArgs),
     /// Measure request latency and throughput over TCP beside a raw tokio echo baseline
     /// (against a node process started here, or the cluster of --config or --seed), and on one
     /// node in this process.
@@ -385,6 +391,21 @@ pub struct DemoArgs {
     pub logs: Option<PathBuf>,
 }
 
+/// `beach sim`.
+#[cfg(feature = "lab")]
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// The scenario file (YAML).
+    pub scenario: PathBuf,
+    /// Run from this seed instead of the scenario's; the same seed gives the same report.
+    /// (`--seed` names a node, for the commands that talk to a cluster.)
+    #[arg(long = "sim-seed", value_name = "N")]
+    pub seed: Option<u64>,
+    /// Also write the report as a self-contained HTML page (charts, no network needed).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
 /// `beach deploy ...`.
 #[derive(Debug, Subcommand)]
 pub enum DeployCommand {
@@ -422,4 +443,16 @@ pub enum DeployCommand {
         /// The deployment.
         name: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        // Clap checks names and defaults only when a command is built: a clash (two
+        // `--seed`s) would panic the first user who typed that command.
+        super::Cli::command().debug_assert();
+    }
 }

@@ -14,3 +14,5 @@ mod local_cluster;
 pub mod outcome;
 pub mod output;
 pub mod shell;
+#[cfg(feature = "lab")]
+pub mod sim;

@@ -21,6 +21,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => return ExitCode::from(beach_cli::shell::run(cli.global)),
         Some(Command::Demo(args)) => return beach_cli::demo::run(args),
+        #[cfg(feature = "lab")]
+        Some(Command::Sim(args)) => beach_cli::sim::run(&args),
         Some(Command::Node(args)) => return run_node(args, registry),
         Some(Command::BenchEcho) => {
             return match beach_cli::bench::echo_server() {

@@ -117,5 +117,7 @@ pub async fn run(client: &Beach, command: Command, g: &Global) -> Result<Output,
         | Command::BenchEcho
         | Command::BenchClient(_)
         | Command::Bench(_) => Err(Failure::usage("this command does not talk to a cluster")),
+        #[cfg(feature = "lab")]
+        Command::Sim(_) => Err(Failure::usage("this command does not talk to a cluster")),
     }
 }

@@ -53,7 +53,7 @@ const BOTTOM: f64 = 40.0;
 fn frame(out: &mut String, class: &str, title: &str, y_max: f64, y_unit: &str) {
     let _ = write!(
         out,
-        r#"<svg class="chart {class}" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="{t}"><title>{t}</title>"#,
+        r#"<figure><figcaption>{t}</figcaption><svg class="chart {class}" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="{t}"><title>{t}</title>"#,
         t = esc(title)
     );
     for i in 0..=4 {
@@ -126,7 +126,7 @@ fn line_chart(
             y = H - BOTTOM + 16.0,
         );
     }
-    out.push_str("</svg>");
+    out.push_str("</svg></figure>");
     out
 }
 
@@ -166,7 +166,7 @@ fn bar_chart(
             l = esc(label),
         );
     }
-    out.push_str("</svg>");
+    out.push_str("</svg></figure>");
     out
 }
 
@@ -270,8 +270,18 @@ impl Report {
         body.push_str("</table>");
         body.push_str("<h2>Latency over virtual time</h2>");
         body.push_str(&legend(&names));
-        body.push_str(&line_chart("p99 latency per second", "p99 ms", &p99, &markers));
-        body.push_str(&line_chart("median latency per second", "p50 ms", &p50, &markers));
+        body.push_str(&line_chart(
+            "p99 latency of the requests sent in each second of virtual time",
+            "p99 ms",
+            &p99,
+            &markers,
+        ));
+        body.push_str(&line_chart(
+            "median latency of the requests sent in each second of virtual time",
+            "p50 ms",
+            &p50,
+            &markers,
+        ));
         body.push_str("<h2>Placement</h2>");
         body.push_str(&legend(&placement_names));
         body.push_str(&bar_chart(
@@ -319,7 +329,7 @@ impl Report {
             body.push_str("<h2>Recovery after events</h2>");
             body.push_str(&legend(&names));
             body.push_str(&bar_chart(
-                "until every request succeeds again",
+                "time from each event until every request succeeds again",
                 "ms",
                 &event_labels,
                 &recovery,
@@ -368,7 +378,8 @@ impl Report {
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:24px auto;max-width:900px;color:#222}\
 table{border-collapse:collapse;margin:8px 0 20px}td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}\
 td:first-child,th:first-child{text-align:left}.legend span{margin-right:14px;white-space:nowrap}\
-.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}svg.chart{display:block;margin:4px 0 16px}";
+.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}svg.chart{display:block;margin:4px 0 16px}\
+figure{margin:0}figcaption{font-weight:600;margin-top:8px}";
 
 #[cfg(test)]
 mod tests {
