@@ -281,7 +281,16 @@ impl Scenario {
                 ));
             }
         }
-        let all = self.max_nodes();
+        // The nodes that exist at each event: those that started, and the join waves before
+        // it (a wave at the same moment counts if it comes first in the file).
+        let mut order: Vec<usize> = (0..self.events.len()).collect();
+        order.sort_by_key(|&i| self.events[i].at);
+        let mut existing = vec![0; self.events.len()];
+        let mut count = n.count;
+        for &i in &order {
+            existing[i] = count;
+            count += self.events[i].join.unwrap_or(0);
+        }
         for (i, e) in self.events.iter().enumerate() {
             let actions = [
                 e.crash.is_some(),
@@ -314,8 +323,12 @@ impl Scenario {
             if e.join == Some(0) {
                 return bad(format!("events[{i}].join is 0"));
             }
-            if let Some(bad_node) = named.iter().find(|&&x| x >= all) {
-                return bad(format!("events[{i}]: no node {bad_node} (nodes 0 to {})", all - 1));
+            if let Some(bad_node) = named.iter().find(|&&x| x >= existing[i]) {
+                return bad(format!(
+                    "events[{i}]: no node {bad_node} at {} (nodes 0 to {} then)",
+                    humantime::format_duration(e.at),
+                    existing[i] - 1
+                ));
             }
         }
         Ok(())
@@ -387,6 +400,11 @@ mod tests {
             ("compare: {}\nevents: [{at: 1s, crash: 1, join: 1}]", "exactly one"),
             ("compare: {}\nevents: [{at: 1s, crash: 6}]", "no node 6"),
             ("compare: {}\nevents: [{at: 1s, join: 1}, {at: 2s, crash: 6}]", ""),
+            ("compare: {}\nevents: [{at: 3s, join: 1}, {at: 2s, crash: 6}]", "no node 6 at 2s"),
+            (
+                "compare: {}\nevents: [{at: 2s, slow: {node: 7, factor: 2, for: 1s}}, {at: 1s, join: 1}]",
+                "no node 7",
+            ),
             ("compare: {}\nevents: [{at: 2m, crash: 1}]", "after the run"),
             ("compare: {routing: [sideways]}", "sideways"),
             ("compare: {}\nworkload: {rate: 0}", "workload.rate"),
