@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::report::Report;
+use super::report::{Report, Table};
 
 /// One colour per variant, told apart in print too.
 const COLOURS: [&str; 10] = [
@@ -179,20 +179,23 @@ fn legend(names: &[String]) -> String {
     out
 }
 
-fn row(out: &mut String, cells: &[String]) {
-    out.push_str("<tr>");
-    for c in cells {
-        let _ = write!(out, "<td>{}</td>", esc(c));
+/// A table of the report under its title.
+fn table(id: &str, t: &Table) -> String {
+    let mut out = format!("<h2>{}</h2><table id=\"{id}\"><tr>", esc(t.title));
+    let class = |i: usize| if i < t.labels { " class=\"label\"" } else { "" };
+    for (i, h) in t.headings.iter().enumerate() {
+        let _ = write!(out, "<th{}>{}</th>", class(i), esc(h));
     }
     out.push_str("</tr>");
-}
-
-fn head(out: &mut String, cells: &[&str]) {
-    out.push_str("<tr>");
-    for c in cells {
-        let _ = write!(out, "<th>{c}</th>");
+    for row in &t.rows {
+        out.push_str("<tr>");
+        for (i, c) in row.iter().enumerate() {
+            let _ = write!(out, "<td{}>{}</td>", class(i), esc(c));
+        }
+        out.push_str("</tr>");
     }
-    out.push_str("</tr>");
+    out.push_str("</table>");
+    out
 }
 
 impl Report {
@@ -233,41 +236,7 @@ impl Report {
             self.duration_s,
             self.seed
         );
-        body.push_str("<h2>Requests</h2><table id=\"requests\">");
-        head(
-            &mut body,
-            &[
-                "variant",
-                "p50 ms",
-                "p99 ms",
-                "p99.9 ms",
-                "sent",
-                "errors",
-                "retries",
-                "met trouble",
-                "stickiness",
-                "needless key moves",
-            ],
-        );
-        for v in &self.variants {
-            let r = &v.requests;
-            row(
-                &mut body,
-                &[
-                    v.name.clone(),
-                    format!("{:.2}", r.p50_ms),
-                    format!("{:.2}", r.p99_ms),
-                    format!("{:.2}", r.p999_ms),
-                    r.sent.to_string(),
-                    r.errors.to_string(),
-                    r.retries.to_string(),
-                    format!("{:.1}%", r.troubled_share * 100.0),
-                    format!("{:.1}%", v.affinity.stickiness * 100.0),
-                    v.affinity.moves.iter().map(|m| m.needless).sum::<usize>().to_string(),
-                ],
-            );
-        }
-        body.push_str("</table>");
+        body.push_str(&table("requests", &self.requests_table()));
         body.push_str("<h2>Latency over virtual time</h2>");
         body.push_str(&legend(&names));
         body.push_str(&line_chart(
@@ -282,7 +251,7 @@ impl Report {
             &p50,
             &markers,
         ));
-        body.push_str("<h2>Placement</h2>");
+        body.push_str(&table("spread", &self.spread_table()));
         body.push_str(&legend(&placement_names));
         body.push_str(&bar_chart(
             "actors per node after the spawn phase",
@@ -290,43 +259,8 @@ impl Report {
             &node_labels,
             &placements,
         ));
-        body.push_str("<table id=\"spread\">");
-        head(
-            &mut body,
-            &[
-                "variant",
-                "max",
-                "min",
-                "stddev",
-                "busiest node CPU",
-                "CPU stddev",
-                "memory stddev",
-                "failed spawns",
-                "actors per node at the end",
-            ],
-        );
-        for v in &self.variants {
-            let s = &v.spread;
-            let end: Vec<String> =
-                s.final_actors_per_node.iter().map(ToString::to_string).collect();
-            row(
-                &mut body,
-                &[
-                    v.name.clone(),
-                    s.max.to_string(),
-                    s.min.to_string(),
-                    format!("{:.2}", s.stddev),
-                    format!("{:.0}%", s.cpu_max * 100.0),
-                    format!("{:.3}", s.cpu_stddev),
-                    format!("{:.3}", s.memory_stddev),
-                    s.spawn_failures.to_string(),
-                    end.join(" "),
-                ],
-            );
-        }
-        body.push_str("</table>");
         if !self.events.is_empty() {
-            body.push_str("<h2>Recovery after events</h2>");
+            body.push_str(&table("recovery", &self.recovery_table()));
             body.push_str(&legend(&names));
             body.push_str(&bar_chart(
                 "time from each event until every request succeeds again",
@@ -334,38 +268,6 @@ impl Report {
                 &event_labels,
                 &recovery,
             ));
-            body.push_str("<table id=\"recovery\">");
-            head(
-                &mut body,
-                &[
-                    "event",
-                    "variant",
-                    "failed",
-                    "all ok after",
-                    "converged after",
-                    "keys moved",
-                    "needless",
-                ],
-            );
-            for (i, label) in event_labels.iter().enumerate() {
-                for v in &self.variants {
-                    let (r, m) = (&v.recovery[i], &v.affinity.moves[i]);
-                    row(
-                        &mut body,
-                        &[
-                            label.clone(),
-                            v.name.clone(),
-                            r.failed.to_string(),
-                            format!("{:.0} ms", r.requests_ok_after_ms),
-                            r.converged_after_ms
-                                .map_or("not converged".into(), |c| format!("{c:.0} ms")),
-                            format!("{}/{}", m.moved, m.keys),
-                            m.needless.to_string(),
-                        ],
-                    );
-                }
-            }
-            body.push_str("</table>");
         }
         let json = serde_json::to_string(self).unwrap_or_default().replace("</", "<\\/");
         format!(
@@ -375,9 +277,9 @@ impl Report {
     }
 }
 
-const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:24px auto;max-width:900px;color:#222}\
-table{border-collapse:collapse;margin:8px 0 20px}td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}\
-td:first-child,th:first-child{text-align:left}.legend span{margin-right:14px;white-space:nowrap}\
+const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:24px auto;max-width:1120px;color:#222}\
+table{border-collapse:collapse;margin:8px 0 20px}td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right;white-space:nowrap}\
+.label{text-align:left}.legend span{margin-right:14px;white-space:nowrap}\
 .legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}svg.chart{display:block;margin:4px 0 16px}\
 figure{margin:0}figcaption{font-weight:600;margin-top:8px}";
 

@@ -356,82 +356,180 @@ fn series(samples: &[&Sample], duration: Duration) -> Series {
     }
 }
 
+/// One table of the report, for the terminal and the page alike: headings and rows of cells.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Table {
+    /// What the table is about.
+    pub(crate) title: &'static str,
+    /// The column headings.
+    pub(crate) headings: &'static [&'static str],
+    /// How many leading columns are labels (aligned left); the rest are figures.
+    pub(crate) labels: usize,
+    /// The rows, one cell per heading.
+    pub(crate) rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// The table as text: labels aligned left, figures right.
+    fn text(&self) -> String {
+        let mut widths: Vec<usize> = self.headings.iter().map(|h| h.len()).collect();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: &mut dyn Iterator<Item = &str>| {
+            let mut out = String::new();
+            for (i, (cell, w)) in cells.zip(&widths).enumerate() {
+                let gap = if i == 0 { "" } else { "  " };
+                let _ = if i < self.labels {
+                    write!(out, "{gap}{cell:<w$}")
+                } else {
+                    write!(out, "{gap}{cell:>w$}")
+                };
+            }
+            out.trim_end().to_owned()
+        };
+        let mut out = format!("\n{}\n", self.title);
+        out.push_str(&line(&mut self.headings.iter().copied()));
+        out.push('\n');
+        for row in &self.rows {
+            out.push_str(&line(&mut row.iter().map(String::as_str)));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.1}%", share * 100.0)
+}
+
 impl Report {
-    /// The report as terminal tables: requests, spread, and recovery per event.
-    pub fn table(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{}: {} nodes, {} s of requests, seed {}",
-            self.scenario, self.nodes, self.duration_s, self.seed
-        );
-        let w = self.variants.iter().map(|v| v.name.len()).max().unwrap_or(7).max(7);
-        let _ = writeln!(
-            out,
-            "\n{:w$}  {:>8} {:>8} {:>9} {:>7} {:>7} {:>7} {:>8} {:>7} {:>8}",
-            "variant",
-            "p50 ms",
-            "p99 ms",
-            "p99.9 ms",
-            "sent",
-            "errors",
-            "retries",
-            "trouble",
-            "sticky",
-            "needless",
-        );
-        for v in &self.variants {
-            let r = &v.requests;
-            let needless: usize = v.affinity.moves.iter().map(|m| m.needless).sum();
-            let _ = writeln!(
-                out,
-                "{:w$}  {:>8.2} {:>8.2} {:>9.2} {:>7} {:>7} {:>7} {:>7.1}% {:>7.1}% {:>8}",
-                v.name,
-                r.p50_ms,
-                r.p99_ms,
-                r.p999_ms,
-                r.sent,
-                r.errors,
-                r.retries,
-                r.troubled_share * 100.0,
-                v.affinity.stickiness * 100.0,
-                needless,
-            );
+    /// Latency, errors, retries, trouble, stickiness and needless key moves per variant.
+    pub(crate) fn requests_table(&self) -> Table {
+        Table {
+            title: "Requests",
+            labels: 1,
+            headings: &[
+                "variant",
+                "p50 ms",
+                "p99 ms",
+                "p99.9 ms",
+                "sent",
+                "errors",
+                "retries",
+                "met trouble",
+                "stickiness",
+                "needless key moves",
+            ],
+            rows: self
+                .variants
+                .iter()
+                .map(|v| {
+                    let r = &v.requests;
+                    vec![
+                        v.name.clone(),
+                        format!("{:.2}", r.p50_ms),
+                        format!("{:.2}", r.p99_ms),
+                        format!("{:.2}", r.p999_ms),
+                        r.sent.to_string(),
+                        r.errors.to_string(),
+                        r.retries.to_string(),
+                        percent(r.troubled_share),
+                        percent(v.affinity.stickiness),
+                        v.affinity.moves.iter().map(|m| m.needless).sum::<usize>().to_string(),
+                    ]
+                })
+                .collect(),
         }
-        let _ = writeln!(
-            out,
-            "\n{:w$}  {:>7} {:>7} {:>7} {:>8} {:>7} {:>9}  actors per node",
-            "variant", "max", "min", "stddev", "cpu max", "cpu sd", "no spawn",
-        );
-        for v in &self.variants {
-            let s = &v.spread;
-            let per: Vec<String> = s.actors_per_node.iter().map(ToString::to_string).collect();
-            let _ = writeln!(
-                out,
-                "{:w$}  {:>7} {:>7} {:>7.2} {:>7.0}% {:>7.3} {:>9}  {}",
-                v.name,
-                s.max,
-                s.min,
-                s.stddev,
-                s.cpu_max * 100.0,
-                s.cpu_stddev,
-                s.spawn_failures,
-                per.join(" "),
-            );
+    }
+
+    /// Actors per node, CPU and memory balance and failed spawns per variant.
+    pub(crate) fn spread_table(&self) -> Table {
+        Table {
+            title: "Placement",
+            labels: 1,
+            headings: &[
+                "variant",
+                "max",
+                "min",
+                "stddev",
+                "busiest CPU",
+                "CPU stddev",
+                "memory stddev",
+                "failed spawns",
+                "actors per node",
+                "at the end",
+            ],
+            rows: self
+                .variants
+                .iter()
+                .map(|v| {
+                    let s = &v.spread;
+                    let list = |l: &[usize]| {
+                        l.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+                    };
+                    vec![
+                        v.name.clone(),
+                        s.max.to_string(),
+                        s.min.to_string(),
+                        format!("{:.2}", s.stddev),
+                        format!("{:.0}%", s.cpu_max * 100.0),
+                        format!("{:.3}", s.cpu_stddev),
+                        format!("{:.3}", s.memory_stddev),
+                        s.spawn_failures.to_string(),
+                        list(&s.actors_per_node),
+                        list(&s.final_actors_per_node),
+                    ]
+                })
+                .collect(),
         }
+    }
+
+    /// Per event and variant: failures, recovery, convergence, keys moved.
+    pub(crate) fn recovery_table(&self) -> Table {
+        let mut rows = Vec::new();
         for (i, e) in self.events.iter().enumerate() {
-            let _ = writeln!(out, "\nat {:.1} s, {}:", e.at_s, e.label);
             for v in &self.variants {
                 let (r, m) = (&v.recovery[i], &v.affinity.moves[i]);
-                let converged = r
-                    .converged_after_ms
-                    .map_or("not converged".into(), |c| format!("converged in {:.0} ms", c));
-                let _ = writeln!(
-                    out,
-                    "  {:w$}  {:>5} failed, all ok after {:>7.0} ms, {converged}; keys moved {}/{} ({} needless)",
-                    v.name, r.failed, r.requests_ok_after_ms, m.moved, m.keys, m.needless,
-                );
+                rows.push(vec![
+                    format!("{:.1} s {}", e.at_s, e.label),
+                    v.name.clone(),
+                    r.failed.to_string(),
+                    format!("{:.0} ms", r.requests_ok_after_ms),
+                    r.converged_after_ms.map_or("no".into(), |c| format!("{c:.0} ms")),
+                    format!("{}/{}", m.moved, m.keys),
+                    m.needless.to_string(),
+                ]);
             }
+        }
+        Table {
+            title: "After each event",
+            labels: 2,
+            headings: &[
+                "event",
+                "variant",
+                "failed",
+                "all ok after",
+                "converged after",
+                "keys moved",
+                "needless",
+            ],
+            rows,
+        }
+    }
+
+    /// The report as terminal tables: requests, placement, and what followed each event.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{}: {} nodes, {} s of requests, seed {}\n",
+            self.scenario, self.nodes, self.duration_s, self.seed
+        );
+        out.push_str(&self.requests_table().text());
+        out.push_str(&self.spread_table().text());
+        if !self.events.is_empty() {
+            out.push_str(&self.recovery_table().text());
         }
         out
     }
