@@ -142,7 +142,7 @@ fn random_routing_avoids_a_slow_node_that_affinity_must_wait_for() {
 #[test]
 fn partitions_and_join_waves_run_and_are_timed() {
     let scenario = Scenario::parse(
-        "duration: 16s\nnodes: {count: 5, cores: 2, latency: 1ms, jitter: 1ms}\n\
+        "duration: 16s\nnodes: {count: 5, cores: 2, latency: 1ms, jitter: 1ms, links: [{between: [0, 6], latency: 40ms, loss: 0.05}]}\n\
          workload: {actors: 10, spawn_batch: 5, rate: 100, timeout: 1s}\n\
          events: [{at: 2s, partition: {nodes: [4], for: 4s}}, {at: 10s, join: 2}]\n\
          compare: {placement: [random], routing: [random]}",

@@ -47,8 +47,8 @@ pub use report::{
     Affinity, EventInfo, KeyMoves, Recovery, Report, Requests, Series, Spread, Variant,
 };
 pub use scenario::{
-    Compare, Event, KeyDistribution, NodeOverride, Nodes, Partition, Scenario, ScenarioError, Slow,
-    Workload,
+    Compare, Event, KeyDistribution, LinkOverride, NodeOverride, Nodes, Partition, Scenario,
+    ScenarioError, Slow, Workload,
 };
 pub use strategy::{Placement, Placer, Router, Routing};
 

@@ -170,11 +170,24 @@ impl Run {
         (o.and_then(|o| o.cores).unwrap_or(n.cores), o.and_then(|o| o.memory).unwrap_or(n.memory))
     }
 
+    /// Starts `count` nodes, with their capacity and the links the scenario sets for them.
     async fn add_nodes(&mut self, count: usize) {
         for _ in 0..count {
             let i = self.sim.add_node().await;
             let (cores, memory) = self.capacity(i);
             self.run_model.model.add(self.sim.endpoint(i).as_str(), cores, memory);
+            for l in &self.scenario.nodes.links {
+                let [a, b] = l.between;
+                if a.max(b) == i && a != b {
+                    let link = LinkConfig {
+                        latency: l.latency,
+                        jitter: l.jitter,
+                        drop: l.loss,
+                        duplicate: 0.0,
+                    };
+                    self.sim.set_link(a, b, link);
+                }
+            }
         }
     }
 

@@ -17,7 +17,7 @@ pub struct Scenario {
     /// A title for the report.
     #[serde(default = "default_name")]
     pub name: String,
-    /// The seed every variant runs from (`beach sim --seed` overrides it).
+    /// The seed every variant runs from (`beach sim --sim-seed` overrides it).
     #[serde(default = "one")]
     pub seed: u64,
     /// How long requests flow, in virtual time, after the actors are spawned.
@@ -56,6 +56,8 @@ pub struct Nodes {
     pub loss: f64,
     /// Nodes that differ from the rest.
     pub overrides: Vec<NodeOverride>,
+    /// Links that differ from the rest (both ways), such as a far data centre.
+    pub links: Vec<LinkOverride>,
 }
 
 impl Default for Nodes {
@@ -68,6 +70,7 @@ impl Default for Nodes {
             jitter: Duration::ZERO,
             loss: 0.0,
             overrides: Vec::new(),
+            links: Vec::new(),
         }
     }
 }
@@ -82,6 +85,23 @@ pub struct NodeOverride {
     pub cores: Option<u32>,
     /// Its memory in MB, if not the default.
     pub memory: Option<u32>,
+}
+
+/// The link between two nodes, both ways, when it differs from the default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkOverride {
+    /// The two nodes.
+    pub between: [usize; 2],
+    /// One-way latency.
+    #[serde(with = "duration")]
+    pub latency: Duration,
+    /// Extra delay per message, drawn from zero to this.
+    #[serde(default = "zero", with = "duration")]
+    pub jitter: Duration,
+    /// The share of messages lost, 0 to 0.5.
+    #[serde(default)]
+    pub loss: f64,
 }
 
 /// How keys are drawn for requests.
@@ -281,6 +301,15 @@ impl Scenario {
                 ));
             }
         }
+        let all = self.max_nodes();
+        for (i, l) in n.links.iter().enumerate() {
+            if let Some(x) = l.between.iter().find(|&&x| x >= all) {
+                return bad(format!("nodes.links[{i}]: no node {x} (nodes 0 to {})", all - 1));
+            }
+            if !(0.0..=0.5).contains(&l.loss) {
+                return bad(format!("nodes.links[{i}].loss is {}: from 0 to 0.5", l.loss));
+            }
+        }
         // The nodes that exist at each event: those that started, and the join waves before
         // it (a wave at the same moment counts if it comes first in the file).
         let mut order: Vec<usize> = (0..self.events.len()).collect();
@@ -343,6 +372,10 @@ fn one() -> u64 {
     1
 }
 
+fn zero() -> Duration {
+    Duration::ZERO
+}
+
 fn sixty_seconds() -> Duration {
     Duration::from_secs(60)
 }
@@ -378,7 +411,7 @@ mod tests {
     #[test]
     fn a_whole_scenario_reads_back_as_written() {
         let s = Scenario::parse(
-            "name: t\nseed: 9\nduration: 30s\nnodes: {count: 4, latency: 2ms, overrides: [{node: 1, cores: 8}]}\n\
+            "name: t\nseed: 9\nduration: 30s\nnodes: {count: 4, latency: 2ms, overrides: [{node: 1, cores: 8}], links: [{between: [0, 5], latency: 30ms, loss: 0.01}]}\n\
              workload: {actors: 8, key_distribution: zipf}\n\
              events:\n  - {at: 10s, crash: 2}\n  - {at: 12s, slow: {node: 1, factor: 5, for: 3s}}\n  - {at: 14s, join: 2}\n  - {at: 20s, partition: {nodes: [5], for: 2s}}\n\
              compare: {placement: [random, roundrobin], routing: [random, affinity]}\n",
@@ -409,6 +442,11 @@ mod tests {
             ("compare: {routing: [sideways]}", "sideways"),
             ("compare: {}\nworkload: {rate: 0}", "workload.rate"),
             ("compare: {}\nnodes: {colour: red}", "colour"),
+            (
+                "compare: {}\nnodes: {links: [{between: [0, 6], latency: 1ms}]}",
+                "nodes.links[0]: no node 6",
+            ),
+            ("compare: {}\nnodes: {links: [{between: [0, 1], latency: 1ms, loss: 2}]}", "loss"),
             ("compare: {placement: []}", "at least one"),
             ("nodes: {count: 2}", "compare"),
             ("compare: {}\nevents: [{at: 1s, slow: {node: 1, factor: 0.5, for: 1s}}]", "factor"),
