@@ -361,11 +361,14 @@ impl Directory {
         }
         if node.generation() > *newest {
             *newest = node.generation();
+            // Ids sort by endpoint, then generation: the older generations at this endpoint
+            // are one range, found without a scan of every member (a join of a thousand
+            // nodes calls this a thousand times on every node).
+            let older_range = NodeId::new(node.endpoint().clone(), 0)..node.clone();
             let older: Vec<NodeId> = self
                 .alive
-                .iter()
-                .chain(self.peers.keys())
-                .filter(|n| n.endpoint() == node.endpoint() && n.generation() < node.generation())
+                .range(older_range.clone())
+                .chain(self.peers.range(older_range).map(|(n, _)| n))
                 .cloned()
                 .collect();
             for n in older {

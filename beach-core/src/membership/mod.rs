@@ -493,9 +493,9 @@ impl Membership {
     /// an announce to a missed node makes the two learn each other within one round trip.
     /// Nodes foca knows in any state (down included) are left to it.
     pub fn introduce<'a>(&mut self, now: Instant, nodes: impl IntoIterator<Item = &'a NodeId>) {
-        let unknown: Vec<&NodeId> = nodes
+        let unknown: Vec<&NodeId> = not_in(&self.members, nodes)
             .into_iter()
-            .filter(|n| *n != &self.me && n.generation() != 0 && !self.members.contains(*n))
+            .filter(|n| *n != &self.me && n.generation() != 0)
             .collect();
         if unknown.is_empty() {
             return;
@@ -630,16 +630,24 @@ impl Membership {
     /// Recomputes the member set from foca's and reports the difference: after a rename, and
     /// once per sync period as a safety net, so the events always end up agreeing with foca's
     /// state whatever order its notifications came in.
+    ///
+    /// It runs every probe period on every node, so the usual case (nothing differs) borrows
+    /// foca's ids instead of cloning a thousand of them.
     fn sync_members(&mut self) {
-        let now: BTreeSet<NodeId> = self
-            .foca
-            .iter_members()
-            .map(|m| m.id().node().clone())
-            .filter(|n| n != &self.me)
+        let now: BTreeSet<&NodeId> =
+            self.foca.iter_members().map(|m| m.id().node()).filter(|n| *n != &self.me).collect();
+        if now.len() == self.members.len() && now.iter().copied().eq(self.members.iter()) {
+            return;
+        }
+        let mut downs: BTreeMap<Endpoint, NodeId> = self
+            .members
+            .iter()
+            .filter(|n| !now.contains(n))
+            .map(|n| (n.endpoint().clone(), n.clone()))
             .collect();
-        let mut downs: BTreeMap<Endpoint, NodeId> =
-            self.members.difference(&now).map(|n| (n.endpoint().clone(), n.clone())).collect();
-        let ups: Vec<NodeId> = now.difference(&self.members).cloned().collect();
+        let ups: Vec<NodeId> =
+            now.iter().filter(|n| !self.members.contains(**n)).map(|n| (*n).clone()).collect();
+        let now: BTreeSet<NodeId> = now.into_iter().cloned().collect();
         let mut out = Vec::new();
         for up in ups {
             match downs.remove(up.endpoint()) {
@@ -676,3 +684,28 @@ impl Membership {
 
 #[cfg(test)]
 mod tests;
+
+/// The ids of `nodes` that are not in `set`. Every directory digest names every member, so
+/// this runs about once a second with the whole cluster: sorted input (a digest's) is merged
+/// with the sorted set in one pass; an id out of order is looked up.
+fn not_in<'a>(
+    set: &BTreeSet<NodeId>,
+    nodes: impl IntoIterator<Item = &'a NodeId>,
+) -> Vec<&'a NodeId> {
+    let mut known = set.iter().peekable();
+    let mut last: Option<&NodeId> = None;
+    let mut out = Vec::new();
+    for n in nodes {
+        let member = if last.is_some_and(|l| n < l) {
+            set.contains(n)
+        } else {
+            while known.next_if(|k| *k < n).is_some() {}
+            last = Some(n);
+            known.peek() == Some(&n)
+        };
+        if !member {
+            out.push(n);
+        }
+    }
+    out
+}

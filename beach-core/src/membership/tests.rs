@@ -143,6 +143,10 @@ fn an_introduction_joins_a_node_membership_never_met() {
     // Itself, members it knows and generation 0 are not introduced.
     m.introduce(now, [&ids[1], &ids[2], &NodeId::new(endpoint(9), 0)]);
     assert!(m.poll_transmit().is_none());
+    // An unknown id out of order is introduced too.
+    m.introduce(now, [&ids[4], &NodeId::new(endpoint(0), 99), &ids[3]]);
+    assert!(m.poll_transmit().is_some());
+    while m.poll_transmit().is_some() {}
     m.introduce(now, [&stranger]);
     sim.pump();
     sim.run_for(Duration::from_millis(100));
@@ -393,4 +397,15 @@ fn a_peers_word_that_a_member_is_down_makes_it_suspect_and_a_dead_one_goes() {
     sim.pump();
     sim.run_for(Duration::from_millis(3_200));
     assert!(!sim.members_of(0).contains(&ids[29]), "{:?}", state(&sim));
+}
+
+#[test]
+fn ids_not_in_a_set_are_found_in_sorted_input_and_in_any_order() {
+    let id = |i: usize, g: u64| NodeId::new(endpoint(i), g);
+    let set: BTreeSet<NodeId> = [id(1, 1), id(3, 1), id(5, 1), id(7, 1)].into_iter().collect();
+    let sorted = [id(0, 1), id(1, 1), id(3, 2), id(5, 1), id(8, 1)];
+    assert_eq!(not_in(&set, &sorted), [&sorted[0], &sorted[2], &sorted[4]]);
+    let shuffled = [id(7, 1), id(1, 1), id(2, 1), id(5, 1), id(0, 1), id(7, 1), id(9, 1)];
+    assert_eq!(not_in(&set, &shuffled), [&shuffled[2], &shuffled[4], &shuffled[6]]);
+    assert!(not_in(&BTreeSet::new(), &[] as &[NodeId]).is_empty());
 }
