@@ -6,7 +6,7 @@
 //! report. Time zero is the start of the request stream.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -227,8 +227,7 @@ impl Run {
             troubled: Mutex::new(BTreeSet::new()),
             in_flight: AtomicUsize::new(0),
         });
-        let stop = Arc::new(AtomicBool::new(false));
-        tokio::spawn(generate(shared.clone(), self.scenario.clone(), self.rng.random(), stop));
+        tokio::spawn(generate(shared.clone(), self.scenario.clone(), self.rng.random()));
         self.timeline(&client, &shared).await;
         // The stream stopped at the duration; let the last requests end (each within its
         // timeout).
@@ -454,7 +453,7 @@ enum Later {
 
 /// The request stream: Poisson arrivals at the workload's rate until the duration, each
 /// request on a task of its own.
-async fn generate(shared: Arc<Shared>, scenario: Scenario, seed: u64, stop: Arc<AtomicBool>) {
+async fn generate(shared: Arc<Shared>, scenario: Scenario, seed: u64) {
     let w = &scenario.workload;
     let mut rng = derive(seed, 0x9e9);
     let keys = Keys::new(w.keys, w.key_distribution);
@@ -462,7 +461,7 @@ async fn generate(shared: Arc<Shared>, scenario: Scenario, seed: u64, stop: Arc<
     let mut at = Duration::ZERO;
     loop {
         at += Duration::from_secs_f64(exponential(&mut rng, 1.0 / w.rate));
-        if at >= scenario.duration || stop.load(Ordering::SeqCst) {
+        if at >= scenario.duration {
             return;
         }
         tokio::time::sleep_until(shared.zero + at).await;
