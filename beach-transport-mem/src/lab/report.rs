@@ -193,14 +193,15 @@ impl Variant {
     ) -> Self {
         let mut samples: Vec<&Sample> = data.samples.iter().collect();
         samples.sort_by_key(|s| (s.sent, s.key));
+        let recovery = recovery(&samples, data, duration);
         Self {
             name: format!("{placement} / {routing}"),
             placement,
             routing,
             spread: spread(data),
             requests: requests(&samples),
-            affinity: affinity(&samples, data, duration),
-            recovery: recovery(&samples, data, duration),
+            affinity: affinity(&samples, data, duration, &recovery),
+            recovery,
             series: series(&samples, duration),
         }
     }
@@ -281,7 +282,12 @@ fn recovery(samples: &[&Sample], data: &RunData, duration: Duration) -> Vec<Reco
         .collect()
 }
 
-fn affinity(samples: &[&Sample], data: &RunData, duration: Duration) -> Affinity {
+fn affinity(
+    samples: &[&Sample],
+    data: &RunData,
+    duration: Duration,
+    recoveries: &[Recovery],
+) -> Affinity {
     let ok: Vec<(&Sample, &ActorId)> =
         samples.iter().filter_map(|s| s.served_by.as_ref().map(|a| (*s, a))).collect();
     let mut per_key: BTreeMap<u32, BTreeMap<&ActorId, usize>> = BTreeMap::new();
@@ -297,7 +303,6 @@ fn affinity(samples: &[&Sample], data: &RunData, duration: Duration) -> Affinity
         }
     }
     let starts: Vec<Duration> = data.events.iter().map(|e| e.at).collect();
-    let recoveries = recovery(samples, data, duration);
     let moves = windows(data, duration)
         .into_iter()
         .enumerate()
