@@ -1,6 +1,6 @@
 //! `beach bench --target http`: requests to an Echo actor through a node's HTTP gateway
 //! (`POST /v1/request` over keep-alive connections), beside the native TCP client of the same
-//! run against the same actor.
+//! run against the same actor; with `--rounds N`, N rounds alternating the two on one node.
 
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use crate::bench_measure::{Measured, serde_bytes_of, timed};
 use crate::local_cluster::{connect, keep_on_failure, node_options, start_nodes};
 use crate::outcome::Failure;
 
-/// What the http target measured.
+/// What one round of the http target measured.
 pub(crate) struct HttpFigures {
     /// Through the gateway.
     pub(crate) http: Measured,
@@ -23,8 +23,9 @@ pub(crate) struct HttpFigures {
     pub(crate) native: Measured,
 }
 
-/// Runs the http target on a node started here with its gateway.
-pub(crate) async fn run(args: &BenchArgs) -> Result<HttpFigures, Failure> {
+/// Runs the http target on a node started here with its gateway: `args.rounds` rounds, each
+/// the native client then the gateway.
+pub(crate) async fn run(args: &BenchArgs) -> Result<Vec<HttpFigures>, Failure> {
     let dir = std::env::temp_dir().join(format!("beach-bench-http-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
     let result = async {
@@ -41,11 +42,6 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<HttpFigures, Failure> {
         let bytes = serde_bytes_of(args.payload);
         let data = Payload::encode(&bytes).map_err(|e| Failure::usage(e.to_string()))?;
         let handle = client.handle(category).timeout(Duration::from_secs(30));
-        let native = timed(n, window, || async {
-            handle.request_payload("echo", data.clone()).await.map(|_| ())
-        })
-        .await
-        .map_err(|e| Failure::cluster(format!("native echo: {e}")))?;
         // The same payload as JSON: a string of as many bytes.
         let body = json!({"realm": "global", "category": category, "kind": "echo",
                           "data": "x".repeat(args.payload), "timeout": "30s"})
@@ -64,11 +60,20 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<HttpFigures, Failure> {
         }
         let pool = Connections::open(port, window.max(1)).await?;
         let body = bytes::Bytes::from(body);
-        let through = timed(n, window, || pool.post(body.clone()))
+        let mut rounds = Vec::new();
+        for _ in 0..args.rounds.max(1) {
+            let native = timed(n, window, || async {
+                handle.request_payload("echo", data.clone()).await.map(|_| ())
+            })
             .await
-            .map_err(|e| Failure::cluster(format!("http echo: {e}")))?;
+            .map_err(|e| Failure::cluster(format!("native echo: {e}")))?;
+            let through = timed(n, window, || pool.post(body.clone()))
+                .await
+                .map_err(|e| Failure::cluster(format!("http echo: {e}")))?;
+            rounds.push(HttpFigures { http: through, native });
+        }
         client.close();
-        Ok(HttpFigures { http: through, native })
+        Ok(rounds)
     }
     .await;
     keep_on_failure(&dir, result)

@@ -496,7 +496,14 @@ fn bench_measures_both_targets_and_reports_ratios() {
         ]
     );
     assert_eq!(v["python"]["idle_actors"], 20);
-    assert!(v["http_p50_vs_native"].as_f64().unwrap() > 0.0, "{v}");
+    // The gateway against the native client, in three alternating rounds too.
+    let http = v["http_rounds"].as_array().unwrap();
+    assert_eq!(http.len(), 3, "{v}");
+    let http_ratios: Vec<f64> = http.iter().map(|r| r["p50_vs_native"].as_f64().unwrap()).collect();
+    let http_median = v["http_p50_vs_native"].as_f64().unwrap();
+    assert!(http_ratios.contains(&http_median) && http_median > 0.0, "{v}");
+    assert!(v["http_p50_vs_native_min"].as_f64().unwrap() <= http_median);
+    assert!(http.iter().all(|r| r["http_throughput_per_s"].as_f64().unwrap() > 0.0), "{v}");
     assert!(v["python"]["spawn_seconds"].as_f64().unwrap() > 0.0);
     for r in results {
         assert!(
