@@ -89,7 +89,7 @@ fn bad_scenarios_are_refused_with_what_is_wrong() {
 }
 
 #[test]
-fn the_shipped_scenarios_check_out() {
+fn the_shipped_scenarios_and_the_readmes_check_out() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/scenarios");
     let mut names = Vec::new();
     for entry in std::fs::read_dir(&root).unwrap() {
@@ -101,4 +101,9 @@ fn the_shipped_scenarios_check_out() {
     }
     names.sort();
     assert_eq!(names, ["balanced.yaml", "churn.yaml", "slow_node.yaml"]);
+    // And the one the README shows.
+    let readme = std::fs::read_to_string(root.join("../../README.md")).unwrap();
+    let lab = &readme[readme.find("## The strategy lab").expect("the README's lab section")..];
+    let yaml = lab.split("```yaml\n").nth(1).and_then(|b| b.split("```").next()).unwrap();
+    beach_transport_mem::lab::Scenario::parse(yaml).unwrap_or_else(|e| panic!("README: {e}"));
 }
