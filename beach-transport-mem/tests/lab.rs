@@ -8,14 +8,15 @@ use beach_core::placement::ClusterView;
 use beach_core::rng::NodeRng;
 use beach_transport_mem::lab::{Lab, LabError, Placer, Report, Router, Scenario, Variant};
 
-/// Four nodes, a node crash, its actors spawned again three seconds later.
+/// Four nodes, a node crash, its actors spawned again three seconds later, then four more.
 const CRASH: &str = "
 name: small crash
-duration: 14s
+duration: 18s
 nodes: {count: 4, cores: 2}
 workload: {actors: 8, spawn_batch: 4, rate: 150, keys: 200, service_time: 2ms, timeout: 1s, respawn_after: 3s}
 events:
   - {at: 4s, crash: 3}
+  - {at: 12s, spawn: 4}
 compare: {placement: [repulsion], routing: [random, affinity]}
 ";
 
@@ -75,8 +76,9 @@ impl Placer for Pile {
 #[test]
 fn rendezvous_moves_only_the_lost_keys_where_a_custom_modulo_router_moves_most() {
     let report = Lab::new(Scenario::parse(CRASH).unwrap()).router(Modulo).run().unwrap();
-    assert_eq!(report.events.len(), 1);
+    assert_eq!(report.events.len(), 2);
     assert_eq!(report.events[0].label, "crash node 3");
+    assert_eq!(report.events[1].label, "4 more actors");
     let rendezvous = &variant(&report, "repulsion / affinity").affinity;
     let modulo = &variant(&report, "repulsion / modulo").affinity;
     let (r, m) = (&rendezvous.moves[0], &modulo.moves[0]);
@@ -86,9 +88,14 @@ fn rendezvous_moves_only_the_lost_keys_where_a_custom_modulo_router_moves_most()
     assert!(r.moved * 10 < r.keys * 4, "{r:?}");
     // Modulo moves most keys, and many of them between actors that both stayed.
     assert!(m.moved * 2 > m.keys && m.needless * 4 > m.keys, "{m:?}");
-    // Across a crash and a respawn, keys stay put more with rendezvous than with modulo.
+    // Scaling out from 8 actors to 12: rendezvous gives the new ones their share of the keys
+    // and moves no other; modulo reshuffles.
+    let (r, m) = (&rendezvous.moves[1], &modulo.moves[1]);
+    assert!(r.moved > 0 && r.moved * 2 < r.keys && r.needless == 0, "{r:?}");
+    assert!(m.needless * 4 > m.keys, "{m:?}");
+    // Across a crash, a respawn and a scale-out, keys stay put more with rendezvous.
     assert!(
-        rendezvous.stickiness > 0.8 && rendezvous.stickiness > modulo.stickiness,
+        rendezvous.stickiness > 0.7 && rendezvous.stickiness > modulo.stickiness + 0.1,
         "{rendezvous:?} {modulo:?}"
     );
     let random = &variant(&report, "repulsion / random").affinity;
@@ -100,7 +107,7 @@ fn rendezvous_moves_only_the_lost_keys_where_a_custom_modulo_router_moves_most()
     // The lost actors were spawned again.
     let spread = &variant(&report, "repulsion / affinity").spread;
     assert_eq!(spread.actors_per_node, vec![2, 2, 2, 2]);
-    assert_eq!(spread.final_actors_per_node.iter().sum::<usize>(), 8, "{spread:?}");
+    assert_eq!(spread.final_actors_per_node.iter().sum::<usize>(), 12, "{spread:?}");
 }
 
 #[test]

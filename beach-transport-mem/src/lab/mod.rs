@@ -2,7 +2,7 @@
 //!
 //! A [`Scenario`] (YAML, the file `beach sim` reads) describes nodes (count, cores, memory,
 //! link latency and loss), a workload (actors, a request stream with keys, payloads and
-//! service times) and events (crash, restart, partition, join waves, slow nodes). The lab runs
+//! service times) and events (crash, restart, partition, join waves, slow nodes, scale-out). The lab runs
 //! it once per placement and routing compared, each time on a fresh cluster of real beach
 //! nodes in virtual time from the same seed, and reports per variant: actors per node and
 //! CPU balance, latency percentiles, errors and retries, the share of requests that met a

@@ -355,7 +355,8 @@ impl Run {
                 let e = events[next].clone();
                 next += 1;
                 let index = self.data.events.len();
-                let (label, lost, from_heal) = self.apply(&e, shared, &mut later, index).await;
+                let (label, lost, from_heal) =
+                    self.apply(&e, client, shared, &mut later, index).await;
                 self.data.events.push(EventRecord { at: now, label, converged_after: None, lost });
                 if !from_heal {
                     awaiting.push((index, now));
@@ -373,9 +374,11 @@ impl Run {
                 }
             }
             if !awaiting.is_empty() && self.sim.converged() {
+                // Applying an event takes virtual time too (a spawn's round trips).
+                let converged = shared.zero.elapsed();
                 for (index, since) in awaiting.drain(..) {
                     let e = &mut self.data.events[index];
-                    e.converged_after = Some(now.saturating_sub(since));
+                    e.converged_after = Some(converged.saturating_sub(since));
                 }
             }
             if now >= next_sample {
@@ -391,6 +394,7 @@ impl Run {
     async fn apply(
         &mut self,
         e: &super::scenario::Event,
+        client: &Beach,
         shared: &Shared,
         later: &mut Vec<(Duration, Later)>,
         index: usize,
@@ -434,6 +438,10 @@ impl Run {
             let lost = side.iter().flat_map(|&i| self.sim.live(i).local_actors()).collect();
             later.push((at + p.lasts, Later::Heal(index)));
             return (format!("partition {:?} for {:?}", p.nodes, p.lasts), lost, true);
+        }
+        if let Some(count) = e.spawn {
+            self.spawn(client, count).await;
+            return (format!("{count} more actors"), Vec::new(), false);
         }
         let count = e.join.unwrap_or(0);
         self.add_nodes(count).await;

@@ -193,6 +193,9 @@ pub struct Event {
     /// This many new nodes join (default capacity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join: Option<usize>,
+    /// This many more actors are spawned by the variant's placement (scaling out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spawn: Option<u32>,
 }
 
 /// A slow node.
@@ -327,10 +330,11 @@ impl Scenario {
                 e.slow.is_some(),
                 e.partition.is_some(),
                 e.join.is_some(),
+                e.spawn.is_some(),
             ];
             if actions.iter().filter(|a| **a).count() != 1 {
                 return bad(format!(
-                    "events[{i}]: give exactly one of crash, restart, slow, partition, join"
+                    "events[{i}]: give exactly one of crash, restart, slow, partition, join, spawn"
                 ));
             }
             if e.at > self.duration {
@@ -349,8 +353,8 @@ impl Scenario {
                 }
                 named.extend(&p.nodes);
             }
-            if e.join == Some(0) {
-                return bad(format!("events[{i}].join is 0"));
+            if e.join == Some(0) || e.spawn == Some(0) {
+                return bad(format!("events[{i}]: join and spawn need at least 1"));
             }
             if let Some(bad_node) = named.iter().find(|&&x| x >= existing[i]) {
                 return bad(format!(
@@ -413,7 +417,7 @@ mod tests {
         let s = Scenario::parse(
             "name: t\nseed: 9\nduration: 30s\nnodes: {count: 4, latency: 2ms, overrides: [{node: 1, cores: 8}], links: [{between: [0, 5], latency: 30ms, loss: 0.01}]}\n\
              workload: {actors: 8, key_distribution: zipf}\n\
-             events:\n  - {at: 10s, crash: 2}\n  - {at: 12s, slow: {node: 1, factor: 5, for: 3s}}\n  - {at: 14s, join: 2}\n  - {at: 20s, partition: {nodes: [5], for: 2s}}\n\
+             events:\n  - {at: 10s, crash: 2}\n  - {at: 12s, slow: {node: 1, factor: 5, for: 3s}}\n  - {at: 14s, join: 2}\n  - {at: 15s, spawn: 4}\n  - {at: 20s, partition: {nodes: [5], for: 2s}}\n\
              compare: {placement: [random, roundrobin], routing: [random, affinity]}\n",
         )
         .unwrap();
@@ -431,6 +435,7 @@ mod tests {
             ("compare: {}\nduration: soon", "soon"),
             ("compare: {}\nevents: [{at: 1s}]", "exactly one"),
             ("compare: {}\nevents: [{at: 1s, crash: 1, join: 1}]", "exactly one"),
+            ("compare: {}\nevents: [{at: 1s, spawn: 0}]", "at least 1"),
             ("compare: {}\nevents: [{at: 1s, crash: 6}]", "no node 6"),
             ("compare: {}\nevents: [{at: 1s, join: 1}, {at: 2s, crash: 6}]", ""),
             ("compare: {}\nevents: [{at: 3s, join: 1}, {at: 2s, crash: 6}]", "no node 6 at 2s"),
