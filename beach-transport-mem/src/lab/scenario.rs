@@ -234,6 +234,9 @@ pub struct Compare {
     pub routing: Vec<Mode>,
 }
 
+/// The most requests one variant may send: the report keeps each one (about 100 bytes).
+const MAX_REQUESTS: f64 = 10_000_000.0;
+
 /// What is wrong with a scenario.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("scenario: {0}")]
@@ -286,8 +289,18 @@ impl Scenario {
         if !(w.rate > 0.0 && w.rate <= 100_000.0) {
             return bad(format!("workload.rate is {}: above 0, at most 100000 a second", w.rate));
         }
-        if w.keys == 0 || w.timeout.is_zero() {
-            return bad("workload.keys and workload.timeout must be above 0".into());
+        // Every request is kept until the report is made (about 100 bytes each).
+        let requests = w.rate * self.duration.as_secs_f64();
+        if requests > MAX_REQUESTS {
+            return bad(format!(
+                "workload.rate × duration is {requests:.0} requests per variant: at most {MAX_REQUESTS:.0}"
+            ));
+        }
+        if !(1..=10_000_000).contains(&w.keys) {
+            return bad(format!("workload.keys is {}: from 1 to 10000000", w.keys));
+        }
+        if w.timeout.is_zero() {
+            return bad("workload.timeout must be above 0".into());
         }
         if w.payload > 1 << 20 {
             return bad("workload.payload: at most 1 MiB".into());
@@ -446,6 +459,8 @@ mod tests {
             ("compare: {}\nevents: [{at: 2m, crash: 1}]", "after the run"),
             ("compare: {routing: [sideways]}", "sideways"),
             ("compare: {}\nworkload: {rate: 0}", "workload.rate"),
+            ("compare: {}\nworkload: {keys: 4000000000}", "workload.keys"),
+            ("compare: {}\nduration: 1h\nworkload: {rate: 5000}", "18000000 requests"),
             ("compare: {}\nnodes: {colour: red}", "colour"),
             (
                 "compare: {}\nnodes: {links: [{between: [0, 6], latency: 1ms}]}",
