@@ -261,7 +261,7 @@ impl Scenario {
 
     /// The number of nodes that ever exist: those that start and those that join.
     pub fn max_nodes(&self) -> usize {
-        self.nodes.count + self.events.iter().filter_map(|e| e.join).sum::<usize>()
+        self.events.iter().filter_map(|e| e.join).fold(self.nodes.count, usize::saturating_add)
     }
 
     /// Checks what YAML cannot: ranges, node numbers, one action per event.
@@ -318,6 +318,9 @@ impl Scenario {
             }
         }
         let all = self.max_nodes();
+        if all > 1000 {
+            return bad(format!("nodes.count and the join waves make {all} nodes: at most 1000"));
+        }
         for (i, l) in n.links.iter().enumerate() {
             if let Some(x) = l.between.iter().find(|&&x| x >= all) {
                 return bad(format!("nodes.links[{i}]: no node {x} (nodes 0 to {})", all - 1));
@@ -334,7 +337,7 @@ impl Scenario {
         let mut count = n.count;
         for &i in &order {
             existing[i] = count;
-            count += self.events[i].join.unwrap_or(0);
+            count = count.saturating_add(self.events[i].join.unwrap_or(0));
         }
         for (i, e) in self.events.iter().enumerate() {
             let actions = [
@@ -460,6 +463,11 @@ mod tests {
             ("compare: {routing: [sideways]}", "sideways"),
             ("compare: {}\nworkload: {rate: 0}", "workload.rate"),
             ("compare: {}\nworkload: {keys: 4000000000}", "workload.keys"),
+            ("compare: {}\nevents: [{at: 1s, join: 99999999}]", "at most 1000"),
+            (
+                "compare: {}\nevents: [{at: 1s, join: 18446744073709551615}, {at: 2s, join: 9}]",
+                "at most 1000",
+            ),
             ("compare: {}\nduration: 1h\nworkload: {rate: 5000}", "18000000 requests"),
             ("compare: {}\nnodes: {colour: red}", "colour"),
             (
