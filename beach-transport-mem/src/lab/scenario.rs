@@ -280,6 +280,30 @@ impl Scenario {
         if self.duration.is_zero() || self.duration > Duration::from_secs(3600) {
             return bad("duration: from 1ms to 1h of virtual time".into());
         }
+        let hour = Duration::from_secs(3600);
+        let mut times = vec![
+            ("workload.spawn_every", w.spawn_every, hour),
+            ("workload.respawn_after", w.respawn_after, hour),
+            ("workload.service_time", w.service_time, hour),
+            ("workload.timeout", w.timeout, hour),
+            ("nodes.latency", n.latency, Duration::from_secs(10)),
+            ("nodes.jitter", n.jitter, Duration::from_secs(10)),
+        ];
+        for l in &n.links {
+            times.push(("nodes.links latency", l.latency, Duration::from_secs(10)));
+            times.push(("nodes.links jitter", l.jitter, Duration::from_secs(10)));
+        }
+        for e in &self.events {
+            let lasts = e.slow.as_ref().map(|s| s.lasts).or(e.partition.as_ref().map(|p| p.lasts));
+            times.extend(lasts.map(|d| ("events: for", d, hour)));
+        }
+        if let Some((name, d, max)) = times.into_iter().find(|(_, d, max)| d > max) {
+            return bad(format!(
+                "{name} is {}: at most {}",
+                humantime::format_duration(d),
+                humantime::format_duration(max)
+            ));
+        }
         if w.category.trim().is_empty() {
             return bad("workload.category is empty".into());
         }
@@ -463,6 +487,12 @@ mod tests {
             ("compare: {routing: [sideways]}", "sideways"),
             ("compare: {}\nworkload: {rate: 0}", "workload.rate"),
             ("compare: {}\nworkload: {keys: 4000000000}", "workload.keys"),
+            ("compare: {}\nworkload: {timeout: 1000000years}", "workload.timeout is"),
+            (
+                "compare: {}\nevents: [{at: 1s, slow: {node: 1, factor: 2, for: 9999h}}]",
+                "events: for",
+            ),
+            ("compare: {}\nnodes: {latency: 1m}", "nodes.latency"),
             ("compare: {}\nevents: [{at: 1s, join: 99999999}]", "at most 1000"),
             (
                 "compare: {}\nevents: [{at: 1s, join: 18446744073709551615}, {at: 2s, join: 9}]",
