@@ -123,13 +123,13 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
     };
     let http_ratios: Vec<f64> = http.iter().map(http_ratio).collect();
     let http_spread = spread(&http_ratios);
-    if let Some(h) = http_spread.and_then(|(m, ..)| http.iter().find(|h| http_ratio(h) == m)) {
+    if let Some(h) = median_by(&http, |h| Some(http_ratio(h))) {
         results.push(("http gateway".to_owned(), figures(&h.http)));
         results.push(("http: native tcp".to_owned(), figures(&h.native)));
     }
     let (rounds, many) = tcp_rounds(args, global).await?;
     // The tables show the round whose ratio is the median (the only round without one).
-    let shown = median_round(&rounds);
+    let shown = median_by(&rounds, Round::ratio);
     if let Some(raw) = shown.and_then(|r| r.raw) {
         results.push(("raw-tcp".to_owned(), raw));
     }
@@ -403,11 +403,14 @@ fn spread(values: &[f64]) -> Option<(f64, f64, f64)> {
     Some((*v.get(v.len() / 2)?, *v.first()?, *v.last()?))
 }
 
-/// The round whose ratio is the median of all (the first, when there is no ratio).
-fn median_round(rounds: &[Round]) -> Option<&Round> {
-    let (median, ..) = spread(&rounds.iter().filter_map(Round::ratio).collect::<Vec<_>>())
-        .unwrap_or((f64::NAN, 0.0, 0.0));
-    rounds.iter().find(|r| r.ratio() == Some(median)).or(rounds.first())
+/// The round whose ratio is the median of all (the first, when none has a ratio).
+fn median_by<T>(rounds: &[T], ratio: impl Fn(&T) -> Option<f64>) -> Option<&T> {
+    let (median, ..) = spread(&rounds.iter().filter_map(&ratio).collect::<Vec<_>>()).unwrap_or((
+        f64::NAN,
+        0.0,
+        0.0,
+    ));
+    rounds.iter().find(|r| ratio(r) == Some(median)).or(rounds.first())
 }
 
 /// The raw echo and beach over TCP, as `args` asks, in `args.rounds` alternating rounds over

@@ -73,7 +73,7 @@ fn bad_scenarios_are_refused_with_what_is_wrong() {
         ("compare: {placement: [nearest]}", "nearest"),
         ("compare: {}\nevents: [{at: 1s, crash: 9}]", "no node 9"),
         ("compare: {}\nnodes: {count: 3, colour: red}", "colour"),
-        ("nodes: [", "scenario"),
+        ("nodes: [", "line 1"),
     ];
     for (i, (yaml, says)) in cases.iter().enumerate() {
         let file = dir.join(format!("bad{i}.yaml"));

@@ -172,9 +172,8 @@ pub fn choose<'a, R: RngExt + ?Sized>(
     }
     let fresh: Vec<&ActorId> = members.iter().filter(|m| !exclude.contains(m)).collect();
     let pool: Vec<&ActorId> = if fresh.is_empty() { members.iter().collect() } else { fresh };
-    let cost = |m: &ActorId| {
-        (near.in_flight(m), !(Some(m.node()) == local || near.is_connected(m.node())))
-    };
+    // Connections are looked at only when the loads tie (each look-up takes a lock).
+    let connected = |m: &ActorId| Some(m.node()) == local || near.is_connected(m.node());
     let better_of_two = |rng: &mut R, from: &[&'a ActorId]| -> &'a ActorId {
         let a = rng.random_range(0..from.len());
         if from.len() == 1 {
@@ -184,7 +183,13 @@ pub fn choose<'a, R: RngExt + ?Sized>(
         if b >= a {
             b += 1;
         }
-        if cost(from[b]) < cost(from[a]) { from[b] } else { from[a] }
+        let (a, b) = (from[a], from[b]);
+        match near.in_flight(b).cmp(&near.in_flight(a)) {
+            std::cmp::Ordering::Less => b,
+            std::cmp::Ordering::Greater => a,
+            std::cmp::Ordering::Equal if connected(b) && !connected(a) => b,
+            std::cmp::Ordering::Equal => a,
+        }
     };
     Ok(match mode {
         Mode::Affinity => {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use beach_core::actor::{Handle, RequestError, Retry, RouteObserver, Routed};
-use beach_core::client::Beach;
+use beach_core::client::{Beach, ClientError};
 use beach_core::model::{ActorId, NodeId};
 use beach_core::placement::{ClusterView, NodeLoad, Strategy};
 use beach_core::rng::{NodeRng, derive};
@@ -97,10 +97,11 @@ impl RouteObserver for LastRetries {
 
 /// The run's shared state, for the request tasks.
 struct Shared {
-    client: Beach,
+    /// The workload's category with its timeout and retries (and the routing mode, for a
+    /// built-in one), made once for every request.
+    handle: Handle,
     model: Arc<Model>,
     routing: Routing,
-    category: String,
     timeout: Duration,
     retries: u32,
     payload: Bytes,
@@ -141,6 +142,8 @@ struct Run {
     loads: BTreeMap<usize, (f64, f64)>,
     /// Time zero, once the request stream started.
     zero: Option<Instant>,
+    /// How many nodes were started (crashed ones included).
+    started: usize,
 }
 
 impl Run {
@@ -161,6 +164,7 @@ impl Run {
             data: RunData::default(),
             loads: BTreeMap::new(),
             zero: None,
+            started: 0,
         }
     }
 
@@ -174,6 +178,7 @@ impl Run {
     async fn add_nodes(&mut self, count: usize) {
         for _ in 0..count {
             let i = self.sim.add_node().await;
+            self.started = i + 1;
             let (cores, memory) = self.capacity(i);
             self.run_model.model.add(self.sim.endpoint(i).as_str(), cores, memory);
             for l in &self.scenario.nodes.links {
@@ -213,11 +218,14 @@ impl Run {
         self.data.memory.clear();
 
         let w = &self.scenario.workload;
+        let mut handle = client.handle(&w.category).timeout(w.timeout).retries(w.retries);
+        if let Routing::Builtin(mode) = self.routing {
+            handle = handle.mode(mode);
+        }
         let shared = Arc::new(Shared {
-            client: client.clone(),
+            handle,
             model: self.run_model.model.clone(),
             routing: self.routing.clone(),
-            category: w.category.clone(),
             timeout: w.timeout,
             retries: w.retries,
             payload: Bytes::from(vec![0x5a; w.payload]),
@@ -272,7 +280,7 @@ impl Run {
                     _ => Some(w.category.clone()),
                 };
                 let spec = spec.count(count).strategy(*strategy, hint.as_deref());
-                client.add_actor(spec).await.unwrap_or_default()
+                spawned(client.add_actor(spec).await)
             }
             Placement::Custom(placer) => {
                 let view = self.view();
@@ -284,7 +292,7 @@ impl Run {
                 let mut ids = Vec::new();
                 for (node, k) in per_node {
                     let spec = spec.clone().count(k).on_node(node);
-                    ids.extend(client.add_actor(spec).await.unwrap_or_default());
+                    ids.extend(spawned(client.add_actor(spec).await));
                 }
                 ids
             }
@@ -310,10 +318,9 @@ impl Run {
         )
     }
 
+    /// Actors on each node started so far (none on a crashed one).
     fn actors_per_node(&self) -> Vec<usize> {
-        (0..self.sim.running().last().map_or(0, |l| l + 1))
-            .map(|i| self.sim.node(i).map_or(0, |n| n.local_actors().len()))
-            .collect()
+        (0..self.started).map(|i| self.sim.node(i).map_or(0, |n| n.local_actors().len())).collect()
     }
 
     /// Samples every machine's load, tells its node, and records it.
@@ -449,6 +456,14 @@ impl Run {
     }
 }
 
+/// The actors a spawn request brought up, those of a partly failed one included.
+fn spawned(result: Result<Vec<ActorId>, ClientError>) -> Vec<ActorId> {
+    match result {
+        Ok(ids) | Err(ClientError::Partial { done: ids, .. }) => ids,
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Something the timeline does later.
 enum Later {
     /// Spawn this many actors (those a crash took).
@@ -519,16 +534,11 @@ async fn request(shared: Arc<Shared>, key: u32, us: u64, seed: u64) {
     let sent = started - shared.zero;
     let (outcome, retried) = match &shared.routing {
         Routing::Builtin(mode) => {
-            let mut handle = shared
-                .client
-                .handle(&shared.category)
-                .timeout(shared.timeout)
-                .retries(shared.retries)
-                .mode(*mode);
-            if *mode == Mode::Affinity {
-                handle = handle.key(key.to_le_bytes());
-            }
-            let outcome = handle.request(WORK_KIND, &work).await;
+            let outcome = if *mode == Mode::Affinity {
+                shared.handle.key(key.to_le_bytes()).request(WORK_KIND, &work).await
+            } else {
+                shared.handle.request(WORK_KIND, &work).await
+            };
             let retried = std::mem::take(&mut *shared.retried.0.lock().expect("retries lock"));
             (outcome, retried.into_iter().map(|r| r.from).collect())
         }
@@ -571,13 +581,13 @@ async fn custom(
 ) -> (Result<beach_core::value::Payload, RequestError>, Vec<ActorId>) {
     let mut rng = derive(seed, 0);
     let deadline = Instant::now() + shared.timeout;
-    let category: Handle = shared.client.handle(&shared.category);
+    let category = &shared.handle;
     let mut tried = Vec::new();
     loop {
         let mut members = category.members();
         members.sort();
         if members.is_empty() {
-            return (Err(RequestError::NoActors { category: shared.category.clone() }), tried);
+            return (Err(RequestError::NoActors { category: category.category() }), tried);
         }
         let pick = router.pick(&members, key, &tried, &mut rng);
         let left = deadline.saturating_duration_since(Instant::now());
