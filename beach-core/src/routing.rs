@@ -126,35 +126,48 @@ pub fn rendezvous<'a>(
     members.into_iter().max_by_key(|m| (rendezvous_score(key, m), *m))
 }
 
-/// What routing knows of the members from the caller's side: whether their node is connected
-/// already, and how many of the caller's requests each has in flight.
-pub trait Nearness {
-    /// Whether this side already holds a connection to `node`.
-    fn is_connected(&self, node: &NodeId) -> bool;
-    /// The caller's requests in flight to `actor`.
-    fn in_flight(&self, actor: &ActorId) -> u64;
+/// A member as the caller sees it: what `random` and `local` weigh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reach {
+    /// Connecting to its node failed recently, and the caller backs off from it: a request
+    /// sent there now fails at once.
+    pub failing: bool,
+    /// The caller's requests in flight to it.
+    pub in_flight: u64,
+    /// Its node is connected already: no handshake before a request leaves.
+    pub connected: bool,
 }
 
-/// Every node connected, nothing in flight: for tests and callers that know nothing more.
+impl Reach {
+    /// Nothing known: connected, nothing in flight, not failing.
+    pub const UNKNOWN: Reach = Reach { failing: false, in_flight: 0, connected: true };
+}
+
+/// What routing knows of the members from the caller's side, one look-up per member.
+pub trait Nearness {
+    /// How `actor` looks from here.
+    fn reach(&self, actor: &ActorId) -> Reach;
+}
+
+/// [`Reach::UNKNOWN`] for every member: for tests and callers that know nothing more.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Unknown;
 
 impl Nearness for Unknown {
-    fn is_connected(&self, _node: &NodeId) -> bool {
-        true
-    }
-    fn in_flight(&self, _actor: &ActorId) -> u64 {
-        0
+    fn reach(&self, _actor: &ActorId) -> Reach {
+        Reach::UNKNOWN
     }
 }
 
 /// Picks one member for a request, excluding `exclude` as long as any other member remains.
 ///
-/// `random` draws two members and takes the one with fewer of the caller's requests in
-/// flight, then one on a connected node, then the first drawn (the "power of two choices":
-/// load spreads evenly and a slow member, whose requests pile up, is avoided, at the cost of
-/// two look-ups). `local` does the same among this node's members when it hosts any. Members
-/// on `local` (this node; `None` for an outside client) always count as connected.
+/// `random` draws two members and takes the one whose node is not failing, then the one with
+/// fewer of the caller's requests in flight, then one on a connected node, then the first
+/// drawn (the "power of two choices": load spreads evenly, and a slow member, whose requests
+/// pile up, is avoided, at the cost of two look-ups; a dead node's members, which hold no
+/// requests, are not mistaken for idle ones). `local` does the same among this node's members
+/// when it hosts any. Members on `local` (this node; `None` for an outside client) always
+/// count as connected.
 pub fn choose<'a, R: RngExt + ?Sized>(
     mode: Mode,
     members: &'a [ActorId],
@@ -172,8 +185,10 @@ pub fn choose<'a, R: RngExt + ?Sized>(
     }
     let fresh: Vec<&ActorId> = members.iter().filter(|m| !exclude.contains(m)).collect();
     let pool: Vec<&ActorId> = if fresh.is_empty() { members.iter().collect() } else { fresh };
-    // Connections are looked at only when the loads tie (each look-up takes a lock).
-    let connected = |m: &ActorId| Some(m.node()) == local || near.is_connected(m.node());
+    let rank = |m: &ActorId| {
+        let r = near.reach(m);
+        (r.failing, r.in_flight, !(r.connected || Some(m.node()) == local))
+    };
     let better_of_two = |rng: &mut R, from: &[&'a ActorId]| -> &'a ActorId {
         let a = rng.random_range(0..from.len());
         if from.len() == 1 {
@@ -183,13 +198,7 @@ pub fn choose<'a, R: RngExt + ?Sized>(
         if b >= a {
             b += 1;
         }
-        let (a, b) = (from[a], from[b]);
-        match near.in_flight(b).cmp(&near.in_flight(a)) {
-            std::cmp::Ordering::Less => b,
-            std::cmp::Ordering::Greater => a,
-            std::cmp::Ordering::Equal if connected(b) && !connected(a) => b,
-            std::cmp::Ordering::Equal => a,
-        }
+        if rank(from[b]) < rank(from[a]) { from[b] } else { from[a] }
     };
     Ok(match mode {
         Mode::Affinity => {
@@ -281,6 +290,8 @@ pub struct Attempts {
     retry_timeouts: bool,
     attempt: u32,
     tried: Vec<ActorId>,
+    /// Nodes an attempt found unreachable (or lost the connection to).
+    down: Vec<NodeId>,
     /// The request is keyed (`affinity`): it follows its key's owner.
     keyed: bool,
     /// The last attempt's owner answered `queue full`: the next attempt waits and asks it
@@ -299,6 +310,7 @@ impl Attempts {
             retry_timeouts: false,
             attempt: 0,
             tried: Vec::new(),
+            down: Vec::new(),
             keyed: false,
             stay: false,
         }
@@ -361,9 +373,21 @@ impl Attempts {
         rng: &mut R,
     ) -> Result<ActorId, RoutingError> {
         self.keyed = mode == Mode::Affinity;
+        let on_down_nodes: Vec<ActorId>;
         let exclude = match (self.keyed && self.stay, self.tried.split_last()) {
             (true, Some((_, before))) => before,
-            _ => &self.tried[..],
+            _ if self.down.is_empty() => &self.tried[..],
+            // An unkeyed retry passes over every member of a node found unreachable, not
+            // only the member tried there.
+            _ => {
+                on_down_nodes = self
+                    .tried
+                    .iter()
+                    .chain(members.iter().filter(|m| self.down.contains(m.node())))
+                    .cloned()
+                    .collect();
+                &on_down_nodes
+            }
         };
         let chosen = choose(mode, members, key, local, near, exclude, rng)?.clone();
         self.stay = false;
@@ -387,11 +411,18 @@ impl Attempts {
         let Some(left) = self.remaining(now) else { return RetryDecision::GiveUp };
         self.retries_left -= 1;
         self.attempt = self.attempt.saturating_add(1);
+        if matches!(failure, Failure::Code(ErrorCode::Unreachable) | Failure::Lost)
+            && let Some(node) = self.tried.last().map(|m| m.node().clone())
+            && !self.down.contains(&node)
+        {
+            self.down.push(node);
+        }
         // A keyed request stays with its key's owner whatever failed: sending the key to
         // another member would split its data. The owner changes only when it leaves the
         // directory (the members the next pick sees).
         self.stay = self.keyed;
-        let untried = !self.stay && members.iter().any(|m| !self.tried.contains(m));
+        let untried = !self.stay
+            && members.iter().any(|m| !self.tried.contains(m) && !self.down.contains(m.node()));
         let after = if untried {
             Duration::ZERO
         } else {
@@ -451,14 +482,16 @@ mod tests {
     struct Near {
         connected: Vec<NodeId>,
         load: Vec<(ActorId, u64)>,
+        failing: Vec<NodeId>,
     }
 
     impl Nearness for Near {
-        fn is_connected(&self, node: &NodeId) -> bool {
-            self.connected.contains(node)
-        }
-        fn in_flight(&self, actor: &ActorId) -> u64 {
-            self.load.iter().find(|(a, _)| a == actor).map_or(0, |l| l.1)
+        fn reach(&self, actor: &ActorId) -> Reach {
+            Reach {
+                failing: self.failing.contains(actor.node()),
+                in_flight: self.load.iter().find(|(a, _)| a == actor).map_or(0, |l| l.1),
+                connected: self.connected.contains(actor.node()),
+            }
         }
     }
 
@@ -495,6 +528,47 @@ mod tests {
         // One member: it, whatever it carries.
         let r = choose(Mode::Random, &m[..1], None, None, &idle_one, &[], &mut seeded(1));
         assert_eq!(r.unwrap(), &m[0]);
+
+        // A dead node's members hold no requests, yet they lose to busy live ones: node 0
+        // failing is picked only when both members drawn are on it (3 of 9: 1 pair in 12).
+        let mut dead = Near { load: m.iter().map(|a| (a.clone(), 5)).collect(), ..Near::default() };
+        dead.failing.push(node(0));
+        for a in dead.load.iter_mut().filter(|(a, _)| a.node() == &node(0)) {
+            a.1 = 0;
+        }
+        let on_dead = (0..300)
+            .filter(|&seed| {
+                let r = choose(Mode::Random, &m, None, None, &dead, &[], &mut seeded(seed));
+                r.unwrap().node() == &node(0)
+            })
+            .count();
+        assert!(on_dead < 45, "{on_dead} of 300 on the failing node");
+    }
+
+    #[test]
+    fn a_retry_passes_over_every_member_of_a_node_found_unreachable() {
+        // Nine members, three per node: after node 0 was unreachable, none of its members is
+        // tried again while the other nodes' remain.
+        let m = members(9);
+        let now = Instant::now();
+        for seed in 0..50 {
+            let mut a = Attempts::new(1, now + Duration::from_secs(10), 4);
+            let mut rng = seeded(seed);
+            let first = loop {
+                let f = a.pick(Mode::Random, &m, None, None, &Unknown, &mut rng).unwrap();
+                if f.node() == &node(0) {
+                    break f;
+                }
+                a = Attempts::new(1, now + Duration::from_secs(10), 4);
+            };
+            let unreachable = Failure::Code(ErrorCode::Unreachable);
+            assert!(matches!(a.on_failure(now, &unreachable, &m), RetryDecision::Retry { .. }));
+            for _ in 0..4 {
+                let next = a.pick(Mode::Random, &m, None, None, &Unknown, &mut rng).unwrap();
+                assert_ne!(next.node(), first.node(), "seed {seed}");
+                let _ = a.on_failure(now, &Failure::Code(ErrorCode::QueueFull), &m);
+            }
+        }
     }
 
     #[test]
@@ -506,7 +580,8 @@ mod tests {
         let mut seen = Vec::new();
         for _ in 0..4 {
             seen.push(a.pick(Mode::Random, &m, None, Some(&node(0)), &Unknown, &mut rng).unwrap());
-            assert_eq!(a.on_failure(now, &Failure::Code(ErrorCode::Unreachable), &m), {
+            // A failure of the member (not of its node, see the next test).
+            assert_eq!(a.on_failure(now, &Failure::Code(ErrorCode::WrongDest), &m), {
                 if seen.len() < 4 {
                     RetryDecision::Retry { after: Duration::ZERO }
                 } else {

@@ -32,7 +32,8 @@ pub(crate) trait Port: Send + Sync + 'static {
         Ok(self.members(realm, prefix))
     }
     fn local_node(&self) -> Option<&NodeId>;
-    fn is_connected(&self, node: &NodeId) -> bool;
+    /// How `actor` looks from this port, for routing: one look-up.
+    fn reach(&self, actor: &ActorId) -> crate::routing::Reach;
     fn fork_rng(&self) -> NodeRng;
     fn next_request_id(&self) -> u64;
     fn default_timeout(&self) -> Duration;
@@ -50,12 +51,9 @@ pub(crate) trait Port: Send + Sync + 'static {
     }
 }
 
-/// Routing sees a port's connections and requests in flight.
+/// Routing sees a member as the port does.
 impl crate::routing::Nearness for dyn Port {
-    fn is_connected(&self, node: &NodeId) -> bool {
-        Port::is_connected(self, node)
-    }
-    fn in_flight(&self, actor: &ActorId) -> u64 {
-        self.pending(actor)
+    fn reach(&self, actor: &ActorId) -> crate::routing::Reach {
+        Port::reach(self, actor)
     }
 }

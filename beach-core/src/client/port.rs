@@ -79,8 +79,14 @@ impl Port for ClientPort {
 
     /// Through the entry, every node is as near as any other: random picks stay uniform
     /// instead of favouring the entry's own actors.
-    fn is_connected(&self, node: &NodeId) -> bool {
-        self.client.options.through_entry || self.client.links.is_connected(node.endpoint())
+    fn reach(&self, actor: &ActorId) -> crate::routing::Reach {
+        let reach = self.client.links.reach(actor);
+        if self.client.options.through_entry {
+            // Every request goes through the entry node, connected or not.
+            crate::routing::Reach { failing: false, connected: true, ..reach }
+        } else {
+            reach
+        }
     }
 
     fn fork_rng(&self) -> NodeRng {

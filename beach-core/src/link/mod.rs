@@ -262,9 +262,16 @@ impl Links {
         self.credentials.is_some()
     }
 
-    /// Whether a link to `endpoint` is open or opening.
-    pub(crate) fn is_connected(&self, endpoint: &Endpoint) -> bool {
-        self.state.lock().expect("links lock").links.contains_key(endpoint)
+    /// How `actor` looks from here, for routing, in one look-up: whether its node's link is
+    /// open or opening, whether connecting to it failed recently (backing off), and the calls
+    /// in flight to it.
+    pub(crate) fn reach(&self, actor: &ActorId) -> crate::routing::Reach {
+        let s = self.state.lock().expect("links lock");
+        let endpoint = actor.node().endpoint();
+        let connected = s.links.contains_key(endpoint);
+        let failing =
+            !connected && s.backoff.get(endpoint).is_some_and(|b| b.retry_at > self.runtime.now());
+        crate::routing::Reach { failing, in_flight: s.calls.in_flight(actor), connected }
     }
 
     /// Requests in flight to `actor`.

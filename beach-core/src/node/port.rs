@@ -63,8 +63,8 @@ impl Port for NodePort {
         Some(&self.id)
     }
 
-    fn is_connected(&self, node: &NodeId) -> bool {
-        self.node.upgrade().is_some_and(|n| n.links.is_connected(node.endpoint()))
+    fn reach(&self, actor: &ActorId) -> crate::routing::Reach {
+        self.node.upgrade().map_or(crate::routing::Reach::UNKNOWN, |n| n.links.reach(actor))
     }
 
     fn fork_rng(&self) -> NodeRng {

@@ -93,8 +93,8 @@ impl Port for TestPort {
         Some(&self.node)
     }
 
-    fn is_connected(&self, _node: &NodeId) -> bool {
-        true
+    fn reach(&self, _actor: &ActorId) -> crate::routing::Reach {
+        crate::routing::Reach::UNKNOWN
     }
 
     fn fork_rng(&self) -> NodeRng {
