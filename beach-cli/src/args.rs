@@ -326,6 +326,10 @@ pub struct BenchClientArgs {
     /// Payload size in bytes.
     #[arg(long, default_value_t = 32)]
     pub payload: usize,
+    /// Runtime worker threads for this process (1: a single-threaded runtime; 0: one per
+    /// core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
 }
 
 /// Options of `beach bench`.

@@ -78,9 +78,10 @@ fn figures(m: &Measured) -> Figures {
     }
 }
 
-/// The runtime `args.threads` asks for.
-pub fn runtime(args: &BenchArgs) -> std::io::Result<tokio::runtime::Runtime> {
-    match args.threads {
+/// The runtime a `--threads` option asks for: 0 for one worker per core, 1 for a
+/// single-threaded runtime, or that many workers.
+pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    match threads {
         0 => tokio::runtime::Runtime::new(),
         1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
         n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
@@ -476,6 +477,7 @@ async fn many_clients(
                 .args(["--requests", &args.requests.to_string()])
                 .args(["--inflight", &args.inflight.to_string()])
                 .args(["--payload", &args.payload.to_string()])
+                .args(["--threads", &args.threads.to_string()])
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())

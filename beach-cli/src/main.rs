@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         }
         Some(c @ Command::GenKey { .. }) => cmd::gen_key_command(&c, &cli.global),
         Some(Command::Bench(args)) => bench(&args, &cli.global),
-        Some(Command::BenchClient(args)) => match tokio::runtime::Runtime::new() {
+        Some(Command::BenchClient(args)) => match beach_cli::bench::runtime(args.threads) {
             Ok(rt) => rt.block_on(beach_cli::bench::bench_client(&args, &cli.global)),
             Err(e) => Err(Failure::usage(format!("cannot start the runtime: {e}"))),
         },
@@ -57,7 +57,7 @@ fn bench(
     args: &beach_cli::args::BenchArgs,
     global: &beach_cli::args::Global,
 ) -> Result<Output, Failure> {
-    let rt = beach_cli::bench::runtime(args)
+    let rt = beach_cli::bench::runtime(args.threads)
         .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
     rt.block_on(beach_cli::bench::run(args, global))
 }

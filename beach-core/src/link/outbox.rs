@@ -29,7 +29,8 @@ pub(crate) const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
 /// load, but on an idle connection it costs a wake-up of that task (often on another thread)
 /// per message. So a sender that finds nothing queued, the writer not writing and no other
 /// call waiting for an answer on the connection writes its envelope to the connection itself
-/// ([`FrameSink::send_now`]); the order of one sender's envelopes is kept, since it writes
+/// ([`FrameSink::send_now`]), unless the reader is handing over a burst of answers (their
+/// callers' next requests queue, to leave together); the order of one sender's envelopes is kept, since it writes
 /// directly only when everything it queued before was written. Envelopes sent at once (a
 /// fan-out, a broadcast) are sent corked ([`crate::transport::corked`]): they all queue, and
 /// leave together.
@@ -61,6 +62,10 @@ pub(super) struct Queue {
     pub(super) flush: Notify,
     /// Calls sent on this connection still waiting for an answer.
     pub(super) calls: AtomicUsize,
+    /// The reader is handing over answers from one read (until the writer next writes): the
+    /// calls they end tend to send again at once, and their requests should leave in one
+    /// batch rather than the first alone (see [`Outbox::send`]).
+    pub(super) burst: AtomicBool,
     /// Requests and admin calls that arrived on this connection and are not answered yet.
     pub(super) serving: AtomicUsize,
     /// Envelopes sent and received, for telling a quiet connection (see `reap.rs`).
@@ -140,7 +145,11 @@ impl Outbox {
             q.refuse(format!("the peer does not read: its send queue is full ({bytes} bytes)"));
             return false;
         }
-        if before == 0 && self.direct && !crate::transport::is_corked() {
+        if before == 0
+            && self.direct
+            && !crate::transport::is_corked()
+            && !q.burst.load(Ordering::Relaxed)
+        {
             // A request counts itself among the calls waiting (it was registered first).
             let others = usize::from(matches!(envelope, Envelope::Request(_)));
             if q.calls.load(Ordering::Acquire) <= others {
@@ -314,6 +323,7 @@ impl Inbox {
         let mut slot = self.queue.sink.lock().expect("outbox lock");
         *slot = Some(sink);
         self.queue.done(n, bytes);
+        self.queue.burst.store(false, Ordering::Relaxed);
     }
 
     /// Waits until a direct write left bytes to flush.
@@ -446,6 +456,17 @@ mod tests {
         tx.call_ended();
         assert!(tx.send(digest(7)));
         assert!(rx.try_next().is_none(), "direct again");
+
+        // The reader hands over a burst of answers: their callers' requests queue, to leave
+        // in one batch, until the writer has written.
+        rx.queue.burst.store(true, Ordering::Relaxed);
+        assert!(tx.send(digest(8)));
+        let sink = rx.take_sink().unwrap();
+        let (_, size) = rx.try_next().expect("queued during a burst");
+        rx.written(sink, 1, size);
+        assert!(tx.send(digest(9)));
+        assert!(rx.try_next().is_none(), "direct once the burst went out");
+        assert_eq!(wrote.lock().unwrap().last(), Some(&digest(9)));
     }
 
     #[test]

@@ -73,7 +73,11 @@ impl Links {
                             // An answer made here goes out at once when nothing more was
                             // read; within a burst it queues, and the burst's answers leave
                             // in one batch once the reader has read them all.
-                            let answer = if stream.buffered() { &queued } else { &tx };
+                            let buffered = stream.buffered();
+                            let answer = if buffered { &queued } else { &tx };
+                            if buffered && matches!(env, Envelope::Reply(_)) {
+                                q.burst.store(true, Ordering::Relaxed);
+                            }
                             if let Err(why) = me.receive(env, answer, &from) {
                                 add(&me.counters.broken, 1);
                                 if let Some(skipped) = PROTOCOL_BREAK.check(me.runtime.now()) {
