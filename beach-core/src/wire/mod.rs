@@ -93,6 +93,12 @@ impl FrameCodec {
     /// Appends one frame holding `envelope` to `out`. An envelope that would exceed the maximum
     /// is an error and leaves `out` as it was.
     pub fn encode(&self, envelope: &Envelope, out: &mut BytesMut) -> Result<(), WireError> {
+        let start = out.len();
+        out.put_u32(0);
+        if compact::encode(envelope, out) {
+            return self.finish(start, out);
+        }
+        out.truncate(start);
         self.encode_value(envelope, out)
     }
 
@@ -110,6 +116,12 @@ impl FrameCodec {
             out.truncate(start);
             return Err(WireError::Encode(e.to_string()));
         }
+        self.finish(start, out)
+    }
+
+    /// Fills in the length prefix at `start` of the frame just appended to `out`, or takes
+    /// the frame off again when it is over the maximum.
+    fn finish(&self, start: usize, out: &mut BytesMut) -> Result<(), WireError> {
         let len = out.len() - start - LENGTH_PREFIX;
         if len > self.max_frame_size {
             out.truncate(start);
@@ -156,12 +168,16 @@ impl FrameCodec {
 
 /// Decodes a frame body (the bytes after the length prefix) into an envelope.
 ///
-/// Requests, one-way messages and replies (the envelopes on every request's path) decode with
+/// Requests, one-way messages and successful replies in their usual encoding are read by hand
+/// (see `compact.rs`); the rest of the envelopes on every request's path decode with
 /// `minicbor-serde`, about four times faster than `ciborium` on them; their fields are
 /// scalars, strings and opaque byte strings, so input cannot nest deeper than their schema.
 /// Every other envelope may carry user [`crate::value::Value`]s nested to any depth, and
 /// decodes with `ciborium`, whose recursion limit keeps hostile nesting off the stack.
 pub fn decode_body(body: &[u8]) -> Result<Envelope, WireError> {
+    if let Some(envelope) = compact::decode_fast(body) {
+        return Ok(envelope);
+    }
     if compact::on_request_path(body) {
         return compact::decode(body);
     }
