@@ -78,6 +78,24 @@ fn figures(m: &Measured) -> Figures {
     }
 }
 
+/// Runs `work` on a runtime of `threads` (see [`runtime`]) as one of its tasks, rather than on
+/// the thread that blocks on the runtime. That thread is not one of the runtime's workers, which
+/// run the connections' tasks: there every reply would cross threads to reach its caller (a
+/// thread wake-up per burst of replies), where a task is woken on the worker that runs it.
+/// Pipelined requests measure 1.5x faster so, and a service's callers run as tasks too.
+pub fn run_as_task<F>(threads: usize, work: F) -> Result<Output, Failure>
+where
+    F: std::future::Future<Output = Result<Output, Failure>> + Send + 'static,
+{
+    let rt =
+        runtime(threads).map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(async {
+        tokio::spawn(work)
+            .await
+            .unwrap_or_else(|e| Err(Failure::usage(format!("the benchmark task failed: {e}"))))
+    })
+}
+
 /// The runtime a `--threads` option asks for: 0 for one worker per core, 1 for a
 /// single-threaded runtime, or that many workers.
 pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {

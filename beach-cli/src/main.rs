@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use beach_cli::args::{Cli, Command};
 use beach_cli::cmd;
-use beach_cli::outcome::{Failure, Output};
+use beach_cli::outcome::Failure;
 use beach_cli::output::report;
 use beach_node::actors::builtin_registry;
 use beach_node::cli::run_node;
@@ -34,11 +34,18 @@ fn main() -> ExitCode {
             };
         }
         Some(c @ Command::GenKey { .. }) => cmd::gen_key_command(&c, &cli.global),
-        Some(Command::Bench(args)) => bench(&args, &cli.global),
-        Some(Command::BenchClient(args)) => match beach_cli::bench::runtime(args.threads) {
-            Ok(rt) => rt.block_on(beach_cli::bench::bench_client(&args, &cli.global)),
-            Err(e) => Err(Failure::usage(format!("cannot start the runtime: {e}"))),
-        },
+        Some(Command::Bench(args)) => {
+            let global = cli.global.clone();
+            beach_cli::bench::run_as_task(args.threads, async move {
+                beach_cli::bench::run(&args, &global).await
+            })
+        }
+        Some(Command::BenchClient(args)) => {
+            let global = cli.global.clone();
+            beach_cli::bench::run_as_task(args.threads, async move {
+                beach_cli::bench::bench_client(&args, &global).await
+            })
+        }
         Some(command) => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(async {
                 let client = cmd::connect(&cli.global).await?;
@@ -50,14 +57,4 @@ fn main() -> ExitCode {
         },
     };
     ExitCode::from(report(result, json))
-}
-
-/// `beach bench`: against a node process started here, or the cluster the global options name.
-fn bench(
-    args: &beach_cli::args::BenchArgs,
-    global: &beach_cli::args::Global,
-) -> Result<Output, Failure> {
-    let rt = beach_cli::bench::runtime(args.threads)
-        .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(beach_cli::bench::run(args, global))
 }

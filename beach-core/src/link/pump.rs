@@ -13,6 +13,48 @@ use crate::model::Endpoint;
 use crate::transport::{FrameSink, FrameStream};
 use crate::wire::{AdminReply, Envelope, RemoteError, Reply, WireError};
 
+/// How many frames of one burst the reader takes before it lets the writer send what they
+/// brought about. Pipelined requests over one connection (`beach bench-client`, 64 in flight):
+/// 330k/s when the answers to a whole window leave together, 425-520k/s in turns of 32 (16:
+/// 450-480k/s).
+const ANSWERS_PER_TURN: usize = 32;
+
+/// Counts the frames a reader takes within one burst, to say when the writer gets a turn.
+#[derive(Default)]
+struct Turns {
+    /// Frames read since the burst began or the writer last had a turn.
+    taken: usize,
+}
+
+impl Turns {
+    /// Called before each read, with whether more frames are already buffered (a burst goes
+    /// on): whether to let the writer run first.
+    fn before_read(&mut self, buffered: bool) -> bool {
+        let turn = buffered && self.taken == ANSWERS_PER_TURN;
+        if !buffered || turn {
+            self.taken = 0;
+        }
+        self.taken += 1;
+        turn
+    }
+}
+
+/// Lets the other futures of this task run: returns pending once, having asked to be polled
+/// again.
+async fn yield_once() {
+    let mut yielded = false;
+    futures::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
+
 impl Links {
     /// Reads and writes an established connection until either side fails.
     pub(super) async fn run(
@@ -61,7 +103,14 @@ impl Links {
             let tx = tx.clone();
             let queued = tx.queued();
             async move {
+                let mut turns = Turns::default();
                 loop {
+                    if turns.before_read(stream.buffered()) {
+                        // A long burst: the writer (polled in this task) sends the answers
+                        // made so far, so the peer works on them while this side reads on,
+                        // instead of the two sides taking turns over whole windows.
+                        yield_once().await;
+                    }
                     match stream.recv().await {
                         Ok(Some(env)) => {
                             q.received.fetch_add(1, Ordering::Relaxed);
@@ -259,5 +308,34 @@ impl Links {
             // One-way messages and cluster sync: nobody waits; the warning is the trace.
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reads (numbered from 0) before which the writer gets a turn, given whether frames
+    /// were buffered before each.
+    fn turns_at(buffered: impl IntoIterator<Item = bool>) -> Vec<usize> {
+        let mut turns = Turns::default();
+        buffered
+            .into_iter()
+            .enumerate()
+            .filter(|(_, b)| turns.before_read(*b))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    #[test]
+    fn the_writer_gets_a_turn_every_so_many_frames_of_a_burst_only() {
+        assert_eq!(ANSWERS_PER_TURN, 32);
+        // Frames one at a time (nothing buffered before each read): never a turn.
+        assert!(turns_at([false; 200]).is_empty());
+        // A burst: its first frame is read from the socket, the rest were buffered with it.
+        let burst = |n: usize| std::iter::once(false).chain(std::iter::repeat_n(true, n - 1));
+        assert_eq!(turns_at(burst(100)), [32, 64, 96]);
+        // Each burst counts from its own start.
+        assert_eq!(turns_at(burst(40).chain(burst(40))), [32, 72]);
     }
 }
