@@ -90,9 +90,12 @@ where
     let rt =
         runtime(threads).map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
     rt.block_on(async {
-        tokio::spawn(work)
-            .await
-            .unwrap_or_else(|e| Err(Failure::usage(format!("the benchmark task failed: {e}"))))
+        match tokio::spawn(work).await {
+            Ok(done) => done,
+            // A panic goes on as it would have on this thread.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(Failure::usage(format!("the benchmark task ended: {e}"))),
+        }
     })
 }
 
