@@ -367,7 +367,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub secret: bool,
     /// Measure raw-tcp and tcp this many times, alternating (raw, beach, raw, beach, ...), and
-    /// report the median p50 ratio with its spread: one noisy run cannot decide a verdict. The
+    /// report the median p50 ratio and the median pipelined rate, each with its spread: one
+    /// noisy run cannot decide a verdict. The
     /// http target alternates the native client and the gateway the same way.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub rounds: u32,

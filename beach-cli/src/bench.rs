@@ -11,8 +11,9 @@
 //! - `--target both`: raw-tcp and tcp, with the ratios; `--target all` (the default): all three.
 //!
 //! With `--rounds N` the raw echo and beach are measured N times, alternating over one node,
-//! and the median p50 ratio is reported with its spread and every round's ratio; so are the
-//! native client and the gateway for `--target http`. With
+//! and the median p50 ratio is reported with its spread and every round's ratio, and the
+//! median pipelined rate likewise; so are the native client and the gateway for `--target
+//! http`. The measurements run as a task of the runtime (see [`run_as_task`]). With
 //! `--clients N`, N client processes (the hidden `beach bench-client`) ask the tcp target at
 //! once, and their rates are added up (each is measured over its own run; they overlap).
 
@@ -166,6 +167,11 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
             .map(|b| f.p50.as_secs_f64() / b.p50.as_secs_f64())
     };
     let ratios: Vec<f64> = rounds.iter().filter_map(Round::ratio).collect();
+    // Pipelined throughput too varies from round to round: its median says more than the
+    // shown round's.
+    let pipelined: Vec<f64> =
+        rounds.iter().filter_map(|r| Some(r.tcp.as_ref()?.requests.per_second)).collect();
+    let pipelined_spread = spread(&pipelined);
     let spread = spread(&ratios);
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let rows = results
@@ -200,7 +206,12 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
             "raw_p50_us": r.raw.map(|f| us(f.p50)),
             "tcp_p50_us": r.tcp.as_ref().map(|w| us(figures(&w.requests).p50)),
             "p50_vs_raw": r.ratio(),
+            "raw_per_second": r.raw.map(|f| f.per_second),
+            "tcp_per_second": r.tcp.as_ref().map(|w| w.requests.per_second),
         })).collect::<Vec<_>>(),
+        "tcp_per_second_median": pipelined_spread.map(|s| s.0),
+        "tcp_per_second_min": pipelined_spread.map(|s| s.1),
+        "tcp_per_second_max": pipelined_spread.map(|s| s.2),
         "p50_vs_raw_median": spread.map(|s| s.0),
         "p50_vs_raw_min": spread.map(|s| s.1),
         "p50_vs_raw_max": spread.map(|s| s.2),
@@ -243,6 +254,15 @@ pub async fn run(args: &BenchArgs, global: &Global) -> Result<Output, Failure> {
         human.push_str(&format!(
             "p50/raw over {} alternating rounds: median {median:.2}x (from {min:.2}x to {max:.2}x: {}); the table shows the median round\n",
             ratios.len(),
+            each.join(", ")
+        ));
+    }
+    if let (Some((median, min, max)), true) = (pipelined_spread, pipelined.len() > 1) {
+        let each: Vec<String> = pipelined.iter().map(|r| format!("{:.0}k", r / 1e3)).collect();
+        human.push_str(&format!(
+            "tcp with {} in flight over {} rounds: median {median:.0}/s (from {min:.0} to {max:.0}: {})\n",
+            args.inflight,
+            pipelined.len(),
             each.join(", ")
         ));
     }

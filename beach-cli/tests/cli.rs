@@ -470,6 +470,10 @@ fn bench_measures_both_targets_and_reports_ratios() {
     assert!(ratios.contains(&median), "{v}");
     assert!(v["p50_vs_raw_min"].as_f64().unwrap() <= median);
     assert!(median <= v["p50_vs_raw_max"].as_f64().unwrap());
+    // And each round's pipelined rate, with their median.
+    let rates: Vec<f64> = rounds.iter().map(|r| r["tcp_per_second"].as_f64().unwrap()).collect();
+    assert!(rates.contains(&v["tcp_per_second_median"].as_f64().unwrap()), "{v}");
+    assert!(rounds.iter().all(|r| r["raw_per_second"].as_f64().unwrap() > 0.0), "{v}");
     // Two client processes at once, and their sum.
     let clients = &v["clients"];
     assert_eq!(clients["processes"], 2);
