@@ -30,8 +30,8 @@ pub(crate) const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
 /// per message. So a sender that finds nothing queued, the writer not writing and no other
 /// call waiting for an answer on the connection writes its envelope to the connection itself
 /// ([`FrameSink::send_now`]), unless the reader is handing over a burst of answers (their
-/// callers' next requests queue, to leave together); the order of one sender's envelopes is kept, since it writes
-/// directly only when everything it queued before was written. Envelopes sent at once (a
+/// callers' next requests queue, to leave together); the order of one sender's envelopes is
+/// kept, since it writes directly only when everything it queued before was written. Envelopes sent at once (a
 /// fan-out, a broadcast) are sent corked ([`crate::transport::corked`]): they all queue, and
 /// leave together.
 #[derive(Debug, Clone)]

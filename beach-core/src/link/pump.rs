@@ -14,9 +14,9 @@ use crate::transport::{FrameSink, FrameStream};
 use crate::wire::{AdminReply, Envelope, RemoteError, Reply, WireError};
 
 /// How many frames of one burst the reader takes before it lets the writer send what they
-/// brought about. Pipelined requests over one connection (`beach bench-client`, 64 in flight):
-/// 330k/s when the answers to a whole window leave together, 425-520k/s in turns of 32 (16:
-/// 450-480k/s).
+/// brought about. Pipelined requests over one connection on two cores (`beach bench-client
+/// --threads 1`, 64 in flight, against a node): 303-335k/s when the answers to a whole window
+/// leave together, 425-520k/s in turns of 32, 447-484k/s in turns of 16 (BENCHMARKS.md).
 const ANSWERS_PER_TURN: usize = 32;
 
 /// Counts the frames a reader takes within one burst, to say when the writer gets a turn.
@@ -121,7 +121,9 @@ impl Links {
                             add(&me.counters.bytes_in, stream.take_bytes());
                             // An answer made here goes out at once when nothing more was
                             // read; within a burst it queues, and the burst's answers leave
-                            // in one batch once the reader has read them all.
+                            // in batches: when the reader has read them all, or at its next
+                            // turn (`ANSWERS_PER_TURN`). Replies read in a burst hold their
+                            // callers' next requests back for one batch too (`burst`).
                             let buffered = stream.buffered();
                             let answer = if buffered { &queued } else { &tx };
                             if buffered && matches!(env, Envelope::Reply(_)) {
