@@ -119,7 +119,6 @@ pub async fn timeout<F: Future>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     /// Both adapters, and the simulator's, are used as `dyn Runtime`: this must compile.
     #[test]
@@ -129,7 +128,8 @@ mod tests {
     }
 
     /// What every adapter must do: run spawned tasks, sleep, and time out.
-    async fn exercise(rt: Arc<dyn Runtime>) {
+    #[cfg(any(feature = "rt-tokio", feature = "rt-smol"))]
+    async fn exercise(rt: std::sync::Arc<dyn Runtime>) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let inner = rt.clone();
         rt.spawn(Box::pin(async move {
@@ -152,12 +152,12 @@ mod tests {
             .enable_time()
             .build()
             .expect("runtime")
-            .block_on(exercise(Arc::new(TokioRuntime)));
+            .block_on(exercise(std::sync::Arc::new(TokioRuntime)));
     }
 
     #[cfg(feature = "rt-smol")]
     #[test]
     fn smol_adapter_works() {
-        smol::block_on(exercise(Arc::new(SmolRuntime)));
+        smol::block_on(exercise(std::sync::Arc::new(SmolRuntime)));
     }
 }
