@@ -68,6 +68,19 @@ pub struct MembershipConfig {
     pub state_sync_interval: Duration,
 }
 
+/// The most entries a drained queue keeps room for: a burst (a join brings a notification
+/// and an event per member) would otherwise keep its high-water mark on every node.
+const KEPT_CAPACITY: usize = 256;
+
+/// Pops the front of `queue`, and gives back a burst's room once it is empty.
+fn pop_and_shrink<T>(queue: &mut VecDeque<T>) -> Option<T> {
+    let front = queue.pop_front();
+    if front.is_none() && queue.capacity() > KEPT_CAPACITY {
+        *queue = VecDeque::new();
+    }
+    front
+}
+
 /// The tag of a packet holding one of foca's messages.
 pub const TAG_SWIM: u8 = 0;
 /// The tag of a packet holding a list of members (CBOR list of foca members).
@@ -457,12 +470,12 @@ impl Membership {
 
     /// The next packet to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        pop_and_shrink(&mut self.transmits)
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<MembershipEvent> {
-        self.events.pop_front()
+        pop_and_shrink(&mut self.events)
     }
 
     /// Tells the cluster this node is leaving; peers drop it without waiting for suspicion.
@@ -554,7 +567,9 @@ impl Membership {
 
     /// Moves what foca produced into our queues, turning notifications into events.
     fn drain(&mut self, now: Instant) {
+        let mut drained = 0usize;
         while let Some((to, data)) = self.runtime.to_send() {
+            drained += 1;
             let mut tagged = Vec::with_capacity(data.len() + 1);
             tagged.push(TAG_SWIM);
             tagged.extend_from_slice(&data);
@@ -562,11 +577,13 @@ impl Membership {
                 .push_back(Transmit { to: to.node().endpoint().clone(), data: tagged.into() });
         }
         while let Some((after, timer)) = self.runtime.to_schedule() {
+            drained += 1;
             self.schedule(now + after, DriverTimer::Swim(timer));
         }
         let mut reconcile = false;
         let mut rejoined = false;
         while let Some(n) = self.runtime.to_notify() {
+            drained += 1;
             match n {
                 OwnedNotification::MemberUp(id) => self.member_up(id.into_node()),
                 OwnedNotification::MemberDown(id) if self.members.remove(id.node()) => {
@@ -588,6 +605,11 @@ impl Membership {
                 // renewable identity; foca keeps retrying through its own announces.
                 _ => {}
             }
+        }
+        if drained > KEPT_CAPACITY {
+            // A join's burst of updates (a notification per member) grew foca's queues, now
+            // empty: a fresh runtime does not keep that room for good on every node.
+            self.runtime = AccumulatingRuntime::new();
         }
         if reconcile {
             self.sync_members();

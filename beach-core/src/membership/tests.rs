@@ -409,3 +409,17 @@ fn ids_not_in_a_set_are_found_in_sorted_input_and_in_any_order() {
     assert_eq!(not_in(&set, &shuffled), [&shuffled[2], &shuffled[4], &shuffled[6]]);
     assert!(not_in(&BTreeSet::new(), &[] as &[NodeId]).is_empty());
 }
+
+#[test]
+fn a_drained_queue_gives_back_a_bursts_room() {
+    let mut queue: VecDeque<u32> = (0..10_000).collect();
+    assert!(queue.capacity() >= 10_000);
+    while pop_and_shrink(&mut queue).is_some() {}
+    assert!(queue.capacity() <= KEPT_CAPACITY, "{}", queue.capacity());
+    // A small queue keeps its room: no allocation per message in the usual case.
+    let mut queue: VecDeque<u32> = VecDeque::with_capacity(16);
+    queue.push_back(1);
+    let room = queue.capacity();
+    while pop_and_shrink(&mut queue).is_some() {}
+    assert_eq!(queue.capacity(), room);
+}
