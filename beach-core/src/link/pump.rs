@@ -104,8 +104,11 @@ impl Links {
             let queued = tx.queued();
             async move {
                 let mut turns = Turns::default();
+                // Whether another frame was already buffered after the last one read (nothing
+                // reads the stream in between, so it still is).
+                let mut buffered = false;
                 loop {
-                    if turns.before_read(stream.buffered()) {
+                    if turns.before_read(buffered) {
                         // A long burst: the writer (polled in this task) sends the answers
                         // made so far, so the peer works on them while this side reads on,
                         // instead of the two sides taking turns over whole windows.
@@ -124,7 +127,7 @@ impl Links {
                             // in batches: when the reader has read them all, or at its next
                             // turn (`ANSWERS_PER_TURN`). Replies read in a burst hold their
                             // callers' next requests back for one batch too (`burst`).
-                            let buffered = stream.buffered();
+                            buffered = stream.buffered();
                             let answer = if buffered { &queued } else { &tx };
                             if buffered && matches!(env, Envelope::Reply(_)) {
                                 q.burst.store(true, Ordering::Relaxed);

@@ -4,16 +4,20 @@
 //! Changing a field's position changes the protocol (see [`super::PROTOCOL_VERSION`]).
 //!
 //! They are also what every request costs to encode and decode, twice per round trip, so
-//! requests and successful replies are written and read by hand here ([`encode`],
-//! [`decode_fast`]) rather than through serde: the same bytes (tested against the serde
-//! encoding), without serde's visitors, and with the endpoint and realm of the last request
-//! this thread decoded reused instead of validated and allocated again. Anything the hand
-//! decoder does not expect (an error reply, an unusual but valid encoding, a malformed body)
-//! goes to the serde decoder, which decides: the hand path accepts nothing serde would refuse.
+//! requests and successful replies are written and read with minicbor's encoder and decoder
+//! directly here ([`encode`], [`decode_fast`]) rather than through serde: the same bytes
+//! (tested against the serde encoding), without serde's visitors, and with the endpoint and
+//! realm of the last request this thread decoded reused instead of validated and allocated
+//! again. Anything this decoder does not expect (an error reply, an unusual but valid
+//! encoding, a malformed body) goes to the serde decoder, which decides: this path accepts
+//! nothing serde would refuse.
 
 use std::cell::RefCell;
+use std::convert::Infallible;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use minicbor::data::Type;
+use minicbor::{Decoder, Encoder};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::WireError;
@@ -101,150 +105,66 @@ pub(super) fn decode(body: &[u8]) -> Result<Envelope, WireError> {
     Ok(envelope)
 }
 
-/// CBOR's major types used here.
-const UNSIGNED: u8 = 0;
-const BYTES: u8 = 2;
-const TEXT: u8 = 3;
-const ARRAY: u8 = 4;
-const MAP: u8 = 5;
-/// CBOR `null`.
-const NULL: u8 = 0xf6;
+/// Lets minicbor's encoder append to a frame buffer.
+struct Frame<'a>(&'a mut BytesMut);
 
-/// Writes a CBOR head: the major type and its argument, in the fewest bytes (as ciborium does).
-fn head(out: &mut BytesMut, major: u8, n: u64) {
-    let m = major << 5;
-    match n {
-        0..=23 => out.put_u8(m | n as u8),
-        24..=0xff => out.put_slice(&[m | 24, n as u8]),
-        0x100..=0xffff => {
-            out.put_u8(m | 25);
-            out.put_u16(n as u16);
-        }
-        0x1_0000..=0xffff_ffff => {
-            out.put_u8(m | 26);
-            out.put_u32(n as u32);
-        }
-        _ => {
-            out.put_u8(m | 27);
-            out.put_u64(n);
-        }
+impl minicbor::encode::Write for Frame<'_> {
+    type Error = std::convert::Infallible;
+
+    fn write_all(&mut self, buf: &[u8]) -> Result<(), Self::Error> {
+        self.0.put_slice(buf);
+        Ok(())
     }
 }
 
-fn text(out: &mut BytesMut, s: &str) {
-    head(out, TEXT, s.len() as u64);
-    out.put_slice(s.as_bytes());
-}
-
-fn bytes(out: &mut BytesMut, b: &[u8]) {
-    head(out, BYTES, b.len() as u64);
-    out.put_slice(b);
-}
+type Encoded<'a, 'b> = Result<&'a mut Encoder<Frame<'b>>, minicbor::encode::Error<Infallible>>;
 
 /// Appends the CBOR of a request, a one-way message or a successful reply to `out`, the same
-/// bytes as serde with ciborium writes; `false` (leaving `out` alone) for any other envelope.
+/// bytes as serde with ciborium writes (both write each head in the fewest bytes); `false`
+/// (leaving `out` alone) for any other envelope.
 pub(super) fn encode(envelope: &Envelope, out: &mut BytesMut) -> bool {
-    match envelope {
-        Envelope::Request(call) => call_body(out, "Request", call),
-        Envelope::OneWay(call) => call_body(out, "OneWay", call),
+    let start = out.len();
+    let mut e = Encoder::new(Frame(out));
+    let written = match envelope {
+        Envelope::Request(call) => call_body(&mut e, "Request", call).is_ok(),
+        Envelope::OneWay(call) => call_body(&mut e, "OneWay", call).is_ok(),
         Envelope::Reply(Reply { id, attempt, result: Ok(data) }) => {
-            out.reserve(24 + data.as_bytes().len());
-            head(out, MAP, 1);
-            text(out, "Reply");
-            head(out, ARRAY, 3);
-            head(out, UNSIGNED, *id);
-            head(out, UNSIGNED, u64::from(*attempt));
-            head(out, MAP, 1);
-            text(out, "Ok");
-            bytes(out, data.as_bytes());
+            reply_body(&mut e, *id, *attempt, data).is_ok()
         }
-        _ => return false,
+        _ => false,
+    };
+    if !written {
+        // Only the envelopes above are written here, and the buffer takes every byte.
+        out.truncate(start);
     }
-    true
+    written
 }
 
-fn call_body(out: &mut BytesMut, tag: &str, call: &ActorCall) {
+fn reply_body<'a, 'b>(
+    e: &'a mut Encoder<Frame<'b>>,
+    id: u64,
+    attempt: u32,
+    data: &Payload,
+) -> Encoded<'a, 'b> {
+    e.map(1)?.str("Reply")?.array(3)?.u64(id)?.u32(attempt)?;
+    e.map(1)?.str("Ok")?.bytes(data.as_bytes())
+}
+
+fn call_body<'a, 'b>(
+    e: &'a mut Encoder<Frame<'b>>,
+    tag: &str,
+    call: &ActorCall,
+) -> Encoded<'a, 'b> {
     let node = call.to.node();
-    let ident = call.ident.as_deref().map_or(0, str::len);
-    out.reserve(
-        64 + node.endpoint().as_str().len()
-            + call.realm.as_str().len()
-            + call.kind.len()
-            + call.data.as_bytes().len()
-            + ident,
-    );
-    head(out, MAP, 1);
-    text(out, tag);
-    head(out, ARRAY, 8);
-    head(out, UNSIGNED, call.id);
-    head(out, ARRAY, 3);
-    text(out, node.endpoint().as_str());
-    head(out, UNSIGNED, node.generation());
-    head(out, UNSIGNED, call.to.seq());
-    text(out, call.realm.as_str());
-    text(out, &call.kind);
-    bytes(out, call.data.as_bytes());
-    head(out, UNSIGNED, call.timeout_ms);
+    e.map(1)?.str(tag)?.array(8)?.u64(call.id)?;
+    e.array(3)?.str(node.endpoint().as_str())?.u64(node.generation())?.u64(call.to.seq())?;
+    e.str(call.realm.as_str())?.str(&call.kind)?.bytes(call.data.as_bytes())?;
+    e.u64(call.timeout_ms)?;
     match &call.ident {
-        Some(ident) => text(out, ident),
-        None => out.put_u8(NULL),
-    }
-    head(out, UNSIGNED, u64::from(call.attempt));
-}
-
-/// Reads a body by hand; `None` at the first thing it does not expect.
-struct Reader<'a> {
-    body: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    /// A head of major type `major` with a definite argument.
-    fn head(&mut self, major: u8) -> Option<u64> {
-        let first = *self.body.get(self.at)?;
-        if first >> 5 != major {
-            return None;
-        }
-        let info = first & 0x1f;
-        let width = match info {
-            0..=23 => {
-                self.at += 1;
-                return Some(u64::from(info));
-            }
-            24 => 1,
-            25 => 2,
-            26 => 4,
-            27 => 8,
-            // Indefinite lengths and reserved values: for serde to judge.
-            _ => return None,
-        };
-        let arg = self.body.get(self.at + 1..self.at + 1 + width)?;
-        self.at += 1 + width;
-        Some(arg.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b)))
-    }
-
-    fn uint(&mut self) -> Option<u64> {
-        self.head(UNSIGNED)
-    }
-
-    /// The next `n` bytes of a string of major type `major`.
-    fn string(&mut self, major: u8) -> Option<&'a [u8]> {
-        let len = usize::try_from(self.head(major)?).ok()?;
-        let end = self.at.checked_add(len)?;
-        let s = self.body.get(self.at..end)?;
-        self.at = end;
-        Some(s)
-    }
-
-    fn text(&mut self) -> Option<&'a str> {
-        std::str::from_utf8(self.string(TEXT)?).ok()
-    }
-
-    fn null(&mut self) -> bool {
-        let null = self.body.get(self.at) == Some(&NULL);
-        self.at += usize::from(null);
-        null
-    }
+        Some(ident) => e.str(ident)?,
+        None => e.null()?,
+    };
+    e.u32(call.attempt)
 }
 
 /// The endpoint and realm of the last request decoded on this thread: a node's requests are
@@ -260,69 +180,71 @@ thread_local! {
     static RECENT: RefCell<Recent> = RefCell::default();
 }
 
-/// `raw` as a name: the recent one when the bytes match it (it was validated), else parsed
-/// and validated (`None` when invalid) and kept as the recent one.
+/// `name` as a validated name: the recent one when it matches, else parsed (`None` when
+/// invalid) and kept as the recent one.
 fn recent<T: Clone + AsRef<str> + std::str::FromStr>(
     slot: &mut Option<T>,
-    raw: &[u8],
+    name: &str,
 ) -> Option<T> {
-    if let Some(t) = slot.as_ref().filter(|t| t.as_ref().as_bytes() == raw) {
+    if let Some(t) = slot.as_ref().filter(|t| t.as_ref() == name) {
         return Some(t.clone());
     }
-    let t: T = std::str::from_utf8(raw).ok()?.parse().ok()?;
+    let t: T = name.parse().ok()?;
     *slot = Some(t.clone());
     Some(t)
 }
 
-/// Decodes a request, a one-way message or a successful reply by hand; `None` for anything
-/// else or anything unexpected, which the serde decoder then decides on.
+/// Decodes a request, a one-way message or a successful reply with minicbor's decoder and no
+/// serde; `None` for anything else or anything unexpected, which the serde decoder then decides
+/// on.
 pub(super) fn decode_fast(body: &[u8]) -> Option<Envelope> {
-    let mut r = Reader { body, at: 0 };
-    if r.head(MAP)? != 1 {
+    let mut d = Decoder::new(body);
+    if d.map().ok()? != Some(1) {
         return None;
     }
-    let envelope = match r.string(TEXT)? {
-        b"Request" => Envelope::Request(call(&mut r)?),
-        b"OneWay" => Envelope::OneWay(call(&mut r)?),
-        b"Reply" => {
-            if r.head(ARRAY)? != 3 {
+    let envelope = match d.str().ok()? {
+        "Request" => Envelope::Request(call(&mut d)?),
+        "OneWay" => Envelope::OneWay(call(&mut d)?),
+        "Reply" => {
+            if d.array().ok()? != Some(3) {
                 return None;
             }
-            let id = r.uint()?;
-            let attempt = u32::try_from(r.uint()?).ok()?;
-            if r.head(MAP)? != 1 || r.string(TEXT)? != b"Ok" {
+            let (id, attempt) = (d.u64().ok()?, d.u32().ok()?);
+            if d.map().ok()? != Some(1) || d.str().ok()? != "Ok" {
                 return None;
             }
-            let data = Payload::from_cbor(Bytes::copy_from_slice(r.string(BYTES)?));
+            let data = Payload::from_cbor(Bytes::copy_from_slice(d.bytes().ok()?));
             Envelope::Reply(Reply { id, attempt, result: Ok(data) })
         }
         _ => return None,
     };
-    (r.at == body.len()).then_some(envelope)
+    (d.position() == body.len()).then_some(envelope)
 }
 
-fn call(r: &mut Reader<'_>) -> Option<ActorCall> {
-    if r.head(ARRAY)? != 8 {
+fn call(d: &mut Decoder<'_>) -> Option<ActorCall> {
+    if d.array().ok()? != Some(8) {
         return None;
     }
-    let id = r.uint()?;
-    if r.head(ARRAY)? != 3 {
+    let id = d.u64().ok()?;
+    if d.array().ok()? != Some(3) {
         return None;
     }
-    let endpoint = r.string(TEXT)?;
-    let (generation, seq) = (r.uint()?, r.uint()?);
-    let realm = r.string(TEXT)?;
-    let (endpoint, realm) = RECENT.with_borrow_mut(|recent_names| {
-        Some((
-            recent(&mut recent_names.endpoint, endpoint)?,
-            recent(&mut recent_names.realm, realm)?,
-        ))
+    let endpoint = d.str().ok()?;
+    let (generation, seq) = (d.u64().ok()?, d.u64().ok()?);
+    let realm = d.str().ok()?;
+    let (endpoint, realm) = RECENT.with_borrow_mut(|names| {
+        Some((recent(&mut names.endpoint, endpoint)?, recent(&mut names.realm, realm)?))
     })?;
-    let kind = r.text()?.to_owned();
-    let data = Payload::from_cbor(Bytes::copy_from_slice(r.string(BYTES)?));
-    let timeout_ms = r.uint()?;
-    let ident = if r.null() { None } else { Some(r.text()?.to_owned()) };
-    let attempt = u32::try_from(r.uint()?).ok()?;
+    let kind = d.str().ok()?.to_owned();
+    let data = Payload::from_cbor(Bytes::copy_from_slice(d.bytes().ok()?));
+    let timeout_ms = d.u64().ok()?;
+    let ident = if d.datatype().ok()? == Type::Null {
+        d.null().ok()?;
+        None
+    } else {
+        Some(d.str().ok()?.to_owned())
+    };
+    let attempt = d.u32().ok()?;
     let to = NodeId::new(endpoint, generation).actor_id(seq);
     Some(ActorCall { id, to, realm, kind, data, timeout_ms, ident, attempt })
 }

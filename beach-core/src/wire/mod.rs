@@ -93,13 +93,12 @@ impl FrameCodec {
     /// Appends one frame holding `envelope` to `out`. An envelope that would exceed the maximum
     /// is an error and leaves `out` as it was.
     pub fn encode(&self, envelope: &Envelope, out: &mut BytesMut) -> Result<(), WireError> {
-        let start = out.len();
-        out.put_u32(0);
-        if compact::encode(envelope, out) {
-            return self.finish(start, out);
-        }
-        out.truncate(start);
-        self.encode_value(envelope, out)
+        // The envelopes of the request path are written directly, the rest through serde.
+        let body = |out: &mut BytesMut| match compact::encode(envelope, out) {
+            true => Ok(()),
+            false => cbor(envelope, out),
+        };
+        self.framed(out, body)
     }
 
     /// Appends one frame holding any serde value as CBOR, under the same length prefix and
@@ -110,18 +109,22 @@ impl FrameCodec {
         value: &T,
         out: &mut BytesMut,
     ) -> Result<(), WireError> {
-        let start = out.len();
-        out.put_u32(0);
-        if let Err(e) = ciborium::into_writer(value, out.writer()) {
-            out.truncate(start);
-            return Err(WireError::Encode(e.to_string()));
-        }
-        self.finish(start, out)
+        self.framed(out, |out| cbor(value, out))
     }
 
-    /// Fills in the length prefix at `start` of the frame just appended to `out`, or takes
-    /// the frame off again when it is over the maximum.
-    fn finish(&self, start: usize, out: &mut BytesMut) -> Result<(), WireError> {
+    /// Appends a frame whose body `body` writes, under the length prefix; a failed or
+    /// oversized body leaves `out` as it was.
+    fn framed(
+        &self,
+        out: &mut BytesMut,
+        body: impl FnOnce(&mut BytesMut) -> Result<(), WireError>,
+    ) -> Result<(), WireError> {
+        let start = out.len();
+        out.put_u32(0);
+        if let Err(e) = body(out) {
+            out.truncate(start);
+            return Err(e);
+        }
         let len = out.len() - start - LENGTH_PREFIX;
         if len > self.max_frame_size {
             out.truncate(start);
@@ -168,8 +171,8 @@ impl FrameCodec {
 
 /// Decodes a frame body (the bytes after the length prefix) into an envelope.
 ///
-/// Requests, one-way messages and successful replies in their usual encoding are read by hand
-/// (see `compact.rs`); the rest of the envelopes on every request's path decode with
+/// Requests, one-way messages and successful replies in their usual encoding are read with
+/// minicbor's decoder directly (see `compact.rs`); the rest of the envelopes on every request's path decode with
 /// `minicbor-serde`, about four times faster than `ciborium` on them; their fields are
 /// scalars, strings and opaque byte strings, so input cannot nest deeper than their schema.
 /// Every other envelope may carry user [`crate::value::Value`]s nested to any depth, and
@@ -182,6 +185,11 @@ pub fn decode_body(body: &[u8]) -> Result<Envelope, WireError> {
         return compact::decode(body);
     }
     decode_cbor(body)
+}
+
+/// Appends `value` as CBOR with `ciborium`.
+fn cbor<T: serde::Serialize + ?Sized>(value: &T, out: &mut BytesMut) -> Result<(), WireError> {
+    ciborium::into_writer(value, out.writer()).map_err(|e| WireError::Encode(e.to_string()))
 }
 
 /// Decodes a whole frame body as CBOR with `ciborium`: bytes left over are an error.
