@@ -355,10 +355,10 @@ fn numbers() -> impl proptest::strategy::Strategy<Value = (u64, u64, u64, u64, u
 }
 
 proptest! {
-    /// The hand-written encoder writes exactly what serde with ciborium writes, and the hand
+    /// The direct encoder writes exactly what serde with ciborium writes, and the direct
     /// decoder reads it back as the serde decoder does.
     #[test]
-    fn request_path_envelopes_encode_by_hand_as_serde_does(
+    fn request_path_envelopes_encode_directly_as_serde_does(
         shape: u8,
         numbers in numbers(),
         endpoint in "[a-z0-9.:-]{1,40}|\\[::1\\]:[0-9]{1,5}",
@@ -369,11 +369,11 @@ proptest! {
     ) {
         let env = request_path_envelope(shape, numbers, &endpoint, &realm, kind, ident, data);
         let codec = FrameCodec::default();
-        let (mut by_hand, mut by_serde) = (BytesMut::new(), BytesMut::new());
-        codec.encode(&env, &mut by_hand).unwrap();
+        let (mut direct, mut by_serde) = (BytesMut::new(), BytesMut::new());
+        codec.encode(&env, &mut direct).unwrap();
         codec.encode_value(&env, &mut by_serde).unwrap();
-        prop_assert_eq!(&by_hand[..], &by_serde[..]);
-        let body = &by_hand[LENGTH_PREFIX..];
+        prop_assert_eq!(&direct[..], &by_serde[..]);
+        let body = &direct[LENGTH_PREFIX..];
         prop_assert_eq!(super::compact::decode(body).unwrap(), env.clone());
         let fast = super::compact::decode_fast(body);
         // Error replies are left to serde.
@@ -381,10 +381,10 @@ proptest! {
         prop_assert_eq!(decode_body(body).unwrap(), env);
     }
 
-    /// What the hand decoder accepts, serde accepts as the same envelope: a corrupted or cut
-    /// body never decodes to something else by hand.
+    /// What the direct decoder accepts, serde accepts as the same envelope: a corrupted or cut
+    /// body never decodes to something else there.
     #[test]
-    fn the_hand_decoder_accepts_nothing_serde_refuses(
+    fn the_direct_decoder_accepts_nothing_serde_refuses(
         shape: u8,
         numbers in numbers(),
         pos in any::<usize>(),
@@ -407,7 +407,7 @@ proptest! {
 }
 
 #[test]
-fn the_hand_decoder_reuses_recent_names_only_when_they_match() {
+fn the_direct_decoder_reuses_recent_names_only_when_they_match() {
     let codec = FrameCodec::default();
     let body = |endpoint: &str, realm: &str| {
         let mut frame = BytesMut::new();
@@ -444,7 +444,7 @@ fn the_hand_decoder_reuses_recent_names_only_when_they_match() {
 }
 
 #[test]
-fn large_payloads_encode_by_hand_as_serde_does() {
+fn large_payloads_encode_directly_as_serde_does() {
     for len in [23, 24, 255, 256, 65_535, 65_536, 1 << 20] {
         let env = request_path_envelope(
             len as u8 % 3,
@@ -456,11 +456,11 @@ fn large_payloads_encode_by_hand_as_serde_does() {
             vec![7; len],
         );
         let codec = FrameCodec::default();
-        let (mut by_hand, mut by_serde) = (BytesMut::new(), BytesMut::new());
-        codec.encode(&env, &mut by_hand).unwrap();
+        let (mut direct, mut by_serde) = (BytesMut::new(), BytesMut::new());
+        codec.encode(&env, &mut direct).unwrap();
         codec.encode_value(&env, &mut by_serde).unwrap();
-        assert_eq!(by_hand, by_serde, "{len}");
-        assert_eq!(decode_body(&by_hand[LENGTH_PREFIX..]).unwrap(), env);
+        assert_eq!(direct, by_serde, "{len}");
+        assert_eq!(decode_body(&direct[LENGTH_PREFIX..]).unwrap(), env);
     }
     // Over the maximum: refused, and the buffer left as it was.
     let env =
